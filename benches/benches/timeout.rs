@@ -1,0 +1,54 @@
+//! Timeout: the bare service, Hardy's timeout (ready and pending paths), and tower's
+//! `Timeout`, in one run.
+//!
+//! The ready path is a response available at the first poll; the pending path is one
+//! that is pending once, so a timer must be started.
+
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use hardy_benches::{Echo, YieldOnce, runtime, time_calls};
+use tower::ServiceBuilder;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn timeout(c: &mut Criterion) {
+    let rt = runtime();
+    let hardy =
+        rt.block_on(async { hardy_timeout::Timeout::new("bench", LIMIT).expect("valid timeout") });
+
+    let mut group = c.benchmark_group("timeout/ready");
+    group.bench_function("bare", |b| {
+        let mut service = Echo;
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.bench_function("hardy", |b| {
+        let mut service = ServiceBuilder::new().layer(hardy.layer()).service(Echo);
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.bench_function("tower", |b| {
+        let mut service = ServiceBuilder::new().timeout(LIMIT).service(Echo);
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("timeout/pending");
+    group.bench_function("bare", |b| {
+        let mut service = YieldOnce;
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.bench_function("hardy", |b| {
+        let mut service = ServiceBuilder::new()
+            .layer(hardy.layer())
+            .service(YieldOnce);
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.bench_function("tower", |b| {
+        let mut service = ServiceBuilder::new().timeout(LIMIT).service(YieldOnce);
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, timeout);
+criterion_main!(benches);

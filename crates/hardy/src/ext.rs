@@ -1,0 +1,52 @@
+//! [`ServiceBuilderExt`]: Hardy layers as `tower::ServiceBuilder` methods.
+
+use tower::ServiceBuilder;
+use tower_layer::Stack;
+
+/// Adds Hardy's layers to `tower::ServiceBuilder`, so a stack reads top to bottom,
+/// outermost first.
+///
+/// Each method takes a built handle: configs are validated when the handle is built,
+/// and one handle may guard several services, sharing its state.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
+/// use hardy::prelude::*;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), BoxError> {
+/// let timeout = Timeout::new("soil-read", Duration::from_secs(2))?;
+/// let mut service = ServiceBuilder::new()
+///     .hardy_timeout(&timeout)
+///     .service_fn(|sensor: u8| async move { Ok::<_, BoxError>(sensor) });
+/// assert_eq!(service.ready().await?.call(7).await?, 7);
+/// # Ok(())
+/// # }
+/// ```
+pub trait ServiceBuilderExt<L>: sealed::Sealed {
+    /// Adds a [`TimeoutLayer`](crate::timeout::TimeoutLayer) applying `timeout` to each
+    /// call.
+    #[cfg(feature = "timeout")]
+    fn hardy_timeout(
+        self,
+        timeout: &crate::timeout::Timeout,
+    ) -> ServiceBuilder<Stack<crate::timeout::TimeoutLayer, L>>;
+}
+
+impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
+    #[cfg(feature = "timeout")]
+    fn hardy_timeout(
+        self,
+        timeout: &crate::timeout::Timeout,
+    ) -> ServiceBuilder<Stack<crate::timeout::TimeoutLayer, L>> {
+        self.layer(timeout.layer())
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<L> Sealed for tower::ServiceBuilder<L> {}
+}

@@ -1,0 +1,76 @@
+//! Hardy: resilience for async Rust and tower.
+//!
+//! Hardy is a family of small crates that keep services and devices working when what
+//! they depend on fails. Each pattern is usable as a plain async call and as a `tower`
+//! layer; every layer keeps its inner service's error type (which is
+//! `From<`[`Rejection`]`>`), so a whole stack has one flat error type. This crate
+//! re-exports each pattern crate behind a feature of the same name, the shared
+//! vocabulary of `hardy-core` at its root, a [`prelude`], and [`ServiceBuilderExt`].
+//!
+//! # Direct call
+//!
+//! ```
+//! use std::time::Duration;
+//! use hardy::prelude::*;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let timeout = Timeout::new("soil-read", Duration::from_secs(2))?;
+//! let moisture = timeout.call(|| async { Ok::<_, std::io::Error>(0.38) }).await?;
+//! assert_eq!(moisture, 0.38);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Tower stack
+//!
+//! ```
+//! use std::time::Duration;
+//! use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
+//! use hardy::prelude::*;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), BoxError> {
+//! let per_call = Timeout::new("pump-1", Duration::from_secs(3))?;
+//! let mut pump = ServiceBuilder::new()
+//!     .hardy_timeout(&per_call)
+//!     .service_fn(|millilitres: u32| async move { Ok::<_, BoxError>(millilitres) });
+//! assert_eq!(pump.ready().await?.call(250).await?, 250);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `timeout` | yes | [`timeout`]: `hardy-timeout` (timeouts, operation tables, deadlines) |
+//! | `serde` | no | `Serialize`/`Deserialize` for every config |
+//! | `http` | no | deadlines read from `http::Request` extensions |
+
+mod ext;
+
+pub use ext::ServiceBuilderExt;
+/// The shared vocabulary: `hardy-core`.
+pub use hardy_core as core;
+pub use hardy_core::{
+    AsRejection, Classify, ConfigError, DefaultClassifier, Error, Listener, Name, Outcome,
+    Rejection, RejectionKind, Retryability, ShedReason, Validate, find_rejection,
+};
+/// Timeouts, per-operation timeout tables and deadlines: `hardy-timeout`.
+#[cfg(feature = "timeout")]
+pub use hardy_timeout as timeout;
+
+/// The types most programs using Hardy need.
+///
+/// ```
+/// use hardy::prelude::*;
+/// ```
+pub mod prelude {
+    pub use crate::ServiceBuilderExt;
+    pub use hardy_core::{
+        AsRejection, Classify, DefaultClassifier, Error, Outcome, Rejection, Retryability,
+    };
+    #[cfg(feature = "timeout")]
+    pub use hardy_timeout::{Deadline, OperationTimeouts, Timeout, TimeoutLayer};
+}

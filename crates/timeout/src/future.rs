@@ -1,0 +1,185 @@
+//! The futures of a timed call: [`Timed`], [`ResponseFuture`] and [`CallFuture`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use hardy_core::Rejection;
+use hardy_core::future::WrapInner;
+use pin_project::pin_project;
+use tokio::time::{Instant, Sleep, sleep_until};
+
+use crate::Timeout;
+
+/// A future limited by a [`Timeout`]: resolves to `Ok` with the inner future's output,
+/// or to `Err(`[`Rejection::Timeout`]`)` when the limit passes first. Made by
+/// [`Timeout::wrap`].
+///
+/// The inner future is polled first. If it is ready, no timer is created and no clock
+/// is read; the timer starts at the first poll that finds it pending.
+///
+/// # Cancel safety
+///
+/// Dropping it drops the inner future and the timer.
+#[pin_project]
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct Timed<F> {
+    #[pin]
+    future: F,
+    #[pin]
+    sleep: Option<Sleep>,
+    timer: Timer,
+    timeout: Timeout,
+    deadline: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Timer {
+    /// Not polled pending yet: no clock read, no timer.
+    Idle,
+    /// Counting since `started`; `sleep` fires at the limit (or `sleep` is `None` when
+    /// the limit is too far away to ever fire).
+    Armed { started: Instant, by_deadline: bool },
+}
+
+impl<F> Timed<F> {
+    pub(crate) fn new(future: F, timeout: Timeout, deadline: Option<Instant>) -> Self {
+        Timed {
+            future,
+            sleep: None,
+            timer: Timer::Idle,
+            timeout,
+            deadline,
+        }
+    }
+
+    /// The inner future.
+    pub fn get_ref(&self) -> &F {
+        &self.future
+    }
+
+    /// The inner future, mutably.
+    pub fn get_mut(&mut self) -> &mut F {
+        &mut self.future
+    }
+
+    /// The inner future, taken out.
+    pub fn into_inner(self) -> F {
+        self.future
+    }
+}
+
+impl<F: Future> Future for Timed<F> {
+    type Output = Result<F::Output, Rejection>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Poll::Ready(output) = this.future.poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        if let Timer::Idle = this.timer {
+            let started = Instant::now();
+            let own = started.checked_add(this.timeout.duration());
+            let (expiry, by_deadline) = match (own, *this.deadline) {
+                (Some(own), Some(deadline)) if deadline < own => (Some(deadline), true),
+                (None, Some(deadline)) => (Some(deadline), true),
+                (own, _) => (own, false),
+            };
+            *this.timer = Timer::Armed {
+                started,
+                by_deadline,
+            };
+            if let Some(expiry) = expiry {
+                this.sleep.set(Some(sleep_until(expiry)));
+            }
+        }
+        let (
+            Timer::Armed {
+                started,
+                by_deadline,
+            },
+            Some(mut sleep),
+        ) = (*this.timer, this.sleep.as_mut().as_pin_mut())
+        else {
+            // A limit too far away to add to the clock never fires.
+            return Poll::Pending;
+        };
+        ready!(sleep.as_mut().poll(cx));
+        Poll::Ready(Err(this.timeout.expired(
+            started,
+            sleep.deadline(),
+            by_deadline,
+        )))
+    }
+}
+
+/// The response future of a [`TimeoutService`](crate::TimeoutService): the inner
+/// service's result, or its error type made from [`Rejection::Timeout`].
+///
+/// # Cancel safety
+///
+/// Dropping it drops the inner service's future and the timer, and nothing else.
+#[pin_project]
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct ResponseFuture<F> {
+    #[pin]
+    state: State<F>,
+}
+
+#[pin_project(project = StateProj)]
+#[derive(Debug)]
+enum State<F> {
+    Running {
+        #[pin]
+        timed: Timed<F>,
+    },
+    Refused {
+        rejection: Option<Rejection>,
+    },
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn running(timed: Timed<F>) -> Self {
+        ResponseFuture {
+            state: State::Running { timed },
+        }
+    }
+
+    pub(crate) fn refused(rejection: Rejection) -> Self {
+        ResponseFuture {
+            state: State::Refused {
+                rejection: Some(rejection),
+            },
+        }
+    }
+}
+
+impl<F, T, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Rejection>,
+{
+    type Output = Result<T, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Running { timed } => Poll::Ready(match ready!(timed.poll(cx)) {
+                Ok(result) => result,
+                Err(rejection) => Err(E::from(rejection)),
+            }),
+            StateProj::Refused { rejection } => Poll::Ready(Err(E::from(
+                rejection
+                    .take()
+                    .expect("ResponseFuture polled after completion"),
+            ))),
+        }
+    }
+}
+
+/// The future of a direct [`Timeout::call`]: resolves to `Result<T, hardy_core::Error<E>>`
+/// for an operation returning `Result<T, E>`.
+pub type CallFuture<Fut> = ResponseFuture<WrapInner<Fut>>;
