@@ -1,0 +1,123 @@
+//! How Hardy layers compose with each other and with tower's own: one flat error type,
+//! and a per-attempt timeout inside a retry versus a total timeout outside it.
+
+use std::future::{Ready, ready};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use hardy::prelude::*;
+use tokio::time::Instant;
+use tower::retry::Policy;
+use tower::{BoxError, Service, ServiceBuilder, ServiceExt, service_fn};
+
+/// Retries a request whose attempt timed out, up to `left` more times.
+#[derive(Clone)]
+struct RetryTimeouts {
+    left: usize,
+}
+
+impl<Req: Clone, Res> Policy<Req, Res, BoxError> for RetryTimeouts {
+    type Future = Ready<()>;
+
+    fn retry(&mut self, _: &mut Req, result: &mut Result<Res, BoxError>) -> Option<Self::Future> {
+        let timed_out = matches!(result, Err(error) if error.as_rejection().is_some_and(Rejection::is_timeout));
+        if timed_out && self.left > 0 {
+            self.left -= 1;
+            Some(ready(()))
+        } else {
+            None
+        }
+    }
+
+    fn clone_request(&mut self, request: &Req) -> Option<Req> {
+        Some(request.clone())
+    }
+}
+
+/// A sensor that stalls on its first `stalls` reads and then answers in 100 ms.
+fn flaky_sensor(
+    stalls: usize,
+) -> (
+    impl Service<u8, Response = u8, Error = BoxError, Future = impl Send> + Clone,
+    Arc<AtomicUsize>,
+) {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counted = attempts.clone();
+    let service = service_fn(move |sensor: u8| {
+        let attempt = counted.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if attempt < stalls {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok::<_, BoxError>(sensor)
+        }
+    });
+    (service, attempts)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_per_attempt_timeout_inside_retry_lets_the_next_attempt_succeed() {
+    let per_attempt = Timeout::new("soil-read.attempt", Duration::from_secs(1)).unwrap();
+    let (sensor, attempts) = flaky_sensor(2);
+    let mut stack = ServiceBuilder::new()
+        .retry(RetryTimeouts { left: 3 })
+        .hardy_timeout(&per_attempt)
+        .service(sensor);
+
+    let start = Instant::now();
+    let reading = stack.ready().await.unwrap().call(4).await.unwrap();
+    assert_eq!(reading, 4);
+    assert_eq!(attempts.load(Ordering::SeqCst), 3);
+    // Two abandoned attempts of 1 s each, then a 100 ms answer.
+    assert_eq!(start.elapsed(), Duration::from_millis(2_100));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_total_timeout_outside_retry_caps_all_attempts() {
+    let total = Timeout::new("soil-read.total", Duration::from_millis(1_500)).unwrap();
+    let per_attempt = Timeout::new("soil-read.attempt", Duration::from_secs(1)).unwrap();
+    let (sensor, attempts) = flaky_sensor(5);
+    let mut stack = ServiceBuilder::new()
+        .hardy_timeout(&total)
+        .retry(RetryTimeouts { left: 10 })
+        .hardy_timeout(&per_attempt)
+        .service(sensor);
+
+    let start = Instant::now();
+    let error = stack.ready().await.unwrap().call(4).await.unwrap_err();
+    // One flat error type: the outer timeout's rejection, not a nest of wrappers.
+    let rejection = error.as_rejection().unwrap();
+    assert_eq!(rejection.name(), "soil-read.total");
+    assert_eq!(start.elapsed(), Duration::from_millis(1_500));
+    // The first attempt was abandoned at 1 s; the second was cut off by the total.
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_outer_deadline_caps_the_inner_timeouts() {
+    let per_attempt = Timeout::new("soil-read.attempt", Duration::from_secs(1)).unwrap();
+    let layer = TimeoutLayer::new(per_attempt).deadline_from(|request: &(u8, Deadline)| Some(request.1));
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counted = attempts.clone();
+    let mut stack = ServiceBuilder::new()
+        .retry(RetryTimeouts { left: 10 })
+        .layer(layer)
+        .service(service_fn(move |(sensor, _): (u8, Deadline)| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                std::future::pending::<()>().await;
+                Ok::<_, BoxError>(sensor)
+            }
+        }));
+
+    // A 2.5 s budget: two full 1 s attempts, a third cut to 0.5 s, then the fourth is
+    // refused without running because the budget is spent.
+    let start = Instant::now();
+    let budget = Deadline::after(Duration::from_millis(2_500));
+    let error = stack.ready().await.unwrap().call((1, budget)).await.unwrap_err();
+    assert!(error.as_rejection().is_some_and(Rejection::is_timeout));
+    assert_eq!(start.elapsed(), Duration::from_millis(2_500));
+    assert_eq!(attempts.load(Ordering::SeqCst), 3);
+}
