@@ -21,7 +21,8 @@ impl<Req: Clone, Res> Policy<Req, Res, BoxError> for RetryTimeouts {
     type Future = Ready<()>;
 
     fn retry(&mut self, _: &mut Req, result: &mut Result<Res, BoxError>) -> Option<Self::Future> {
-        let timed_out = matches!(result, Err(error) if error.as_rejection().is_some_and(Rejection::is_timeout));
+        let timed_out =
+            matches!(result, Err(error) if error.as_rejection().is_some_and(Rejection::is_timeout));
         if timed_out && self.left > 0 {
             self.left -= 1;
             Some(ready(()))
@@ -98,7 +99,8 @@ async fn a_total_timeout_outside_retry_caps_all_attempts() {
 #[tokio::test(start_paused = true)]
 async fn an_outer_deadline_caps_the_inner_timeouts() {
     let per_attempt = Timeout::new("soil-read.attempt", Duration::from_secs(1)).unwrap();
-    let layer = TimeoutLayer::new(per_attempt).deadline_from(|request: &(u8, Deadline)| Some(request.1));
+    let layer =
+        TimeoutLayer::new(per_attempt).deadline_from(|request: &(u8, Deadline)| Some(request.1));
     let attempts = Arc::new(AtomicUsize::new(0));
     let counted = attempts.clone();
     let mut stack = ServiceBuilder::new()
@@ -116,7 +118,13 @@ async fn an_outer_deadline_caps_the_inner_timeouts() {
     // refused without running because the budget is spent.
     let start = Instant::now();
     let budget = Deadline::after(Duration::from_millis(2_500));
-    let error = stack.ready().await.unwrap().call((1, budget)).await.unwrap_err();
+    let error = stack
+        .ready()
+        .await
+        .unwrap()
+        .call((1, budget))
+        .await
+        .unwrap_err();
     assert!(error.as_rejection().is_some_and(Rejection::is_timeout));
     assert_eq!(start.elapsed(), Duration::from_millis(2_500));
     assert_eq!(attempts.load(Ordering::SeqCst), 3);

@@ -5,8 +5,8 @@ use std::future::Ready;
 
 use hardy_timeout::future::{CallFuture, ResponseFuture, Timed};
 use hardy_timeout::{
-    Deadline, NoDeadline, OperationTimeouts, OperationTimeoutsBuilder, OperationTimeoutsConfig, Timeout,
-    TimeoutBuilder, TimeoutConfig, TimeoutEvent, TimeoutLayer, TimeoutService,
+    Deadline, NoDeadline, OperationTimeouts, OperationTimeoutsBuilder, OperationTimeoutsConfig,
+    Timeout, TimeoutBuilder, TimeoutConfig, TimeoutEvent, TimeoutLayer, TimeoutService,
 };
 
 fn send_sync<T: Send + Sync>() {}

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use hardy_timeout::{
-    DEFAULT_OPERATION_TIMEOUT, DEFAULT_TIMEOUT, OperationTimeouts, OperationTimeoutsConfig, Timeout,
-    TimeoutConfig,
+    DEFAULT_OPERATION_TIMEOUT, DEFAULT_TIMEOUT, OperationTimeouts, OperationTimeoutsConfig,
+    Timeout, TimeoutConfig,
 };
 use proptest::prelude::*;
 
@@ -15,7 +15,10 @@ fn defaults_are_the_documented_constants() {
     let table = OperationTimeoutsConfig::default();
     assert_eq!(table.default, DEFAULT_OPERATION_TIMEOUT);
     assert!(table.operations.is_empty());
-    assert_eq!(Timeout::builder("t").build().unwrap().duration(), DEFAULT_TIMEOUT);
+    assert_eq!(
+        Timeout::builder("t").build().unwrap().duration(),
+        DEFAULT_TIMEOUT
+    );
 }
 
 #[test]
@@ -25,7 +28,10 @@ fn a_zero_timeout_is_refused_by_name_field_and_value() {
     assert_eq!(error.instance(), "pump-1");
     assert_eq!(error.field(), "timeout");
     assert_eq!(error.value(), "0ns");
-    assert_eq!(error.to_string(), "timeout \"pump-1\": timeout = 0ns: must be greater than zero");
+    assert_eq!(
+        error.to_string(),
+        "timeout \"pump-1\": timeout = 0ns: must be greater than zero"
+    );
 }
 
 #[test]
@@ -45,7 +51,10 @@ fn a_zero_operation_timeout_names_the_operation() {
         .build()
         .unwrap_err();
     assert_eq!(error.field(), "operations.ec2_terminate_instances");
-    assert_eq!(error.path(), "timeout.aws.operations.ec2_terminate_instances");
+    assert_eq!(
+        error.path(),
+        "timeout.aws.operations.ec2_terminate_instances"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -56,13 +65,21 @@ async fn each_listed_operation_has_its_own_named_timeout() {
         .build()
         .unwrap();
     let run = table.get("ec2_run_instances");
-    assert_eq!((run.name().as_str(), run.duration()), ("ec2_run_instances", Duration::from_secs(180)));
+    assert_eq!(
+        (run.name().as_str(), run.duration()),
+        ("ec2_run_instances", Duration::from_secs(180))
+    );
     let other = table.get("s3_list_buckets");
-    assert_eq!((other.name().as_str(), other.duration()), ("aws", DEFAULT_OPERATION_TIMEOUT));
+    assert_eq!(
+        (other.name().as_str(), other.duration()),
+        ("aws", DEFAULT_OPERATION_TIMEOUT)
+    );
     assert_eq!(table.operations().count(), 2);
 
     let result = table
-        .call("autoscaling_create_group", || std::future::pending::<Result<(), ()>>())
+        .call("autoscaling_create_group", || {
+            std::future::pending::<Result<(), ()>>()
+        })
         .await;
     let rejection = result.unwrap_err().into_rejection().unwrap();
     assert_eq!(rejection.name(), "autoscaling_create_group");
@@ -82,8 +99,14 @@ fn configs_read_human_durations_from_toml() {
         "#,
     )
     .unwrap();
-    assert_eq!(table.operations["ec2_run_instances"], Duration::from_secs(180));
-    assert_eq!(table.operations["ec2_terminate_instances"], Duration::from_secs(60));
+    assert_eq!(
+        table.operations["ec2_run_instances"],
+        Duration::from_secs(180)
+    );
+    assert_eq!(
+        table.operations["ec2_terminate_instances"],
+        Duration::from_secs(60)
+    );
     OperationTimeouts::from_config("aws", table).unwrap();
 }
 
@@ -104,7 +127,9 @@ fn unknown_fields_and_bad_durations_are_errors() {
 #[test]
 fn configs_round_trip_through_json() {
     let mut table = OperationTimeoutsConfig::default();
-    table.operations.insert("run".into(), Duration::from_millis(1_500));
+    table
+        .operations
+        .insert("run".into(), Duration::from_millis(1_500));
     let text = serde_json::to_string(&table).unwrap();
     assert_eq!(text, r#"{"default":"30s","operations":{"run":"1s 500ms"}}"#);
     let back: OperationTimeoutsConfig = serde_json::from_str(&text).unwrap();

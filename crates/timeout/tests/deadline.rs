@@ -10,7 +10,9 @@ use hardy_timeout::{Deadline, FromExtensions, Timeout, TimeoutLayer};
 use tokio::time::{Instant, advance};
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt, service_fn};
 
-fn limit_of<T: std::fmt::Debug, E: std::fmt::Debug>(result: Result<T, Error<E>>) -> (Duration, Duration) {
+fn limit_of<T: std::fmt::Debug, E: std::fmt::Debug>(
+    result: Result<T, Error<E>>,
+) -> (Duration, Duration) {
     match result {
         Err(Error::Rejected(Rejection::Timeout { elapsed, limit, .. })) => (elapsed, limit),
         other => panic!("expected a timeout, got {other:?}"),
@@ -22,7 +24,11 @@ async fn a_nearer_deadline_caps_the_timeout() {
     let timeout = Timeout::new("read", Duration::from_secs(5)).unwrap();
     let deadline = Deadline::after(Duration::from_millis(1_200));
     let start = Instant::now();
-    let (elapsed, limit) = limit_of(timeout.call_until(deadline, || pending::<Result<(), ()>>()).await);
+    let (elapsed, limit) = limit_of(
+        timeout
+            .call_until(deadline, pending::<Result<(), ()>>)
+            .await,
+    );
     assert_eq!(limit, Duration::from_millis(1_200));
     assert_eq!(elapsed, Duration::from_millis(1_200));
     assert_eq!(start.elapsed(), Duration::from_millis(1_200));
@@ -32,7 +38,11 @@ async fn a_nearer_deadline_caps_the_timeout() {
 async fn a_nearer_timeout_caps_the_deadline() {
     let timeout = Timeout::new("read", Duration::from_secs(1)).unwrap();
     let deadline = Deadline::after(Duration::from_secs(60));
-    let (elapsed, limit) = limit_of(timeout.call_until(deadline, || pending::<Result<(), ()>>()).await);
+    let (elapsed, limit) = limit_of(
+        timeout
+            .call_until(deadline, pending::<Result<(), ()>>)
+            .await,
+    );
     assert_eq!(limit, Duration::from_secs(1));
     assert_eq!(elapsed, Duration::from_secs(1));
 }
@@ -75,7 +85,12 @@ async fn the_layer_reads_each_requests_deadline() {
         }));
 
     // No deadline: the 5 s limit leaves room for the 2 s answer.
-    let answer = service.ready().await.unwrap().call(Read { deadline: None }).await;
+    let answer = service
+        .ready()
+        .await
+        .unwrap()
+        .call(Read { deadline: None })
+        .await;
     assert_eq!(answer.unwrap(), "moist");
 
     // A 1 s budget: abandoned at 1 s.
@@ -83,7 +98,13 @@ async fn the_layer_reads_each_requests_deadline() {
     let tight = Read {
         deadline: Some(Deadline::after(Duration::from_secs(1))),
     };
-    let error = service.ready().await.unwrap().call(tight).await.unwrap_err();
+    let error = service
+        .ready()
+        .await
+        .unwrap()
+        .call(tight)
+        .await
+        .unwrap_err();
     let rejection = error.downcast_ref::<Rejection>().unwrap();
     assert!(rejection.is_timeout());
     assert_eq!(start.elapsed(), Duration::from_secs(1));
@@ -92,7 +113,13 @@ async fn the_layer_reads_each_requests_deadline() {
     let spent = Read {
         deadline: Some(Deadline::after(Duration::ZERO)),
     };
-    let error = service.ready().await.unwrap().call(spent).await.unwrap_err();
+    let error = service
+        .ready()
+        .await
+        .unwrap()
+        .call(spent)
+        .await
+        .unwrap_err();
     assert!(error.downcast_ref::<Rejection>().unwrap().is_timeout());
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
@@ -112,7 +139,13 @@ async fn http_requests_carry_their_deadline_in_extensions() {
         .extensions_mut()
         .insert(Deadline::after(Duration::from_millis(250)));
     let start = Instant::now();
-    let error = service.ready().await.unwrap().call(request).await.unwrap_err();
+    let error = service
+        .ready()
+        .await
+        .unwrap()
+        .call(request)
+        .await
+        .unwrap_err();
     assert!(error.downcast_ref::<Rejection>().unwrap().is_timeout());
     assert_eq!(start.elapsed(), Duration::from_millis(250));
 }
@@ -130,6 +163,6 @@ async fn nested_timeouts_share_one_deadline() {
         })
         .await;
     assert!(first.is_ok());
-    let (_, limit) = limit_of(step.call_until(budget, || pending::<Result<(), ()>>()).await);
+    let (_, limit) = limit_of(step.call_until(budget, pending::<Result<(), ()>>).await);
     assert_eq!(limit, Duration::from_millis(1_500));
 }

@@ -14,12 +14,18 @@ use tokio_test::{assert_pending, assert_ready, task};
 const LIMIT: Duration = Duration::from_secs(5);
 
 fn timeout() -> Timeout {
-    Timeout::new("sensor", LIMIT).unwrap()
+    Timeout::new("sensor", LIMIT).expect("valid timeout")
 }
 
-fn expect_timeout<T: std::fmt::Debug, E: std::fmt::Debug>(result: Result<T, Error<E>>) -> (Duration, Duration) {
+fn expect_timeout<T: std::fmt::Debug, E: std::fmt::Debug>(
+    result: Result<T, Error<E>>,
+) -> (Duration, Duration) {
     match result {
-        Err(Error::Rejected(Rejection::Timeout { name, elapsed, limit })) => {
+        Err(Error::Rejected(Rejection::Timeout {
+            name,
+            elapsed,
+            limit,
+        })) => {
             assert_eq!(name, "sensor");
             (elapsed, limit)
         }
@@ -30,7 +36,7 @@ fn expect_timeout<T: std::fmt::Debug, E: std::fmt::Debug>(result: Result<T, Erro
 #[tokio::test(start_paused = true)]
 async fn fires_exactly_at_the_limit_not_before() {
     let timeout = timeout();
-    let mut call = task::spawn(timeout.call(|| pending::<Result<(), ()>>()));
+    let mut call = task::spawn(timeout.call(pending::<Result<(), ()>>));
     assert_pending!(call.poll());
 
     advance(LIMIT - Duration::from_nanos(1)).await;
@@ -79,7 +85,7 @@ fn a_ready_result_needs_no_timer_and_no_runtime() {
 #[tokio::test(start_paused = true)]
 async fn the_limit_counts_from_the_first_pending_poll() {
     let timeout = timeout();
-    let call = timeout.call(|| pending::<Result<(), ()>>());
+    let call = timeout.call(pending::<Result<(), ()>>);
     // Time passing before the call is first polled does not count.
     advance(Duration::from_secs(3)).await;
     let started = Instant::now();
@@ -156,7 +162,7 @@ async fn a_panicking_operation_releases_what_it_held() {
 #[tokio::test(start_paused = true)]
 async fn a_limit_too_long_for_the_clock_never_fires() {
     let timeout = Timeout::new("sensor", Duration::MAX).unwrap();
-    let mut call = task::spawn(timeout.call(|| pending::<Result<(), ()>>()));
+    let mut call = task::spawn(timeout.call(pending::<Result<(), ()>>));
     assert_pending!(call.poll());
     advance(Duration::from_secs(86_400 * 365)).await;
     assert_pending!(call.poll());
@@ -180,6 +186,6 @@ async fn clones_share_one_handle() {
     let copy = timeout.clone();
     assert_eq!(copy.name(), timeout.name());
     assert_eq!(copy.duration(), LIMIT);
-    let (elapsed, _) = expect_timeout(copy.call(|| pending::<Result<(), ()>>()).await);
+    let (elapsed, _) = expect_timeout(copy.call(pending::<Result<(), ()>>).await);
     assert_eq!(elapsed, LIMIT);
 }

@@ -22,10 +22,10 @@ async fn the_listener_hears_each_timeout_and_expired_deadline() {
     let _ = timeout.call(|| async { Ok::<_, ()>(()) }).await;
     assert!(events.lock().unwrap().is_empty(), "a success emits nothing");
 
-    let _ = timeout.call(|| pending::<Result<(), ()>>()).await;
+    let _ = timeout.call(pending::<Result<(), ()>>).await;
     let budget = Deadline::after(Duration::from_secs(1));
-    let _ = timeout.call_until(budget, || pending::<Result<(), ()>>()).await;
-    let _ = timeout.call_until(budget, || pending::<Result<(), ()>>()).await;
+    let _ = timeout.call_until(budget, pending::<Result<(), ()>>).await;
+    let _ = timeout.call_until(budget, pending::<Result<(), ()>>).await;
 
     let name = Name::from("valve");
     assert_eq!(
@@ -53,13 +53,15 @@ async fn timeouts_are_counted_by_cause() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     // Metric handles are registered at build, with the recorder in force then.
-    let timeout = metrics::with_local_recorder(&recorder, || Timeout::new("valve", Duration::from_secs(3)).unwrap());
+    let timeout = metrics::with_local_recorder(&recorder, || {
+        Timeout::new("valve", Duration::from_secs(3)).unwrap()
+    });
 
-    let _ = timeout.call(|| pending::<Result<(), ()>>()).await;
-    let _ = timeout.call(|| pending::<Result<(), ()>>()).await;
+    let _ = timeout.call(pending::<Result<(), ()>>).await;
+    let _ = timeout.call(pending::<Result<(), ()>>).await;
     let spent = Deadline::after(Duration::ZERO);
     advance(Duration::from_millis(1)).await;
-    let _ = timeout.call_until(spent, || pending::<Result<(), ()>>()).await;
+    let _ = timeout.call_until(spent, pending::<Result<(), ()>>).await;
     let _ = timeout.call(|| async { Ok::<_, ()>(()) }).await;
 
     let mut counts: Vec<(String, String, u64)> = snapshotter

@@ -10,7 +10,7 @@ use tower::BoxError;
 use tower_test::mock;
 
 fn timeout() -> Timeout {
-    Timeout::new("svc", Duration::from_secs(2)).unwrap()
+    Timeout::new("svc", Duration::from_secs(2)).expect("valid timeout")
 }
 
 #[tokio::test(start_paused = true)]
@@ -50,7 +50,9 @@ async fn a_slow_response_becomes_a_timeout_rejection() {
     advance(Duration::from_secs(2)).await;
     let error: BoxError = assert_ready_err!(response.poll());
     let rejection = error.downcast_ref::<Rejection>().unwrap();
-    assert!(matches!(rejection, Rejection::Timeout { elapsed, .. } if *elapsed == Duration::from_secs(2)));
+    assert!(
+        matches!(rejection, Rejection::Timeout { elapsed, .. } if *elapsed == Duration::from_secs(2))
+    );
     // Answering after the timeout reaches no one.
     send.send_response(1);
     drop(response);
@@ -76,9 +78,13 @@ struct Slow;
 impl tower::Service<()> for Slow {
     type Response = ();
     type Error = Error<std::io::Error>;
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Self::Error>> + Send>>;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Self::Error>> + Send>>;
 
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
         std::task::Poll::Ready(Ok(()))
     }
 
