@@ -1,0 +1,797 @@
+//! The [`CircuitBreaker`] handle: admission, recording, transitions, direct calls.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use hardy_core::{
+    AsRejection, Classify, ConfigError, DefaultClassifier, Listener, Name, Outcome, Rejection,
+    Retryability,
+};
+use metrics::{Counter, Gauge};
+use parking_lot::Mutex;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tokio::time::Instant;
+
+use crate::future::{CallFuture, Guarded};
+use crate::state::{CountWindow, Mark, TimeWindow, Totals, Word};
+use crate::{
+    BreakerBuilder, BreakerConfig, BreakerEvent, BreakerLayer, BreakerState, TransitionReason,
+    Window,
+};
+
+/// `hardy_breaker_calls_total{name, outcome}`: calls by outcome (`success`, `failure`,
+/// `ignored`, `rejected`).
+pub const METRIC_CALLS: &str = "hardy_breaker_calls_total";
+/// `hardy_breaker_state{name}`: the current state, as a number (0 closed, 1 open,
+/// 2 half-open, 3 forced open, 4 disabled, 5 metrics only).
+pub const METRIC_STATE: &str = "hardy_breaker_state";
+/// `hardy_breaker_transitions_total{name, to}`: state changes by the state entered.
+pub const METRIC_TRANSITIONS: &str = "hardy_breaker_transitions_total";
+
+const STATES: [BreakerState; 6] = [
+    BreakerState::Closed,
+    BreakerState::Open,
+    BreakerState::HalfOpen,
+    BreakerState::ForcedOpen,
+    BreakerState::Disabled,
+    BreakerState::MetricsOnly,
+];
+
+/// A circuit breaker: stops calling a dependency that keeps failing, and lets a few
+/// probes through after a while to find out whether it has recovered.
+///
+/// The hot state is one packed atomic word (state, probes admitted, generation) and
+/// atomic counters in fixed rings of buckets; a lock is taken only on a transition. A
+/// closed breaker admits a call with one atomic load, and records it without a clock
+/// read unless a time window or slow-call detection needs one.
+///
+/// Every admitted call carries the generation it was admitted in: a result that arrives
+/// after the breaker moved on is ignored. A probe whose future is dropped frees its slot.
+///
+/// `CircuitBreaker` is cheap to clone; clones share one state, so one breaker per
+/// dependency can guard every caller of it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use hardy_breaker::{BreakerState, CircuitBreaker};
+/// use hardy_core::Error;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let breaker = CircuitBreaker::builder("soil-1")
+///     .consecutive_failures(3)
+///     .open_for(Duration::from_secs(30))
+///     .build()?;
+///
+/// for _ in 0..3 {
+///     let _ = breaker.call(|| async { Err::<f32, _>(std::io::Error::other("no ack")) }).await;
+/// }
+/// assert_eq!(breaker.state(), BreakerState::Open);
+///
+/// let refused = breaker.call(|| async { Ok::<_, std::io::Error>(0.4) }).await;
+/// assert!(matches!(refused, Err(Error::Rejected(r)) if r.is_circuit_open()));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct CircuitBreaker {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    name: Name,
+    config: BreakerConfig,
+    word: AtomicU64,
+    consecutive: AtomicU32,
+    count: Option<CountWindow>,
+    time: Option<TimeWindow>,
+    /// Whether a call's start must be timed (slow-call detection).
+    times_calls: bool,
+    /// The zero of the nanosecond clocks below.
+    epoch: Instant,
+    /// When the open state ends, in nanoseconds since `epoch`.
+    open_until: AtomicU64,
+    /// When the current half-open state began, in nanoseconds since `epoch`.
+    half_open_since: AtomicU64,
+    control: Mutex<Control>,
+    listener: Listener<BreakerEvent>,
+    metrics: Metrics,
+}
+
+/// State changed only under the lock, on transitions and half-open probes.
+struct Control {
+    failed_attempts: u32,
+    probe_successes: u32,
+    probe_failures: u32,
+    probe_slow: u32,
+    rng: SmallRng,
+}
+
+struct Metrics {
+    success: Counter,
+    failure: Counter,
+    ignored: Counter,
+    rejected: Counter,
+    state: Gauge,
+    transitions: [Counter; 6],
+}
+
+impl Metrics {
+    fn register(name: &Name) -> Self {
+        metrics::describe_counter!(
+            METRIC_CALLS,
+            metrics::Unit::Count,
+            "Calls through a circuit breaker, by outcome"
+        );
+        metrics::describe_gauge!(
+            METRIC_STATE,
+            "Circuit breaker state: 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled, 5 metrics only"
+        );
+        metrics::describe_counter!(
+            METRIC_TRANSITIONS,
+            metrics::Unit::Count,
+            "Circuit breaker state changes, by state entered"
+        );
+        let calls = |outcome: &'static str| metrics::counter!(METRIC_CALLS, "name" => name.to_string(), "outcome" => outcome);
+        let metrics = Metrics {
+            success: calls("success"),
+            failure: calls("failure"),
+            ignored: calls("ignored"),
+            rejected: calls("rejected"),
+            state: metrics::gauge!(METRIC_STATE, "name" => name.to_string()),
+            transitions: STATES.map(|to| metrics::counter!(METRIC_TRANSITIONS, "name" => name.to_string(), "to" => to.as_str())),
+        };
+        metrics.state.set(0.0);
+        metrics
+    }
+}
+
+/// A snapshot of a breaker: its state and what its window holds.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct BreakerSnapshot {
+    /// The breaker's name.
+    pub name: Name,
+    /// Its state.
+    pub state: BreakerState,
+    /// Calls in the window.
+    pub calls: u32,
+    /// Failures in the window.
+    pub failures: u32,
+    /// Slow calls in the window.
+    pub slow_calls: u32,
+    /// Failures in a row.
+    pub consecutive_failures: u32,
+    /// How long until an open breaker lets probes through.
+    pub retry_after: Option<Duration>,
+}
+
+impl BreakerSnapshot {
+    /// Failures over calls in the window; 0 when it is empty.
+    #[must_use]
+    pub fn failure_ratio(&self) -> f64 {
+        ratio(self.failures, self.calls)
+    }
+
+    /// Slow calls over calls in the window; 0 when it is empty.
+    #[must_use]
+    pub fn slow_call_ratio(&self) -> f64 {
+        ratio(self.slow_calls, self.calls)
+    }
+}
+
+fn ratio(part: u32, whole: u32) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        f64::from(part) / f64::from(whole)
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The right to run one call, and the duty to record it. Dropping it unrecorded (the
+/// call was cancelled or panicked) frees a probe slot.
+#[derive(Debug)]
+pub(crate) struct Permit {
+    breaker: CircuitBreaker,
+    generation: u32,
+    probe: bool,
+    started: Option<Instant>,
+    recorded: bool,
+}
+
+impl Permit {
+    /// Records the call's outcome.
+    pub(crate) fn complete(mut self, outcome: Outcome) {
+        self.recorded = true;
+        self.breaker
+            .record(self.generation, self.probe, self.started, outcome);
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if !self.recorded && self.probe {
+            self.breaker.release_probe(self.generation);
+        }
+    }
+}
+
+impl CircuitBreaker {
+    /// Starts building a breaker named `name`; the name labels its metrics, events and
+    /// rejections.
+    pub fn builder(name: impl Into<Name>) -> BreakerBuilder {
+        BreakerBuilder::new(name.into())
+    }
+
+    /// A breaker named `name` with the settings of `config` and no listener.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first bad setting.
+    pub fn from_config(name: impl Into<Name>, config: BreakerConfig) -> Result<Self, ConfigError> {
+        CircuitBreaker::builder(name).config(config).build()
+    }
+
+    pub(crate) fn from_parts(
+        name: Name,
+        config: BreakerConfig,
+        listener: Listener<BreakerEvent>,
+    ) -> Self {
+        let (count, time) = match config.window {
+            Window::Off => (None, None),
+            Window::Count { size } => (Some(CountWindow::new(size)), None),
+            Window::Time { length, buckets } => (None, Some(TimeWindow::new(length, buckets))),
+        };
+        let rng = match config.seed {
+            Some(seed) => SmallRng::seed_from_u64(seed),
+            None => SmallRng::from_os_rng(),
+        };
+        CircuitBreaker {
+            shared: Arc::new(Shared {
+                metrics: Metrics::register(&name),
+                name,
+                times_calls: config.slow_call_threshold.is_some(),
+                config,
+                word: AtomicU64::new(Word::new(BreakerState::Closed, 0).0),
+                consecutive: AtomicU32::new(0),
+                count,
+                time,
+                epoch: Instant::now(),
+                open_until: AtomicU64::new(0),
+                half_open_since: AtomicU64::new(0),
+                control: Mutex::new(Control {
+                    failed_attempts: 0,
+                    probe_successes: 0,
+                    probe_failures: 0,
+                    probe_slow: 0,
+                    rng,
+                }),
+                listener,
+            }),
+        }
+    }
+
+    /// The breaker's name.
+    #[must_use]
+    pub fn name(&self) -> &Name {
+        &self.shared.name
+    }
+
+    /// The settings the breaker was built with.
+    #[must_use]
+    pub fn config(&self) -> &BreakerConfig {
+        &self.shared.config
+    }
+
+    /// The current state. An open breaker whose open time has ended reports `Open` until
+    /// the next call moves it to half-open.
+    #[must_use]
+    pub fn state(&self) -> BreakerState {
+        self.word().state()
+    }
+
+    /// A snapshot of the state and the window.
+    #[must_use]
+    pub fn snapshot(&self) -> BreakerSnapshot {
+        let shared = &*self.shared;
+        let state = self.state();
+        let totals = self.totals(self.since_epoch());
+        BreakerSnapshot {
+            name: shared.name.clone(),
+            state,
+            calls: totals.calls,
+            failures: totals.failures,
+            slow_calls: totals.slow,
+            consecutive_failures: shared.consecutive.load(Ordering::Relaxed),
+            retry_after: (state == BreakerState::Open).then(|| self.open_remaining()),
+        }
+    }
+
+    /// A tower layer guarding a service with this breaker and the default classifier.
+    pub fn layer(&self) -> BreakerLayer {
+        BreakerLayer::new(self.clone())
+    }
+
+    /// Runs the future `operation` builds if the breaker admits it, and records its
+    /// result with the [`DefaultClassifier`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Rejected`](hardy_core::Error::Rejected) with [`Rejection::CircuitOpen`]
+    /// (and `operation` is not run) when the breaker is open or its probes are taken;
+    /// otherwise [`Error::Inner`](hardy_core::Error::Inner) with the operation's error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the returned future drops the operation, records nothing, and frees the
+    /// probe slot if the call was a half-open probe.
+    pub fn call<F, Fut, T, E>(&self, operation: F) -> CallFuture<Fut, DefaultClassifier>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: AsRejection,
+    {
+        self.call_with(DefaultClassifier, operation)
+    }
+
+    /// Like [`call`](Self::call), with `classifier` deciding what the result counts as.
+    ///
+    /// ```
+    /// use hardy_breaker::CircuitBreaker;
+    /// use hardy_core::Outcome;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let breaker = CircuitBreaker::builder("api").consecutive_failures(2).build()?;
+    /// // A 503 is an Ok response, but a failure of the dependency.
+    /// let by_status = |result: &Result<u16, std::io::Error>| match result {
+    ///     Ok(status) if *status >= 500 => Outcome::RETRYABLE_FAILURE,
+    ///     Ok(_) => Outcome::Success,
+    ///     Err(_) => Outcome::RETRYABLE_FAILURE,
+    /// };
+    /// for _ in 0..2 {
+    ///     breaker.call_with(by_status, || async { Ok::<u16, std::io::Error>(503) }).await?;
+    /// }
+    /// assert!(breaker.state() == hardy_breaker::BreakerState::Open);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`call`](Self::call).
+    pub fn call_with<C, F, Fut, T, E>(&self, classifier: C, operation: F) -> CallFuture<Fut, C>
+    where
+        C: Classify<T, E>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        CallFuture::new(match self.try_acquire() {
+            Ok(permit) => Guarded::running(operation(), permit, classifier),
+            Err(rejection) => Guarded::rejected(rejection),
+        })
+    }
+
+    /// Opens the breaker until [`reset`](Self::reset): every call is rejected.
+    pub fn force_open(&self) {
+        self.set_manual(BreakerState::ForcedOpen);
+    }
+
+    /// Disables the breaker until [`reset`](Self::reset): every call passes and is
+    /// recorded, and it never opens.
+    pub fn disable(&self) {
+        self.set_manual(BreakerState::Disabled);
+    }
+
+    /// Every call passes and is recorded; a rule that trips emits
+    /// [`BreakerEvent::ThresholdExceeded`] instead of opening the breaker. Until
+    /// [`reset`](Self::reset).
+    pub fn metrics_only(&self) {
+        self.set_manual(BreakerState::MetricsOnly);
+    }
+
+    /// Closes the breaker and forgets its window, failures in a row and open backoff.
+    pub fn reset(&self) {
+        let mut control = self.shared.control.lock();
+        control.failed_attempts = 0;
+        self.transition(
+            &mut control,
+            self.word(),
+            BreakerState::Closed,
+            TransitionReason::Manual,
+            None,
+        );
+    }
+
+    fn set_manual(&self, state: BreakerState) {
+        let mut control = self.shared.control.lock();
+        let word = self.word();
+        if word.state() != state {
+            self.transition(&mut control, word, state, TransitionReason::Manual, None);
+        }
+    }
+
+    #[inline]
+    fn word(&self) -> Word {
+        Word(self.shared.word.load(Ordering::Acquire))
+    }
+
+    fn since_epoch(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.shared.epoch)
+    }
+
+    fn totals(&self, since_epoch: Duration) -> Totals {
+        match (&self.shared.count, &self.shared.time) {
+            (Some(count), _) => count.totals(),
+            (_, Some(time)) => time.totals(since_epoch),
+            _ => Totals::default(),
+        }
+    }
+
+    fn open_remaining(&self) -> Duration {
+        let until = self.shared.open_until.load(Ordering::Acquire);
+        Duration::from_nanos(until.saturating_sub(nanos(self.since_epoch())))
+    }
+
+    fn permit(&self, generation: u32, probe: bool) -> Permit {
+        Permit {
+            breaker: self.clone(),
+            generation,
+            probe,
+            started: self.shared.times_calls.then(Instant::now),
+            recorded: false,
+        }
+    }
+
+    /// Admits a call, or says why not.
+    #[inline]
+    pub(crate) fn try_acquire(&self) -> Result<Permit, Rejection> {
+        loop {
+            let word = self.word();
+            match word.state() {
+                BreakerState::Closed | BreakerState::Disabled | BreakerState::MetricsOnly => {
+                    return Ok(self.permit(word.generation(), false));
+                }
+                BreakerState::Open => {
+                    let remaining = self.open_remaining();
+                    if !remaining.is_zero() {
+                        return Err(self.reject(BreakerState::Open, Some(remaining)));
+                    }
+                    let mut control = self.shared.control.lock();
+                    if self.word() == word {
+                        self.transition(
+                            &mut control,
+                            word,
+                            BreakerState::HalfOpen,
+                            TransitionReason::OpenTimeElapsed,
+                            None,
+                        );
+                    }
+                }
+                BreakerState::HalfOpen => {
+                    if word.probes() < self.shared.config.half_open_calls {
+                        let next = word.with_probes(word.probes() + 1);
+                        if self
+                            .shared
+                            .word
+                            .compare_exchange(word.0, next.0, Ordering::AcqRel, Ordering::Acquire)
+                            .is_ok()
+                        {
+                            return Ok(self.permit(word.generation(), true));
+                        }
+                        continue;
+                    }
+                    if let Some(wait) = self.shared.config.max_wait_in_half_open {
+                        let since = self.shared.half_open_since.load(Ordering::Acquire);
+                        if nanos(self.since_epoch()).saturating_sub(since) >= nanos(wait) {
+                            let mut control = self.shared.control.lock();
+                            if self.word() == word {
+                                control.failed_attempts = control.failed_attempts.saturating_add(1);
+                                self.transition(
+                                    &mut control,
+                                    word,
+                                    BreakerState::Open,
+                                    TransitionReason::ProbesTimedOut,
+                                    None,
+                                );
+                            }
+                            continue;
+                        }
+                    }
+                    return Err(self.reject(BreakerState::HalfOpen, None));
+                }
+                BreakerState::ForcedOpen => return Err(self.reject(BreakerState::ForcedOpen, None)),
+            }
+        }
+    }
+
+    #[cold]
+    fn reject(&self, state: BreakerState, retry_after: Option<Duration>) -> Rejection {
+        let shared = &*self.shared;
+        shared.metrics.rejected.increment(1);
+        shared.listener.emit_with(|| BreakerEvent::Rejected {
+            name: shared.name.clone(),
+            state,
+            retry_after,
+        });
+        Rejection::CircuitOpen {
+            name: shared.name.clone(),
+            retry_after,
+        }
+    }
+
+    /// A probe left without a result (cancelled, panicked, or ignored): free its slot.
+    fn release_probe(&self, generation: u32) {
+        let _ = self
+            .shared
+            .word
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |raw| {
+                let word = Word(raw);
+                (word.state() == BreakerState::HalfOpen
+                    && word.generation() == generation
+                    && word.probes() > 0)
+                    .then(|| word.with_probes(word.probes() - 1).0)
+            });
+    }
+
+    /// Records a finished call admitted in `generation`.
+    #[inline]
+    fn record(&self, generation: u32, probe: bool, started: Option<Instant>, outcome: Outcome) {
+        let shared = &*self.shared;
+        let (failure, retry) = match outcome {
+            Outcome::Success => (false, None),
+            Outcome::Failure(retry) => (true, Some(retry)),
+            Outcome::Ignore(_) => {
+                shared.metrics.ignored.increment(1);
+                if probe {
+                    self.release_probe(generation);
+                }
+                return;
+            }
+        };
+        if failure {
+            shared.metrics.failure.increment(1);
+        } else {
+            shared.metrics.success.increment(1);
+        }
+        let word = self.word();
+        if word.generation() != generation {
+            // The breaker moved on since this call was admitted: its result says
+            // nothing about the new cycle.
+            return;
+        }
+        let slow = match (shared.config.slow_call_threshold, started) {
+            (Some(threshold), Some(started)) => started.elapsed() >= threshold,
+            _ => false,
+        };
+        let mark = Mark { failure, slow };
+        if let (true, Some(Retryability::RetryAfter(wait))) =
+            (shared.config.honor_retry_after, retry)
+            && word.state() != BreakerState::Disabled
+            && word.state() != BreakerState::MetricsOnly
+        {
+            let mut control = shared.control.lock();
+            if self.word().generation() == generation {
+                self.transition(
+                    &mut control,
+                    self.word(),
+                    BreakerState::Open,
+                    TransitionReason::RetryAfter { wait },
+                    Some(wait),
+                );
+            }
+            return;
+        }
+        if probe {
+            self.record_probe(generation, outcome, mark);
+            return;
+        }
+        match (&shared.count, &shared.time) {
+            (Some(count), _) => count.record(mark),
+            (_, Some(time)) => time.record(self.since_epoch(), mark),
+            _ => {}
+        }
+        if failure {
+            let in_a_row = shared
+                .consecutive
+                .fetch_add(1, Ordering::Relaxed)
+                .saturating_add(1);
+            let threshold = shared.config.consecutive_failures;
+            if threshold != 0 && in_a_row >= threshold {
+                self.trip(
+                    generation,
+                    TransitionReason::ConsecutiveFailures { count: in_a_row },
+                );
+                return;
+            }
+        } else if shared.consecutive.load(Ordering::Relaxed) != 0 {
+            shared.consecutive.store(0, Ordering::Relaxed);
+        }
+        if failure || slow {
+            let totals = self.totals(self.since_epoch());
+            if totals.calls >= shared.config.minimum_calls && totals.calls > 0 {
+                let failures = ratio(totals.failures, totals.calls);
+                let slow_calls = ratio(totals.slow, totals.calls);
+                if failure && failures >= shared.config.failure_ratio {
+                    self.trip(
+                        generation,
+                        TransitionReason::FailureRatio { ratio: failures },
+                    );
+                } else if slow
+                    && shared.config.slow_call_threshold.is_some()
+                    && slow_calls >= shared.config.slow_call_ratio
+                {
+                    self.trip(
+                        generation,
+                        TransitionReason::SlowCallRatio { ratio: slow_calls },
+                    );
+                }
+            }
+        }
+    }
+
+    /// A rule tripped in generation `generation`: open (or report, in metrics-only mode).
+    #[cold]
+    fn trip(&self, generation: u32, reason: TransitionReason) {
+        let shared = &*self.shared;
+        let mut control = shared.control.lock();
+        let word = self.word();
+        if word.generation() != generation {
+            return;
+        }
+        match word.state() {
+            BreakerState::Closed => {
+                self.transition(&mut control, word, BreakerState::Open, reason, None)
+            }
+            BreakerState::MetricsOnly => {
+                self.clear_window();
+                shared
+                    .listener
+                    .emit_with(|| BreakerEvent::ThresholdExceeded {
+                        name: shared.name.clone(),
+                        reason,
+                    });
+            }
+            _ => {}
+        }
+    }
+
+    #[cold]
+    fn record_probe(&self, generation: u32, outcome: Outcome, mark: Mark) {
+        let shared = &*self.shared;
+        let mut control = shared.control.lock();
+        let word = self.word();
+        if word.generation() != generation || word.state() != BreakerState::HalfOpen {
+            return;
+        }
+        shared.listener.emit_with(|| BreakerEvent::ProbeResult {
+            name: shared.name.clone(),
+            outcome,
+        });
+        if mark.failure {
+            control.probe_failures += 1;
+        } else {
+            control.probe_successes += 1;
+        }
+        if mark.slow {
+            control.probe_slow += 1;
+        }
+        let probes = shared.config.half_open_calls;
+        let failures = ratio(control.probe_failures, probes);
+        let slow = ratio(control.probe_slow, probes);
+        let slow_tripped =
+            shared.config.slow_call_threshold.is_some() && slow >= shared.config.slow_call_ratio;
+        if failures >= shared.config.failure_ratio || slow_tripped {
+            control.failed_attempts = control.failed_attempts.saturating_add(1);
+            self.transition(
+                &mut control,
+                word,
+                BreakerState::Open,
+                TransitionReason::ProbesFailed,
+                None,
+            );
+        } else if control.probe_failures + control.probe_successes >= probes {
+            control.failed_attempts = 0;
+            self.transition(
+                &mut control,
+                word,
+                BreakerState::Closed,
+                TransitionReason::ProbesSucceeded,
+                None,
+            );
+        }
+    }
+
+    fn clear_window(&self) {
+        let shared = &*self.shared;
+        if let Some(count) = &shared.count {
+            count.clear();
+        }
+        if let Some(time) = &shared.time {
+            time.clear();
+        }
+        shared.consecutive.store(0, Ordering::Relaxed);
+    }
+
+    /// How long to stay open this time: `open_for` grown by the backoff per failed
+    /// half-open attempt, capped, then spread by the jitter.
+    fn open_duration(&self, control: &mut Control) -> Duration {
+        let config = &self.shared.config;
+        let grown = config.open_for.as_secs_f64()
+            * config.open_backoff.powf(f64::from(control.failed_attempts));
+        let capped = grown.min(config.max_open_for.as_secs_f64());
+        let spread = if config.open_jitter > 0.0 {
+            let factor = control
+                .rng
+                .random_range(1.0 - config.open_jitter..=1.0 + config.open_jitter);
+            (capped * factor).min(config.max_open_for.as_secs_f64())
+        } else {
+            capped
+        };
+        Duration::try_from_secs_f64(spread).unwrap_or(config.max_open_for)
+    }
+
+    /// Moves from `from` to `to`, under the control lock.
+    fn transition(
+        &self,
+        control: &mut Control,
+        from: Word,
+        to: BreakerState,
+        reason: TransitionReason,
+        open_for: Option<Duration>,
+    ) {
+        let shared = &*self.shared;
+        let now = nanos(self.since_epoch());
+        match to {
+            BreakerState::Open => {
+                let open_for = open_for.unwrap_or_else(|| self.open_duration(control));
+                shared
+                    .open_until
+                    .store(now.saturating_add(nanos(open_for)), Ordering::Release);
+            }
+            BreakerState::HalfOpen => {
+                control.probe_successes = 0;
+                control.probe_failures = 0;
+                control.probe_slow = 0;
+                shared.half_open_since.store(now, Ordering::Release);
+            }
+            _ => {}
+        }
+        if to != BreakerState::HalfOpen {
+            self.clear_window();
+        }
+        shared.word.store(from.next(to).0, Ordering::Release);
+        shared.metrics.state.set(to.code() as f64);
+        shared.metrics.transitions[to.code() as usize].increment(1);
+        shared.listener.emit_with(|| BreakerEvent::StateChanged {
+            name: shared.name.clone(),
+            from: from.state(),
+            to,
+            reason,
+        });
+    }
+}
+
+impl fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("name", &self.shared.name)
+            .field("state", &self.state())
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}

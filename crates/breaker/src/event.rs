@@ -1,0 +1,87 @@
+//! [`BreakerEvent`] and [`TransitionReason`].
+
+use std::time::Duration;
+
+use hardy_core::{Name, Outcome};
+
+use crate::BreakerState;
+
+/// Why a breaker changed state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum TransitionReason {
+    /// `count` failures in a row.
+    ConsecutiveFailures {
+        /// Failures in a row when the breaker opened.
+        count: u32,
+    },
+    /// The window's failure ratio reached the limit.
+    FailureRatio {
+        /// The ratio measured.
+        ratio: f64,
+    },
+    /// The window's slow-call ratio reached the limit.
+    SlowCallRatio {
+        /// The ratio measured.
+        ratio: f64,
+    },
+    /// A failure asked to wait (a server's `Retry-After`) and `honor_retry_after` is on.
+    RetryAfter {
+        /// How long the breaker stays open.
+        wait: Duration,
+    },
+    /// The open duration ended; probes may pass.
+    OpenTimeElapsed,
+    /// The half-open probes succeeded.
+    ProbesSucceeded,
+    /// The half-open probes failed.
+    ProbesFailed,
+    /// The half-open probes did not finish within `max_wait_in_half_open`.
+    ProbesTimedOut,
+    /// A call of [`force_open`](crate::CircuitBreaker::force_open),
+    /// [`disable`](crate::CircuitBreaker::disable),
+    /// [`metrics_only`](crate::CircuitBreaker::metrics_only) or
+    /// [`reset`](crate::CircuitBreaker::reset).
+    Manual,
+}
+
+/// Something a [`CircuitBreaker`](crate::CircuitBreaker) did, passed to the listener set
+/// with [`BreakerBuilder::on_event`](crate::BreakerBuilder::on_event).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum BreakerEvent {
+    /// The breaker changed state.
+    StateChanged {
+        /// The breaker's name.
+        name: Name,
+        /// The state it left.
+        from: BreakerState,
+        /// The state it entered.
+        to: BreakerState,
+        /// Why.
+        reason: TransitionReason,
+    },
+    /// A call was rejected without running.
+    Rejected {
+        /// The breaker's name.
+        name: Name,
+        /// The state that rejected it.
+        state: BreakerState,
+        /// How long until probes may pass, when known.
+        retry_after: Option<Duration>,
+    },
+    /// A half-open probe finished.
+    ProbeResult {
+        /// The breaker's name.
+        name: Name,
+        /// How it was classified.
+        outcome: Outcome,
+    },
+    /// In metrics-only mode, a rule tripped that would have opened the breaker.
+    ThresholdExceeded {
+        /// The breaker's name.
+        name: Name,
+        /// The rule that tripped.
+        reason: TransitionReason,
+    },
+}

@@ -1,0 +1,145 @@
+//! The futures of a guarded call: [`ResponseFuture`] (tower) and [`CallFuture`] (direct).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use hardy_core::{Classify, Error, Rejection};
+use pin_project::pin_project;
+
+use crate::breaker::Permit;
+
+/// A call admitted by the breaker (run, classify, record) or rejected by it.
+#[pin_project(project = GuardedProj)]
+#[derive(Debug)]
+pub(crate) enum Guarded<F, C> {
+    Running {
+        #[pin]
+        future: F,
+        permit: Option<Permit>,
+        classifier: C,
+    },
+    Rejected {
+        rejection: Option<Rejection>,
+    },
+}
+
+impl<F, C> Guarded<F, C> {
+    pub(crate) fn running(future: F, permit: Permit, classifier: C) -> Self {
+        Guarded::Running {
+            future,
+            permit: Some(permit),
+            classifier,
+        }
+    }
+
+    pub(crate) fn rejected(rejection: Rejection) -> Self {
+        Guarded::Rejected {
+            rejection: Some(rejection),
+        }
+    }
+}
+
+impl<F, C, T, E> Future for Guarded<F, C>
+where
+    F: Future<Output = Result<T, E>>,
+    C: Classify<T, E>,
+{
+    type Output = Result<Result<T, E>, Rejection>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            GuardedProj::Running {
+                future,
+                permit,
+                classifier,
+            } => {
+                let result = ready!(future.poll(cx));
+                if let Some(permit) = permit.take() {
+                    permit.complete(classifier.classify(&result));
+                }
+                Poll::Ready(Ok(result))
+            }
+            GuardedProj::Rejected { rejection } => Poll::Ready(Err(rejection
+                .take()
+                .expect("breaker future polled after completion"))),
+        }
+    }
+}
+
+/// The response future of a [`BreakerService`](crate::BreakerService): the inner
+/// service's result, recorded by the breaker, or its error type made from
+/// [`Rejection::CircuitOpen`].
+///
+/// # Cancel safety
+///
+/// Dropping it drops the inner future and records nothing; a half-open probe's slot is
+/// freed for another probe.
+#[pin_project]
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct ResponseFuture<F, C> {
+    #[pin]
+    guarded: Guarded<F, C>,
+}
+
+impl<F, C> ResponseFuture<F, C> {
+    pub(crate) fn new(guarded: Guarded<F, C>) -> Self {
+        ResponseFuture { guarded }
+    }
+}
+
+impl<F, C, T, E> Future for ResponseFuture<F, C>
+where
+    F: Future<Output = Result<T, E>>,
+    C: Classify<T, E>,
+    E: From<Rejection>,
+{
+    type Output = Result<T, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Poll::Ready(match ready!(self.project().guarded.poll(cx)) {
+            Ok(result) => result,
+            Err(rejection) => Err(E::from(rejection)),
+        })
+    }
+}
+
+/// The future of a direct [`CircuitBreaker::call`](crate::CircuitBreaker::call):
+/// `Result<T, hardy_core::Error<E>>` for an operation returning `Result<T, E>`.
+///
+/// # Cancel safety
+///
+/// As [`ResponseFuture`].
+#[pin_project]
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct CallFuture<F, C> {
+    #[pin]
+    guarded: Guarded<F, C>,
+}
+
+impl<F, C> CallFuture<F, C> {
+    pub(crate) fn new(guarded: Guarded<F, C>) -> Self {
+        CallFuture { guarded }
+    }
+}
+
+impl<F, C, T, E> Future for CallFuture<F, C>
+where
+    F: Future<Output = Result<T, E>>,
+    C: Classify<T, E>,
+{
+    type Output = Result<T, Error<E>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Poll::Ready(match ready!(self.project().guarded.poll(cx)) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(Error::Inner(error)),
+            Err(rejection) => Err(Error::Rejected(rejection)),
+        })
+    }
+}

@@ -1,0 +1,91 @@
+//! [`BreakerService`]: a tower service guarded by a [`CircuitBreaker`].
+
+use std::task::{Context, Poll};
+
+use hardy_core::{Classify, DefaultClassifier, Rejection};
+use tower_service::Service;
+
+use crate::CircuitBreaker;
+use crate::future::{Guarded, ResponseFuture};
+
+/// A tower service guarded by a [`CircuitBreaker`]; made by a
+/// [`BreakerLayer`](crate::BreakerLayer).
+///
+/// `poll_ready` is the inner service's; the breaker decides in `call`: a rejected call
+/// never reaches the inner service and ends with its error type made from
+/// [`Rejection::CircuitOpen`]. Admitted calls are classified and recorded when they
+/// finish.
+#[derive(Debug, Clone)]
+pub struct BreakerService<S, C = DefaultClassifier> {
+    inner: S,
+    breaker: CircuitBreaker,
+    classifier: C,
+}
+
+impl<S> BreakerService<S> {
+    /// Guards `inner` with `breaker` and the default classifier.
+    pub fn new(inner: S, breaker: CircuitBreaker) -> Self {
+        BreakerService {
+            inner,
+            breaker,
+            classifier: DefaultClassifier,
+        }
+    }
+}
+
+impl<S, C> BreakerService<S, C> {
+    /// Guards `inner` with `breaker`, classifying results with `classifier`.
+    pub fn with_classifier(inner: S, breaker: CircuitBreaker, classifier: C) -> Self {
+        BreakerService {
+            inner,
+            breaker,
+            classifier,
+        }
+    }
+
+    /// The breaker guarding the service.
+    pub fn breaker(&self) -> &CircuitBreaker {
+        &self.breaker
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, taken out.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, C, Req> Service<Req> for BreakerService<S, C>
+where
+    S: Service<Req>,
+    S::Error: From<Rejection>,
+    C: Classify<S::Response, S::Error> + Clone,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, C>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, request: Req) -> Self::Future {
+        ResponseFuture::new(match self.breaker.try_acquire() {
+            Ok(permit) => {
+                Guarded::running(self.inner.call(request), permit, self.classifier.clone())
+            }
+            Err(rejection) => Guarded::rejected(rejection),
+        })
+    }
+}

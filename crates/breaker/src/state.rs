@@ -1,0 +1,369 @@
+//! The hot state: the packed state word and the sliding windows, all atomics.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The state of a breaker, as [`CircuitBreaker::state`](crate::CircuitBreaker::state)
+/// reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BreakerState {
+    /// Calls pass and are recorded.
+    Closed,
+    /// Calls are rejected until the open duration ends.
+    Open,
+    /// A limited number of probe calls pass; their results close or reopen the breaker.
+    HalfOpen,
+    /// Opened by hand with [`force_open`](crate::CircuitBreaker::force_open): every call
+    /// is rejected until [`reset`](crate::CircuitBreaker::reset).
+    ForcedOpen,
+    /// Disabled by hand with [`disable`](crate::CircuitBreaker::disable): every call
+    /// passes and is recorded; the breaker never opens.
+    Disabled,
+    /// Set by hand with [`metrics_only`](crate::CircuitBreaker::metrics_only): every call
+    /// passes and is recorded, and a tripped rule is reported as an event instead of
+    /// opening the breaker.
+    MetricsOnly,
+}
+
+impl BreakerState {
+    pub(crate) const fn code(self) -> u64 {
+        match self {
+            BreakerState::Closed => 0,
+            BreakerState::Open => 1,
+            BreakerState::HalfOpen => 2,
+            BreakerState::ForcedOpen => 3,
+            BreakerState::Disabled => 4,
+            BreakerState::MetricsOnly => 5,
+        }
+    }
+
+    pub(crate) const fn from_code(code: u64) -> Self {
+        match code {
+            0 => BreakerState::Closed,
+            1 => BreakerState::Open,
+            2 => BreakerState::HalfOpen,
+            3 => BreakerState::ForcedOpen,
+            4 => BreakerState::Disabled,
+            _ => BreakerState::MetricsOnly,
+        }
+    }
+
+    /// A `snake_case` label, as used in metrics and events.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+            BreakerState::ForcedOpen => "forced_open",
+            BreakerState::Disabled => "disabled",
+            BreakerState::MetricsOnly => "metrics_only",
+        }
+    }
+
+    /// Whether calls are admitted without limit in this state.
+    #[must_use]
+    pub fn admits_all(self) -> bool {
+        matches!(
+            self,
+            BreakerState::Closed | BreakerState::Disabled | BreakerState::MetricsOnly
+        )
+    }
+}
+
+impl std::fmt::Display for BreakerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+const STATE_BITS: u64 = 0b111;
+const PROBES_SHIFT: u32 = 8;
+const PROBES_MASK: u64 = 0xFF_FFFF << PROBES_SHIFT;
+const GENERATION_SHIFT: u32 = 32;
+
+/// One decoded state word: the state, the probes admitted in half-open, and the
+/// generation (incremented at every transition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Word(pub(crate) u64);
+
+impl Word {
+    pub(crate) fn new(state: BreakerState, generation: u32) -> Self {
+        Word(state.code() | (u64::from(generation) << GENERATION_SHIFT))
+    }
+
+    pub(crate) fn state(self) -> BreakerState {
+        BreakerState::from_code(self.0 & STATE_BITS)
+    }
+
+    pub(crate) fn probes(self) -> u32 {
+        ((self.0 & PROBES_MASK) >> PROBES_SHIFT) as u32
+    }
+
+    pub(crate) fn generation(self) -> u32 {
+        (self.0 >> GENERATION_SHIFT) as u32
+    }
+
+    pub(crate) fn with_probes(self, probes: u32) -> Self {
+        Word((self.0 & !PROBES_MASK) | (u64::from(probes) << PROBES_SHIFT))
+    }
+
+    /// The next generation in `state`, with no probes.
+    pub(crate) fn next(self, state: BreakerState) -> Self {
+        Word::new(state, self.generation().wrapping_add(1))
+    }
+}
+
+/// What one finished call counts as in the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Mark {
+    pub(crate) failure: bool,
+    pub(crate) slow: bool,
+}
+
+/// The window's totals at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Totals {
+    pub(crate) calls: u32,
+    pub(crate) failures: u32,
+    pub(crate) slow: u32,
+}
+
+/// The last `size` calls: a ring of failure and slow bits with running counts. O(1) per
+/// call and lock-free; the counts always equal the set bits.
+#[derive(Debug)]
+pub(crate) struct CountWindow {
+    size: u64,
+    next: AtomicU64,
+    failure_bits: Box<[AtomicU64]>,
+    slow_bits: Box<[AtomicU64]>,
+    failures: AtomicU32,
+    slow: AtomicU32,
+}
+
+impl CountWindow {
+    pub(crate) fn new(size: u32) -> Self {
+        let words = (size as usize).div_ceil(64);
+        let bits = || (0..words).map(|_| AtomicU64::new(0)).collect();
+        CountWindow {
+            size: u64::from(size),
+            next: AtomicU64::new(0),
+            failure_bits: bits(),
+            slow_bits: bits(),
+            failures: AtomicU32::new(0),
+            slow: AtomicU32::new(0),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn record(&self, mark: Mark) {
+        let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.size;
+        let (word, bit) = ((slot / 64) as usize, 1_u64 << (slot % 64));
+        set_bit(&self.failure_bits[word], bit, mark.failure, &self.failures);
+        set_bit(&self.slow_bits[word], bit, mark.slow, &self.slow);
+    }
+
+    pub(crate) fn totals(&self) -> Totals {
+        let recorded = self.next.load(Ordering::Relaxed);
+        Totals {
+            calls: recorded.min(self.size) as u32,
+            failures: self.failures.load(Ordering::Relaxed),
+            slow: self.slow.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn clear(&self) {
+        self.next.store(0, Ordering::Relaxed);
+        for (failure, slow) in self.failure_bits.iter().zip(self.slow_bits.iter()) {
+            failure.store(0, Ordering::Relaxed);
+            slow.store(0, Ordering::Relaxed);
+        }
+        self.failures.store(0, Ordering::Relaxed);
+        self.slow.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Sets or clears `bit` in `word`, keeping `count` equal to the number of set bits.
+#[inline]
+fn set_bit(word: &AtomicU64, bit: u64, set: bool, count: &AtomicU32) {
+    if set {
+        if word.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
+    } else if word.load(Ordering::Relaxed) & bit != 0
+        && word.fetch_and(!bit, Ordering::Relaxed) & bit != 0
+    {
+        count.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One bucket of a time window: the bucket's number in time, and its counts.
+#[derive(Debug, Default)]
+struct Bucket {
+    epoch: AtomicU64,
+    calls: AtomicU32,
+    failures: AtomicU32,
+    slow: AtomicU32,
+}
+
+/// The calls of the last `length`, in fixed buckets; a bucket is emptied when time
+/// reaches it again, so old calls leave the window a bucket at a time.
+#[derive(Debug)]
+pub(crate) struct TimeWindow {
+    bucket_nanos: u64,
+    buckets: Box<[Bucket]>,
+    roll: parking_lot::Mutex<()>,
+}
+
+impl TimeWindow {
+    pub(crate) fn new(length: Duration, buckets: u32) -> Self {
+        let bucket = length / buckets;
+        TimeWindow {
+            bucket_nanos: u64::try_from(bucket.as_nanos()).unwrap_or(u64::MAX).max(1),
+            // Epoch 0 is "never used": real epochs start at 1.
+            buckets: (0..buckets).map(|_| Bucket::default()).collect(),
+            roll: parking_lot::Mutex::new(()),
+        }
+    }
+
+    fn epoch(&self, since_start: Duration) -> u64 {
+        let nanos = u64::try_from(since_start.as_nanos()).unwrap_or(u64::MAX);
+        nanos / self.bucket_nanos + 1
+    }
+
+    #[inline]
+    pub(crate) fn record(&self, since_start: Duration, mark: Mark) {
+        let epoch = self.epoch(since_start);
+        let bucket = &self.buckets[(epoch % self.buckets.len() as u64) as usize];
+        if bucket.epoch.load(Ordering::Acquire) != epoch {
+            let _roll = self.roll.lock();
+            if bucket.epoch.load(Ordering::Acquire) != epoch {
+                bucket.calls.store(0, Ordering::Relaxed);
+                bucket.failures.store(0, Ordering::Relaxed);
+                bucket.slow.store(0, Ordering::Relaxed);
+                bucket.epoch.store(epoch, Ordering::Release);
+            }
+        }
+        bucket.calls.fetch_add(1, Ordering::Relaxed);
+        if mark.failure {
+            bucket.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        if mark.slow {
+            bucket.slow.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn totals(&self, since_start: Duration) -> Totals {
+        let now = self.epoch(since_start);
+        let span = self.buckets.len() as u64;
+        let mut totals = Totals::default();
+        for bucket in self.buckets.iter() {
+            let epoch = bucket.epoch.load(Ordering::Acquire);
+            if epoch != 0 && epoch <= now && now - epoch < span {
+                totals.calls = totals
+                    .calls
+                    .saturating_add(bucket.calls.load(Ordering::Relaxed));
+                totals.failures = totals
+                    .failures
+                    .saturating_add(bucket.failures.load(Ordering::Relaxed));
+                totals.slow = totals
+                    .slow
+                    .saturating_add(bucket.slow.load(Ordering::Relaxed));
+            }
+        }
+        totals
+    }
+
+    pub(crate) fn clear(&self) {
+        let _roll = self.roll.lock();
+        for bucket in self.buckets.iter() {
+            bucket.epoch.store(0, Ordering::Release);
+            bucket.calls.store(0, Ordering::Relaxed);
+            bucket.failures.store(0, Ordering::Relaxed);
+            bucket.slow.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn word_packs_state_probes_and_generation() {
+        let word = Word::new(BreakerState::HalfOpen, u32::MAX).with_probes(MAX_PROBES);
+        assert_eq!(word.state(), BreakerState::HalfOpen);
+        assert_eq!(word.probes(), MAX_PROBES);
+        assert_eq!(word.generation(), u32::MAX);
+        let next = word.next(BreakerState::Closed);
+        assert_eq!(
+            (next.state(), next.probes(), next.generation()),
+            (BreakerState::Closed, 0, 0)
+        );
+    }
+
+    const MAX_PROBES: u32 = crate::config::MAX_HALF_OPEN_CALLS;
+
+    fn mark((failure, slow): (bool, bool)) -> Mark {
+        Mark { failure, slow }
+    }
+
+    proptest! {
+        #[test]
+        fn count_window_matches_a_naive_model(
+            size in 1_u32..200,
+            calls in proptest::collection::vec((any::<bool>(), any::<bool>()), 0..600),
+        ) {
+            let window = CountWindow::new(size);
+            for call in &calls {
+                window.record(mark(*call));
+            }
+            let last: Vec<_> = calls.iter().rev().take(size as usize).collect();
+            let expected = Totals {
+                calls: last.len() as u32,
+                failures: last.iter().filter(|(failure, _)| *failure).count() as u32,
+                slow: last.iter().filter(|(_, slow)| *slow).count() as u32,
+            };
+            prop_assert_eq!(window.totals(), expected);
+        }
+
+        #[test]
+        fn time_window_matches_a_naive_model(
+            buckets in 1_u32..20,
+            calls in proptest::collection::vec((0_u64..50, any::<bool>(), any::<bool>()), 0..300),
+        ) {
+            // Buckets of 1 s; calls at non-decreasing whole seconds.
+            let window = TimeWindow::new(Duration::from_secs(u64::from(buckets)), buckets);
+            let mut now = 0;
+            let mut seen = Vec::new();
+            for (step, failure, slow) in calls {
+                now += step % 3;
+                window.record(Duration::from_secs(now), mark((failure, slow)));
+                seen.push((now, failure, slow));
+            }
+            let inside: Vec<_> = seen.iter().filter(|(at, ..)| now - at < u64::from(buckets)).collect();
+            let expected = Totals {
+                calls: inside.len() as u32,
+                failures: inside.iter().filter(|(_, failure, _)| *failure).count() as u32,
+                slow: inside.iter().filter(|(_, _, slow)| *slow).count() as u32,
+            };
+            prop_assert_eq!(window.totals(Duration::from_secs(now)), expected);
+        }
+    }
+
+    #[test]
+    fn cleared_windows_are_empty() {
+        let count = CountWindow::new(10);
+        let time = TimeWindow::new(Duration::from_secs(10), 5);
+        for _ in 0..20 {
+            count.record(mark((true, true)));
+            time.record(Duration::from_secs(3), mark((true, true)));
+        }
+        count.clear();
+        time.clear();
+        assert_eq!(count.totals(), Totals::default());
+        assert_eq!(time.totals(Duration::from_secs(3)), Totals::default());
+    }
+}
