@@ -33,7 +33,9 @@ fn rejection(result: Result<(), Error<Io>>) -> Rejection {
 
 /// Consecutive failures only: the window never trips.
 fn consecutive(n: u32) -> BreakerBuilder {
-    CircuitBreaker::builder("dep").consecutive_failures(n).window(Window::Off)
+    CircuitBreaker::builder("dep")
+        .consecutive_failures(n)
+        .window(Window::Off)
 }
 
 #[tokio::test(start_paused = true)]
@@ -134,9 +136,17 @@ async fn old_calls_leave_a_time_window() {
     succeed(&breaker).await.unwrap();
     assert_eq!(breaker.state(), BreakerState::Closed);
     fail(&breaker).await.unwrap_err();
-    assert_eq!(breaker.state(), BreakerState::Closed, "2 failures of 5 calls: 0.4");
+    assert_eq!(
+        breaker.state(),
+        BreakerState::Closed,
+        "2 failures of 5 calls: 0.4"
+    );
     fail(&breaker).await.unwrap_err();
-    assert_eq!(breaker.state(), BreakerState::Open, "3 failures of 6 calls: 0.5");
+    assert_eq!(
+        breaker.state(),
+        BreakerState::Open,
+        "3 failures of 6 calls: 0.5"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -158,12 +168,20 @@ async fn slow_successes_open_the_breaker() {
     assert_eq!(breaker.state(), BreakerState::Closed);
     breaker.call(slow).await.unwrap();
     assert_eq!(breaker.state(), BreakerState::Open);
-    assert_eq!(breaker.snapshot().slow_calls, 0, "opening clears the window");
+    assert_eq!(
+        breaker.snapshot().slow_calls,
+        0,
+        "opening clears the window"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn half_open_begins_exactly_when_the_open_time_ends() {
-    let breaker = build(consecutive(1).open_for(Duration::from_secs(30)).half_open_calls(1));
+    let breaker = build(
+        consecutive(1)
+            .open_for(Duration::from_secs(30))
+            .half_open_calls(1),
+    );
     fail(&breaker).await.unwrap_err();
     advance(Duration::from_secs(30) - Duration::from_nanos(1)).await;
     assert!(rejection(succeed(&breaker).await).is_circuit_open());
@@ -174,7 +192,11 @@ async fn half_open_begins_exactly_when_the_open_time_ends() {
 
 #[tokio::test(start_paused = true)]
 async fn half_open_admits_exactly_the_probes_and_closes_on_their_success() {
-    let breaker = build(consecutive(1).open_for(Duration::from_secs(5)).half_open_calls(2));
+    let breaker = build(
+        consecutive(1)
+            .open_for(Duration::from_secs(5))
+            .half_open_calls(2),
+    );
     fail(&breaker).await.unwrap_err();
     advance(Duration::from_secs(5)).await;
 
@@ -193,14 +215,22 @@ async fn half_open_admits_exactly_the_probes_and_closes_on_their_success() {
 
     advance(Duration::from_secs(1)).await;
     first.await.unwrap();
-    assert_eq!(breaker.state(), BreakerState::HalfOpen, "one probe of two finished");
+    assert_eq!(
+        breaker.state(),
+        BreakerState::HalfOpen,
+        "one probe of two finished"
+    );
     second.await.unwrap();
     assert_eq!(breaker.state(), BreakerState::Closed);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_failed_probe_reopens() {
-    let breaker = build(consecutive(1).open_for(Duration::from_secs(5)).half_open_calls(1));
+    let breaker = build(
+        consecutive(1)
+            .open_for(Duration::from_secs(5))
+            .half_open_calls(1),
+    );
     fail(&breaker).await.unwrap_err();
     advance(Duration::from_secs(5)).await;
     fail(&breaker).await.unwrap_err();
@@ -233,7 +263,11 @@ async fn hung_probes_reopen_after_max_wait() {
 async fn a_late_result_from_an_earlier_cycle_is_ignored() {
     // A slow call admitted while closed finishes (successfully) while the breaker is
     // half-open: it must not be taken for a probe and close the breaker.
-    let breaker = build(consecutive(1).open_for(Duration::from_secs(5)).half_open_calls(1));
+    let breaker = build(
+        consecutive(1)
+            .open_for(Duration::from_secs(5))
+            .half_open_calls(1),
+    );
     let mut slow = task::spawn(breaker.call(|| async {
         sleep(Duration::from_secs(7)).await;
         Ok::<(), Io>(())
@@ -248,13 +282,24 @@ async fn a_late_result_from_an_earlier_cycle_is_ignored() {
 
     advance(Duration::from_secs(2)).await;
     slow.await.unwrap();
-    assert_eq!(breaker.state(), BreakerState::HalfOpen, "the late success was ignored");
-    assert!(rejection(succeed(&breaker).await).is_circuit_open(), "the probe slot is still taken");
+    assert_eq!(
+        breaker.state(),
+        BreakerState::HalfOpen,
+        "the late success was ignored"
+    );
+    assert!(
+        rejection(succeed(&breaker).await).is_circuit_open(),
+        "the probe slot is still taken"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_cancelled_probe_frees_its_slot() {
-    let breaker = build(consecutive(1).open_for(Duration::from_secs(5)).half_open_calls(1));
+    let breaker = build(
+        consecutive(1)
+            .open_for(Duration::from_secs(5))
+            .half_open_calls(1),
+    );
     fail(&breaker).await.unwrap_err();
     advance(Duration::from_secs(5)).await;
     let mut probe = task::spawn(breaker.call(pending::<Result<(), Io>>));
@@ -267,7 +312,11 @@ async fn a_cancelled_probe_frees_its_slot() {
 
 #[tokio::test(start_paused = true)]
 async fn a_panicking_probe_frees_its_slot() {
-    let breaker = build(consecutive(1).open_for(Duration::from_secs(5)).half_open_calls(1));
+    let breaker = build(
+        consecutive(1)
+            .open_for(Duration::from_secs(5))
+            .half_open_calls(1),
+    );
     fail(&breaker).await.unwrap_err();
     advance(Duration::from_secs(5)).await;
     let probe = breaker.call(|| async {
@@ -302,7 +351,10 @@ async fn the_open_time_grows_with_each_failed_attempt_up_to_the_cap() {
     advance(breaker.snapshot().retry_after.unwrap()).await;
     succeed(&breaker).await.unwrap();
     fail(&breaker).await.unwrap_err();
-    assert_eq!(breaker.snapshot().retry_after, Some(Duration::from_secs(10)));
+    assert_eq!(
+        breaker.snapshot().retry_after,
+        Some(Duration::from_secs(10))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -325,7 +377,11 @@ async fn jitter_spreads_the_open_time_reproducibly() {
     };
     let first = opened_for(7).await;
     assert_eq!(first, opened_for(7).await, "same seed, same times");
-    assert!(first.iter().all(|t| *t >= Duration::from_secs(80) && *t <= Duration::from_secs(110)));
+    assert!(
+        first
+            .iter()
+            .all(|t| *t >= Duration::from_secs(80) && *t <= Duration::from_secs(110))
+    );
     assert!(first.iter().any(|t| *t != first[0]), "spread: {first:?}");
 }
 
@@ -336,9 +392,15 @@ async fn a_retry_after_hint_holds_the_breaker_open_when_honoured() {
         Ok(429) => Outcome::Failure(Retryability::RetryAfter(Duration::from_secs(42))),
         _ => Outcome::Success,
     };
-    breaker.call_with(throttled, || async { Ok::<u16, Io>(429) }).await.unwrap();
+    breaker
+        .call_with(throttled, || async { Ok::<u16, Io>(429) })
+        .await
+        .unwrap();
     assert_eq!(breaker.state(), BreakerState::Open);
-    assert_eq!(breaker.snapshot().retry_after, Some(Duration::from_secs(42)));
+    assert_eq!(
+        breaker.snapshot().retry_after,
+        Some(Duration::from_secs(42))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -349,7 +411,10 @@ async fn ok_results_can_count_as_failures() {
         _ => Outcome::Success,
     };
     for _ in 0..2 {
-        breaker.call_with(by_status, || async { Ok::<u16, Io>(503) }).await.unwrap();
+        breaker
+            .call_with(by_status, || async { Ok::<u16, Io>(503) })
+            .await
+            .unwrap();
     }
     assert_eq!(breaker.state(), BreakerState::Open);
 }
@@ -365,7 +430,9 @@ async fn refusals_of_inner_layers_are_ignored_but_timeouts_count() {
         max_waiting: 0,
     };
     for _ in 0..10 {
-        let result = breaker.call(|| async { Err::<(), Error<Io>>(full().into()) }).await;
+        let result = breaker
+            .call(|| async { Err::<(), Error<Io>>(full().into()) })
+            .await;
         assert!(result.unwrap_err().as_rejection_inner().is_some());
     }
     assert_eq!(breaker.state(), BreakerState::Closed);
@@ -375,7 +442,9 @@ async fn refusals_of_inner_layers_are_ignored_but_timeouts_count() {
         limit: Duration::from_secs(1),
     };
     for _ in 0..2 {
-        let _ = breaker.call(|| async { Err::<(), Error<Io>>(timeout().into()) }).await;
+        let _ = breaker
+            .call(|| async { Err::<(), Error<Io>>(timeout().into()) })
+            .await;
     }
     assert_eq!(breaker.state(), BreakerState::Open);
 }
@@ -415,7 +484,8 @@ async fn manual_modes() {
 async fn metrics_only_reports_instead_of_opening() {
     let events = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = events.clone();
-    let breaker = build(consecutive(2).on_event(move |event| sink.lock().unwrap().push(event.clone())));
+    let breaker =
+        build(consecutive(2).on_event(move |event| sink.lock().unwrap().push(event.clone())));
     breaker.metrics_only();
     for _ in 0..4 {
         fail(&breaker).await.unwrap_err();
@@ -427,5 +497,8 @@ async fn metrics_only_reports_instead_of_opening() {
         .iter()
         .filter(|event| matches!(event, hardy_breaker::BreakerEvent::ThresholdExceeded { .. }))
         .count();
-    assert_eq!(exceeded, 2, "each trip reported once, then the window starts over");
+    assert_eq!(
+        exceeded, 2,
+        "each trip reported once, then the window starts over"
+    );
 }

@@ -1,0 +1,93 @@
+//! The tower contract: readiness passes through, the breaker decides in `call`.
+
+use std::time::Duration;
+
+use hardy_breaker::{BreakerLayer, BreakerService, BreakerState, CircuitBreaker, Window};
+use hardy_core::{Outcome, Rejection};
+use tokio_test::{assert_pending, assert_ready_err, assert_ready_ok, task};
+use tower::BoxError;
+use tower_test::mock;
+
+fn breaker() -> CircuitBreaker {
+    CircuitBreaker::builder("svc")
+        .consecutive_failures(2)
+        .window(Window::Off)
+        .open_for(Duration::from_secs(10))
+        .build()
+        .expect("valid breaker")
+}
+
+#[tokio::test(start_paused = true)]
+async fn readiness_is_the_inner_services() {
+    let (mut service, mut handle) = mock::spawn_layer::<u8, u8, _>(breaker().layer());
+    handle.allow(0);
+    assert_pending!(service.poll_ready());
+    handle.allow(1);
+    assert_ready_ok!(service.poll_ready());
+}
+
+#[tokio::test(start_paused = true)]
+async fn failures_open_it_and_an_open_breaker_never_calls_the_inner_service() {
+    let breaker = breaker();
+    let (mut service, mut handle) = mock::spawn_layer::<u8, u8, _>(breaker.layer());
+    for _ in 0..2 {
+        handle.allow(1);
+        assert_ready_ok!(service.poll_ready());
+        let mut response = task::spawn(service.call(1));
+        let (_, send) = handle
+            .next_request()
+            .await
+            .expect("request reaches the service");
+        send.send_error(std::io::Error::other("down"));
+        let error: BoxError = assert_ready_err!(response.poll());
+        assert!(error.downcast_ref::<Rejection>().is_none());
+    }
+    assert_eq!(breaker.state(), BreakerState::Open);
+
+    handle.allow(1);
+    assert_ready_ok!(service.poll_ready());
+    let mut response = task::spawn(service.call(1));
+    let error: BoxError = assert_ready_err!(response.poll());
+    assert!(
+        error
+            .downcast_ref::<Rejection>()
+            .is_some_and(Rejection::is_circuit_open)
+    );
+    assert_pending!(
+        task::spawn(handle.next_request()).poll(),
+        "the inner service saw nothing"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_layer_classifier_sees_the_services_own_types() {
+    let breaker = breaker();
+    let layer =
+        BreakerLayer::new(breaker.clone()).classify(|result: &Result<u8, BoxError>| match result {
+            Ok(code) if *code >= 50 => Outcome::RETRYABLE_FAILURE,
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::RETRYABLE_FAILURE,
+        });
+    let (mut service, mut handle) = mock::spawn_layer::<u8, u8, _>(layer);
+    for _ in 0..2 {
+        handle.allow(1);
+        assert_ready_ok!(service.poll_ready());
+        let mut response = task::spawn(service.call(1));
+        let (_, send) = handle
+            .next_request()
+            .await
+            .expect("request reaches the service");
+        send.send_response(53);
+        assert_eq!(assert_ready_ok!(response.poll()), 53);
+    }
+    assert_eq!(breaker.state(), BreakerState::Open);
+}
+
+#[test]
+fn the_service_gives_access_to_its_inner_service() {
+    let mut service = BreakerService::new(5_u8, breaker());
+    assert_eq!(*service.get_ref(), 5);
+    *service.get_mut() = 6;
+    assert_eq!(service.breaker().name(), "svc");
+    assert_eq!(service.into_inner(), 6);
+}
