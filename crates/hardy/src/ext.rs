@@ -34,6 +34,14 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
         self,
         timeout: &crate::timeout::Timeout,
     ) -> ServiceBuilder<Stack<crate::timeout::TimeoutLayer, L>>;
+
+    /// Adds a [`BreakerLayer`](crate::breaker::BreakerLayer) guarding each call with
+    /// `breaker` and the default classifier.
+    #[cfg(feature = "breaker")]
+    fn hardy_breaker(
+        self,
+        breaker: &crate::breaker::CircuitBreaker,
+    ) -> ServiceBuilder<Stack<crate::breaker::BreakerLayer, L>>;
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
@@ -43,6 +51,14 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         timeout: &crate::timeout::Timeout,
     ) -> ServiceBuilder<Stack<crate::timeout::TimeoutLayer, L>> {
         self.layer(timeout.layer())
+    }
+
+    #[cfg(feature = "breaker")]
+    fn hardy_breaker(
+        self,
+        breaker: &crate::breaker::CircuitBreaker,
+    ) -> ServiceBuilder<Stack<crate::breaker::BreakerLayer, L>> {
+        self.layer(breaker.layer())
     }
 }
 

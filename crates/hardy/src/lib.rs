@@ -45,12 +45,16 @@
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
 //! | `timeout` | yes | [`timeout`]: `hardy-timeout` (timeouts, operation tables, deadlines) |
+//! | `breaker` | yes | [`breaker`]: `hardy-breaker` (circuit breaker, registry) |
 //! | `serde` | no | `Serialize`/`Deserialize` for every config |
 //! | `http` | no | deadlines read from `http::Request` extensions |
 
 mod ext;
 
 pub use ext::ServiceBuilderExt;
+/// Circuit breaker and registry: `hardy-breaker`.
+#[cfg(feature = "breaker")]
+pub use hardy_breaker as breaker;
 /// The shared vocabulary: `hardy-core`.
 pub use hardy_core as core;
 pub use hardy_core::{
@@ -68,6 +72,8 @@ pub use hardy_timeout as timeout;
 /// ```
 pub mod prelude {
     pub use crate::ServiceBuilderExt;
+    #[cfg(feature = "breaker")]
+    pub use hardy_breaker::{BreakerLayer, BreakerRegistry, BreakerState, CircuitBreaker};
     pub use hardy_core::{
         AsRejection, Classify, DefaultClassifier, Error, Outcome, Rejection, Retryability,
     };
