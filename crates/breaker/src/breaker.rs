@@ -198,30 +198,69 @@ fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// Who keeps a breaker alive for one call: a clone of the handle (direct calls), or the
+/// service's own reference, so that services on different threads do not contend on
+/// one reference count.
+#[derive(Debug)]
+pub(crate) enum Owner {
+    Handle(CircuitBreaker),
+    Service(Arc<CircuitBreaker>),
+}
+
+impl std::ops::Deref for Owner {
+    type Target = CircuitBreaker;
+
+    #[inline]
+    fn deref(&self) -> &CircuitBreaker {
+        match self {
+            Owner::Handle(breaker) => breaker,
+            Owner::Service(breaker) => breaker,
+        }
+    }
+}
+
+/// An admitted call: the generation it was admitted in, and whether it is a probe.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Admission {
+    generation: u32,
+    probe: bool,
+}
+
 /// The right to run one call, and the duty to record it. Dropping it unrecorded (the
 /// call was cancelled or panicked) frees a probe slot.
 #[derive(Debug)]
 pub(crate) struct Permit {
-    breaker: CircuitBreaker,
-    generation: u32,
-    probe: bool,
+    breaker: Owner,
+    admission: Admission,
     started: Option<Instant>,
     recorded: bool,
 }
 
 impl Permit {
+    #[inline]
+    pub(crate) fn new(breaker: Owner, admission: Admission) -> Self {
+        Permit {
+            started: breaker.shared.times_calls.then(Instant::now),
+            breaker,
+            admission,
+            recorded: false,
+        }
+    }
+
     /// Records the call's outcome.
+    #[inline]
     pub(crate) fn complete(mut self, outcome: Outcome) {
         self.recorded = true;
+        let Admission { generation, probe } = self.admission;
         self.breaker
-            .record(self.generation, self.probe, self.started, outcome);
+            .record(generation, probe, self.started, outcome);
     }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        if !self.recorded && self.probe {
-            self.breaker.release_probe(self.generation);
+        if !self.recorded && self.admission.probe {
+            self.breaker.release_probe(self.admission.generation);
         }
     }
 }
@@ -381,7 +420,11 @@ impl CircuitBreaker {
         Fut: Future<Output = Result<T, E>>,
     {
         CallFuture::new(match self.try_acquire() {
-            Ok(permit) => Guarded::running(operation(), permit, classifier),
+            Ok(admission) => Guarded::running(
+                operation(),
+                Permit::new(Owner::Handle(self.clone()), admission),
+                classifier,
+            ),
             Err(rejection) => Guarded::rejected(rejection),
         })
     }
@@ -447,24 +490,18 @@ impl CircuitBreaker {
         Duration::from_nanos(until.saturating_sub(nanos(self.since_epoch())))
     }
 
-    fn permit(&self, generation: u32, probe: bool) -> Permit {
-        Permit {
-            breaker: self.clone(),
-            generation,
-            probe,
-            started: self.shared.times_calls.then(Instant::now),
-            recorded: false,
-        }
+    fn admit(generation: u32, probe: bool) -> Admission {
+        Admission { generation, probe }
     }
 
     /// Admits a call, or says why not.
     #[inline]
-    pub(crate) fn try_acquire(&self) -> Result<Permit, Rejection> {
+    pub(crate) fn try_acquire(&self) -> Result<Admission, Rejection> {
         loop {
             let word = self.word();
             match word.state() {
                 BreakerState::Closed | BreakerState::Disabled | BreakerState::MetricsOnly => {
-                    return Ok(self.permit(word.generation(), false));
+                    return Ok(Self::admit(word.generation(), false));
                 }
                 BreakerState::Open => {
                     let remaining = self.open_remaining();
@@ -491,7 +528,7 @@ impl CircuitBreaker {
                             .compare_exchange(word.0, next.0, Ordering::AcqRel, Ordering::Acquire)
                             .is_ok()
                         {
-                            return Ok(self.permit(word.generation(), true));
+                            return Ok(Self::admit(word.generation(), true));
                         }
                         continue;
                     }

@@ -1,11 +1,13 @@
 //! [`BreakerService`]: a tower service guarded by a [`CircuitBreaker`].
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use hardy_core::{Classify, DefaultClassifier, Rejection};
 use tower_service::Service;
 
 use crate::CircuitBreaker;
+use crate::breaker::{Owner, Permit};
 use crate::future::{Guarded, ResponseFuture};
 
 /// A tower service guarded by a [`CircuitBreaker`]; made by a
@@ -15,21 +17,31 @@ use crate::future::{Guarded, ResponseFuture};
 /// never reaches the inner service and ends with its error type made from
 /// [`Rejection::CircuitOpen`]. Admitted calls are classified and recorded when they
 /// finish.
-#[derive(Debug, Clone)]
+///
+/// Each service (and each clone of it) keeps its own reference to the breaker, so
+/// services driven from different threads share the breaker's state without contending
+/// on one reference count.
+#[derive(Debug)]
 pub struct BreakerService<S, C = DefaultClassifier> {
     inner: S,
-    breaker: CircuitBreaker,
+    breaker: Arc<CircuitBreaker>,
     classifier: C,
+}
+
+impl<S: Clone, C: Clone> Clone for BreakerService<S, C> {
+    fn clone(&self) -> Self {
+        BreakerService {
+            inner: self.inner.clone(),
+            breaker: Arc::new(CircuitBreaker::clone(&self.breaker)),
+            classifier: self.classifier.clone(),
+        }
+    }
 }
 
 impl<S> BreakerService<S> {
     /// Guards `inner` with `breaker` and the default classifier.
     pub fn new(inner: S, breaker: CircuitBreaker) -> Self {
-        BreakerService {
-            inner,
-            breaker,
-            classifier: DefaultClassifier,
-        }
+        BreakerService::with_classifier(inner, breaker, DefaultClassifier)
     }
 }
 
@@ -38,7 +50,7 @@ impl<S, C> BreakerService<S, C> {
     pub fn with_classifier(inner: S, breaker: CircuitBreaker, classifier: C) -> Self {
         BreakerService {
             inner,
-            breaker,
+            breaker: Arc::new(breaker),
             classifier,
         }
     }
@@ -82,9 +94,11 @@ where
     #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
         ResponseFuture::new(match self.breaker.try_acquire() {
-            Ok(permit) => {
-                Guarded::running(self.inner.call(request), permit, self.classifier.clone())
-            }
+            Ok(admission) => Guarded::running(
+                self.inner.call(request),
+                Permit::new(Owner::Service(self.breaker.clone()), admission),
+                self.classifier.clone(),
+            ),
             Err(rejection) => Guarded::rejected(rejection),
         })
     }
