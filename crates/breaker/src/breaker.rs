@@ -219,11 +219,21 @@ impl std::ops::Deref for Owner {
     }
 }
 
-/// An admitted call: the generation it was admitted in, and whether it is a probe.
+/// An admitted call: the generation it was admitted in, whether it is a probe, and the
+/// count-window position reserved for it, if any.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Admission {
     generation: u32,
     probe: bool,
+    position: Option<u64>,
+}
+
+/// A service's reserved run of count-window positions, valid in one generation.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Cursor {
+    generation: u32,
+    next: u64,
+    end: u64,
 }
 
 /// The right to run one call, and the duty to record it. Dropping it unrecorded (the
@@ -251,9 +261,7 @@ impl Permit {
     #[inline]
     pub(crate) fn complete(mut self, outcome: Outcome) {
         self.recorded = true;
-        let Admission { generation, probe } = self.admission;
-        self.breaker
-            .record(generation, probe, self.started, outcome);
+        self.breaker.record(self.admission, self.started, outcome);
     }
 }
 
@@ -491,7 +499,29 @@ impl CircuitBreaker {
     }
 
     fn admit(generation: u32, probe: bool) -> Admission {
-        Admission { generation, probe }
+        Admission {
+            generation,
+            probe,
+            position: None,
+        }
+    }
+
+    /// Admits a call for a service, taking its count-window position from the
+    /// service's reserved run (reserving a new run when it is used up or stale).
+    #[inline]
+    pub(crate) fn try_acquire_with(&self, cursor: &mut Cursor) -> Result<Admission, Rejection> {
+        let mut admission = self.try_acquire()?;
+        if let (Some(count), false) = (&self.shared.count, admission.probe) {
+            if cursor.next == cursor.end || cursor.generation != admission.generation {
+                let batch = count.batch();
+                cursor.next = count.reserve(batch);
+                cursor.end = cursor.next + batch;
+                cursor.generation = admission.generation;
+            }
+            admission.position = Some(cursor.next);
+            cursor.next += 1;
+        }
+        Ok(admission)
     }
 
     /// Admits a call, or says why not.
@@ -587,7 +617,12 @@ impl CircuitBreaker {
 
     /// Records a finished call admitted in `generation`.
     #[inline]
-    fn record(&self, generation: u32, probe: bool, started: Option<Instant>, outcome: Outcome) {
+    fn record(&self, admission: Admission, started: Option<Instant>, outcome: Outcome) {
+        let Admission {
+            generation,
+            probe,
+            position,
+        } = admission;
         let shared = &*self.shared;
         let (failure, retry) = match outcome {
             Outcome::Success => (false, None),
@@ -638,7 +673,10 @@ impl CircuitBreaker {
             return;
         }
         match (&shared.count, &shared.time) {
-            (Some(count), _) => count.record(mark),
+            (Some(count), _) => match position {
+                Some(position) => count.record_at(position, mark),
+                None => count.record(mark),
+            },
             (_, Some(time)) => time.record(self.since_epoch(), mark),
             _ => {}
         }

@@ -7,7 +7,7 @@ use hardy_core::{Classify, DefaultClassifier, Rejection};
 use tower_service::Service;
 
 use crate::CircuitBreaker;
-use crate::breaker::{Owner, Permit};
+use crate::breaker::{Cursor, Owner, Permit};
 use crate::future::{Guarded, ResponseFuture};
 
 /// A tower service guarded by a [`CircuitBreaker`]; made by a
@@ -26,6 +26,7 @@ pub struct BreakerService<S, C = DefaultClassifier> {
     inner: S,
     breaker: Arc<CircuitBreaker>,
     classifier: C,
+    cursor: Cursor,
 }
 
 impl<S: Clone, C: Clone> Clone for BreakerService<S, C> {
@@ -34,6 +35,7 @@ impl<S: Clone, C: Clone> Clone for BreakerService<S, C> {
             inner: self.inner.clone(),
             breaker: Arc::new(CircuitBreaker::clone(&self.breaker)),
             classifier: self.classifier.clone(),
+            cursor: Cursor::default(),
         }
     }
 }
@@ -52,6 +54,7 @@ impl<S, C> BreakerService<S, C> {
             inner,
             breaker: Arc::new(breaker),
             classifier,
+            cursor: Cursor::default(),
         }
     }
 
@@ -93,7 +96,7 @@ where
 
     #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
-        ResponseFuture::new(match self.breaker.try_acquire() {
+        ResponseFuture::new(match self.breaker.try_acquire_with(&mut self.cursor) {
             Ok(admission) => Guarded::running(
                 self.inner.call(request),
                 Permit::new(Owner::Service(self.breaker.clone()), admission),

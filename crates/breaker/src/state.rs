@@ -158,7 +158,27 @@ impl CountWindow {
 
     #[inline]
     pub(crate) fn record(&self, mark: Mark) {
-        let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.size;
+        self.record_at(self.reserve(1), mark);
+    }
+
+    /// Reserves `slots` consecutive positions for calls to come, returning the first.
+    /// A service reserves a few at a time so that threads rarely touch the shared
+    /// position counter.
+    #[inline]
+    pub(crate) fn reserve(&self, slots: u64) -> u64 {
+        self.next.fetch_add(slots, Ordering::Relaxed)
+    }
+
+    /// How many positions a service reserves at once: about a sixteenth of the window,
+    /// so the reservations of a few services shift the window by little.
+    pub(crate) fn batch(&self) -> u64 {
+        (self.size / 16).clamp(1, 32)
+    }
+
+    /// Records the call at `position` (from [`reserve`](Self::reserve)).
+    #[inline]
+    pub(crate) fn record_at(&self, position: u64, mark: Mark) {
+        let slot = position % self.size;
         let (word, bit) = ((slot / 64) as usize, 1_u64 << (slot % 64));
         set_bit(&self.failure_bits[word], bit, mark.failure, &self.failures);
         set_bit(&self.slow_bits[word], bit, mark.slow, &self.slow);

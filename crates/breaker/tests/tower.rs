@@ -91,3 +91,36 @@ fn the_service_gives_access_to_its_inner_service() {
     assert_eq!(service.breaker().name(), "svc");
     assert_eq!(service.into_inner(), 6);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_service_records_into_the_count_window_in_call_order() {
+    use tower::{Service, ServiceExt};
+    let breaker = CircuitBreaker::builder("svc")
+        .consecutive_failures(0)
+        .count_window(64)
+        .minimum_calls(32)
+        .failure_ratio(0.5)
+        .build()
+        .expect("valid breaker");
+    let mut service = tower::ServiceBuilder::new()
+        .layer(breaker.layer())
+        .service_fn(|fail: bool| async move {
+            if fail {
+                Err::<(), BoxError>("down".into())
+            } else {
+                Ok(())
+            }
+        });
+    for _ in 0..20 {
+        service.ready().await.unwrap().call(false).await.unwrap();
+    }
+    for failures in 1..=20 {
+        let _ = service.ready().await.unwrap().call(true).await;
+        let expected = if failures < 20 {
+            BreakerState::Closed
+        } else {
+            BreakerState::Open
+        };
+        assert_eq!(breaker.state(), expected, "after {failures} failures");
+    }
+}
