@@ -220,20 +220,21 @@ impl std::ops::Deref for Owner {
 }
 
 /// An admitted call: the generation it was admitted in, whether it is a probe, and the
-/// count-window position reserved for it, if any.
+/// count-window slot reserved for it, if any.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Admission {
     generation: u32,
     probe: bool,
-    position: Option<u64>,
+    slot: Option<u64>,
 }
 
-/// A service's reserved run of count-window positions, valid in one generation.
+/// A service's reserved run of count-window slots, valid in one generation: `left`
+/// slots from `slot` on (wrapping around the ring).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Cursor {
     generation: u32,
-    next: u64,
-    end: u64,
+    slot: u64,
+    left: u64,
 }
 
 /// The right to run one call, and the duty to record it. Dropping it unrecorded (the
@@ -502,7 +503,7 @@ impl CircuitBreaker {
         Admission {
             generation,
             probe,
-            position: None,
+            slot: None,
         }
     }
 
@@ -512,14 +513,15 @@ impl CircuitBreaker {
     pub(crate) fn try_acquire_with(&self, cursor: &mut Cursor) -> Result<Admission, Rejection> {
         let mut admission = self.try_acquire()?;
         if let (Some(count), false) = (&self.shared.count, admission.probe) {
-            if cursor.next == cursor.end || cursor.generation != admission.generation {
+            if cursor.left == 0 || cursor.generation != admission.generation {
                 let batch = count.batch();
-                cursor.next = count.reserve(batch);
-                cursor.end = cursor.next + batch;
+                cursor.slot = count.slot(count.reserve(batch));
+                cursor.left = batch;
                 cursor.generation = admission.generation;
             }
-            admission.position = Some(cursor.next);
-            cursor.next += 1;
+            admission.slot = Some(cursor.slot);
+            cursor.slot = count.next_slot(cursor.slot);
+            cursor.left -= 1;
         }
         Ok(admission)
     }
@@ -621,7 +623,7 @@ impl CircuitBreaker {
         let Admission {
             generation,
             probe,
-            position,
+            slot,
         } = admission;
         let shared = &*self.shared;
         let (failure, retry) = match outcome {
@@ -673,8 +675,8 @@ impl CircuitBreaker {
             return;
         }
         match (&shared.count, &shared.time) {
-            (Some(count), _) => match position {
-                Some(position) => count.record_at(position, mark),
+            (Some(count), _) => match slot {
+                Some(slot) => count.record_in_slot(slot, mark),
                 None => count.record(mark),
             },
             (_, Some(time)) => time.record(self.since_epoch(), mark),

@@ -3,6 +3,8 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
+use crossbeam_utils::CachePadded;
+
 /// The state of a breaker, as [`CircuitBreaker::state`](crate::CircuitBreaker::state)
 /// reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -135,7 +137,9 @@ pub(crate) struct Totals {
 #[derive(Debug)]
 pub(crate) struct CountWindow {
     size: u64,
-    next: AtomicU64,
+    /// The one counter every call writes: on a cache line of its own, so that writing
+    /// it does not evict the state word that every call reads.
+    next: CachePadded<AtomicU64>,
     failure_bits: Box<[AtomicU64]>,
     slow_bits: Box<[AtomicU64]>,
     failures: AtomicU32,
@@ -148,7 +152,7 @@ impl CountWindow {
         let bits = || (0..words).map(|_| AtomicU64::new(0)).collect();
         CountWindow {
             size: u64::from(size),
-            next: AtomicU64::new(0),
+            next: CachePadded::new(AtomicU64::new(0)),
             failure_bits: bits(),
             slow_bits: bits(),
             failures: AtomicU32::new(0),
@@ -175,10 +179,27 @@ impl CountWindow {
         (self.size / 16).clamp(1, 32)
     }
 
+    /// The ring slot of `position` (from [`reserve`](Self::reserve)).
+    #[inline]
+    pub(crate) fn slot(&self, position: u64) -> u64 {
+        position % self.size
+    }
+
+    /// The slot after `slot`, without a division.
+    #[inline]
+    pub(crate) fn next_slot(&self, slot: u64) -> u64 {
+        if slot + 1 == self.size { 0 } else { slot + 1 }
+    }
+
     /// Records the call at `position` (from [`reserve`](Self::reserve)).
     #[inline]
     pub(crate) fn record_at(&self, position: u64, mark: Mark) {
-        let slot = position % self.size;
+        self.record_in_slot(self.slot(position), mark);
+    }
+
+    /// Records the call in ring slot `slot`.
+    #[inline]
+    pub(crate) fn record_in_slot(&self, slot: u64, mark: Mark) {
         let (word, bit) = ((slot / 64) as usize, 1_u64 << (slot % 64));
         set_bit(&self.failure_bits[word], bit, mark.failure, &self.failures);
         set_bit(&self.slow_bits[word], bit, mark.slow, &self.slow);
