@@ -78,6 +78,7 @@ mod layer;
 mod registry;
 mod service;
 mod state;
+mod sync;
 
 pub use breaker::{
     BreakerSnapshot, CircuitBreaker, METRIC_CALLS, METRIC_STATE, METRIC_TRANSITIONS,

@@ -1,6 +1,6 @@
 //! [`BreakerService`]: a tower service guarded by a [`CircuitBreaker`].
 
-use std::sync::Arc;
+use crate::sync::Arc;
 use std::task::{Context, Poll};
 
 use hardy_core::{Classify, DefaultClassifier, Rejection};

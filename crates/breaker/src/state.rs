@@ -1,9 +1,10 @@
 //! The hot state: the packed state word and the sliding windows, all atomics.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
+
+use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering};
 
 /// The state of a breaker, as [`CircuitBreaker::state`](crate::CircuitBreaker::state)
 /// reports it.
@@ -240,7 +241,7 @@ fn set_bit(word: &AtomicU64, bit: u64, set: bool, count: &AtomicU32) {
 }
 
 /// One bucket of a time window: the bucket's number in time, and its counts.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Bucket {
     epoch: AtomicU64,
     calls: AtomicU32,
@@ -254,7 +255,7 @@ struct Bucket {
 pub(crate) struct TimeWindow {
     bucket_nanos: u64,
     buckets: Box<[Bucket]>,
-    roll: parking_lot::Mutex<()>,
+    roll: Mutex<()>,
 }
 
 impl TimeWindow {
@@ -263,8 +264,15 @@ impl TimeWindow {
         TimeWindow {
             bucket_nanos: u64::try_from(bucket.as_nanos()).unwrap_or(u64::MAX).max(1),
             // Epoch 0 is "never used": real epochs start at 1.
-            buckets: (0..buckets).map(|_| Bucket::default()).collect(),
-            roll: parking_lot::Mutex::new(()),
+            buckets: (0..buckets)
+                .map(|_| Bucket {
+                    epoch: AtomicU64::new(0),
+                    calls: AtomicU32::new(0),
+                    failures: AtomicU32::new(0),
+                    slow: AtomicU32::new(0),
+                })
+                .collect(),
+            roll: Mutex::new(()),
         }
     }
 
@@ -406,5 +414,44 @@ mod tests {
         time.clear();
         assert_eq!(count.totals(), Totals::default());
         assert_eq!(time.totals(Duration::from_secs(3)), Totals::default());
+    }
+}
+
+/// Loom models: `RUSTFLAGS="--cfg hardy_loom" cargo test -p hardy-breaker --lib --release loom`.
+#[cfg(all(test, hardy_loom))]
+mod loom_models {
+    use super::*;
+
+    /// Two threads writing the same slots: the running counts always equal the bits.
+    #[test]
+    fn loom_count_window_counts_match_bits() {
+        loom::model(|| {
+            let window = crate::sync::Arc::new(CountWindow::new(2));
+            let threads: Vec<_> = [(true, false), (false, true)]
+                .into_iter()
+                .map(|(first, second)| {
+                    let window = window.clone();
+                    loom::thread::spawn(move || {
+                        window.record(Mark {
+                            failure: first,
+                            slow: second,
+                        });
+                        window.record(Mark {
+                            failure: second,
+                            slow: first,
+                        });
+                    })
+                })
+                .collect();
+            for thread in threads {
+                thread.join().unwrap();
+            }
+            let totals = window.totals();
+            let failures = window.failure_bits[0].load(Ordering::Relaxed).count_ones();
+            let slow = window.slow_bits[0].load(Ordering::Relaxed).count_ones();
+            assert_eq!(totals.calls, 2);
+            assert_eq!(totals.failures, failures);
+            assert_eq!(totals.slow, slow);
+        });
     }
 }
