@@ -31,6 +31,27 @@ fn rejection(result: Result<(), Error<Io>>) -> Rejection {
     }
 }
 
+/// The failure-ratio rule only (0.5 over the last `size` calls, after `minimum`).
+fn count_ratio(size: u32, minimum: u32) -> BreakerBuilder {
+    CircuitBreaker::builder("dep")
+        .consecutive_failures(0)
+        .count_window(size)
+        .minimum_calls(minimum)
+        .failure_ratio(0.5)
+}
+
+async fn fail_times(breaker: &CircuitBreaker, times: usize) {
+    for _ in 0..times {
+        fail(breaker).await.unwrap_err();
+    }
+}
+
+async fn succeed_times(breaker: &CircuitBreaker, times: usize) {
+    for _ in 0..times {
+        succeed(breaker).await.unwrap();
+    }
+}
+
 /// Consecutive failures only: the window never trips.
 fn consecutive(n: u32) -> BreakerBuilder {
     CircuitBreaker::builder("dep")
@@ -41,9 +62,7 @@ fn consecutive(n: u32) -> BreakerBuilder {
 #[tokio::test(start_paused = true)]
 async fn opens_after_consecutive_failures_and_rejects_without_calling() {
     let breaker = build(consecutive(3).open_for(Duration::from_secs(30)));
-    for _ in 0..2 {
-        assert!(fail(&breaker).await.unwrap_err().is_inner());
-    }
+    fail_times(&breaker, 2).await;
     assert_eq!(breaker.state(), BreakerState::Closed);
     fail(&breaker).await.unwrap_err();
     assert_eq!(breaker.state(), BreakerState::Open);
@@ -75,16 +94,8 @@ async fn a_success_resets_the_failures_in_a_row() {
 
 #[tokio::test(start_paused = true)]
 async fn the_failure_ratio_is_judged_only_after_minimum_calls() {
-    let breaker = build(
-        CircuitBreaker::builder("dep")
-            .consecutive_failures(0)
-            .count_window(10)
-            .minimum_calls(6)
-            .failure_ratio(0.5),
-    );
-    for _ in 0..5 {
-        fail(&breaker).await.unwrap_err();
-    }
+    let breaker = build(count_ratio(10, 6));
+    fail_times(&breaker, 5).await;
     assert_eq!(breaker.state(), BreakerState::Closed, "5 calls < minimum 6");
     fail(&breaker).await.unwrap_err();
     assert_eq!(breaker.state(), BreakerState::Open);
@@ -92,23 +103,11 @@ async fn the_failure_ratio_is_judged_only_after_minimum_calls() {
 
 #[tokio::test(start_paused = true)]
 async fn old_calls_leave_a_count_window() {
-    let breaker = build(
-        CircuitBreaker::builder("dep")
-            .consecutive_failures(0)
-            .count_window(10)
-            .minimum_calls(10)
-            .failure_ratio(0.5),
-    );
-    for _ in 0..4 {
-        fail(&breaker).await.unwrap_err();
-    }
-    for _ in 0..10 {
-        succeed(&breaker).await.unwrap();
-    }
+    let breaker = build(count_ratio(10, 10));
+    fail_times(&breaker, 4).await;
+    succeed_times(&breaker, 10).await;
     // The 4 early failures have left: 4 new ones make 4/10, still below 0.5.
-    for _ in 0..4 {
-        fail(&breaker).await.unwrap_err();
-    }
+    fail_times(&breaker, 4).await;
     assert_eq!(breaker.state(), BreakerState::Closed);
     let snapshot = breaker.snapshot();
     assert_eq!((snapshot.calls, snapshot.failures), (10, 4));
@@ -125,15 +124,11 @@ async fn old_calls_leave_a_time_window() {
             .minimum_calls(4)
             .failure_ratio(0.5),
     );
-    for _ in 0..3 {
-        fail(&breaker).await.unwrap_err();
-    }
+    fail_times(&breaker, 3).await;
     advance(Duration::from_secs(10)).await;
     assert_eq!(breaker.snapshot().calls, 0, "the failures aged out");
     fail(&breaker).await.unwrap_err();
-    succeed(&breaker).await.unwrap();
-    succeed(&breaker).await.unwrap();
-    succeed(&breaker).await.unwrap();
+    succeed_times(&breaker, 3).await;
     assert_eq!(breaker.state(), BreakerState::Closed);
     fail(&breaker).await.unwrap_err();
     assert_eq!(
@@ -467,9 +462,7 @@ async fn manual_modes() {
     assert_eq!(breaker.state(), BreakerState::ForcedOpen);
 
     breaker.disable();
-    for _ in 0..5 {
-        fail(&breaker).await.unwrap_err();
-    }
+    fail_times(&breaker, 5).await;
     assert_eq!(breaker.state(), BreakerState::Disabled, "never opens");
     assert_eq!(breaker.snapshot().consecutive_failures, 5, "still records");
 
@@ -487,9 +480,7 @@ async fn metrics_only_reports_instead_of_opening() {
     let breaker =
         build(consecutive(2).on_event(move |event| sink.lock().unwrap().push(event.clone())));
     breaker.metrics_only();
-    for _ in 0..4 {
-        fail(&breaker).await.unwrap_err();
-    }
+    fail_times(&breaker, 4).await;
     assert_eq!(breaker.state(), BreakerState::MetricsOnly);
     let exceeded = events
         .lock()
