@@ -42,13 +42,13 @@ fn count_ratio(size: u32, minimum: u32) -> BreakerBuilder {
 
 async fn fail_times(breaker: &CircuitBreaker, times: usize) {
     for _ in 0..times {
-        fail(breaker).await.unwrap_err();
+        fail(breaker).await.expect_err("the operation fails");
     }
 }
 
 async fn succeed_times(breaker: &CircuitBreaker, times: usize) {
     for _ in 0..times {
-        succeed(breaker).await.unwrap();
+        succeed(breaker).await.expect("the operation succeeds");
     }
 }
 
