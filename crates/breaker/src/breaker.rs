@@ -196,24 +196,24 @@ fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// Who keeps a breaker alive for one call: a clone of the handle (direct calls), or the
-/// service's own reference, so that services on different threads do not contend on
-/// one reference count.
-#[derive(Debug)]
-pub(crate) enum Owner {
-    Handle(CircuitBreaker),
-    Service(Arc<CircuitBreaker>),
+/// What keeps a breaker alive for one call: a clone of the handle (direct calls), or
+/// the service's own `Arc` (tower), so that services on different threads do not contend
+/// on one reference count.
+pub(crate) trait Owner: fmt::Debug {
+    fn breaker(&self) -> &CircuitBreaker;
 }
 
-impl std::ops::Deref for Owner {
-    type Target = CircuitBreaker;
-
+impl Owner for CircuitBreaker {
     #[inline]
-    fn deref(&self) -> &CircuitBreaker {
-        match self {
-            Owner::Handle(breaker) => breaker,
-            Owner::Service(breaker) => breaker,
-        }
+    fn breaker(&self) -> &CircuitBreaker {
+        self
+    }
+}
+
+impl Owner for Arc<CircuitBreaker> {
+    #[inline]
+    fn breaker(&self) -> &CircuitBreaker {
+        self
     }
 }
 
@@ -238,18 +238,18 @@ pub(crate) struct Cursor {
 /// The right to run one call, and the duty to record it. Dropping it unrecorded (the
 /// call was cancelled or panicked) frees a probe slot.
 #[derive(Debug)]
-pub(crate) struct Permit {
-    breaker: Owner,
+pub(crate) struct Permit<O: Owner> {
+    breaker: O,
     admission: Admission,
     started: Option<Instant>,
     recorded: bool,
 }
 
-impl Permit {
+impl<O: Owner> Permit<O> {
     #[inline]
-    pub(crate) fn new(breaker: Owner, admission: Admission) -> Self {
+    pub(crate) fn new(breaker: O, admission: Admission) -> Self {
         Permit {
-            started: breaker.shared.times_calls.then(Instant::now),
+            started: breaker.breaker().shared.times_calls.then(Instant::now),
             breaker,
             admission,
             recorded: false,
@@ -260,14 +260,18 @@ impl Permit {
     #[inline]
     pub(crate) fn complete(mut self, outcome: Outcome) {
         self.recorded = true;
-        self.breaker.record(self.admission, self.started, outcome);
+        self.breaker
+            .breaker()
+            .record(self.admission, self.started, outcome);
     }
 }
 
-impl Drop for Permit {
+impl<O: Owner> Drop for Permit<O> {
     fn drop(&mut self) {
         if !self.recorded && self.admission.probe {
-            self.breaker.release_probe(self.admission.generation);
+            self.breaker
+                .breaker()
+                .release_probe(self.admission.generation);
         }
     }
 }
@@ -429,7 +433,7 @@ impl CircuitBreaker {
         CallFuture::new(match self.try_acquire() {
             Ok(admission) => Guarded::running(
                 operation(),
-                Permit::new(Owner::Handle(self.clone()), admission),
+                Permit::new(self.clone(), admission),
                 classifier,
             ),
             Err(rejection) => Guarded::rejected(rejection),
@@ -889,7 +893,7 @@ mod loom_models {
             .build()
             .unwrap();
         let admission = breaker.try_acquire().unwrap();
-        Permit::new(Owner::Handle(breaker.clone()), admission).complete(Outcome::RETRYABLE_FAILURE);
+        Permit::new(breaker.clone(), admission).complete(Outcome::RETRYABLE_FAILURE);
         assert_eq!(breaker.state(), BreakerState::Open);
         std::thread::sleep(Duration::from_micros(10));
         breaker
@@ -928,7 +932,7 @@ mod loom_models {
             let finisher = {
                 let breaker = breaker.clone();
                 loom::thread::spawn(move || {
-                    Permit::new(Owner::Handle(breaker), probe).complete(Outcome::Success);
+                    Permit::new(breaker, probe).complete(Outcome::Success);
                 })
             };
             let caller = {
@@ -952,7 +956,7 @@ mod loom_models {
             let probe = breaker.try_acquire().unwrap();
             let canceller = {
                 let breaker = breaker.clone();
-                loom::thread::spawn(move || drop(Permit::new(Owner::Handle(breaker), probe)))
+                loom::thread::spawn(move || drop(Permit::new(breaker, probe)))
             };
             let caller = {
                 let breaker = breaker.clone();

@@ -7,16 +7,18 @@ use std::task::{Context, Poll, ready};
 use hardy_core::{Classify, Error, Rejection};
 use pin_project::pin_project;
 
-use crate::breaker::Permit;
+use crate::CircuitBreaker;
+use crate::breaker::{Owner, Permit};
+use crate::sync::Arc;
 
 /// A call admitted by the breaker (run, classify, record) or rejected by it.
 #[pin_project(project = GuardedProj)]
 #[derive(Debug)]
-pub(crate) enum Guarded<F, C> {
+pub(crate) enum Guarded<F, C, O: Owner> {
     Running {
         #[pin]
         future: F,
-        permit: Option<Permit>,
+        permit: Option<Permit<O>>,
         classifier: C,
     },
     Rejected {
@@ -24,8 +26,8 @@ pub(crate) enum Guarded<F, C> {
     },
 }
 
-impl<F, C> Guarded<F, C> {
-    pub(crate) fn running(future: F, permit: Permit, classifier: C) -> Self {
+impl<F, C, O: Owner> Guarded<F, C, O> {
+    pub(crate) fn running(future: F, permit: Permit<O>, classifier: C) -> Self {
         Guarded::Running {
             future,
             permit: Some(permit),
@@ -40,8 +42,9 @@ impl<F, C> Guarded<F, C> {
     }
 }
 
-impl<F, C, T, E> Future for Guarded<F, C>
+impl<F, C, O, T, E> Future for Guarded<F, C, O>
 where
+    O: Owner,
     F: Future<Output = Result<T, E>>,
     C: Classify<T, E>,
 {
@@ -81,11 +84,11 @@ where
 #[must_use = "futures do nothing unless polled"]
 pub struct ResponseFuture<F, C> {
     #[pin]
-    guarded: Guarded<F, C>,
+    guarded: Guarded<F, C, Arc<CircuitBreaker>>,
 }
 
 impl<F, C> ResponseFuture<F, C> {
-    pub(crate) fn new(guarded: Guarded<F, C>) -> Self {
+    pub(crate) fn new(guarded: Guarded<F, C, Arc<CircuitBreaker>>) -> Self {
         ResponseFuture { guarded }
     }
 }
@@ -118,11 +121,11 @@ where
 #[must_use = "futures do nothing unless polled"]
 pub struct CallFuture<F, C> {
     #[pin]
-    guarded: Guarded<F, C>,
+    guarded: Guarded<F, C, CircuitBreaker>,
 }
 
 impl<F, C> CallFuture<F, C> {
-    pub(crate) fn new(guarded: Guarded<F, C>) -> Self {
+    pub(crate) fn new(guarded: Guarded<F, C, CircuitBreaker>) -> Self {
         CallFuture { guarded }
     }
 }

@@ -7,7 +7,7 @@ use hardy_core::{Classify, DefaultClassifier, Rejection};
 use tower_service::Service;
 
 use crate::CircuitBreaker;
-use crate::breaker::{Cursor, Owner, Permit};
+use crate::breaker::{Cursor, Permit};
 use crate::future::{Guarded, ResponseFuture};
 
 /// A tower service guarded by a [`CircuitBreaker`]; made by a
@@ -99,7 +99,7 @@ where
         ResponseFuture::new(match self.breaker.try_acquire_with(&mut self.cursor) {
             Ok(admission) => Guarded::running(
                 self.inner.call(request),
-                Permit::new(Owner::Service(self.breaker.clone()), admission),
+                Permit::new(self.breaker.clone(), admission),
                 self.classifier.clone(),
             ),
             Err(rejection) => Guarded::rejected(rejection),
