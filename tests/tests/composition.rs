@@ -1,7 +1,7 @@
 //! How Hardy layers compose with each other and with tower's own: one flat error type,
 //! and a per-attempt timeout inside a retry versus a total timeout outside it.
 
-use std::future::{Ready, ready};
+use std::future::{Future, Ready, ready};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -40,7 +40,12 @@ impl<Req: Clone, Res> Policy<Req, Res, BoxError> for RetryTimeouts {
 fn flaky_sensor(
     stalls: usize,
 ) -> (
-    impl Service<u8, Response = u8, Error = BoxError, Future = impl Send> + Clone,
+    impl Service<
+        u8,
+        Response = u8,
+        Error = BoxError,
+        Future = impl Future<Output = Result<u8, BoxError>> + Send,
+    > + Clone,
     Arc<AtomicUsize>,
 ) {
     let attempts = Arc::new(AtomicUsize::new(0));
@@ -128,4 +133,51 @@ async fn an_outer_deadline_caps_the_inner_timeouts() {
     assert!(error.as_rejection().is_some_and(Rejection::is_timeout));
     assert_eq!(start.elapsed(), Duration::from_millis(2_500));
     assert_eq!(attempts.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeouts_inside_a_breaker_open_it_and_then_it_refuses_at_once() {
+    let per_attempt = Timeout::new("soil-read.attempt", Duration::from_secs(1)).unwrap();
+    let breaker = CircuitBreaker::builder("soil-read")
+        .consecutive_failures(3)
+        .window(hardy::breaker::Window::Off)
+        .open_for(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let (sensor, attempts) = flaky_sensor(usize::MAX);
+    let mut stack = ServiceBuilder::new()
+        .hardy_breaker(&breaker)
+        .hardy_timeout(&per_attempt)
+        .service(sensor);
+
+    // Three stalled reads time out; each timeout is a failure to the breaker.
+    for _ in 0..3 {
+        let error = stack.ready().await.unwrap().call(1).await.unwrap_err();
+        assert!(error.as_rejection().is_some_and(Rejection::is_timeout));
+    }
+    assert_eq!(breaker.state(), BreakerState::Open);
+
+    // Now the breaker answers at once, without touching the sensor.
+    let start = Instant::now();
+    let error = stack.ready().await.unwrap().call(1).await.unwrap_err();
+    let rejection = error.as_rejection().unwrap();
+    assert!(rejection.is_circuit_open());
+    assert_eq!(rejection.retry_after(), Some(Duration::from_secs(30)));
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    assert_eq!(attempts.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_breaker_inside_a_retry_stops_the_retries() {
+    let breaker = CircuitBreaker::builder("soil-read").build().unwrap();
+    breaker.force_open();
+    let (sensor, attempts) = flaky_sensor(0);
+    // The retry policy retries timeouts only: a CircuitOpen refusal ends the call.
+    let mut stack = ServiceBuilder::new()
+        .retry(RetryTimeouts { left: 5 })
+        .hardy_breaker(&breaker)
+        .service(sensor);
+    let error = stack.ready().await.unwrap().call(1).await.unwrap_err();
+    assert!(error.as_rejection().is_some_and(Rejection::is_circuit_open));
+    assert_eq!(attempts.load(Ordering::SeqCst), 0);
 }
