@@ -17,6 +17,32 @@ fn breaker() -> CircuitBreaker {
         .expect("valid breaker")
 }
 
+/// One request through `service` to the mock, which answers `answer`.
+async fn exchange<S>(
+    service: &mut mock::Spawn<S>,
+    handle: &mut mock::Handle<u8, u8>,
+    answer: Result<u8, &'static str>,
+) -> Result<u8, BoxError>
+where
+    S: tower::Service<u8, Response = u8, Error = BoxError>,
+{
+    handle.allow(1);
+    assert_ready_ok!(service.poll_ready());
+    let mut response = task::spawn(service.call(1));
+    let (_, send) = handle
+        .next_request()
+        .await
+        .expect("request reaches the service");
+    match answer {
+        Ok(value) => send.send_response(value),
+        Err(message) => send.send_error(std::io::Error::other(message)),
+    }
+    match response.poll() {
+        std::task::Poll::Ready(result) => result,
+        std::task::Poll::Pending => panic!("the answer was sent, the response must be ready"),
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn readiness_is_the_inner_services() {
     let (mut service, mut handle) = mock::spawn_layer::<u8, u8, _>(breaker().layer());
@@ -31,15 +57,9 @@ async fn failures_open_it_and_an_open_breaker_never_calls_the_inner_service() {
     let breaker = breaker();
     let (mut service, mut handle) = mock::spawn_layer::<u8, u8, _>(breaker.layer());
     for _ in 0..2 {
-        handle.allow(1);
-        assert_ready_ok!(service.poll_ready());
-        let mut response = task::spawn(service.call(1));
-        let (_, send) = handle
-            .next_request()
+        let error = exchange(&mut service, &mut handle, Err("down"))
             .await
-            .expect("request reaches the service");
-        send.send_error(std::io::Error::other("down"));
-        let error: BoxError = assert_ready_err!(response.poll());
+            .unwrap_err();
         assert!(error.downcast_ref::<Rejection>().is_none());
     }
     assert_eq!(breaker.state(), BreakerState::Open);
@@ -70,15 +90,10 @@ async fn a_layer_classifier_sees_the_services_own_types() {
         });
     let (mut service, mut handle) = mock::spawn_layer::<u8, u8, _>(layer);
     for _ in 0..2 {
-        handle.allow(1);
-        assert_ready_ok!(service.poll_ready());
-        let mut response = task::spawn(service.call(1));
-        let (_, send) = handle
-            .next_request()
-            .await
-            .expect("request reaches the service");
-        send.send_response(53);
-        assert_eq!(assert_ready_ok!(response.poll()), 53);
+        assert_eq!(
+            exchange(&mut service, &mut handle, Ok(53)).await.unwrap(),
+            53
+        );
     }
     assert_eq!(breaker.state(), BreakerState::Open);
 }

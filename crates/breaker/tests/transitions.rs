@@ -52,6 +52,16 @@ async fn succeed_times(breaker: &CircuitBreaker, times: usize) {
     }
 }
 
+/// Builds the breaker with one probe slot and a 5 s open time, opens it with one
+/// failure and waits out the open time: the next call is the probe.
+async fn half_open(builder: BreakerBuilder) -> CircuitBreaker {
+    let breaker = build(builder.open_for(Duration::from_secs(5)).half_open_calls(1));
+    fail(&breaker).await.expect_err("the operation fails");
+    assert_eq!(breaker.state(), BreakerState::Open);
+    advance(Duration::from_secs(5)).await;
+    breaker
+}
+
 /// Consecutive failures only: the window never trips.
 fn consecutive(n: u32) -> BreakerBuilder {
     CircuitBreaker::builder("dep")
@@ -221,13 +231,7 @@ async fn half_open_admits_exactly_the_probes_and_closes_on_their_success() {
 
 #[tokio::test(start_paused = true)]
 async fn a_failed_probe_reopens() {
-    let breaker = build(
-        consecutive(1)
-            .open_for(Duration::from_secs(5))
-            .half_open_calls(1),
-    );
-    fail(&breaker).await.unwrap_err();
-    advance(Duration::from_secs(5)).await;
+    let breaker = half_open(consecutive(1)).await;
     fail(&breaker).await.unwrap_err();
     assert_eq!(breaker.state(), BreakerState::Open);
     assert_eq!(breaker.snapshot().retry_after, Some(Duration::from_secs(5)));
@@ -235,14 +239,8 @@ async fn a_failed_probe_reopens() {
 
 #[tokio::test(start_paused = true)]
 async fn hung_probes_reopen_after_max_wait() {
-    let breaker = build(
-        consecutive(1)
-            .open_for(Duration::from_secs(5))
-            .half_open_calls(1)
-            .max_wait_in_half_open(Some(Duration::from_secs(20))),
-    );
-    fail(&breaker).await.unwrap_err();
-    advance(Duration::from_secs(5)).await;
+    let breaker =
+        half_open(consecutive(1).max_wait_in_half_open(Some(Duration::from_secs(20)))).await;
     let mut hung = task::spawn(breaker.call(pending::<Result<(), Io>>));
     assert_pending!(hung.poll());
     advance(Duration::from_secs(19)).await;
@@ -290,13 +288,7 @@ async fn a_late_result_from_an_earlier_cycle_is_ignored() {
 
 #[tokio::test(start_paused = true)]
 async fn a_cancelled_probe_frees_its_slot() {
-    let breaker = build(
-        consecutive(1)
-            .open_for(Duration::from_secs(5))
-            .half_open_calls(1),
-    );
-    fail(&breaker).await.unwrap_err();
-    advance(Duration::from_secs(5)).await;
+    let breaker = half_open(consecutive(1)).await;
     let mut probe = task::spawn(breaker.call(pending::<Result<(), Io>>));
     assert_pending!(probe.poll());
     assert!(rejection(succeed(&breaker).await).is_circuit_open());
@@ -307,13 +299,7 @@ async fn a_cancelled_probe_frees_its_slot() {
 
 #[tokio::test(start_paused = true)]
 async fn a_panicking_probe_frees_its_slot() {
-    let breaker = build(
-        consecutive(1)
-            .open_for(Duration::from_secs(5))
-            .half_open_calls(1),
-    );
-    fail(&breaker).await.unwrap_err();
-    advance(Duration::from_secs(5)).await;
+    let breaker = half_open(consecutive(1)).await;
     let probe = breaker.call(|| async {
         sleep(Duration::from_millis(1)).await;
         panic!("driver bug");
