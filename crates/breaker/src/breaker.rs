@@ -192,6 +192,9 @@ fn ratio(part: u32, whole: u32) -> f64 {
     }
 }
 
+/// `Permit::started` of a call that is not timed.
+const NOT_TIMED: u64 = u64::MAX;
+
 fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -217,13 +220,34 @@ impl Owner for Arc<CircuitBreaker> {
     }
 }
 
-/// An admitted call: the generation it was admitted in, whether it is a probe, and the
-/// count-window slot reserved for it, if any.
+/// An admitted call: the generation it was admitted in, whether it is a probe (and not
+/// yet recorded), and the count-window slot reserved for it, if any. Two words.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Admission {
-    generation: u32,
-    probe: bool,
-    slot: Option<u64>,
+    /// Generation in the high 32 bits, the probe flag in bit 0.
+    word: u64,
+    /// The reserved slot, or `NO_SLOT`.
+    slot: u64,
+}
+
+const PROBE: u64 = 1;
+const NO_SLOT: u64 = u64::MAX;
+
+impl Admission {
+    fn new(generation: u32, probe: bool) -> Self {
+        Admission {
+            word: (u64::from(generation) << 32) | u64::from(probe),
+            slot: NO_SLOT,
+        }
+    }
+
+    pub(crate) fn generation(self) -> u32 {
+        (self.word >> 32) as u32
+    }
+
+    pub(crate) fn probe(self) -> bool {
+        self.word & PROBE != 0
+    }
 }
 
 /// A service's reserved run of count-window slots, valid in one generation: `left`
@@ -241,37 +265,39 @@ pub(crate) struct Cursor {
 pub(crate) struct Permit<O: Owner> {
     breaker: O,
     admission: Admission,
-    started: Option<Instant>,
-    recorded: bool,
+    /// When the call started, in nanoseconds since the breaker's epoch, when slow calls
+    /// are detected; `NOT_TIMED` otherwise.
+    started: u64,
 }
 
 impl<O: Owner> Permit<O> {
     #[inline]
     pub(crate) fn new(breaker: O, admission: Admission) -> Self {
         Permit {
-            started: breaker.breaker().shared.times_calls.then(Instant::now),
+            started: breaker.breaker().call_started(),
             breaker,
             admission,
-            recorded: false,
         }
     }
 
     /// Records the call's outcome.
     #[inline]
     pub(crate) fn complete(mut self, outcome: Outcome) {
-        self.recorded = true;
+        let admission = self.admission;
+        // Recorded: dropping the permit now must not free a probe slot.
+        self.admission.word &= !PROBE;
         self.breaker
             .breaker()
-            .record(self.admission, self.started, outcome);
+            .record(admission, self.started, outcome);
     }
 }
 
 impl<O: Owner> Drop for Permit<O> {
     fn drop(&mut self) {
-        if !self.recorded && self.admission.probe {
+        if self.admission.probe() {
             self.breaker
                 .breaker()
-                .release_probe(self.admission.generation);
+                .release_probe(self.admission.generation());
         }
     }
 }
@@ -479,6 +505,16 @@ impl CircuitBreaker {
         }
     }
 
+    /// The start of a call, for slow-call detection: a clock read only when needed.
+    #[inline]
+    fn call_started(&self) -> u64 {
+        if self.shared.times_calls {
+            nanos(self.since_epoch())
+        } else {
+            NOT_TIMED
+        }
+    }
+
     #[inline]
     fn word(&self) -> Word {
         Word(self.shared.word.load(Ordering::Acquire))
@@ -502,11 +538,7 @@ impl CircuitBreaker {
     }
 
     fn admit(generation: u32, probe: bool) -> Admission {
-        Admission {
-            generation,
-            probe,
-            slot: None,
-        }
+        Admission::new(generation, probe)
     }
 
     /// Admits a call for a service, taking its count-window position from the
@@ -514,14 +546,14 @@ impl CircuitBreaker {
     #[inline]
     pub(crate) fn try_acquire_with(&self, cursor: &mut Cursor) -> Result<Admission, Rejection> {
         let mut admission = self.try_acquire()?;
-        if let (Some(count), false) = (&self.shared.count, admission.probe) {
-            if cursor.left == 0 || cursor.generation != admission.generation {
+        if let (Some(count), false) = (&self.shared.count, admission.probe()) {
+            if cursor.left == 0 || cursor.generation != admission.generation() {
                 let batch = count.batch();
                 cursor.slot = count.slot(count.reserve(batch));
                 cursor.left = batch;
-                cursor.generation = admission.generation;
+                cursor.generation = admission.generation();
             }
-            admission.slot = Some(cursor.slot);
+            admission.slot = cursor.slot;
             cursor.slot = count.next_slot(cursor.slot);
             cursor.left -= 1;
         }
@@ -621,12 +653,8 @@ impl CircuitBreaker {
 
     /// Records a finished call admitted in `generation`.
     #[inline]
-    fn record(&self, admission: Admission, started: Option<Instant>, outcome: Outcome) {
-        let Admission {
-            generation,
-            probe,
-            slot,
-        } = admission;
+    fn record(&self, admission: Admission, started: u64, outcome: Outcome) {
+        let (generation, probe, slot) = (admission.generation(), admission.probe(), admission.slot);
         let shared = &*self.shared;
         let (failure, retry) = match outcome {
             Outcome::Success => (false, None),
@@ -650,8 +678,10 @@ impl CircuitBreaker {
             // nothing about the new cycle.
             return;
         }
-        let slow = match (shared.config.slow_call_threshold, started) {
-            (Some(threshold), Some(started)) => started.elapsed() >= threshold,
+        let slow = match shared.config.slow_call_threshold {
+            Some(threshold) if started != NOT_TIMED => {
+                nanos(self.since_epoch()).saturating_sub(started) >= nanos(threshold)
+            }
             _ => false,
         };
         let mark = Mark { failure, slow };
@@ -677,10 +707,8 @@ impl CircuitBreaker {
             return;
         }
         match (&shared.count, &shared.time) {
-            (Some(count), _) => match slot {
-                Some(slot) => count.record_in_slot(slot, mark),
-                None => count.record(mark),
-            },
+            (Some(count), _) if slot != NO_SLOT => count.record_in_slot(slot, mark),
+            (Some(count), _) => count.record(mark),
             (_, Some(time)) => time.record(self.since_epoch(), mark),
             _ => {}
         }
@@ -915,7 +943,7 @@ mod loom_models {
                 .filter_map(|t| t.join().unwrap())
                 .collect();
             assert_eq!(admitted.len(), 1);
-            assert!(admitted[0].probe);
+            assert!(admitted[0].probe());
             let word = breaker.word();
             assert_eq!((word.state(), word.probes()), (BreakerState::HalfOpen, 1));
         });
@@ -928,7 +956,7 @@ mod loom_models {
         loom::model(|| {
             let breaker = open_breaker();
             let probe = breaker.try_acquire().unwrap();
-            assert!(probe.probe);
+            assert!(probe.probe());
             let finisher = {
                 let breaker = breaker.clone();
                 loom::thread::spawn(move || {
@@ -943,7 +971,10 @@ mod loom_models {
             let admitted = caller.join().unwrap();
             assert_eq!(breaker.state(), BreakerState::Closed);
             if let Some(admission) = admitted {
-                assert!(!admission.probe, "no second probe in a one-probe half-open");
+                assert!(
+                    !admission.probe(),
+                    "no second probe in a one-probe half-open"
+                );
             }
         });
     }
