@@ -565,6 +565,9 @@ impl CircuitBreaker {
     pub(crate) fn try_acquire(&self) -> Result<Admission, Rejection> {
         loop {
             let word = self.word();
+            if word.is_closed() {
+                return Ok(Self::admit(word.generation(), false));
+            }
             match word.state() {
                 BreakerState::Closed | BreakerState::Disabled | BreakerState::MetricsOnly => {
                     return Ok(Self::admit(word.generation(), false));
@@ -638,6 +641,8 @@ impl CircuitBreaker {
     }
 
     /// A probe left without a result (cancelled, panicked, or ignored): free its slot.
+    #[cold]
+    #[inline(never)]
     fn release_probe(&self, generation: u32) {
         let _ = self
             .shared

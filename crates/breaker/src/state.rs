@@ -100,6 +100,12 @@ impl Word {
         BreakerState::from_code(self.0 & STATE_BITS)
     }
 
+    /// Whether the state is `Closed`: the hot path's one test.
+    #[inline]
+    pub(crate) fn is_closed(self) -> bool {
+        self.0 & STATE_BITS == BreakerState::Closed.code()
+    }
+
     pub(crate) fn probes(self) -> u32 {
         ((self.0 & PROBES_MASK) >> PROBES_SHIFT) as u32
     }
