@@ -87,8 +87,7 @@ struct Shared {
     config: BreakerConfig,
     word: AtomicU64,
     consecutive: AtomicU32,
-    count: Option<CountWindow>,
-    time: Option<TimeWindow>,
+    window: Ring,
     /// Whether a call's start must be timed (slow-call detection).
     times_calls: bool,
     /// The zero of the nanosecond clocks below.
@@ -100,6 +99,17 @@ struct Shared {
     control: Mutex<Control>,
     listener: Listener<BreakerEvent>,
     metrics: Metrics,
+}
+
+/// The window of the ratio rules, as configured.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per breaker; boxing the count window would add a pointer chase to every call"
+)]
+enum Ring {
+    Off,
+    Count(CountWindow),
+    Time(TimeWindow),
 }
 
 /// State changed only under the lock, on transitions and half-open probes.
@@ -323,10 +333,10 @@ impl CircuitBreaker {
         config: BreakerConfig,
         listener: Listener<BreakerEvent>,
     ) -> Self {
-        let (count, time) = match config.window {
-            Window::Off => (None, None),
-            Window::Count { size } => (Some(CountWindow::new(size)), None),
-            Window::Time { length, buckets } => (None, Some(TimeWindow::new(length, buckets))),
+        let window = match config.window {
+            Window::Off => Ring::Off,
+            Window::Count { size } => Ring::Count(CountWindow::new(size)),
+            Window::Time { length, buckets } => Ring::Time(TimeWindow::new(length, buckets)),
         };
         let rng = match config.seed {
             Some(seed) => SmallRng::seed_from_u64(seed),
@@ -340,8 +350,7 @@ impl CircuitBreaker {
                 config,
                 word: AtomicU64::new(Word::new(BreakerState::Closed, 0).0),
                 consecutive: AtomicU32::new(0),
-                count,
-                time,
+                window,
                 epoch: Instant::now(),
                 open_until: AtomicU64::new(0),
                 half_open_since: AtomicU64::new(0),
@@ -525,10 +534,10 @@ impl CircuitBreaker {
     }
 
     fn totals(&self, since_epoch: Duration) -> Totals {
-        match (&self.shared.count, &self.shared.time) {
-            (Some(count), _) => count.totals(),
-            (_, Some(time)) => time.totals(since_epoch),
-            _ => Totals::default(),
+        match &self.shared.window {
+            Ring::Count(count) => count.totals(),
+            Ring::Time(time) => time.totals(since_epoch),
+            Ring::Off => Totals::default(),
         }
     }
 
@@ -546,7 +555,7 @@ impl CircuitBreaker {
     #[inline]
     pub(crate) fn try_acquire_with(&self, cursor: &mut Cursor) -> Result<Admission, Rejection> {
         let mut admission = self.try_acquire()?;
-        if let (Some(count), false) = (&self.shared.count, admission.probe()) {
+        if let (Ring::Count(count), false) = (&self.shared.window, admission.probe()) {
             if cursor.left == 0 || cursor.generation != admission.generation() {
                 let batch = count.batch();
                 cursor.slot = count.slot(count.reserve(batch));
@@ -711,11 +720,11 @@ impl CircuitBreaker {
             self.record_probe(generation, outcome, mark);
             return;
         }
-        match (&shared.count, &shared.time) {
-            (Some(count), _) if slot != NO_SLOT => count.record_in_slot(slot, mark),
-            (Some(count), _) => count.record(mark),
-            (_, Some(time)) => time.record(self.since_epoch(), mark),
-            _ => {}
+        match &shared.window {
+            Ring::Count(count) if slot != NO_SLOT => count.record_in_slot(slot, mark),
+            Ring::Count(count) => count.record(mark),
+            Ring::Time(time) => time.record(self.since_epoch(), mark),
+            Ring::Off => {}
         }
         if failure {
             let in_a_row = shared
@@ -830,11 +839,10 @@ impl CircuitBreaker {
 
     fn clear_window(&self) {
         let shared = &*self.shared;
-        if let Some(count) = &shared.count {
-            count.clear();
-        }
-        if let Some(time) = &shared.time {
-            time.clear();
+        match &shared.window {
+            Ring::Count(count) => count.clear(),
+            Ring::Time(time) => time.clear(),
+            Ring::Off => {}
         }
         shared.consecutive.store(0, Ordering::Relaxed);
     }
