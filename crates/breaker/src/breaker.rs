@@ -546,10 +546,6 @@ impl CircuitBreaker {
         Duration::from_nanos(until.saturating_sub(nanos(self.since_epoch())))
     }
 
-    fn admit(generation: u32, probe: bool) -> Admission {
-        Admission::new(generation, probe)
-    }
-
     /// Admits a call for a service, taking its count-window position from the
     /// service's reserved run (reserving a new run when it is used up or stale).
     #[inline]
@@ -575,11 +571,11 @@ impl CircuitBreaker {
         loop {
             let word = self.word();
             if word.is_closed() {
-                return Ok(Self::admit(word.generation(), false));
+                return Ok(Admission::new(word.generation(), false));
             }
             match word.state() {
                 BreakerState::Closed | BreakerState::Disabled | BreakerState::MetricsOnly => {
-                    return Ok(Self::admit(word.generation(), false));
+                    return Ok(Admission::new(word.generation(), false));
                 }
                 BreakerState::Open => {
                     let remaining = self.open_remaining();
@@ -606,7 +602,7 @@ impl CircuitBreaker {
                             .compare_exchange(word.0, next.0, Ordering::AcqRel, Ordering::Acquire)
                             .is_ok()
                         {
-                            return Ok(Self::admit(word.generation(), true));
+                            return Ok(Admission::new(word.generation(), true));
                         }
                         continue;
                     }
@@ -744,7 +740,8 @@ impl CircuitBreaker {
         }
         if failure || slow {
             let totals = self.totals(self.since_epoch());
-            if totals.calls >= shared.config.minimum_calls && totals.calls > 0 {
+            // `minimum_calls` is at least 1, so the window is never empty here.
+            if totals.calls >= shared.config.minimum_calls {
                 let failures = ratio(totals.failures, totals.calls);
                 let slow_calls = ratio(totals.slow, totals.calls);
                 if failure && failures >= shared.config.failure_ratio {
@@ -752,10 +749,7 @@ impl CircuitBreaker {
                         generation,
                         TransitionReason::FailureRatio { ratio: failures },
                     );
-                } else if slow
-                    && shared.config.slow_call_threshold.is_some()
-                    && slow_calls >= shared.config.slow_call_ratio
-                {
+                } else if slow && slow_calls >= shared.config.slow_call_ratio {
                     self.trip(
                         generation,
                         TransitionReason::SlowCallRatio { ratio: slow_calls },
@@ -813,10 +807,10 @@ impl CircuitBreaker {
         }
         let probes = shared.config.half_open_calls;
         let failures = ratio(control.probe_failures, probes);
+        // Slow probes are only counted with a threshold set, and `slow_call_ratio` is
+        // greater than zero, so no threshold never trips this.
         let slow = ratio(control.probe_slow, probes);
-        let slow_tripped =
-            shared.config.slow_call_threshold.is_some() && slow >= shared.config.slow_call_ratio;
-        if failures >= shared.config.failure_ratio || slow_tripped {
+        if failures >= shared.config.failure_ratio || slow >= shared.config.slow_call_ratio {
             control.failed_attempts = control.failed_attempts.saturating_add(1);
             self.transition(
                 &mut control,

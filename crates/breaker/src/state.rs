@@ -169,7 +169,7 @@ impl CountWindow {
 
     #[inline]
     pub(crate) fn record(&self, mark: Mark) {
-        self.record_at(self.reserve(1), mark);
+        self.record_in_slot(self.slot(self.reserve(1)), mark);
     }
 
     /// Reserves `slots` consecutive positions for calls to come, returning the first.
@@ -196,12 +196,6 @@ impl CountWindow {
     #[inline]
     pub(crate) fn next_slot(&self, slot: u64) -> u64 {
         if slot + 1 == self.size { 0 } else { slot + 1 }
-    }
-
-    /// Records the call at `position` (from [`reserve`](Self::reserve)).
-    #[inline]
-    pub(crate) fn record_at(&self, position: u64, mark: Mark) {
-        self.record_in_slot(self.slot(position), mark);
     }
 
     /// Records the call in ring slot `slot`.
