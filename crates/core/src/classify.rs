@@ -138,17 +138,19 @@ where
 /// | `Ok(_)` | [`Outcome::Success`] |
 /// | `Err(e)` holding no [`Rejection`] | a retryable failure |
 /// | `Err(e)` holding [`Rejection::Timeout`] | a retryable failure: the dependency did not answer in time |
+/// | `Err(e)` holding [`Rejection::CircuitOpen`] or [`Rejection::RateLimited`] with a retry-after hint | ignored, [`Retryability::RetryAfter`] the hint |
 /// | `Err(e)` holding any other rejection | ignored and permanent: another layer refused, the dependency was never asked |
 ///
-/// A rejection is never retried blindly: a retry layer may still wait for a rejection's
-/// own `retry_after` hint when its configuration asks it to. The rejection is found with
-/// [`AsRejection`], so the error type must implement it.
+/// A rejection is never retried blindly: an ignored outcome carrying a retry-after hint
+/// lets a retry layer wait for it, when its configuration asks it to, and is otherwise as
+/// final as a permanent one. The rejection is found with [`AsRejection`], so the error
+/// type must implement it.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
-/// use hardy_core::{Classify, DefaultClassifier, Error, Name, Outcome, Rejection};
+/// use hardy_core::{Classify, DefaultClassifier, Error, Name, Outcome, Rejection, Retryability};
 ///
 /// let ok: Result<u8, Error<String>> = Ok(1);
 /// assert_eq!(DefaultClassifier.classify(&ok), Outcome::Success);
@@ -161,18 +163,29 @@ where
 ///     retry_after: Some(Duration::from_secs(5)),
 /// }
 /// .into());
-/// assert_eq!(DefaultClassifier.classify(&open), Outcome::IGNORE);
+/// assert_eq!(
+///     DefaultClassifier.classify(&open),
+///     Outcome::Ignore(Retryability::RetryAfter(Duration::from_secs(5))),
+/// );
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DefaultClassifier;
 
 impl DefaultClassifier {
-    /// The default outcome of a rejection: a timeout is a retryable failure, any other
-    /// refusal is ignored and permanent.
+    /// The default outcome of a rejection: a timeout is a retryable failure; an open
+    /// breaker or a rate limit that says when to come back is ignored with that hint;
+    /// any other refusal is ignored and permanent.
     #[must_use]
     pub fn classify_rejection(rejection: &Rejection) -> Outcome {
         match rejection {
             Rejection::Timeout { .. } => Outcome::RETRYABLE_FAILURE,
+            Rejection::CircuitOpen {
+                retry_after: Some(after),
+                ..
+            }
+            | Rejection::RateLimited {
+                retry_after: after, ..
+            } => Outcome::Ignore(Retryability::RetryAfter(*after)),
             _ => Outcome::IGNORE,
         }
     }
@@ -216,36 +229,66 @@ mod tests {
             limit: Duration::from_secs(1),
         };
         assert_eq!(classify(Err(timeout.into())), Outcome::RETRYABLE_FAILURE);
+        let hinted = |after| Outcome::Ignore(Retryability::RetryAfter(after));
+        let second = Duration::from_secs(1);
         let refusals = [
-            Rejection::CircuitOpen {
-                name: name(),
-                retry_after: Some(Duration::from_secs(1)),
-            },
-            Rejection::BulkheadFull {
-                name: name(),
-                in_flight: 1,
-                max_concurrent: 1,
-                waiting: 0,
-                max_waiting: 0,
-            },
-            Rejection::RateLimited {
-                name: name(),
-                retry_after: Duration::from_secs(1),
-            },
-            Rejection::Shed {
-                name: name(),
-                reason: ShedReason::Overload,
-                retry_after: None,
-            },
-            Rejection::PoolTimeout {
-                name: name(),
-                waited: Duration::from_secs(1),
-                last_error: None,
-            },
-            Rejection::RetryBudgetExhausted { name: name() },
+            (
+                Rejection::CircuitOpen {
+                    name: name(),
+                    retry_after: Some(second),
+                },
+                hinted(second),
+            ),
+            (
+                Rejection::CircuitOpen {
+                    name: name(),
+                    retry_after: None,
+                },
+                Outcome::IGNORE,
+            ),
+            (
+                Rejection::BulkheadFull {
+                    name: name(),
+                    in_flight: 1,
+                    max_concurrent: 1,
+                    waiting: 0,
+                    max_waiting: 0,
+                },
+                Outcome::IGNORE,
+            ),
+            (
+                Rejection::RateLimited {
+                    name: name(),
+                    retry_after: 2 * second,
+                },
+                hinted(2 * second),
+            ),
+            (
+                Rejection::Shed {
+                    name: name(),
+                    reason: ShedReason::Overload,
+                    retry_after: Some(second),
+                },
+                Outcome::IGNORE,
+            ),
+            (
+                Rejection::PoolTimeout {
+                    name: name(),
+                    waited: second,
+                    last_error: None,
+                },
+                Outcome::IGNORE,
+            ),
+            (
+                Rejection::RetryBudgetExhausted { name: name() },
+                Outcome::IGNORE,
+            ),
         ];
-        for refusal in refusals {
-            assert_eq!(classify(Err(refusal.into())), Outcome::IGNORE);
+        for (refusal, expected) in refusals {
+            let shown = refusal.to_string();
+            let outcome = classify(Err(refusal.into()));
+            assert_eq!(outcome, expected, "{shown}");
+            assert!(!outcome.is_failure(), "{shown}");
         }
     }
 

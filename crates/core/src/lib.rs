@@ -23,7 +23,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use hardy_core::{Classify, DefaultClassifier, Error, Name, Outcome, Rejection};
+//! use hardy_core::{Classify, DefaultClassifier, Error, Name, Outcome, Rejection, Retryability};
 //!
 //! fn describe(result: &Result<u32, Error<std::io::Error>>) -> String {
 //!     match result {
@@ -42,7 +42,10 @@
 //! }
 //! .into());
 //! assert_eq!(describe(&open), "refused by soil-1, try in 30s");
-//! assert_eq!(DefaultClassifier.classify(&open), Outcome::IGNORE);
+//! assert_eq!(
+//!     DefaultClassifier.classify(&open),
+//!     Outcome::Ignore(Retryability::RetryAfter(Duration::from_secs(30))),
+//! );
 //! ```
 //!
 //! # Features
