@@ -1,0 +1,286 @@
+//! The futures of a retried call: [`ResponseFuture`] (tower) and [`CallFuture`] (direct).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use hardy_core::{Classify, Error};
+use hardy_timeout::Deadline;
+use pin_project::pin_project;
+use tokio::time::{Sleep, sleep};
+use tower_service::Service;
+
+use crate::CloneRequest;
+use crate::retry::{CallState, Next, Retry};
+
+/// Makes the attempts of one call.
+pub(crate) trait Attempts {
+    type Future: Future<Output = Result<Self::Ok, Self::Error>>;
+    type Ok;
+    type Error;
+
+    /// The next attempt, once it can be made; an error ends the call.
+    fn poll_attempt(&mut self, cx: &mut Context<'_>) -> Poll<Result<Self::Future, Self::Error>>;
+
+    /// Whether another attempt can be made at all.
+    fn can_retry(&self) -> bool;
+}
+
+/// The attempts of a direct call: the operation called again.
+#[derive(Debug)]
+pub(crate) struct Operation<F>(F);
+
+impl<F, Fut, T, E> Attempts for Operation<F>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    type Future = Fut;
+    type Ok = T;
+    type Error = E;
+
+    #[inline]
+    fn poll_attempt(&mut self, _: &mut Context<'_>) -> Poll<Result<Fut, E>> {
+        Poll::Ready(Ok((self.0)()))
+    }
+
+    #[inline]
+    fn can_retry(&self) -> bool {
+        true
+    }
+}
+
+/// The attempts of a tower call: the service made ready again and called with a clone
+/// of the request, kept from the attempt before.
+#[derive(Debug)]
+pub(crate) struct Calls<S, Req, P> {
+    pub(crate) service: S,
+    pub(crate) request: Option<Req>,
+    pub(crate) policy: P,
+}
+
+impl<S, Req, P> Attempts for Calls<S, Req, P>
+where
+    S: Service<Req>,
+    P: CloneRequest<Req>,
+{
+    type Future = S::Future;
+    type Ok = S::Response;
+    type Error = S::Error;
+
+    fn poll_attempt(&mut self, cx: &mut Context<'_>) -> Poll<Result<S::Future, S::Error>> {
+        ready!(self.service.poll_ready(cx))?;
+        let request = self
+            .request
+            .take()
+            .expect("an attempt is made only while a request is kept");
+        self.request = self.policy.clone_request(&request);
+        Poll::Ready(Ok(self.service.call(request)))
+    }
+
+    #[inline]
+    fn can_retry(&self) -> bool {
+        self.request.is_some()
+    }
+}
+
+#[pin_project(project = StateProj)]
+#[derive(Debug)]
+enum State<F> {
+    /// A direct call not yet polled: start it at the first poll.
+    Start { deadline: Option<Deadline> },
+    /// An attempt is running.
+    Running {
+        #[pin]
+        future: F,
+    },
+    /// Waiting before the next attempt.
+    Sleeping {
+        #[pin]
+        sleep: Sleep,
+    },
+    /// The next attempt is to be made.
+    Ready,
+}
+
+/// The retry loop shared by both futures.
+#[pin_project]
+#[derive(Debug)]
+pub(crate) struct Retrying<A, Fut, C> {
+    #[pin]
+    state: State<Fut>,
+    attempts: A,
+    classifier: C,
+    retry: Retry,
+    call: CallState,
+}
+
+impl<F, Fut, C> Retrying<Operation<F>, Fut, C> {
+    pub(crate) fn starting(
+        operation: F,
+        classifier: C,
+        retry: Retry,
+        deadline: Option<Deadline>,
+    ) -> Self {
+        Retrying {
+            state: State::Start { deadline },
+            attempts: Operation(operation),
+            classifier,
+            retry,
+            call: CallState::default(),
+        }
+    }
+}
+
+impl<A, Fut, C> Retrying<A, Fut, C> {
+    #[inline]
+    pub(crate) fn running(
+        future: Fut,
+        attempts: A,
+        classifier: C,
+        retry: Retry,
+        call: CallState,
+    ) -> Self {
+        Retrying {
+            state: State::Running { future },
+            attempts,
+            classifier,
+            retry,
+            call,
+        }
+    }
+}
+
+impl<A, C> Future for Retrying<A, A::Future, C>
+where
+    A: Attempts,
+    C: Classify<A::Ok, A::Error>,
+{
+    type Output = Result<A::Ok, A::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Running { future } => {
+                    let result = ready!(future.poll(cx));
+                    let outcome = this.classifier.classify(&result);
+                    match this
+                        .retry
+                        .after_attempt(this.call, outcome, this.attempts.can_retry())
+                    {
+                        Next::Return => return Poll::Ready(result),
+                        Next::Retry(delay) if delay.is_zero() => this.state.set(State::Ready),
+                        Next::Retry(delay) => this.state.set(State::Sleeping {
+                            sleep: sleep(delay),
+                        }),
+                    }
+                }
+                StateProj::Sleeping { sleep } => {
+                    ready!(sleep.poll(cx));
+                    this.state.set(State::Ready);
+                }
+                StateProj::Ready => match ready!(this.attempts.poll_attempt(cx)) {
+                    Ok(future) => this.state.set(State::Running { future }),
+                    Err(error) => {
+                        let result = Err(error);
+                        this.retry
+                            .not_ready(this.call, this.classifier.classify(&result));
+                        return Poll::Ready(result);
+                    }
+                },
+                StateProj::Start { deadline } => {
+                    *this.call = this.retry.start(deadline.take());
+                    this.state.set(State::Ready);
+                }
+            }
+        }
+    }
+}
+
+/// The response future of a [`RetryService`](crate::RetryService): the result of the
+/// last attempt.
+///
+/// # Cancel safety
+///
+/// Dropping it drops the running attempt or the pending delay; nothing else is held.
+#[pin_project]
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct ResponseFuture<S, Req, C, P>
+where
+    S: Service<Req>,
+{
+    #[pin]
+    retrying: Retrying<Calls<S, Req, P>, S::Future, C>,
+}
+
+impl<S, Req, C, P> ResponseFuture<S, Req, C, P>
+where
+    S: Service<Req>,
+{
+    #[inline]
+    pub(crate) fn new(retrying: Retrying<Calls<S, Req, P>, S::Future, C>) -> Self {
+        ResponseFuture { retrying }
+    }
+}
+
+impl<S, Req, C, P> Future for ResponseFuture<S, Req, C, P>
+where
+    S: Service<Req>,
+    P: CloneRequest<Req>,
+    C: Classify<S::Response, S::Error>,
+{
+    type Output = Result<S::Response, S::Error>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().retrying.poll(cx)
+    }
+}
+
+/// The future of a direct [`Retry::call`]: `Result<T, hardy_core::Error<E>>` for an
+/// operation returning `Result<T, E>`, holding the last attempt's result.
+///
+/// Nothing runs until it is first polled, so [`until`](Self::until) may still set a
+/// deadline.
+///
+/// # Cancel safety
+///
+/// Dropping it drops the running attempt or the pending delay; nothing else is held.
+#[pin_project]
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct CallFuture<F, Fut, C> {
+    #[pin]
+    retrying: Retrying<Operation<F>, Fut, C>,
+}
+
+impl<F, Fut, C> CallFuture<F, Fut, C> {
+    pub(crate) fn new(retrying: Retrying<Operation<F>, Fut, C>) -> Self {
+        CallFuture { retrying }
+    }
+
+    /// Makes no retry whose delay would end past `deadline` (nor past the retry's
+    /// `total_budget`, whichever is earlier).
+    pub fn until(mut self, deadline: Deadline) -> Self {
+        if let State::Start { deadline: slot } = &mut self.retrying.state {
+            *slot = Some(deadline);
+        }
+        self
+    }
+}
+
+impl<F, Fut, C, T, E> Future for CallFuture<F, Fut, C>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    C: Classify<T, E>,
+{
+    type Output = Result<T, Error<E>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Poll::Ready(ready!(self.project().retrying.poll(cx)).map_err(Error::Inner))
+    }
+}
