@@ -1,0 +1,172 @@
+//! The tower contract: readiness passes through; each retry readies the service again
+//! and sends a copy of the request; requests that cannot be copied are sent once.
+
+use std::time::Duration;
+
+use hardy_retry::{Backoff, Jitter, Retry, RetryLayer, RetryService, SendOnce};
+use hardy_timeout::Deadline;
+use tokio_test::{assert_pending, assert_ready, assert_ready_ok, task};
+use tower::BoxError;
+use tower_test::mock;
+
+const DELAY: Duration = Duration::from_millis(100);
+
+fn retry(attempts: u32) -> Retry {
+    Retry::builder("svc")
+        .max_attempts(attempts)
+        .backoff(Backoff::Constant { delay: DELAY })
+        .jitter(Jitter::None)
+        .build()
+        .expect("valid retry")
+}
+
+#[tokio::test(start_paused = true)]
+async fn readiness_is_the_inner_services() {
+    let (mut service, mut handle) = mock::spawn_layer::<u8, u8, _>(retry(3).layer());
+    handle.allow(0);
+    assert_pending!(service.poll_ready());
+    handle.allow(1);
+    assert_ready_ok!(service.poll_ready());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_request_is_sent_again_after_the_delay() {
+    let (mut service, mut handle) = mock::spawn_layer::<String, u8, _>(retry(3).layer());
+    handle.allow(2);
+    assert_ready_ok!(service.poll_ready());
+    let mut response = task::spawn(service.call("soil-1".to_string()));
+    assert_pending!(response.poll());
+    let (request, send) = handle.next_request().await.expect("first attempt");
+    assert_eq!(request, "soil-1");
+    send.send_error(std::io::Error::other("no ack"));
+    assert_pending!(response.poll(), "sleeping before the retry");
+    tokio::time::advance(DELAY).await;
+    assert_pending!(response.poll());
+    let (request, send) = handle.next_request().await.expect("second attempt");
+    assert_eq!(request, "soil-1", "the same request, copied");
+    send.send_response(41);
+    assert_eq!(assert_ready_ok!(response.poll()), 41);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_waits_for_the_service_to_be_ready() {
+    let (mut service, mut handle) = mock::spawn_layer::<u8, u8, _>(retry(3).layer());
+    handle.allow(1);
+    assert_ready_ok!(service.poll_ready());
+    let mut response = task::spawn(service.call(7));
+    assert_pending!(response.poll());
+    let (_, send) = handle.next_request().await.expect("first attempt");
+    send.send_error(std::io::Error::other("busy"));
+    assert_pending!(response.poll());
+    tokio::time::advance(DELAY).await;
+    assert_pending!(response.poll(), "the mock allows no second request yet");
+    assert!(handle.poll_request().is_pending());
+    handle.allow(1);
+    assert!(response.is_woken(), "readiness wakes the call");
+    assert_pending!(response.poll());
+    let (request, send) = handle.next_request().await.expect("second attempt");
+    assert_eq!(request, 7);
+    send.send_response(8);
+    assert_eq!(assert_ready_ok!(response.poll()), 8);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_readiness_error_ends_the_call_with_it() {
+    let (mut service, mut handle) = mock::spawn_layer::<u8, u8, _>(retry(3).layer());
+    handle.allow(1);
+    assert_ready_ok!(service.poll_ready());
+    let mut response = task::spawn(service.call(7));
+    assert_pending!(response.poll());
+    let (_, send) = handle.next_request().await.expect("first attempt");
+    send.send_error(std::io::Error::other("attempt failed"));
+    assert_pending!(response.poll());
+    handle.send_error(std::io::Error::other("service closed"));
+    tokio::time::advance(DELAY).await;
+    let error = assert_ready!(response.poll()).expect_err("the readiness error");
+    assert_eq!(error.to_string(), "service closed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn send_once_never_retries() {
+    let layer = retry(5).layer().clone_requests(SendOnce);
+    let (mut service, mut handle) = mock::spawn_layer::<u8, u8, _>(layer);
+    handle.allow(5);
+    assert_ready_ok!(service.poll_ready());
+    let mut response = task::spawn(service.call(250));
+    assert_pending!(response.poll());
+    let (_, send) = handle.next_request().await.expect("the one attempt");
+    send.send_error(std::io::Error::other("pump stalled"));
+    let error = assert_ready!(response.poll()).expect_err("not retried");
+    assert_eq!(error.to_string(), "pump stalled");
+    assert!(handle.poll_request().is_pending(), "no second request");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_clone_hook_decides_per_request() {
+    // Even requests may be repeated, odd ones not.
+    let layer = retry(3)
+        .layer()
+        .clone_requests(|request: &u8| request.is_multiple_of(2).then_some(*request));
+    let (mut service, mut handle) = mock::spawn_layer::<u8, u8, _>(layer);
+    handle.allow(10);
+    for (request, expected_attempts) in [(3u8, 1), (4, 3)] {
+        assert_ready_ok!(service.poll_ready());
+        let mut response = task::spawn(service.call(request));
+        let mut attempts = 0;
+        loop {
+            match response.poll() {
+                std::task::Poll::Ready(result) => {
+                    assert!(result.is_err());
+                    break;
+                }
+                std::task::Poll::Pending => {}
+            }
+            if let std::task::Poll::Ready(Some((_, send))) = handle.poll_request() {
+                attempts += 1;
+                send.send_error(std::io::Error::other("x"));
+            } else {
+                tokio::time::advance(DELAY).await;
+            }
+        }
+        assert_eq!(attempts, expected_attempts, "request {request}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_from_the_request_limits_the_retries() {
+    struct Read {
+        deadline: Deadline,
+    }
+    impl Clone for Read {
+        fn clone(&self) -> Self {
+            Read {
+                deadline: self.deadline,
+            }
+        }
+    }
+    let layer = retry(10)
+        .layer()
+        .deadline_from(|read: &Read| Some(read.deadline));
+    let service = tower::service_fn(|_: Read| async { Err::<(), BoxError>("down".into()) });
+    let mut service: RetryService<_, _, _, _> = tower::Layer::layer(&layer, service);
+    let started = tokio::time::Instant::now();
+    let result = tower::ServiceExt::oneshot(
+        &mut service,
+        Read {
+            deadline: Deadline::after(Duration::from_millis(250)),
+        },
+    )
+    .await;
+    assert!(result.is_err());
+    assert_eq!(
+        started.elapsed(),
+        2 * DELAY,
+        "attempts at 0, 100 and 200 ms"
+    );
+}
+
+#[test]
+fn a_layer_is_cheap_to_clone_and_reports_its_retry() {
+    let layer: RetryLayer = retry(2).layer();
+    assert_eq!(layer.clone().retry().name(), "svc");
+}
