@@ -1,13 +1,15 @@
 //! The futures of a retried call: [`ResponseFuture`] (tower) and [`CallFuture`] (direct).
 
+use std::borrow::Borrow;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use hardy_core::{Classify, Error};
+use hardy_core::{Classify, Error, Outcome};
 use hardy_timeout::Deadline;
 use pin_project::pin_project;
-use tokio::time::{Sleep, sleep};
+use tokio::time::{Sleep, sleep_until};
 use tower_service::Service;
 
 use crate::CloneRequest;
@@ -24,6 +26,12 @@ pub(crate) trait Attempts {
 
     /// Whether another attempt can be made at all.
     fn can_retry(&self) -> bool;
+}
+
+/// The retry behind a handle or a service's own reference to one.
+#[inline]
+fn handle<R: Borrow<Retry>>(retry: &R) -> &Retry {
+    retry.borrow()
 }
 
 /// The attempts of a direct call: the operation called again.
@@ -94,11 +102,8 @@ enum State<F> {
         #[pin]
         future: F,
     },
-    /// Waiting before the next attempt.
-    Sleeping {
-        #[pin]
-        sleep: Sleep,
-    },
+    /// Waiting before the next attempt, on the call's timer.
+    Sleeping,
     /// The next attempt is to be made.
     Ready,
 }
@@ -106,12 +111,17 @@ enum State<F> {
 /// The retry loop shared by both futures.
 #[pin_project]
 #[derive(Debug)]
-pub(crate) struct Retrying<A, Fut, C> {
+pub(crate) struct Retrying<A, Fut, C, R = Retry> {
     #[pin]
     state: State<Fut>,
+    /// The timer of the delays, made at the first retry and reset for the next ones: a
+    /// call that succeeds at once carries no timer, and one that retries allocates it
+    /// once, not per attempt.
+    timer: Option<Pin<Box<Sleep>>>,
     attempts: A,
     classifier: C,
-    retry: Retry,
+    /// The handle, or the service's own reference to it.
+    retry: R,
     call: CallState,
 }
 
@@ -124,6 +134,7 @@ impl<F, Fut, C> Retrying<Operation<F>, Fut, C> {
     ) -> Self {
         Retrying {
             state: State::Start { deadline },
+            timer: None,
             attempts: Operation(operation),
             classifier,
             retry,
@@ -132,17 +143,18 @@ impl<F, Fut, C> Retrying<Operation<F>, Fut, C> {
     }
 }
 
-impl<A, Fut, C> Retrying<A, Fut, C> {
+impl<A, Fut, C, R> Retrying<A, Fut, C, R> {
     #[inline]
     pub(crate) fn running(
         future: Fut,
         attempts: A,
         classifier: C,
-        retry: Retry,
+        retry: R,
         call: CallState,
     ) -> Self {
         Retrying {
             state: State::Running { future },
+            timer: None,
             attempts,
             classifier,
             retry,
@@ -151,46 +163,99 @@ impl<A, Fut, C> Retrying<A, Fut, C> {
     }
 }
 
-impl<A, C> Future for Retrying<A, A::Future, C>
+impl<A, C, R> Future for Retrying<A, A::Future, C, R>
 where
     A: Attempts,
     C: Classify<A::Ok, A::Error>,
+    R: Borrow<Retry>,
 {
     type Output = Result<A::Ok, A::Error>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // The path of a call that succeeds at once, kept small enough to inline.
+        let this = self.as_mut().project();
+        if let StateProj::Running { future } = this.state.project() {
+            let result = ready!(future.poll(cx));
+            let outcome = this.classifier.classify(&result);
+            if outcome.is_success() {
+                handle(this.retry).succeeded(this.call);
+                return Poll::Ready(result);
+            }
+            if !self.as_mut().failed(outcome) {
+                return Poll::Ready(result);
+            }
+        }
+        self.poll_retries(cx)
+    }
+}
+
+impl<A, C, R> Retrying<A, A::Future, C, R>
+where
+    A: Attempts,
+    C: Classify<A::Ok, A::Error>,
+    R: Borrow<Retry>,
+{
+    /// An attempt failed: `true` if another follows (and the state says when).
+    #[cold]
+    #[inline(never)]
+    fn failed(self: Pin<&mut Self>, outcome: Outcome) -> bool {
         let mut this = self.project();
+        match handle(this.retry).after_failure(this.call, outcome, this.attempts.can_retry()) {
+            Next::Return => false,
+            Next::Retry(delay) if delay.is_zero() => {
+                this.state.set(State::Ready);
+                true
+            }
+            Next::Retry(delay) => {
+                let wake_at = tokio::time::Instant::now() + delay;
+                match this.timer {
+                    Some(timer) => timer.as_mut().reset(wake_at),
+                    None => *this.timer = Some(Box::pin(sleep_until(wake_at))),
+                }
+                this.state.set(State::Sleeping);
+                true
+            }
+        }
+    }
+
+    /// Everything after a first failed attempt: delays, readiness, further attempts.
+    #[cold]
+    #[inline(never)]
+    fn poll_retries(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<A::Ok, A::Error>> {
         loop {
+            let mut this = self.as_mut().project();
             match this.state.as_mut().project() {
                 StateProj::Running { future } => {
                     let result = ready!(future.poll(cx));
                     let outcome = this.classifier.classify(&result);
-                    match this
-                        .retry
-                        .after_attempt(this.call, outcome, this.attempts.can_retry())
-                    {
-                        Next::Return => return Poll::Ready(result),
-                        Next::Retry(delay) if delay.is_zero() => this.state.set(State::Ready),
-                        Next::Retry(delay) => this.state.set(State::Sleeping {
-                            sleep: sleep(delay),
-                        }),
+                    if outcome.is_success() {
+                        handle(this.retry).succeeded(this.call);
+                        return Poll::Ready(result);
+                    }
+                    if !self.as_mut().failed(outcome) {
+                        return Poll::Ready(result);
                     }
                 }
-                StateProj::Sleeping { sleep } => {
-                    ready!(sleep.poll(cx));
-                    this.state.set(State::Ready);
+                StateProj::Sleeping => {
+                    if let Some(timer) = this.timer {
+                        ready!(timer.as_mut().poll(cx));
+                    }
+                    self.as_mut().project().state.set(State::Ready);
                 }
                 StateProj::Ready => match ready!(this.attempts.poll_attempt(cx)) {
                     Ok(future) => this.state.set(State::Running { future }),
                     Err(error) => {
                         let result = Err(error);
-                        this.retry
-                            .not_ready(this.call, this.classifier.classify(&result));
+                        handle(this.retry).not_ready(this.call, this.classifier.classify(&result));
                         return Poll::Ready(result);
                     }
                 },
                 StateProj::Start { deadline } => {
-                    *this.call = this.retry.start(deadline.take());
+                    *this.call = handle(this.retry).start(deadline.take());
                     this.state.set(State::Ready);
                 }
             }
@@ -212,7 +277,7 @@ where
     S: Service<Req>,
 {
     #[pin]
-    retrying: Retrying<Calls<S, Req, P>, S::Future, C>,
+    retrying: Retrying<Calls<S, Req, P>, S::Future, C, Arc<Retry>>,
 }
 
 impl<S, Req, C, P> ResponseFuture<S, Req, C, P>
@@ -220,7 +285,7 @@ where
     S: Service<Req>,
 {
     #[inline]
-    pub(crate) fn new(retrying: Retrying<Calls<S, Req, P>, S::Future, C>) -> Self {
+    pub(crate) fn new(retrying: Retrying<Calls<S, Req, P>, S::Future, C, Arc<Retry>>) -> Self {
         ResponseFuture { retrying }
     }
 }

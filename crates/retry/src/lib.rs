@@ -58,8 +58,8 @@
 //!
 //! # Metrics and events
 //!
-//! [`METRIC_CALLS`], [`METRIC_ATTEMPTS`], [`METRIC_RETRIES`], [`METRIC_GAVE_UP`],
-//! [`METRIC_BUDGET_REFUSALS`] and the [`METRIC_ATTEMPTS_PER_CALL`] histogram, registered
+//! [`METRIC_CALLS`], [`METRIC_RETRIES`], [`METRIC_GAVE_UP`], [`METRIC_BUDGET_REFUSALS`]
+//! and the [`METRIC_ATTEMPTS_PER_CALL`] histogram (whose sum counts attempts), registered
 //! when the retry is built. A listener receives a [`RetryEvent`] for every attempt.
 //!
 //! # Features
@@ -90,8 +90,8 @@ pub use event::{GiveUpReason, RetryEvent};
 pub use layer::RetryLayer;
 pub use request::{CloneRequest, Cloned, SendOnce};
 pub use retry::{
-    METRIC_ATTEMPTS, METRIC_ATTEMPTS_PER_CALL, METRIC_BUDGET_REFUSALS, METRIC_CALLS,
-    METRIC_GAVE_UP, METRIC_RETRIES, Retry,
+    METRIC_ATTEMPTS_PER_CALL, METRIC_BUDGET_REFUSALS, METRIC_CALLS, METRIC_GAVE_UP, METRIC_RETRIES,
+    Retry,
 };
 pub use schedule::{Backoff, Jitter, Schedule};
 pub use service::RetryService;

@@ -21,8 +21,6 @@ use crate::{
 /// `hardy_retry_calls_total{name, result}`: calls (not attempts) by how they ended,
 /// `success` or `failure`.
 pub const METRIC_CALLS: &str = "hardy_retry_calls_total";
-/// `hardy_retry_attempts_total{name}`: attempts, first attempts included.
-pub const METRIC_ATTEMPTS: &str = "hardy_retry_attempts_total";
 /// `hardy_retry_retries_total{name}`: retries made.
 pub const METRIC_RETRIES: &str = "hardy_retry_retries_total";
 /// `hardy_retry_gave_up_total{name, reason}`: calls that ended in a failure, by the
@@ -30,7 +28,8 @@ pub const METRIC_RETRIES: &str = "hardy_retry_retries_total";
 pub const METRIC_GAVE_UP: &str = "hardy_retry_gave_up_total";
 /// `hardy_retry_budget_refusals_total{name}`: retries the retry budget refused.
 pub const METRIC_BUDGET_REFUSALS: &str = "hardy_retry_budget_refusals_total";
-/// `hardy_retry_attempts_per_call{name}`: a histogram of the attempts each call made.
+/// `hardy_retry_attempts_per_call{name}`: a histogram of the attempts each call made,
+/// first attempts included. Its sum counts all attempts, its count all calls.
 pub const METRIC_ATTEMPTS_PER_CALL: &str = "hardy_retry_attempts_per_call";
 
 const REASONS: [GiveUpReason; 6] = [
@@ -101,7 +100,6 @@ struct Shared {
 struct Metrics {
     success: Counter,
     failure: Counter,
-    attempts: Counter,
     retries: Counter,
     budget_refusals: Counter,
     gave_up: [Counter; REASONS.len()],
@@ -114,11 +112,6 @@ impl Metrics {
             METRIC_CALLS,
             metrics::Unit::Count,
             "Calls through a retry, by how they ended"
-        );
-        metrics::describe_counter!(
-            METRIC_ATTEMPTS,
-            metrics::Unit::Count,
-            "Attempts made by a retry, first attempts included"
         );
         metrics::describe_counter!(
             METRIC_RETRIES,
@@ -144,7 +137,6 @@ impl Metrics {
         Metrics {
             success: calls("success"),
             failure: calls("failure"),
-            attempts: metrics::counter!(METRIC_ATTEMPTS, "name" => name.to_string()),
             retries: metrics::counter!(METRIC_RETRIES, "name" => name.to_string()),
             budget_refusals: metrics::counter!(METRIC_BUDGET_REFUSALS, "name" => name.to_string()),
             gave_up: REASONS.map(|reason| metrics::counter!(METRIC_GAVE_UP, "name" => name.to_string(), "reason" => reason.as_str())),
@@ -401,10 +393,22 @@ impl Retry {
         }
     }
 
-    /// An attempt finished with `outcome`: return its result, or retry after a delay.
-    /// `can_retry` says whether another attempt can be made at all.
+    /// An attempt succeeded: the call ends with it.
     #[inline]
-    pub(crate) fn after_attempt(
+    pub(crate) fn succeeded(&self, call: &CallState) {
+        let shared = &*self.shared;
+        let attempts = call.attempts.saturating_add(1);
+        shared.metrics.success.increment(1);
+        shared.metrics.attempts_per_call.record(f64::from(attempts));
+        shared.listener.emit_with(|| RetryEvent::Succeeded {
+            name: shared.name.clone(),
+            attempt: attempts,
+        });
+    }
+
+    /// An attempt failed with `outcome`: end the call with its result, or retry after a
+    /// delay. `can_retry` says whether another attempt can be made at all.
+    pub(crate) fn after_failure(
         &self,
         call: &mut CallState,
         outcome: Outcome,
@@ -412,25 +416,6 @@ impl Retry {
     ) -> Next {
         let shared = &*self.shared;
         call.attempts = call.attempts.saturating_add(1);
-        shared.metrics.attempts.increment(1);
-        if outcome.is_success() {
-            shared.metrics.success.increment(1);
-            shared
-                .metrics
-                .attempts_per_call
-                .record(f64::from(call.attempts));
-            shared.listener.emit_with(|| RetryEvent::Succeeded {
-                name: shared.name.clone(),
-                attempt: call.attempts,
-            });
-            return Next::Return;
-        }
-        self.after_failure(call, outcome, can_retry)
-    }
-
-    #[cold]
-    fn after_failure(&self, call: &mut CallState, outcome: Outcome, can_retry: bool) -> Next {
-        let shared = &*self.shared;
         let (retryable, hint) = match outcome {
             Outcome::Success => (false, None),
             Outcome::Failure(Retryability::RetryAfter(after)) => (true, Some(after)),
@@ -479,6 +464,7 @@ impl Retry {
     /// that error.
     #[cold]
     pub(crate) fn not_ready(&self, call: &CallState, outcome: Outcome) {
+        // The attempt never started; the last finished one counts.
         let _ = self.give_up(call, outcome, GiveUpReason::NotReady);
     }
 

@@ -1,5 +1,6 @@
 //! [`RetryService`]: a tower service whose calls are retried by a [`Retry`].
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use hardy_core::{Classify, DefaultClassifier};
@@ -16,10 +17,13 @@ use crate::{CloneRequest, Cloned, Retry};
 /// (with the layer's [`CloneRequest`]), hands the readied inner service to the call
 /// and keeps a clone of it for the next call. Each retry makes the call's service ready
 /// again before sending the copy.
-#[derive(Debug, Clone)]
+///
+/// Each service (and each clone of it) keeps its own reference to the retry, so services
+/// driven from different threads do not contend on one reference count.
+#[derive(Debug)]
 pub struct RetryService<S, C = DefaultClassifier, P = Cloned, X = NoDeadline> {
     inner: S,
-    retry: Retry,
+    retry: Arc<Retry>,
     classifier: C,
     policy: P,
     deadline: X,
@@ -43,7 +47,7 @@ impl<S, C, P, X> RetryService<S, C, P, X> {
     ) -> Self {
         RetryService {
             inner,
-            retry,
+            retry: Arc::new(retry),
             classifier,
             policy,
             deadline,
@@ -68,6 +72,18 @@ impl<S, C, P, X> RetryService<S, C, P, X> {
     /// The inner service, taken out.
     pub fn into_inner(self) -> S {
         self.inner
+    }
+}
+
+impl<S: Clone, C: Clone, P: Clone, X: Clone> Clone for RetryService<S, C, P, X> {
+    fn clone(&self) -> Self {
+        RetryService {
+            inner: self.inner.clone(),
+            retry: Arc::new(Retry::clone(&self.retry)),
+            classifier: self.classifier.clone(),
+            policy: self.policy.clone(),
+            deadline: self.deadline.clone(),
+        }
     }
 }
 

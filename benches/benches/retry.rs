@@ -1,0 +1,168 @@
+//! Retry, success at the first attempt: the bare service, Hardy's retry layer (without
+//! and with a retry budget), tower's `Retry` with a policy that never retries (and with
+//! its `TpsBudget`), and as a direct call, Hardy's `Retry::call` beside backon.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use backon::Retryable;
+use criterion::{Criterion, criterion_group, criterion_main};
+use hardy_benches::{Echo, runtime, time_calls, time_calls_on_two_threads};
+use hardy_retry::{Retry, RetryBudget, RetryBudgetConfig};
+use tower::retry::budget::{Budget, TpsBudget};
+use tower::{BoxError, Layer, ServiceBuilder};
+
+/// A tower retry policy that never retries: the cheapest `tower::retry::Retry`.
+#[derive(Clone, Copy)]
+struct NeverRetry;
+
+impl tower::retry::Policy<u64, u64, BoxError> for NeverRetry {
+    type Future = std::future::Ready<()>;
+
+    fn retry(&mut self, _: &mut u64, _: &mut Result<u64, BoxError>) -> Option<Self::Future> {
+        None
+    }
+
+    fn clone_request(&mut self, request: &u64) -> Option<u64> {
+        Some(*request)
+    }
+}
+
+/// A tower retry policy drawing on tower's `TpsBudget`, as tower's docs show; it
+/// retries only errors, so on the success path it deposits and returns.
+#[derive(Clone)]
+struct Budgeted(std::sync::Arc<TpsBudget>);
+
+impl tower::retry::Policy<u64, u64, BoxError> for Budgeted {
+    type Future = std::future::Ready<()>;
+
+    fn retry(&mut self, _: &mut u64, result: &mut Result<u64, BoxError>) -> Option<Self::Future> {
+        match result {
+            Ok(_) => {
+                self.0.deposit();
+                None
+            }
+            Err(_) => self.0.withdraw().then(|| std::future::ready(())),
+        }
+    }
+
+    fn clone_request(&mut self, request: &u64) -> Option<u64> {
+        Some(*request)
+    }
+}
+
+fn hardy() -> Retry {
+    Retry::builder("bench").build().expect("valid retry")
+}
+
+fn hardy_budgeted() -> Retry {
+    let budget = RetryBudget::new("bench", RetryBudgetConfig::default()).expect("valid budget");
+    Retry::builder("bench")
+        .budget(budget)
+        .build()
+        .expect("valid retry")
+}
+
+fn tower_budget() -> Budgeted {
+    Budgeted(std::sync::Arc::new(TpsBudget::new(
+        Duration::from_secs(10),
+        10,
+        0.1,
+    )))
+}
+
+fn retry(c: &mut Criterion) {
+    let rt = runtime();
+
+    let mut group = c.benchmark_group("retry/first_try");
+    group.bench_function("bare", |b| {
+        let mut service = Echo;
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.bench_function("hardy", |b| {
+        let mut service = ServiceBuilder::new().layer(hardy().layer()).service(Echo);
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.bench_function("hardy_budget", |b| {
+        let mut service = ServiceBuilder::new()
+            .layer(hardy_budgeted().layer())
+            .service(Echo);
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.bench_function("tower_never_retry", |b| {
+        let mut service = tower::retry::RetryLayer::new(NeverRetry).layer(Echo);
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.bench_function("tower_budget", |b| {
+        let mut service = tower::retry::RetryLayer::new(tower_budget()).layer(Echo);
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("retry/two_threads");
+    group.bench_function("bare", |b| {
+        b.iter_custom(|n| time_calls_on_two_threads(&Echo, n));
+    });
+    group.bench_function("hardy_budget", |b| {
+        let service = ServiceBuilder::new()
+            .layer(hardy_budgeted().layer())
+            .service(Echo);
+        b.iter_custom(|n| time_calls_on_two_threads(&service, n));
+    });
+    group.bench_function("tower_budget", |b| {
+        let service = tower::retry::RetryLayer::new(tower_budget()).layer(Echo);
+        b.iter_custom(|n| time_calls_on_two_threads(&service, n));
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("retry/direct");
+    group.bench_function("bare", |b| {
+        b.iter_custom(|n| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for i in 0..n {
+                    let value = async { Ok::<u64, std::io::Error>(black_box(i)) }
+                        .await
+                        .expect("ok");
+                    black_box(value);
+                }
+                start.elapsed()
+            })
+        });
+    });
+    group.bench_function("hardy", |b| {
+        let retry = hardy();
+        b.iter_custom(|n| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for i in 0..n {
+                    let value = retry
+                        .call(|| async { Ok::<u64, std::io::Error>(black_box(i)) })
+                        .await
+                        .expect("ok");
+                    black_box(value);
+                }
+                start.elapsed()
+            })
+        });
+    });
+    group.bench_function("backon", |b| {
+        b.iter_custom(|n| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for i in 0..n {
+                    let value = (|| async { Ok::<u64, std::io::Error>(black_box(i)) })
+                        .retry(backon::ExponentialBuilder::default())
+                        .await
+                        .expect("ok");
+                    black_box(value);
+                }
+                start.elapsed()
+            })
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, retry);
+criterion_main!(benches);
