@@ -181,3 +181,113 @@ async fn an_open_breaker_inside_a_retry_stops_the_retries() {
     assert!(error.as_rejection().is_some_and(Rejection::is_circuit_open));
     assert_eq!(attempts.load(Ordering::SeqCst), 0);
 }
+
+/// A sensor whose first `failures` reads fail at once, and which answers after that.
+fn failing_sensor(
+    failures: usize,
+) -> (
+    impl Service<
+        u8,
+        Response = u8,
+        Error = BoxError,
+        Future = impl Future<Output = Result<u8, BoxError>> + Send,
+    > + Clone,
+    Arc<AtomicUsize>,
+) {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counted = attempts.clone();
+    let service = service_fn(move |sensor: u8| {
+        let attempt = counted.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if attempt < failures {
+                Err::<u8, BoxError>("no ack".into())
+            } else {
+                Ok(sensor)
+            }
+        }
+    });
+    (service, attempts)
+}
+
+fn every_second(attempts: u32) -> Retry {
+    Retry::builder("soil-read")
+        .max_attempts(attempts)
+        .backoff(Backoff::Constant {
+            delay: Duration::from_secs(1),
+        })
+        .jitter(Jitter::None)
+        .max_delay(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn hardy_retry_around_a_breaker_and_a_per_attempt_timeout_reads_through_stalls() {
+    let breaker = CircuitBreaker::builder("soil-sensor").build().unwrap();
+    let per_attempt = Timeout::new("soil-read.attempt", Duration::from_secs(1)).unwrap();
+    let (sensor, attempts) = flaky_sensor(2);
+    let mut stack = ServiceBuilder::new()
+        .hardy_retry(&every_second(3))
+        .hardy_breaker(&breaker)
+        .hardy_timeout(&per_attempt)
+        .service(sensor);
+    let start = Instant::now();
+    let value = stack.ready().await.unwrap().call(4).await.unwrap();
+    assert_eq!(value, 4);
+    assert_eq!(attempts.load(Ordering::SeqCst), 3);
+    // Two timed-out attempts of 1 s, two delays of 1 s, and a 100 ms answer.
+    assert_eq!(start.elapsed(), Duration::from_millis(4_100));
+    let snapshot = breaker.snapshot();
+    assert_eq!(snapshot.state, BreakerState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn hardy_retry_stops_when_the_breaker_inside_opens() {
+    let breaker = CircuitBreaker::builder("soil-sensor")
+        .consecutive_failures(2)
+        .open_for(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let (sensor, attempts) = failing_sensor(usize::MAX);
+    let mut stack = ServiceBuilder::new()
+        .hardy_retry(&every_second(5))
+        .hardy_breaker(&breaker)
+        .service(sensor);
+    let error = stack.ready().await.unwrap().call(4).await.unwrap_err();
+    // Two attempts opened the breaker; the third was refused, and the refusal ended
+    // the call instead of three more tries against an open breaker.
+    assert!(error.as_rejection().is_some_and(Rejection::is_circuit_open));
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn hardy_retry_can_wait_for_the_breaker_to_half_open() {
+    let breaker = CircuitBreaker::builder("soil-sensor")
+        .consecutive_failures(2)
+        .half_open_calls(1)
+        .open_for(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let retry = Retry::builder("soil-read")
+        .max_attempts(4)
+        .backoff(Backoff::Constant {
+            delay: Duration::from_secs(1),
+        })
+        .jitter(Jitter::None)
+        .max_delay(Duration::from_secs(60))
+        .wait_for_retry_after(true)
+        .build()
+        .unwrap();
+    let (sensor, attempts) = failing_sensor(2);
+    let mut stack = ServiceBuilder::new()
+        .hardy_retry(&retry)
+        .hardy_breaker(&breaker)
+        .service(sensor);
+    let start = Instant::now();
+    let value = stack.ready().await.unwrap().call(4).await.unwrap();
+    assert_eq!(value, 4, "the half-open probe succeeded");
+    assert_eq!(attempts.load(Ordering::SeqCst), 3);
+    // 1 s between the two failures, then the 30 s the breaker said to wait.
+    assert_eq!(start.elapsed(), Duration::from_secs(31));
+    assert_eq!(breaker.state(), BreakerState::Closed);
+}

@@ -42,6 +42,14 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
         self,
         breaker: &crate::breaker::CircuitBreaker,
     ) -> ServiceBuilder<Stack<crate::breaker::BreakerLayer, L>>;
+
+    /// Adds a [`RetryLayer`](crate::retry::RetryLayer) retrying each call with `retry`,
+    /// the default classifier and cloned requests.
+    #[cfg(feature = "retry")]
+    fn hardy_retry(
+        self,
+        retry: &crate::retry::Retry,
+    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer, L>>;
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
@@ -59,6 +67,14 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         breaker: &crate::breaker::CircuitBreaker,
     ) -> ServiceBuilder<Stack<crate::breaker::BreakerLayer, L>> {
         self.layer(breaker.layer())
+    }
+
+    #[cfg(feature = "retry")]
+    fn hardy_retry(
+        self,
+        retry: &crate::retry::Retry,
+    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer, L>> {
+        self.layer(retry.layer())
     }
 }
 

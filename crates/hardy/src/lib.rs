@@ -24,6 +24,8 @@
 //!
 //! # Tower stack
 //!
+//! Outermost first: retries around a circuit breaker around a per-attempt timeout.
+//!
 //! ```
 //! use std::time::Duration;
 //! use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
@@ -31,11 +33,15 @@
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), BoxError> {
-//! let per_call = Timeout::new("pump-1", Duration::from_secs(3))?;
-//! let mut pump = ServiceBuilder::new()
-//!     .hardy_timeout(&per_call)
-//!     .service_fn(|millilitres: u32| async move { Ok::<_, BoxError>(millilitres) });
-//! assert_eq!(pump.ready().await?.call(250).await?, 250);
+//! let retry = Retry::builder("soil-1").max_attempts(3).build()?;
+//! let breaker = CircuitBreaker::builder("soil-1").build()?;
+//! let per_attempt = Timeout::new("soil-1", Duration::from_secs(2))?;
+//! let mut read = ServiceBuilder::new()
+//!     .hardy_retry(&retry)
+//!     .hardy_breaker(&breaker)
+//!     .hardy_timeout(&per_attempt)
+//!     .service_fn(|sensor: u8| async move { Ok::<_, BoxError>(sensor) });
+//! assert_eq!(read.ready().await?.call(1).await?, 1);
 //! # Ok(())
 //! # }
 //! ```
@@ -46,6 +52,7 @@
 //! | --- | --- | --- |
 //! | `timeout` | yes | [`timeout`]: `hardy-timeout` (timeouts, operation tables, deadlines) |
 //! | `breaker` | yes | [`breaker`]: `hardy-breaker` (circuit breaker, registry) |
+//! | `retry` | yes | [`retry`]: `hardy-retry` (backoff, jitter, retry budget) |
 //! | `serde` | no | `Serialize`/`Deserialize` for every config |
 //! | `http` | no | deadlines read from `http::Request` extensions |
 
@@ -61,6 +68,9 @@ pub use hardy_core::{
     AsRejection, Classify, ConfigError, DefaultClassifier, Error, Listener, Name, Outcome,
     Rejection, RejectionKind, Retryability, ShedReason, Validate, find_rejection,
 };
+/// Retries with backoff, jitter, deadlines and a shared retry budget: `hardy-retry`.
+#[cfg(feature = "retry")]
+pub use hardy_retry as retry;
 /// Timeouts, per-operation timeout tables and deadlines: `hardy-timeout`.
 #[cfg(feature = "timeout")]
 pub use hardy_timeout as timeout;
@@ -77,6 +87,8 @@ pub mod prelude {
     pub use hardy_core::{
         AsRejection, Classify, DefaultClassifier, Error, Outcome, Rejection, Retryability,
     };
+    #[cfg(feature = "retry")]
+    pub use hardy_retry::{Backoff, Jitter, Retry, RetryBudget, RetryLayer};
     #[cfg(feature = "timeout")]
     pub use hardy_timeout::{Deadline, OperationTimeouts, Timeout, TimeoutLayer};
 }

@@ -497,4 +497,52 @@ mod tests {
             "the builder validates"
         );
     }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn reads_a_policy_from_toml_and_rejects_unknown_keys() {
+        let config: RetryConfig = toml::from_str(
+            r#"
+            max_attempts = 5
+            backoff = { kind = "exponential", initial = "200ms", multiplier = 3.0 }
+            jitter = "decorrelated"
+            max_delay = "5s"
+            total_budget = "20s"
+            wait_for_retry_after = true
+            budget = { retry_ratio = 0.2, min_retries_per_second = 5.0 }
+            "#,
+        )
+        .expect("a valid policy");
+        assert_eq!(
+            config,
+            RetryConfig {
+                max_attempts: 5,
+                backoff: Backoff::Exponential {
+                    initial: Duration::from_millis(200),
+                    multiplier: 3.0,
+                },
+                jitter: Jitter::Decorrelated,
+                max_delay: Duration::from_secs(5),
+                total_budget: Some(Duration::from_secs(20)),
+                wait_for_retry_after: true,
+                budget: Some(RetryBudgetConfig {
+                    retry_ratio: 0.2,
+                    min_retries_per_second: 5.0,
+                    ..RetryBudgetConfig::default()
+                }),
+                ..RetryConfig::default()
+            }
+        );
+        let back: RetryConfig =
+            toml::from_str(&toml::to_string(&config).expect("serializes")).expect("reads back");
+        assert_eq!(back, config);
+        for bad in [
+            "max_atempts = 5",
+            "budget = { ratio = 0.2 }",
+            "backoff = { kind = \"constant\", delay = \"1s\", step = \"1s\" }",
+            "jitter = \"sometimes\"",
+        ] {
+            assert!(toml::from_str::<RetryConfig>(bad).is_err(), "{bad}");
+        }
+    }
 }
