@@ -218,7 +218,7 @@ fn every_second(attempts: u32) -> Retry {
         .jitter(Jitter::None)
         .max_delay(Duration::from_secs(60))
         .build()
-        .unwrap()
+        .expect("valid retry")
 }
 
 #[tokio::test(start_paused = true)]
