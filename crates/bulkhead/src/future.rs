@@ -1,0 +1,292 @@
+//! The futures of a call through a bulkhead: [`ResponseFuture`] (tower) and
+//! [`CallFuture`] (direct).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use hardy_core::{Error, Rejection};
+use pin_project::{pin_project, pinned_drop};
+use tower_service::Service;
+
+use crate::Bulkhead;
+use crate::bulkhead::{Admission, BulkheadPermit, Source, Waiting};
+use crate::sync::Arc;
+
+#[pin_project(project = StateProj)]
+enum State<S, Req, F> {
+    /// Admitted: the inner call runs, holding its slot.
+    Running {
+        #[pin]
+        future: F,
+        permit: BulkheadPermit,
+    },
+    /// Waiting for a slot, with the readied service and the request.
+    Waiting {
+        waiting: Pin<Box<Waiting>>,
+        bulkhead: Arc<Bulkhead>,
+        service: S,
+        request: Option<Req>,
+    },
+    /// Refused.
+    Rejected { rejection: Option<Rejection> },
+}
+
+/// The response future of a [`BulkheadService`](crate::BulkheadService): the inner
+/// service's response, or its error type made from [`Rejection::BulkheadFull`].
+///
+/// # Cancel safety
+///
+/// Dropping it while it waits leaves the queue (a slot handed to it meanwhile goes to
+/// the next waiter); while the inner call runs, drops the call and frees the slot.
+#[pin_project(PinnedDrop)]
+#[must_use = "futures do nothing unless polled"]
+pub struct ResponseFuture<S, Req>
+where
+    S: Service<Req>,
+{
+    #[pin]
+    state: State<S, Req, S::Future>,
+}
+
+impl<S, Req> ResponseFuture<S, Req>
+where
+    S: Service<Req>,
+{
+    #[inline]
+    pub(crate) fn running(future: S::Future, permit: BulkheadPermit) -> Self {
+        ResponseFuture {
+            state: State::Running { future, permit },
+        }
+    }
+
+    pub(crate) fn waiting(
+        waiting: Box<Waiting>,
+        bulkhead: Arc<Bulkhead>,
+        service: S,
+        request: Req,
+    ) -> Self {
+        ResponseFuture {
+            state: State::Waiting {
+                waiting: Box::into_pin(waiting),
+                bulkhead,
+                service,
+                request: Some(request),
+            },
+        }
+    }
+
+    pub(crate) fn rejected(rejection: Rejection) -> Self {
+        ResponseFuture {
+            state: State::Rejected {
+                rejection: Some(rejection),
+            },
+        }
+    }
+}
+
+impl<S, Req> Future for ResponseFuture<S, Req>
+where
+    S: Service<Req>,
+    S::Error: From<Rejection>,
+{
+    type Output = Result<S::Response, S::Error>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Running { future, .. } => return future.poll(cx),
+                StateProj::Waiting {
+                    waiting,
+                    bulkhead,
+                    service,
+                    request,
+                } => {
+                    let admitted = ready!(waiting.as_mut().poll_admit(bulkhead, cx));
+                    let next = match admitted {
+                        Ok(()) => {
+                            let request = request
+                                .take()
+                                .expect("the request is kept until the call is admitted");
+                            State::Running {
+                                future: service.call(request),
+                                permit: BulkheadPermit::new(bulkhead.clone(), Source::Own),
+                            }
+                        }
+                        Err(rejection) => State::Rejected {
+                            rejection: Some(rejection),
+                        },
+                    };
+                    this.state.set(next);
+                }
+                StateProj::Rejected { rejection } => {
+                    let rejection = rejection
+                        .take()
+                        .expect("bulkhead future polled after completion");
+                    return Poll::Ready(Err(rejection.into()));
+                }
+            }
+        }
+    }
+}
+
+#[pinned_drop]
+impl<S, Req> PinnedDrop for ResponseFuture<S, Req>
+where
+    S: Service<Req>,
+{
+    fn drop(self: Pin<&mut Self>) {
+        if let StateProj::Waiting {
+            waiting, bulkhead, ..
+        } = self.project().state.project()
+        {
+            waiting.as_mut().abandon(bulkhead);
+        }
+    }
+}
+
+impl<S, Req> std::fmt::Debug for ResponseFuture<S, Req>
+where
+    S: Service<Req>,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.state {
+            State::Running { .. } => "running",
+            State::Waiting { .. } => "waiting",
+            State::Rejected { .. } => "rejected",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .finish()
+    }
+}
+
+#[pin_project(project = CallProj)]
+enum CallState<F, Fut> {
+    Start {
+        operation: Option<F>,
+    },
+    Waiting {
+        waiting: Pin<Box<Waiting>>,
+        operation: Option<F>,
+    },
+    Running {
+        #[pin]
+        future: Fut,
+        permit: BulkheadPermit,
+    },
+    Done,
+}
+
+/// The future of a direct [`Bulkhead::call`]: `Result<T, hardy_core::Error<E>>` for an
+/// operation returning `Result<T, E>`. Admission happens at the first poll.
+///
+/// # Cancel safety
+///
+/// Dropping it while it waits leaves the queue; while the operation runs, drops it and
+/// frees the slot.
+#[pin_project(PinnedDrop)]
+#[must_use = "futures do nothing unless polled"]
+pub struct CallFuture<F, Fut> {
+    bulkhead: Bulkhead,
+    #[pin]
+    state: CallState<F, Fut>,
+}
+
+impl<F, Fut> CallFuture<F, Fut> {
+    pub(crate) fn new(bulkhead: Bulkhead, operation: F) -> Self {
+        CallFuture {
+            bulkhead,
+            state: CallState::Start {
+                operation: Some(operation),
+            },
+        }
+    }
+}
+
+impl<F, Fut, T, E> Future for CallFuture<F, Fut>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    type Output = Result<T, Error<E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                CallProj::Start { operation } => {
+                    let operation = operation
+                        .take()
+                        .expect("bulkhead call polled after completion");
+                    let next = match this.bulkhead.admit() {
+                        Admission::Now(source) => CallState::Running {
+                            future: operation(),
+                            permit: BulkheadPermit::new(this.bulkhead.clone(), source),
+                        },
+                        Admission::Wait(waiting) => CallState::Waiting {
+                            waiting: Box::into_pin(waiting),
+                            operation: Some(operation),
+                        },
+                        Admission::Refused(rejection) => {
+                            this.state.set(CallState::Done);
+                            return Poll::Ready(Err(Error::Rejected(rejection)));
+                        }
+                    };
+                    this.state.set(next);
+                }
+                CallProj::Waiting { waiting, operation } => {
+                    match ready!(waiting.as_mut().poll_admit(this.bulkhead, cx)) {
+                        Ok(()) => {
+                            let operation = operation
+                                .take()
+                                .expect("the operation is kept until the call is admitted");
+                            this.state.set(CallState::Running {
+                                future: operation(),
+                                permit: BulkheadPermit::new(this.bulkhead.clone(), Source::Own),
+                            });
+                        }
+                        Err(rejection) => {
+                            this.state.set(CallState::Done);
+                            return Poll::Ready(Err(Error::Rejected(rejection)));
+                        }
+                    }
+                }
+                CallProj::Running { future, .. } => {
+                    let result = ready!(future.poll(cx));
+                    // Free the slot as soon as the operation is done.
+                    this.state.set(CallState::Done);
+                    return Poll::Ready(result.map_err(Error::Inner));
+                }
+                CallProj::Done => panic!("bulkhead call polled after completion"),
+            }
+        }
+    }
+}
+
+#[pinned_drop]
+impl<F, Fut> PinnedDrop for CallFuture<F, Fut> {
+    fn drop(self: Pin<&mut Self>) {
+        let this = self.project();
+        if let CallProj::Waiting { waiting, .. } = this.state.project() {
+            waiting.as_mut().abandon(this.bulkhead);
+        }
+    }
+}
+
+impl<F, Fut> std::fmt::Debug for CallFuture<F, Fut> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.state {
+            CallState::Start { .. } => "start",
+            CallState::Waiting { .. } => "waiting",
+            CallState::Running { .. } => "running",
+            CallState::Done => "done",
+        };
+        f.debug_struct("CallFuture")
+            .field("bulkhead", self.bulkhead.name())
+            .field("state", &state)
+            .finish()
+    }
+}

@@ -1,0 +1,98 @@
+//! [`BulkheadService`]: a tower service whose calls are admitted by a [`Bulkhead`].
+
+use std::task::{Context, Poll};
+
+use hardy_core::Rejection;
+use tower_service::Service;
+
+use crate::Bulkhead;
+use crate::bulkhead::{Admission, BulkheadPermit};
+use crate::future::ResponseFuture;
+use crate::sync::Arc;
+
+/// A tower service whose calls are admitted by a [`Bulkhead`]; made by a
+/// [`BulkheadLayer`](crate::BulkheadLayer).
+///
+/// `poll_ready` is the inner service's; the bulkhead decides in `call`. A call admitted
+/// at once calls the inner service at once. A call that must wait takes the readied
+/// inner service with it (leaving a clone for the next call) and calls it once
+/// admitted; a refused call never reaches it and ends with its error type made from
+/// [`Rejection::BulkheadFull`].
+///
+/// Each service (and each clone of it) keeps its own reference to the bulkhead, so
+/// services driven from different threads do not contend on one reference count.
+#[derive(Debug)]
+pub struct BulkheadService<S> {
+    inner: S,
+    bulkhead: Arc<Bulkhead>,
+}
+
+impl<S: Clone> Clone for BulkheadService<S> {
+    fn clone(&self) -> Self {
+        BulkheadService {
+            inner: self.inner.clone(),
+            bulkhead: Arc::new(Bulkhead::clone(&self.bulkhead)),
+        }
+    }
+}
+
+impl<S> BulkheadService<S> {
+    /// Admits the calls of `inner` through `bulkhead`.
+    pub fn new(inner: S, bulkhead: Bulkhead) -> Self {
+        BulkheadService {
+            inner,
+            bulkhead: Arc::new(bulkhead),
+        }
+    }
+
+    /// The bulkhead admitting the calls.
+    pub fn bulkhead(&self) -> &Bulkhead {
+        &self.bulkhead
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, taken out.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, Req> Service<Req> for BulkheadService<S>
+where
+    S: Service<Req> + Clone,
+    S::Error: From<Rejection>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, Req>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, request: Req) -> Self::Future {
+        match self.bulkhead.admit() {
+            Admission::Now(source) => ResponseFuture::running(
+                self.inner.call(request),
+                BulkheadPermit::new(self.bulkhead.clone(), source),
+            ),
+            Admission::Wait(waiting) => {
+                let clone = self.inner.clone();
+                let service = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::waiting(waiting, self.bulkhead.clone(), service, request)
+            }
+            Admission::Refused(rejection) => ResponseFuture::rejected(rejection),
+        }
+    }
+}
