@@ -89,7 +89,8 @@ impl RetryBudget {
     pub fn new(name: impl Into<Name>, config: RetryBudgetConfig) -> Result<Self, ConfigError> {
         let name = name.into();
         config.validate(&name)?;
-        let milli = |tokens: f64| (tokens * MILLI as f64).round() as u64;
+        // Rounded down: the budget never allows more than its settings say.
+        let milli = |tokens: f64| (tokens * MILLI as f64).floor() as u64;
         let cap = u64::from(config.max_balance) * MILLI;
         Ok(RetryBudget {
             shared: Arc::new(Shared {

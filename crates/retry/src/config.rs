@@ -178,7 +178,7 @@ pub struct RetryBudgetConfig {
     /// Default: [`DEFAULT_BUDGET_RETRY_RATIO`] (0.1).
     pub retry_ratio: f64,
     /// Tokens time adds each second, so that clients with little traffic can still
-    /// retry; within `0..=1000000`.
+    /// retry; within `0..=1000000`. Resolution: 0.001.
     ///
     /// Default: [`DEFAULT_BUDGET_MIN_RETRIES_PER_SECOND`] (10).
     pub min_retries_per_second: f64,

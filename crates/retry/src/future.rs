@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use hardy_core::{Classify, Error, Outcome};
 use hardy_timeout::Deadline;
@@ -106,7 +107,12 @@ enum State<F> {
     Sleeping,
     /// The next attempt is to be made.
     Ready,
+    /// The call ended after a failed readiness check: polling again is a bug.
+    Done,
 }
+
+/// About thirty years: where a delay too long for the clock ends.
+const FAR_FUTURE_SECS: u64 = 30 * 365 * 24 * 3600;
 
 /// The retry loop shared by both futures.
 #[pin_project]
@@ -173,7 +179,7 @@ where
 
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // The path of a call that succeeds at once, kept small enough to inline.
+        // The path of a tower call that succeeds at once, kept small enough to inline.
         let this = self.as_mut().project();
         if let StateProj::Running { future } = this.state.project() {
             let result = ready!(future.poll(cx));
@@ -184,6 +190,11 @@ where
             }
             if !self.as_mut().failed(outcome) {
                 return Poll::Ready(result);
+            }
+            if matches!(self.state, State::Ready) {
+                // A zero delay: let other tasks run before the next attempt.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
         }
         self.poll_retries(cx)
@@ -208,7 +219,11 @@ where
                 true
             }
             Next::Retry(delay) => {
-                let wake_at = tokio::time::Instant::now() + delay;
+                let now = tokio::time::Instant::now();
+                // A delay too long to add to the clock waits as long as the clock allows.
+                let wake_at = now
+                    .checked_add(delay)
+                    .unwrap_or_else(|| now + Duration::from_secs(FAR_FUTURE_SECS));
                 match this.timer {
                     Some(timer) => timer.as_mut().reset(wake_at),
                     None => *this.timer = Some(Box::pin(sleep_until(wake_at))),
@@ -239,6 +254,11 @@ where
                     if !self.as_mut().failed(outcome) {
                         return Poll::Ready(result);
                     }
+                    if matches!(self.state, State::Ready) {
+                        // A zero delay: let other tasks run before the next attempt.
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
                 }
                 StateProj::Sleeping => {
                     if let Some(timer) = this.timer {
@@ -251,9 +271,11 @@ where
                     Err(error) => {
                         let result = Err(error);
                         handle(this.retry).not_ready(this.call, this.classifier.classify(&result));
+                        this.state.set(State::Done);
                         return Poll::Ready(result);
                     }
                 },
+                StateProj::Done => panic!("retry future polled after completion"),
                 StateProj::Start { deadline } => {
                     *this.call = handle(this.retry).start(deadline.take());
                     this.state.set(State::Ready);
@@ -328,9 +350,12 @@ impl<F, Fut, C> CallFuture<F, Fut, C> {
 
     /// Makes no retry whose delay would end past `deadline` (nor past the retry's
     /// `total_budget`, whichever is earlier).
+    ///
+    /// Set more than once, the earliest deadline counts. Only effective before the first
+    /// poll.
     pub fn until(mut self, deadline: Deadline) -> Self {
         if let State::Start { deadline: slot } = &mut self.retrying.state {
-            *slot = Some(deadline);
+            *slot = Some(slot.map_or(deadline, |earlier| earlier.earliest(deadline)));
         }
         self
     }

@@ -379,10 +379,11 @@ impl Retry {
         if let Some(budget) = &shared.budget {
             budget.deposit();
         }
+        // A budget too large to add to the clock is no limit.
         let total = shared
             .config
             .total_budget
-            .map(|total| Instant::now() + total);
+            .and_then(|total| Instant::now().checked_add(total));
         let deadline = match (deadline.map(Deadline::instant), total) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -440,7 +441,7 @@ impl Retry {
                 .next_delay(&mut call.progress, &mut *shared.rng.lock()),
         };
         if let Some(deadline) = call.deadline
-            && Instant::now() + delay >= deadline
+            && deadline.saturating_duration_since(Instant::now()) <= delay
         {
             return self.give_up(call, outcome, GiveUpReason::Deadline);
         }
@@ -450,6 +451,8 @@ impl Retry {
             shared.metrics.budget_refusals.increment(1);
             return self.give_up(call, outcome, GiveUpReason::BudgetExhausted);
         }
+        // Counted when scheduled: a call dropped during the delay took its token and is
+        // counted as retried.
         shared.metrics.retries.increment(1);
         shared.listener.emit_with(|| RetryEvent::Retrying {
             name: shared.name.clone(),

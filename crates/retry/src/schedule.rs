@@ -219,9 +219,14 @@ impl Plan {
             Jitter::SmoothDecorrelated => {
                 let t = f64::from(n - 1) + rng.random::<f64>();
                 let curve = t.exp2() * (SMOOTH_P * t).sqrt().tanh();
-                let step = (curve - progress.previous_curve).max(0.0);
+                let step = curve - progress.previous_curve;
                 progress.previous_curve = curve;
-                from_nanos(step * SMOOTH_SCALE * nanos(self.backoff.initial()))
+                if step.is_finite() {
+                    from_nanos(step.max(0.0) * SMOOTH_SCALE * nanos(self.backoff.initial()))
+                } else {
+                    // Past about a thousand retries the curve overflows: stay at the cap.
+                    self.max_delay
+                }
             }
         }
         .min(self.max_delay);
@@ -469,6 +474,22 @@ mod tests {
             assert_eq!(delays(p, 42, 20), delays(p, 42, 20), "{jitter:?}");
             assert_ne!(delays(p, 42, 20), delays(p, 43, 20), "{jitter:?}");
         }
+    }
+
+    #[test]
+    fn smooth_decorrelated_never_collapses_to_zero_after_many_retries() {
+        let p = plan(
+            Backoff::Constant { delay: 100 * MS },
+            Jitter::SmoothDecorrelated,
+            Duration::from_secs(30),
+        );
+        let all = delays(p, 5, 3_000);
+        assert!(
+            all[20..]
+                .iter()
+                .all(|delay| *delay == Duration::from_secs(30)),
+            "once grown, every delay stays at the cap"
+        );
     }
 
     #[test]

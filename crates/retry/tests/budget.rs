@@ -152,3 +152,23 @@ async fn a_budget_in_the_config_is_the_handles_own() {
         .await;
     assert_eq!(retry.budget().expect("a budget").balance(), 0.0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_shared_budget_on_the_builder_wins_over_one_in_the_config() {
+    let shared = budget(0.0, 0.0, 7);
+    let config = hardy_retry::RetryConfig {
+        budget: Some(RetryBudgetConfig {
+            max_balance: 1,
+            ..RetryBudgetConfig::default()
+        }),
+        ..hardy_retry::RetryConfig::default()
+    };
+    let retry = Retry::builder("both")
+        .config(config)
+        .budget(shared.clone())
+        .build()
+        .expect("valid");
+    assert_eq!(retry.budget().expect("a budget").balance(), 7.0);
+    assert!(retry.budget().expect("a budget").try_withdraw());
+    assert_eq!(shared.balance(), 6.0, "the very budget passed in");
+}

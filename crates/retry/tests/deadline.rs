@@ -111,3 +111,36 @@ async fn the_event_says_the_deadline_ended_the_call() {
         }]
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn of_two_deadlines_on_a_call_the_earlier_counts() {
+    let retry = every_second(100).build().expect("valid");
+    let tries = AtomicU32::new(0);
+    failing_attempts(
+        retry
+            .call_until(Deadline::after(Duration::from_millis(1_500)), || {
+                tries.fetch_add(1, Ordering::Relaxed);
+                async { Err(Io::other("down")) }
+            })
+            .until(Deadline::after(10 * SECOND)),
+    )
+    .await;
+    assert_eq!(tries.load(Ordering::Relaxed), 2, "at 0 s and 1 s");
+}
+
+#[tokio::test(start_paused = true)]
+async fn delays_and_budgets_too_large_for_the_clock_do_not_panic() {
+    let retry = Retry::builder("huge")
+        .max_attempts(2)
+        .backoff(Backoff::Constant {
+            delay: Duration::MAX,
+        })
+        .jitter(Jitter::None)
+        .max_delay(Duration::MAX)
+        .total_budget(Duration::MAX)
+        .build()
+        .expect("valid");
+    let mut call =
+        tokio_test::task::spawn(retry.call(|| async { Err::<(), _>(Io::other("down")) }));
+    tokio_test::assert_pending!(call.poll(), "waiting, practically forever");
+}
