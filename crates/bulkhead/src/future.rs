@@ -30,6 +30,8 @@ enum State<S, Req, F> {
     },
     /// Refused.
     Rejected { rejection: Option<Rejection> },
+    /// Finished: the slot is free.
+    Done,
 }
 
 /// The response future of a [`BulkheadService`](crate::BulkheadService): the inner
@@ -38,7 +40,8 @@ enum State<S, Req, F> {
 /// # Cancel safety
 ///
 /// Dropping it while it waits leaves the queue (a slot handed to it meanwhile goes to
-/// the next waiter); while the inner call runs, drops the call and frees the slot.
+/// the next waiter); while the inner call runs, drops the call and frees the slot. A
+/// finished call frees its slot at once, before the future is dropped.
 #[pin_project(PinnedDrop)]
 #[must_use = "futures do nothing unless polled"]
 pub struct ResponseFuture<S, Req>
@@ -97,7 +100,13 @@ where
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
-                StateProj::Running { future, .. } => return future.poll(cx),
+                StateProj::Running { future, .. } => {
+                    let output = ready!(future.poll(cx));
+                    // Free the slot as soon as the call is done, not when the future is
+                    // dropped.
+                    this.state.set(State::Done);
+                    return Poll::Ready(output);
+                }
                 StateProj::Waiting {
                     waiting,
                     bulkhead,
@@ -127,6 +136,7 @@ where
                         .expect("bulkhead future polled after completion");
                     return Poll::Ready(Err(rejection.into()));
                 }
+                StateProj::Done => panic!("bulkhead future polled after completion"),
             }
         }
     }
@@ -156,6 +166,7 @@ where
             State::Running { .. } => "running",
             State::Waiting { .. } => "waiting",
             State::Rejected { .. } => "rejected",
+            State::Done => "done",
         };
         f.debug_struct("ResponseFuture")
             .field("state", &state)
