@@ -291,3 +291,37 @@ async fn hardy_retry_can_wait_for_the_breaker_to_half_open() {
     assert_eq!(start.elapsed(), Duration::from_secs(31));
     assert_eq!(breaker.state(), BreakerState::Closed);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_full_bulkhead_inside_a_breaker_refuses_without_opening_it() {
+    let breaker = CircuitBreaker::builder("pump-1")
+        .consecutive_failures(2)
+        .build()
+        .expect("valid breaker");
+    let actuators = Bulkhead::builder("actuators")
+        .max_concurrent(1)
+        .build()
+        .expect("valid bulkhead");
+    let (pump, calls) = failing_sensor(0);
+    let mut stack = ServiceBuilder::new()
+        .hardy_breaker(&breaker)
+        .hardy_bulkhead(&actuators)
+        .service(pump);
+    let busy = actuators.try_acquire().expect("free");
+    for _ in 0..5 {
+        let error = stack.ready().await.unwrap().call(1).await.unwrap_err();
+        assert!(
+            error
+                .as_rejection()
+                .is_some_and(Rejection::is_bulkhead_full)
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        breaker.state(),
+        BreakerState::Closed,
+        "refusals are not failures"
+    );
+    drop(busy);
+    assert_eq!(stack.ready().await.unwrap().call(2).await.unwrap(), 2);
+}

@@ -324,3 +324,79 @@ impl PartitionsBuilder {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_rejects_its_bad_value() {
+        let error = |config: BulkheadConfig| config.validate("b").unwrap_err().to_string();
+        assert_eq!(
+            error(BulkheadConfig {
+                max_concurrent: 0,
+                ..BulkheadConfig::default()
+            }),
+            "bulkhead \"b\": max_concurrent = 0: must be greater than zero"
+        );
+        assert_eq!(
+            error(BulkheadConfig {
+                max_concurrent: MAX_CONCURRENT + 1,
+                ..BulkheadConfig::default()
+            }),
+            format!(
+                "bulkhead \"b\": max_concurrent = {}: must be at most {MAX_CONCURRENT}",
+                MAX_CONCURRENT + 1
+            )
+        );
+        assert_eq!(
+            error(BulkheadConfig {
+                max_waiting: MAX_WAITING + 1,
+                ..BulkheadConfig::default()
+            }),
+            format!(
+                "bulkhead \"b\": max_waiting = {}: must be at most {MAX_WAITING}",
+                MAX_WAITING + 1
+            )
+        );
+        let spare = PartitionsConfig {
+            spare: MAX_CONCURRENT + 1,
+            ..PartitionsConfig::default()
+        };
+        assert_eq!(spare.validate("p").unwrap_err().field(), "spare");
+        assert!(BulkheadConfig::default().validate("b").is_ok());
+        assert!(Bulkhead::builder("b").max_concurrent(0).build().is_err());
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn partitions_load_from_toml_and_unknown_keys_are_errors() {
+        let config: PartitionsConfig = toml::from_str(
+            r#"
+            spare = 2
+            [partitions.sensor]
+            max_concurrent = 4
+            max_waiting = 8
+            max_wait = "2s"
+            [partitions.actuator]
+            max_concurrent = 1
+            "#,
+        )
+        .expect("valid");
+        assert_eq!(config.spare, 2);
+        assert_eq!(
+            config.partitions["sensor"],
+            BulkheadConfig {
+                max_concurrent: 4,
+                max_waiting: 8,
+                max_wait: Duration::from_secs(2),
+            }
+        );
+        assert_eq!(
+            config.partitions["actuator"].max_waiting,
+            DEFAULT_MAX_WAITING
+        );
+        assert!(toml::from_str::<BulkheadConfig>("max_concurent = 3").is_err());
+        assert!(toml::from_str::<PartitionsConfig>("spares = 3").is_err());
+    }
+}

@@ -43,6 +43,14 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
         breaker: &crate::breaker::CircuitBreaker,
     ) -> ServiceBuilder<Stack<crate::breaker::BreakerLayer, L>>;
 
+    /// Adds a [`BulkheadLayer`](crate::bulkhead::BulkheadLayer) admitting each call
+    /// through `bulkhead`.
+    #[cfg(feature = "bulkhead")]
+    fn hardy_bulkhead(
+        self,
+        bulkhead: &crate::bulkhead::Bulkhead,
+    ) -> ServiceBuilder<Stack<crate::bulkhead::BulkheadLayer, L>>;
+
     /// Adds a [`RetryLayer`](crate::retry::RetryLayer) retrying each call with `retry`,
     /// the default classifier and cloned requests.
     #[cfg(feature = "retry")]
@@ -67,6 +75,14 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         breaker: &crate::breaker::CircuitBreaker,
     ) -> ServiceBuilder<Stack<crate::breaker::BreakerLayer, L>> {
         self.layer(breaker.layer())
+    }
+
+    #[cfg(feature = "bulkhead")]
+    fn hardy_bulkhead(
+        self,
+        bulkhead: &crate::bulkhead::Bulkhead,
+    ) -> ServiceBuilder<Stack<crate::bulkhead::BulkheadLayer, L>> {
+        self.layer(bulkhead.layer())
     }
 
     #[cfg(feature = "retry")]

@@ -24,7 +24,8 @@
 //!
 //! # Tower stack
 //!
-//! Outermost first: retries around a circuit breaker around a per-attempt timeout.
+//! Outermost first: retries around a circuit breaker around a bulkhead around a
+//! per-attempt timeout.
 //!
 //! ```
 //! use std::time::Duration;
@@ -35,10 +36,12 @@
 //! # async fn main() -> Result<(), BoxError> {
 //! let retry = Retry::builder("soil-1").max_attempts(3).build()?;
 //! let breaker = CircuitBreaker::builder("soil-1").build()?;
+//! let sensors = Bulkhead::builder("sensors").max_concurrent(4).build()?;
 //! let per_attempt = Timeout::new("soil-1", Duration::from_secs(2))?;
 //! let mut read = ServiceBuilder::new()
 //!     .hardy_retry(&retry)
 //!     .hardy_breaker(&breaker)
+//!     .hardy_bulkhead(&sensors)
 //!     .hardy_timeout(&per_attempt)
 //!     .service_fn(|sensor: u8| async move { Ok::<_, BoxError>(sensor) });
 //! assert_eq!(read.ready().await?.call(1).await?, 1);
@@ -53,6 +56,7 @@
 //! | `timeout` | yes | [`timeout`]: `hardy-timeout` (timeouts, operation tables, deadlines) |
 //! | `breaker` | yes | [`breaker`]: `hardy-breaker` (circuit breaker, registry) |
 //! | `retry` | yes | [`retry`]: `hardy-retry` (backoff, jitter, retry budget) |
+//! | `bulkhead` | yes | [`bulkhead`]: `hardy-bulkhead` (bulkheads, partitions, blocking calls) |
 //! | `serde` | no | `Serialize`/`Deserialize` for every config |
 //! | `http` | no | deadlines read from `http::Request` extensions |
 
@@ -62,6 +66,9 @@ pub use ext::ServiceBuilderExt;
 /// Circuit breaker and registry: `hardy-breaker`.
 #[cfg(feature = "breaker")]
 pub use hardy_breaker as breaker;
+/// Bulkheads, partitions and blocking calls: `hardy-bulkhead`.
+#[cfg(feature = "bulkhead")]
+pub use hardy_bulkhead as bulkhead;
 /// The shared vocabulary: `hardy-core`.
 pub use hardy_core as core;
 pub use hardy_core::{
@@ -84,6 +91,8 @@ pub mod prelude {
     pub use crate::ServiceBuilderExt;
     #[cfg(feature = "breaker")]
     pub use hardy_breaker::{BreakerLayer, BreakerRegistry, BreakerState, CircuitBreaker};
+    #[cfg(feature = "bulkhead")]
+    pub use hardy_bulkhead::{Bulkhead, BulkheadLayer, Partitions};
     pub use hardy_core::{
         AsRejection, Classify, DefaultClassifier, Error, Outcome, Rejection, Retryability,
     };
