@@ -1,0 +1,240 @@
+//! The futures of a rate-limited call: [`ResponseFuture`] (tower) and [`CallFuture`]
+//! (direct).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use hardy_core::{Error, Rejection};
+use pin_project::pin_project;
+use tower_service::Service;
+
+use crate::limit::{Admitted, Limit};
+use crate::limiter::Admission;
+use crate::wait::Wait;
+
+#[pin_project(project = StateProj)]
+enum State<S, Req, F> {
+    /// Admitted: the inner call runs.
+    Running {
+        #[pin]
+        future: F,
+    },
+    /// Waiting for its turn, with the readied service and the request.
+    Waiting {
+        wait: Wait,
+        call: Option<Box<(S, Req)>>,
+    },
+    /// Refused.
+    Rejected { rejection: Option<Rejection> },
+}
+
+/// The response future of a [`RateLimitService`](crate::RateLimitService): the inner
+/// service's response, or its error type made from [`Rejection::RateLimited`].
+///
+/// # Cancel safety
+///
+/// Dropping it while it waits for its turn gives the turn back (unless a later call has
+/// reserved one since) and never calls the inner service; while the inner call runs,
+/// drops the inner call.
+#[pin_project]
+#[must_use = "futures do nothing unless polled"]
+pub struct ResponseFuture<S, Req>
+where
+    S: Service<Req>,
+{
+    #[pin]
+    state: State<S, Req, S::Future>,
+}
+
+impl<S, Req> ResponseFuture<S, Req>
+where
+    S: Service<Req>,
+{
+    #[inline]
+    pub(crate) fn running(future: S::Future) -> Self {
+        ResponseFuture {
+            state: State::Running { future },
+        }
+    }
+
+    pub(crate) fn waiting(wait: Wait, service: S, request: Req) -> Self {
+        ResponseFuture {
+            state: State::Waiting {
+                wait,
+                call: Some(Box::new((service, request))),
+            },
+        }
+    }
+
+    pub(crate) fn rejected(rejection: Rejection) -> Self {
+        ResponseFuture {
+            state: State::Rejected {
+                rejection: Some(rejection),
+            },
+        }
+    }
+}
+
+impl<S, Req> Future for ResponseFuture<S, Req>
+where
+    S: Service<Req>,
+    S::Error: From<Rejection>,
+{
+    type Output = Result<S::Response, S::Error>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Running { future } => return future.poll(cx),
+                StateProj::Waiting { wait, call } => {
+                    ready!(Pin::new(wait).poll(cx));
+                    let (mut service, request) = *call
+                        .take()
+                        .expect("rate limit future polled after completion");
+                    this.state.set(State::Running {
+                        future: service.call(request),
+                    });
+                }
+                StateProj::Rejected { rejection } => {
+                    let rejection = rejection
+                        .take()
+                        .expect("rate limit future polled after completion");
+                    return Poll::Ready(Err(rejection.into()));
+                }
+            }
+        }
+    }
+}
+
+impl<S, Req> fmt::Debug for ResponseFuture<S, Req>
+where
+    S: Service<Req>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Running { .. } => "running",
+            State::Waiting { .. } => "waiting",
+            State::Rejected { .. } => "rejected",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .finish()
+    }
+}
+
+#[pin_project(project = CallProj)]
+enum CallState<F, Fut> {
+    Start {
+        operation: Option<F>,
+    },
+    Waiting {
+        wait: Wait,
+        operation: Option<F>,
+    },
+    Running {
+        #[pin]
+        future: Fut,
+    },
+    Done,
+}
+
+/// The future of a direct call through a limiter ([`RateLimiter::call`],
+/// [`KeyedRateLimiter::call_key`]): `Result<T, hardy_core::Error<E>>` for an operation
+/// returning `Result<T, E>`. The call's turn is taken at the first poll.
+///
+/// [`RateLimiter::call`]: crate::RateLimiter::call
+/// [`KeyedRateLimiter::call_key`]: crate::KeyedRateLimiter::call_key
+///
+/// # Cancel safety
+///
+/// Dropping it while it waits gives its turn back (unless a later call has reserved one
+/// since) and never starts the operation; while the operation runs, drops it.
+#[pin_project]
+#[must_use = "futures do nothing unless polled"]
+pub struct CallFuture<L, F, Fut> {
+    limit: L,
+    #[pin]
+    state: CallState<F, Fut>,
+}
+
+impl<L, F, Fut> CallFuture<L, F, Fut> {
+    pub(crate) fn new(limit: L, operation: F) -> Self {
+        CallFuture {
+            limit,
+            state: CallState::Start {
+                operation: Some(operation),
+            },
+        }
+    }
+}
+
+impl<L, F, Fut, T, E> Future for CallFuture<L, F, Fut>
+where
+    L: Limit<()>,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    type Output = Result<T, Error<E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                CallProj::Start { operation } => {
+                    let operation = operation
+                        .take()
+                        .expect("rate limit call polled after completion");
+                    let Admitted(admission) = this.limit.admit_request(&());
+                    let next = match admission {
+                        Admission::Now => CallState::Running {
+                            future: operation(),
+                        },
+                        Admission::After(wait) => CallState::Waiting {
+                            wait,
+                            operation: Some(operation),
+                        },
+                        Admission::Refused(rejection) => {
+                            this.state.set(CallState::Done);
+                            return Poll::Ready(Err(Error::Rejected(rejection)));
+                        }
+                    };
+                    this.state.set(next);
+                }
+                CallProj::Waiting { wait, operation } => {
+                    ready!(Pin::new(wait).poll(cx));
+                    let operation = operation
+                        .take()
+                        .expect("the operation is kept until the call is admitted");
+                    this.state.set(CallState::Running {
+                        future: operation(),
+                    });
+                }
+                CallProj::Running { future } => {
+                    let result = ready!(future.poll(cx));
+                    this.state.set(CallState::Done);
+                    return Poll::Ready(result.map_err(Error::Inner));
+                }
+                CallProj::Done => panic!("rate limit call polled after completion"),
+            }
+        }
+    }
+}
+
+impl<L: fmt::Debug, F, Fut> fmt::Debug for CallFuture<L, F, Fut> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            CallState::Start { .. } => "start",
+            CallState::Waiting { .. } => "waiting",
+            CallState::Running { .. } => "running",
+            CallState::Done => "done",
+        };
+        f.debug_struct("CallFuture")
+            .field("limit", &self.limit)
+            .field("state", &state)
+            .finish()
+    }
+}

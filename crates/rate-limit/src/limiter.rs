@@ -1,0 +1,349 @@
+//! [`RateLimiter`], and what it shares with [`KeyedRateLimiter`](crate::KeyedRateLimiter).
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use hardy_core::{ConfigError, Listener, Name, Rejection};
+use metrics::Counter;
+use tokio::time::Instant;
+
+use crate::future::CallFuture;
+use crate::gcra::{Gcra, Verdict, nanos};
+use crate::sync::{Arc, AtomicU64};
+use crate::wait::{Refund, Wait};
+use crate::{RateLimitBuilder, RateLimitConfig, RateLimitEvent, RateLimitLayer};
+
+/// `hardy_rate_limit_calls_total{name, outcome}`: calls by outcome: `admitted` (at
+/// once), `waited` (admitted after waiting for a turn) or `rejected`.
+pub const METRIC_CALLS: &str = "hardy_rate_limit_calls_total";
+/// `hardy_rate_limit_keys{name}`: keys a keyed limiter tracks.
+pub const METRIC_KEYS: &str = "hardy_rate_limit_keys";
+
+/// What a limiter says about a call: admitted now, after a wait, or refused.
+#[derive(Debug)]
+pub(crate) enum Admission {
+    Now,
+    After(Wait),
+    Refused(Rejection),
+}
+
+/// Everything both limiters share: the name, the rate, the clock, telemetry.
+pub(crate) struct Core {
+    pub(crate) name: Name,
+    pub(crate) config: RateLimitConfig,
+    pub(crate) gcra: Gcra,
+    epoch: Instant,
+    listener: Listener<RateLimitEvent>,
+    admitted: Counter,
+    waited: Counter,
+    rejected: Counter,
+}
+
+impl Core {
+    pub(crate) fn new(
+        name: Name,
+        config: RateLimitConfig,
+        listener: Listener<RateLimitEvent>,
+    ) -> Self {
+        metrics::describe_counter!(
+            METRIC_CALLS,
+            metrics::Unit::Count,
+            "Calls through a rate limiter, by outcome"
+        );
+        let calls = |outcome: &'static str| metrics::counter!(METRIC_CALLS, "name" => name.to_string(), "outcome" => outcome);
+        Core {
+            admitted: calls("admitted"),
+            waited: calls("waited"),
+            rejected: calls("rejected"),
+            gcra: Gcra::new(&config),
+            epoch: Instant::now(),
+            name,
+            config,
+            listener,
+        }
+    }
+
+    /// Nanoseconds since the epoch, plus one so that a zero state is always idle.
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        nanos(Instant::now().saturating_duration_since(self.epoch)).saturating_add(1)
+    }
+
+    /// The verdict as an admission; `refund` builds the refund of a waiting call's turn.
+    #[inline]
+    pub(crate) fn admission(
+        &self,
+        verdict: Verdict,
+        now: u64,
+        refund: impl FnOnce() -> Refund,
+    ) -> Admission {
+        match verdict {
+            Verdict::Now => {
+                self.admitted.increment(1);
+                Admission::Now
+            }
+            Verdict::After(wait) => Admission::After(self.waiting(now, wait, refund())),
+            Verdict::Refused(retry_after) => Admission::Refused(self.refuse(retry_after)),
+        }
+    }
+
+    /// A check's verdict (never a wait) as a result.
+    #[inline]
+    pub(crate) fn checked(&self, verdict: Verdict) -> Result<(), Rejection> {
+        match verdict {
+            Verdict::Now => {
+                self.admitted.increment(1);
+                Ok(())
+            }
+            Verdict::After(retry_after) | Verdict::Refused(retry_after) => {
+                Err(self.refuse(retry_after))
+            }
+        }
+    }
+
+    #[cold]
+    fn waiting(&self, now: u64, wait: Duration, refund: Refund) -> Wait {
+        self.waited.increment(1);
+        self.listener.emit_with(|| RateLimitEvent::Waiting {
+            name: self.name.clone(),
+            wait,
+        });
+        // `now` counts from one: the instant it stands for is `epoch + now - 1`.
+        let until = self.epoch + Duration::from_nanos(now - 1) + wait;
+        Wait::new(until, refund)
+    }
+
+    #[cold]
+    fn refuse(&self, retry_after: Duration) -> Rejection {
+        self.rejected.increment(1);
+        self.listener.emit_with(|| RateLimitEvent::Rejected {
+            name: self.name.clone(),
+            retry_after,
+        });
+        Rejection::RateLimited {
+            name: self.name.clone(),
+            retry_after,
+        }
+    }
+}
+
+/// A rate limit for one stream of calls: on average `limit` per `period`, bursts of up
+/// to `burst`, calls over the rate waiting up to `max_wait` for their turn or refused
+/// with [`Rejection::RateLimited`] and a `retry_after`.
+///
+/// GCRA on one atomic timestamp: a check is one clock read and one compare-and-swap,
+/// with no refill task. Time is Tokio's, so paused-time tests and simulations see the
+/// limiter exactly. A call that waits reserves its turn at once, so waiting calls are
+/// admitted in order and never exceed the rate; a waiting call that is dropped gives its
+/// turn back unless a later call has reserved one since.
+///
+/// `RateLimiter` is cheap to clone; clones share the rate.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use hardy_rate_limit::RateLimiter;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let api = RateLimiter::builder("weather-api").per(2, Duration::from_secs(1)).build()?;
+/// api.check()?;
+/// api.check()?;
+/// let refused = api.check().unwrap_err();
+/// assert_eq!(refused.retry_after(), Some(Duration::from_millis(500)));
+/// tokio::time::advance(Duration::from_millis(500)).await;
+/// api.check()?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RateLimiter {
+    shared: Arc<Direct>,
+}
+
+struct Direct {
+    tat: AtomicU64,
+    core: Core,
+}
+
+impl RateLimiter {
+    /// Starts building a limiter named `name`; the name labels its metrics, events and
+    /// rejections.
+    pub fn builder(name: impl Into<Name>) -> RateLimitBuilder {
+        RateLimitBuilder::new(name.into())
+    }
+
+    /// A limiter named `name` with the settings of `config` and no listener.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first bad setting.
+    pub fn from_config(
+        name: impl Into<Name>,
+        config: RateLimitConfig,
+    ) -> Result<Self, ConfigError> {
+        RateLimiter::builder(name).config(config).build()
+    }
+
+    pub(crate) fn from_parts(
+        name: Name,
+        config: RateLimitConfig,
+        listener: Listener<RateLimitEvent>,
+    ) -> Self {
+        RateLimiter {
+            shared: Arc::new(Direct {
+                tat: AtomicU64::new(0),
+                core: Core::new(name, config, listener),
+            }),
+        }
+    }
+
+    /// The limiter's name.
+    #[must_use]
+    pub fn name(&self) -> &Name {
+        &self.shared.core.name
+    }
+
+    /// The limiter's settings.
+    #[must_use]
+    pub fn config(&self) -> &RateLimitConfig {
+        &self.shared.core.config
+    }
+
+    /// Admits a call now, or refuses it; never waits, whatever `max_wait` says.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejection::RateLimited`] with the time until a call would be admitted.
+    #[inline]
+    pub fn check(&self) -> Result<(), Rejection> {
+        let core = &self.shared.core;
+        let (verdict, _) = core
+            .gcra
+            .without_wait()
+            .decide_atomic(&self.shared.tat, core.now());
+        core.checked(verdict)
+    }
+
+    /// How long until a call would be admitted at once: zero when one would be now.
+    /// Takes no turn.
+    #[must_use]
+    pub fn time_to_ready(&self) -> Duration {
+        let core = &self.shared.core;
+        let tat = self.shared.tat.load(crate::sync::Ordering::Acquire);
+        match core.gcra.without_wait().decide(tat, core.now()).0 {
+            Verdict::Now => Duration::ZERO,
+            Verdict::After(wait) | Verdict::Refused(wait) => wait,
+        }
+    }
+
+    /// Admits a call, waiting for its turn up to `max_wait`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hardy_rate_limit::RateLimiter;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let api = RateLimiter::builder("api")
+    ///     .per(1, Duration::from_secs(1))
+    ///     .max_wait(Duration::from_secs(5))
+    ///     .build()?;
+    /// let start = tokio::time::Instant::now();
+    /// api.acquire().await?;
+    /// api.acquire().await?; // its turn comes a second later
+    /// assert_eq!(start.elapsed(), Duration::from_secs(1));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Rejection::RateLimited`] when its turn is further away than `max_wait`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future while it waits gives its turn back, unless a later call has
+    /// reserved one since.
+    pub async fn acquire(&self) -> Result<(), Rejection> {
+        match self.admit() {
+            Admission::Now => Ok(()),
+            Admission::After(wait) => {
+                wait.await;
+                Ok(())
+            }
+            Admission::Refused(rejection) => Err(rejection),
+        }
+    }
+
+    /// Runs `operation` once the rate allows: at once, after waiting up to `max_wait`,
+    /// or not at all. The turn is taken at the future's first poll.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hardy_rate_limit::RateLimiter;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let api = RateLimiter::builder("api").per(1, Duration::from_secs(60)).build()?;
+    /// let forecast = api.call(|| async { Ok::<_, std::io::Error>("sunny") }).await?;
+    /// assert_eq!(forecast, "sunny");
+    /// let refused = api.call(|| async { Ok::<_, std::io::Error>("rain") }).await;
+    /// assert!(refused.unwrap_err().is_rejected());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `Err(Error::Rejected(RateLimited))` when refused; `Err(Error::Inner(e))` when the
+    /// operation fails.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future while it waits gives its turn back (unless a later call has
+    /// reserved one since); while the operation runs, drops the operation.
+    pub fn call<F, Fut, T, E>(&self, operation: F) -> CallFuture<RateLimiter, F, Fut>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        CallFuture::new(self.clone(), operation)
+    }
+
+    /// A tower layer limiting the calls of every wrapped service with this limiter
+    /// (all of them share the rate).
+    pub fn layer(&self) -> RateLimitLayer<RateLimiter> {
+        RateLimitLayer::new(self.clone())
+    }
+
+    /// Decides for a call that may wait up to `max_wait`.
+    #[inline]
+    pub(crate) fn admit(&self) -> Admission {
+        let shared = &self.shared;
+        let core = &shared.core;
+        let now = core.now();
+        let (verdict, next) = core.gcra.decide_atomic(&shared.tat, now);
+        core.admission(verdict, now, || {
+            let shared = shared.clone();
+            Box::new(move || {
+                shared.core.gcra.refund_atomic(&shared.tat, next);
+            })
+        })
+    }
+}
+
+impl fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("name", &self.shared.core.name)
+            .field("config", &self.shared.core.config)
+            .finish_non_exhaustive()
+    }
+}
