@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use hardy_core::{ConfigError, Listener, Name, Validate};
 
-use crate::{KeyedRateLimiter, RateLimitEvent, RateLimiter};
+use crate::{Clock, KeyedRateLimiter, RateLimitEvent, RateLimiter};
 
 /// Calls admitted per period unless set: 10.
 pub const DEFAULT_LIMIT: u32 = 10;
@@ -79,6 +79,11 @@ pub struct RateLimitConfig {
     ///
     /// Default: [`DEFAULT_MAX_KEYS`] (10,000).
     pub max_keys: usize,
+    /// Where the limiter reads the time: Tokio's clock, which follows paused time, or
+    /// the faster cycle counter, which follows only real time. See [`Clock`].
+    ///
+    /// Default: [`Clock::Tokio`].
+    pub clock: Clock,
 }
 
 impl Default for RateLimitConfig {
@@ -89,6 +94,7 @@ impl Default for RateLimitConfig {
             burst: None,
             max_wait: DEFAULT_MAX_WAIT,
             max_keys: DEFAULT_MAX_KEYS,
+            clock: Clock::Tokio,
         }
     }
 }
@@ -193,6 +199,13 @@ impl RateLimitBuilder {
     /// Keys a keyed limiter tracks at most. Default: [`DEFAULT_MAX_KEYS`] (10,000).
     pub fn max_keys(mut self, max_keys: usize) -> Self {
         self.config.max_keys = max_keys;
+        self
+    }
+
+    /// Where the limiter reads the time. Default: [`Clock::Tokio`], which follows
+    /// paused time.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.config.clock = clock;
         self
     }
 

@@ -12,17 +12,18 @@ use metrics::Gauge;
 use crate::future::CallFuture;
 use crate::gcra::{Gcra, Verdict};
 use crate::limiter::{Admission, Core, METRIC_KEYS};
-use crate::sync::{Arc, Mutex};
+use crate::sync::{Arc, AtomicU64, Ordering, RwLock};
 use crate::{ByKey, ForKey, RateLimitBuilder, RateLimitConfig, RateLimitEvent, RateLimitLayer};
 
 /// Key-state shards of a keyed limiter (fewer when `max_keys` is smaller), each behind
-/// its own lock.
-const SHARDS: usize = 16;
+/// its own read-write lock: a known key is decided under the read lock with one
+/// compare-and-swap on its own state, so callers of different keys rarely meet.
+const SHARDS: usize = 32;
 
 /// A rate limit per key (per client, per plant, per pump): each key gets the whole rate
 /// of the config on its own.
 ///
-/// Key state is bounded: at most `max_keys` keys are tracked, spread over up to 16
+/// Key state is bounded: at most `max_keys` keys are tracked, spread over up to 32
 /// shards with a fixed share each. When a shard is full, its idle keys (fully
 /// replenished, so forgetting them changes no decision) go first; if none is idle, the
 /// key closest to idle goes, which can admit that key early if it comes back. Keys are
@@ -65,13 +66,13 @@ impl<K> Clone for KeyedRateLimiter<K> {
 struct Keyed<K> {
     core: Core,
     hasher: RandomState,
-    shards: Box<[Mutex<Shard<K>>]>,
+    shards: Box<[RwLock<Shard<K>>]>,
     keys: Gauge,
 }
 
 struct Shard<K> {
     /// Each key with its state (the GCRA timestamp).
-    table: HashTable<(K, u64)>,
+    table: HashTable<(K, AtomicU64)>,
     /// Keys this shard may hold.
     capacity: usize,
 }
@@ -113,7 +114,7 @@ where
         let (share, extra) = (config.max_keys / count, config.max_keys % count);
         let shards = (0..count)
             .map(|i| {
-                Mutex::new(Shard {
+                RwLock::new(Shard {
                     table: HashTable::new(),
                     capacity: share + usize::from(i < extra),
                 })
@@ -161,10 +162,10 @@ where
         let shared = &*self.shared;
         let hash = shared.hasher.hash_one(key);
         let tat = shared.shards[shard_of(hash, shared.shards.len())]
-            .lock()
+            .read()
             .table
             .find(hash, |(k, _)| k == key)
-            .map_or(0, |(_, tat)| *tat);
+            .map_or(0, |(_, tat)| tat.load(Ordering::Acquire));
         match shared
             .core
             .gcra
@@ -277,7 +278,7 @@ where
         self.shared
             .shards
             .iter()
-            .map(|shard| shard.lock().table.len())
+            .map(|shard| shard.read().table.len())
             .sum()
     }
 
@@ -296,9 +297,11 @@ where
             .shards
             .iter()
             .map(|shard| {
-                let mut shard = shard.lock();
+                let mut shard = shard.write();
                 let before = shard.table.len();
-                shard.table.retain(|(_, tat)| !Gcra::is_idle(*tat, now));
+                shard
+                    .table
+                    .retain(|(_, tat)| !Gcra::is_idle(tat.load(Ordering::Acquire), now));
                 before - shard.table.len()
             })
             .sum();
@@ -324,13 +327,28 @@ where
     fn decide(&self, key: &K, gcra: Gcra, now: u64) -> (Verdict, u64) {
         let shared = &*self.shared;
         let hash = shared.hasher.hash_one(key);
-        let mut shard = shared.shards[shard_of(hash, shared.shards.len())].lock();
-        if let Some((_, tat)) = shard.table.find_mut(hash, |(k, _)| k == key) {
-            let (verdict, next) = gcra.decide(*tat, now);
-            if let Some(next) = next {
-                *tat = next;
-            }
-            return (verdict, *tat);
+        let shard = &shared.shards[shard_of(hash, shared.shards.len())];
+        if let Some((_, tat)) = shard.read().table.find(hash, |(k, _)| k == key) {
+            return gcra.decide_atomic(tat, now);
+        }
+        self.decide_new(shard, hash, key, gcra, now)
+    }
+
+    /// [`decide`](Self::decide) for a key not tracked when looked up.
+    #[cold]
+    fn decide_new(
+        &self,
+        shard: &RwLock<Shard<K>>,
+        hash: u64,
+        key: &K,
+        gcra: Gcra,
+        now: u64,
+    ) -> (Verdict, u64) {
+        let shared = &*self.shared;
+        let mut shard = shard.write();
+        // Another caller may have added it since.
+        if let Some((_, tat)) = shard.table.find(hash, |(k, _)| k == key) {
+            return gcra.decide_atomic(tat, now);
         }
         // A key not tracked is idle: a call for it is admitted unless the rate is
         // slower than one call (never the case for a valid config).
@@ -344,7 +362,9 @@ where
         let hasher = &shared.hasher;
         shard
             .table
-            .insert_unique(hash, (key.clone(), next), |(k, _)| hasher.hash_one(k));
+            .insert_unique(hash, (key.clone(), AtomicU64::new(next)), |(k, _)| {
+                hasher.hash_one(k)
+            });
         shared.keys.increment(1.0);
         (verdict, next)
     }
@@ -353,12 +373,19 @@ where
     #[cold]
     fn make_room(&self, shard: &mut Shard<K>, now: u64) {
         let before = shard.table.len();
-        shard.table.retain(|(_, tat)| !Gcra::is_idle(*tat, now));
+        shard
+            .table
+            .retain(|(_, tat)| !Gcra::is_idle(tat.load(Ordering::Acquire), now));
         if shard.table.len() == before {
-            let oldest = shard.table.iter().map(|(_, tat)| *tat).min().unwrap_or(0);
+            let oldest = shard
+                .table
+                .iter()
+                .map(|(_, tat)| tat.load(Ordering::Acquire))
+                .min()
+                .unwrap_or(0);
             let mut once = true;
             shard.table.retain(|(_, tat)| {
-                let keep = !(once && *tat == oldest);
+                let keep = !(once && tat.load(Ordering::Acquire) == oldest);
                 once &= keep;
                 keep
             });
@@ -373,11 +400,9 @@ where
     fn refund(&self, key: &K, next: u64) {
         let shared = &*self.shared;
         let hash = shared.hasher.hash_one(key);
-        let mut shard = shared.shards[shard_of(hash, shared.shards.len())].lock();
-        if let Some((_, tat)) = shard.table.find_mut(hash, |(k, _)| k == key)
-            && *tat == next
-        {
-            *tat = shared.core.gcra.before(next);
+        let shard = shared.shards[shard_of(hash, shared.shards.len())].read();
+        if let Some((_, tat)) = shard.table.find(hash, |(k, _)| k == key) {
+            shared.core.gcra.refund_atomic(tat, next);
         }
     }
 }

@@ -71,6 +71,7 @@
 //! | --- | --- | --- |
 //! | `serde` | no | `Serialize`/`Deserialize` for [`RateLimitConfig`] |
 
+mod clock;
 mod config;
 mod event;
 pub mod future;
@@ -83,6 +84,7 @@ mod service;
 mod sync;
 mod wait;
 
+pub use clock::Clock;
 pub use config::{
     DEFAULT_LIMIT, DEFAULT_MAX_KEYS, DEFAULT_MAX_WAIT, DEFAULT_PERIOD, MAX_BURST_WINDOW,
     RateLimitBuilder, RateLimitConfig,

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use hardy_core::{ConfigError, Listener, Name, Rejection};
 use metrics::Counter;
-use tokio::time::Instant;
 
+use crate::clock::TimeSource;
 use crate::future::CallFuture;
-use crate::gcra::{Gcra, Verdict, nanos};
+use crate::gcra::{Gcra, Verdict};
 use crate::sync::{Arc, AtomicU64};
 use crate::wait::{Refund, Wait};
 use crate::{RateLimitBuilder, RateLimitConfig, RateLimitEvent, RateLimitLayer};
@@ -33,7 +33,7 @@ pub(crate) struct Core {
     pub(crate) name: Name,
     pub(crate) config: RateLimitConfig,
     pub(crate) gcra: Gcra,
-    epoch: Instant,
+    time: TimeSource,
     listener: Listener<RateLimitEvent>,
     admitted: Counter,
     waited: Counter,
@@ -57,17 +57,18 @@ impl Core {
             waited: calls("waited"),
             rejected: calls("rejected"),
             gcra: Gcra::new(&config),
-            epoch: Instant::now(),
+            time: TimeSource::new(config.clock),
             name,
             config,
             listener,
         }
     }
 
-    /// Nanoseconds since the epoch, plus one so that a zero state is always idle.
+    /// Nanoseconds since the limiter was built, plus one so that a zero state is always
+    /// idle.
     #[inline]
     pub(crate) fn now(&self) -> u64 {
-        nanos(Instant::now().saturating_duration_since(self.epoch)).saturating_add(1)
+        self.time.now()
     }
 
     /// The verdict as an admission; `refund` builds the refund of a waiting call's turn.
@@ -109,9 +110,7 @@ impl Core {
             name: self.name.clone(),
             wait,
         });
-        // `now` counts from one: the instant it stands for is `epoch + now - 1`.
-        let until = self.epoch + Duration::from_nanos(now - 1) + wait;
-        Wait::new(until, refund)
+        Wait::new(self.time.instant(now, wait), refund)
     }
 
     #[cold]

@@ -10,35 +10,50 @@ pub(crate) use std::sync::Arc;
 #[cfg(not(hardy_loom))]
 pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A mutex whose `lock` never fails: `parking_lot`'s, or loom's under model checking.
+/// A read-write lock whose `read` and `write` never fail: `parking_lot`'s, or loom's
+/// under model checking.
 #[derive(Debug)]
-pub(crate) struct Mutex<T> {
+pub(crate) struct RwLock<T> {
     #[cfg(not(hardy_loom))]
-    inner: parking_lot::Mutex<T>,
+    inner: parking_lot::RwLock<T>,
     #[cfg(hardy_loom)]
-    inner: loom::sync::Mutex<T>,
+    inner: loom::sync::RwLock<T>,
 }
 
-impl<T> Mutex<T> {
+impl<T> RwLock<T> {
     pub(crate) fn new(value: T) -> Self {
-        Mutex {
+        RwLock {
             #[cfg(not(hardy_loom))]
-            inner: parking_lot::Mutex::new(value),
+            inner: parking_lot::RwLock::new(value),
             #[cfg(hardy_loom)]
-            inner: loom::sync::Mutex::new(value),
+            inner: loom::sync::RwLock::new(value),
         }
     }
 
     #[cfg(not(hardy_loom))]
-    pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, T> {
-        self.inner.lock()
+    #[inline]
+    pub(crate) fn read(&self) -> parking_lot::RwLockReadGuard<'_, T> {
+        self.inner.read()
+    }
+
+    #[cfg(not(hardy_loom))]
+    #[inline]
+    pub(crate) fn write(&self) -> parking_lot::RwLockWriteGuard<'_, T> {
+        self.inner.write()
+    }
+
+    // A panic while locked poisons loom's lock; the model reports the panic itself.
+    #[cfg(hardy_loom)]
+    pub(crate) fn read(&self) -> loom::sync::RwLockReadGuard<'_, T> {
+        self.inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     #[cfg(hardy_loom)]
-    pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
-        // A panic while locked poisons the mutex; the model reports the panic itself.
+    pub(crate) fn write(&self) -> loom::sync::RwLockWriteGuard<'_, T> {
         self.inner
-            .lock()
+            .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
