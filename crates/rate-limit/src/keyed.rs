@@ -12,23 +12,27 @@ use metrics::Gauge;
 use crate::future::CallFuture;
 use crate::gcra::{Gcra, Verdict};
 use crate::limiter::{Admission, Core, METRIC_KEYS};
-use crate::sync::{Arc, AtomicU64, Ordering, RwLock};
+use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering, RwLock};
 use crate::{ByKey, ForKey, RateLimitBuilder, RateLimitConfig, RateLimitEvent, RateLimitLayer};
 
-/// Key-state shards of a keyed limiter (fewer when `max_keys` is smaller), each behind
-/// its own read-write lock: a known key is decided under the read lock with one
-/// compare-and-swap on its own state, so callers of different keys rarely meet.
+/// Key-state shards of a keyed limiter, each behind its own read-write lock: a known
+/// key is decided under the read lock with one compare-and-swap on its own state, so
+/// callers of different keys rarely meet.
 const SHARDS: usize = 32;
 
 /// A rate limit per key (per client, per plant, per pump): each key gets the whole rate
 /// of the config on its own.
 ///
-/// Key state is bounded: at most `max_keys` keys are tracked, spread over up to 32
-/// shards with a fixed share each. When a shard is full, its idle keys (fully
-/// replenished, so forgetting them changes no decision) go first; if none is idle, the
-/// key closest to idle goes, which can admit that key early if it comes back. Keys are
-/// tracked only once admitted, so refused callers add no state. [`retain_recent`]
-/// forgets every idle key on demand.
+/// Key state is bounded: at most `max_keys` keys are tracked. When a new key finds the
+/// table full, every idle key (fully replenished, so forgetting it changes no decision)
+/// is forgotten; only if none is idle does one busy key go, the closest to idle among a
+/// sample, which may then be admitted early if it comes back. A sweep for idle keys runs
+/// only once one can have become idle, so a stream of new keys against a table of busy
+/// ones costs a sample each, not a scan. Keys are tracked only once admitted, so
+/// refused callers add no state. [`retain_recent`] forgets every idle key on demand.
+///
+/// The table is split into shards behind read-write locks: a known key is decided
+/// under a shared read lock with one compare-and-swap on its own state.
 ///
 /// [`retain_recent`]: KeyedRateLimiter::retain_recent
 ///
@@ -66,16 +70,22 @@ impl<K> Clone for KeyedRateLimiter<K> {
 struct Keyed<K> {
     core: Core,
     hasher: RandomState,
-    shards: Box<[RwLock<Shard<K>>]>,
+    shards: Box<[RwLock<Table<K>>]>,
+    /// Keys tracked, never above `max_keys`: a new key takes a place here first.
+    count: AtomicUsize,
+    /// No tracked key is idle before this time: a sweep for idle keys before it would
+    /// find none.
+    next_idle: AtomicU64,
+    /// Held while making room, so sweeps do not overlap.
+    evicting: RwLock<usize>,
     keys: Gauge,
 }
 
-struct Shard<K> {
-    /// Each key with its state (the GCRA timestamp).
-    table: HashTable<(K, AtomicU64)>,
-    /// Keys this shard may hold.
-    capacity: usize,
-}
+/// Each key with its state (the GCRA timestamp).
+type Table<K> = HashTable<(K, AtomicU64)>;
+
+/// Keys sampled when every key is busy and one must go for a new one.
+const EVICTION_SAMPLE: usize = 32;
 
 impl KeyedRateLimiter<()> {
     /// Starts building a keyed limiter named `name`; finish with
@@ -110,21 +120,15 @@ where
     ) -> Self {
         metrics::describe_gauge!(METRIC_KEYS, "Keys a keyed rate limiter tracks");
         let keys = metrics::gauge!(METRIC_KEYS, "name" => name.to_string());
-        let count = config.max_keys.clamp(1, SHARDS);
-        let (share, extra) = (config.max_keys / count, config.max_keys % count);
-        let shards = (0..count)
-            .map(|i| {
-                RwLock::new(Shard {
-                    table: HashTable::new(),
-                    capacity: share + usize::from(i < extra),
-                })
-            })
-            .collect();
+        let shards = (0..SHARDS).map(|_| RwLock::new(HashTable::new())).collect();
         KeyedRateLimiter {
             shared: Arc::new(Keyed {
                 core: Core::new(name, config, listener),
                 hasher: RandomState::new(),
                 shards,
+                count: AtomicUsize::new(0),
+                next_idle: AtomicU64::new(u64::MAX),
+                evicting: RwLock::new(0),
                 keys,
             }),
         }
@@ -163,7 +167,6 @@ where
         let hash = shared.hasher.hash_one(key);
         let tat = shared.shards[shard_of(hash, shared.shards.len())]
             .read()
-            .table
             .find(hash, |(k, _)| k == key)
             .map_or(0, |(_, tat)| tat.load(Ordering::Acquire));
         match shared
@@ -275,11 +278,7 @@ where
     /// Keys tracked now.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.shared
-            .shards
-            .iter()
-            .map(|shard| shard.read().table.len())
-            .sum()
+        self.shared.count.load(Ordering::Acquire)
     }
 
     /// Whether no key is tracked.
@@ -291,22 +290,8 @@ where
     /// Forgets every key that is idle now (its rate fully replenished): forgetting them
     /// changes no decision. Returns how many were forgotten.
     pub fn retain_recent(&self) -> usize {
-        let now = self.shared.core.now();
-        let forgotten = self
-            .shared
-            .shards
-            .iter()
-            .map(|shard| {
-                let mut shard = shard.write();
-                let before = shard.table.len();
-                shard
-                    .table
-                    .retain(|(_, tat)| !Gcra::is_idle(tat.load(Ordering::Acquire), now));
-                before - shard.table.len()
-            })
-            .sum();
-        self.shared.keys.decrement(forgotten as f64);
-        forgotten
+        let _evicting = self.shared.evicting.write();
+        self.sweep(self.shared.core.now())
     }
 
     /// Decides for a call for `key` that may wait up to `max_wait`.
@@ -328,7 +313,7 @@ where
         let shared = &*self.shared;
         let hash = shared.hasher.hash_one(key);
         let shard = &shared.shards[shard_of(hash, shared.shards.len())];
-        if let Some((_, tat)) = shard.read().table.find(hash, |(k, _)| k == key) {
+        if let Some((_, tat)) = shard.read().find(hash, |(k, _)| k == key) {
             return gcra.decide_atomic(tat, now);
         }
         self.decide_new(shard, hash, key, gcra, now)
@@ -338,61 +323,106 @@ where
     #[cold]
     fn decide_new(
         &self,
-        shard: &RwLock<Shard<K>>,
+        shard: &RwLock<Table<K>>,
         hash: u64,
         key: &K,
         gcra: Gcra,
         now: u64,
     ) -> (Verdict, u64) {
         let shared = &*self.shared;
-        let mut shard = shard.write();
-        // Another caller may have added it since.
-        if let Some((_, tat)) = shard.table.find(hash, |(k, _)| k == key) {
-            return gcra.decide_atomic(tat, now);
+        loop {
+            {
+                let mut table = shard.write();
+                // Another caller may have added it since.
+                if let Some((_, tat)) = table.find(hash, |(k, _)| k == key) {
+                    return gcra.decide_atomic(tat, now);
+                }
+                // A key not tracked is idle: a call for it is admitted unless the rate
+                // is slower than one call (never the case for a valid config).
+                let (verdict, next) = gcra.decide(0, now);
+                let Some(next) = next else {
+                    return (verdict, 0);
+                };
+                let max = shared.core.config.max_keys;
+                let place = shared
+                    .count
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                        (n < max).then_some(n + 1)
+                    });
+                if place.is_ok() {
+                    let hasher = &shared.hasher;
+                    table.insert_unique(hash, (key.clone(), AtomicU64::new(next)), |(k, _)| {
+                        hasher.hash_one(k)
+                    });
+                    shared.next_idle.fetch_min(next, Ordering::AcqRel);
+                    shared.keys.increment(1.0);
+                    return (verdict, next);
+                }
+            }
+            // Full: make room with no table locked, then try again.
+            self.make_room(now);
         }
-        // A key not tracked is idle: a call for it is admitted unless the rate is
-        // slower than one call (never the case for a valid config).
-        let (verdict, next) = gcra.decide(0, now);
-        let Some(next) = next else {
-            return (verdict, 0);
-        };
-        if shard.table.len() >= shard.capacity {
-            self.make_room(&mut shard, now);
-        }
-        let hasher = &shared.hasher;
-        shard
-            .table
-            .insert_unique(hash, (key.clone(), AtomicU64::new(next)), |(k, _)| {
-                hasher.hash_one(k)
-            });
-        shared.keys.increment(1.0);
-        (verdict, next)
     }
 
-    /// Frees a place in a full shard: idle keys first, else the key closest to idle.
+    /// Frees at least one place, unless another caller has freed one meanwhile: every
+    /// idle key goes; if none is idle, the key closest to idle among a sample of one
+    /// shard goes.
     #[cold]
-    fn make_room(&self, shard: &mut Shard<K>, now: u64) {
-        let before = shard.table.len();
-        shard
-            .table
-            .retain(|(_, tat)| !Gcra::is_idle(tat.load(Ordering::Acquire), now));
-        if shard.table.len() == before {
-            let oldest = shard
-                .table
-                .iter()
-                .map(|(_, tat)| tat.load(Ordering::Acquire))
-                .min()
-                .unwrap_or(0);
-            let mut once = true;
-            shard.table.retain(|(_, tat)| {
-                let keep = !(once && tat.load(Ordering::Acquire) == oldest);
-                once &= keep;
-                keep
-            });
+    fn make_room(&self, now: u64) {
+        let shared = &*self.shared;
+        let mut cursor = shared.evicting.write();
+        if shared.count.load(Ordering::Acquire) < shared.core.config.max_keys {
+            return;
         }
-        self.shared
-            .keys
-            .decrement((before - shard.table.len()) as f64);
+        if now >= shared.next_idle.load(Ordering::Acquire) && self.sweep(now) > 0 {
+            return;
+        }
+        for _ in 0..shared.shards.len() {
+            *cursor = (*cursor + 1) % shared.shards.len();
+            let mut table = shared.shards[*cursor].write();
+            let closest = table
+                .iter()
+                .take(EVICTION_SAMPLE)
+                .min_by_key(|(_, tat)| tat.load(Ordering::Acquire))
+                .map(|(k, _)| k.clone());
+            let Some(closest) = closest else {
+                continue;
+            };
+            let hash = shared.hasher.hash_one(&closest);
+            if let Ok(entry) = table.find_entry(hash, |(k, _)| *k == closest) {
+                entry.remove();
+                shared.count.fetch_sub(1, Ordering::AcqRel);
+                shared.keys.decrement(1.0);
+                return;
+            }
+        }
+    }
+
+    /// Forgets every idle key; returns how many. Called with `evicting` held.
+    fn sweep(&self, now: u64) -> usize {
+        let shared = &*self.shared;
+        // Keys added during the sweep lower it again as they come.
+        shared.next_idle.store(u64::MAX, Ordering::Release);
+        let mut earliest = u64::MAX;
+        let mut forgotten = 0;
+        for shard in &shared.shards {
+            let mut table = shard.write();
+            let before = table.len();
+            table.retain(|(_, tat)| {
+                let tat = tat.load(Ordering::Acquire);
+                let idle = Gcra::is_idle(tat, now);
+                if !idle {
+                    earliest = earliest.min(tat);
+                }
+                !idle
+            });
+            forgotten += before - table.len();
+        }
+        // The earliest state kept is when the next key can be idle.
+        shared.next_idle.fetch_min(earliest, Ordering::AcqRel);
+        shared.count.fetch_sub(forgotten, Ordering::AcqRel);
+        shared.keys.decrement(forgotten as f64);
+        forgotten
     }
 
     /// Gives back the turn that left `key`'s state at `next`, if no later call for the
@@ -400,9 +430,13 @@ where
     fn refund(&self, key: &K, next: u64) {
         let shared = &*self.shared;
         let hash = shared.hasher.hash_one(key);
-        let shard = shared.shards[shard_of(hash, shared.shards.len())].read();
-        if let Some((_, tat)) = shard.table.find(hash, |(k, _)| k == key) {
-            shared.core.gcra.refund_atomic(tat, next);
+        let table = shared.shards[shard_of(hash, shared.shards.len())].read();
+        if let Some((_, tat)) = table.find(hash, |(k, _)| k == key)
+            && shared.core.gcra.refund_atomic(tat, next)
+        {
+            shared
+                .next_idle
+                .fetch_min(shared.core.gcra.before(next), Ordering::AcqRel);
         }
     }
 }

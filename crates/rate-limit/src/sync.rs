@@ -4,11 +4,11 @@
 #[cfg(hardy_loom)]
 pub(crate) use loom::sync::Arc;
 #[cfg(hardy_loom)]
-pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(hardy_loom))]
 pub(crate) use std::sync::Arc;
 #[cfg(not(hardy_loom))]
-pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// A read-write lock whose `read` and `write` never fail: `parking_lot`'s, or loom's
 /// under model checking.

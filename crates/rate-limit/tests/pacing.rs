@@ -62,7 +62,10 @@ async fn a_quiet_spell_refills_the_burst_and_no_more() {
     for _ in 0..3 {
         api.check().expect("burst again");
     }
-    assert!(api.check().is_err(), "an hour of quiet still refills only the burst");
+    assert!(
+        api.check().is_err(),
+        "an hour of quiet still refills only the burst"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -122,7 +125,11 @@ async fn a_check_never_waits_even_when_waits_are_allowed() {
         .expect("valid");
     api.check().expect("first");
     assert_eq!(retry_after(api.check()), Duration::from_secs(1));
-    assert_eq!(retry_after(api.check()), Duration::from_secs(1), "took no turn");
+    assert_eq!(
+        retry_after(api.check()),
+        Duration::from_secs(1),
+        "took no turn"
+    );
 }
 
 #[tokio::test(start_paused = true)]

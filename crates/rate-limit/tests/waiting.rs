@@ -35,7 +35,10 @@ async fn waiters_are_admitted_in_order_one_interval_apart() {
             let admitted = admitted.clone();
             tokio::spawn(async move {
                 pump.acquire().await.expect("within max_wait");
-                admitted.lock().expect("admitted").push((i, start.elapsed()));
+                admitted
+                    .lock()
+                    .expect("admitted")
+                    .push((i, start.elapsed()));
             })
         })
         .collect();
@@ -68,7 +71,11 @@ async fn a_waiter_dropped_gives_its_turn_back() {
     pump.check().expect("first");
     let mut waiting = task::spawn(pump.acquire());
     assert_pending!(waiting.poll());
-    assert_eq!(pump.time_to_ready(), 2 * SEC, "the next free turn is after it");
+    assert_eq!(
+        pump.time_to_ready(),
+        2 * SEC,
+        "the next free turn is after it"
+    );
     drop(waiting);
     assert_eq!(pump.time_to_ready(), SEC, "its turn is free again");
     let start = Instant::now();
@@ -139,7 +146,11 @@ async fn a_direct_call_dropped_while_waiting_never_runs_and_gives_its_turn_back(
 async fn a_direct_call_takes_its_turn_at_the_first_poll() {
     let pump = limiter(Duration::ZERO);
     let call = pump.call(|| async { Ok::<_, Io>(()) });
-    assert_eq!(pump.time_to_ready(), Duration::ZERO, "not polled: no turn taken");
+    assert_eq!(
+        pump.time_to_ready(),
+        Duration::ZERO,
+        "not polled: no turn taken"
+    );
     call.await.expect("admitted");
     let refused = pump.call(|| async { Ok::<_, Io>(()) }).await;
     assert!(matches!(
