@@ -58,6 +58,16 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
         self,
         retry: &crate::retry::Retry,
     ) -> ServiceBuilder<Stack<crate::retry::RetryLayer, L>>;
+
+    /// Adds a [`RateLimitLayer`](crate::rate_limit::RateLimitLayer) pacing every call
+    /// with `limiter` (for a rate per key, add
+    /// [`KeyedRateLimiter::layer`](crate::rate_limit::KeyedRateLimiter::layer) with
+    /// `.layer(…)`).
+    #[cfg(feature = "rate-limit")]
+    fn hardy_rate_limit(
+        self,
+        limiter: &crate::rate_limit::RateLimiter,
+    ) -> ServiceBuilder<Stack<crate::rate_limit::RateLimitLayer<crate::rate_limit::RateLimiter>, L>>;
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
@@ -91,6 +101,15 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         retry: &crate::retry::Retry,
     ) -> ServiceBuilder<Stack<crate::retry::RetryLayer, L>> {
         self.layer(retry.layer())
+    }
+
+    #[cfg(feature = "rate-limit")]
+    fn hardy_rate_limit(
+        self,
+        limiter: &crate::rate_limit::RateLimiter,
+    ) -> ServiceBuilder<Stack<crate::rate_limit::RateLimitLayer<crate::rate_limit::RateLimiter>, L>>
+    {
+        self.layer(limiter.layer())
     }
 }
 

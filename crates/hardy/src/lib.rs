@@ -24,8 +24,8 @@
 //!
 //! # Tower stack
 //!
-//! Outermost first: retries around a circuit breaker around a bulkhead around a
-//! per-attempt timeout.
+//! Outermost first: a rate limit, then retries around a circuit breaker around a
+//! bulkhead around a per-attempt timeout.
 //!
 //! ```
 //! use std::time::Duration;
@@ -34,11 +34,13 @@
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), BoxError> {
+//! let reads = RateLimiter::builder("soil-1").per(10, Duration::from_secs(1)).build()?;
 //! let retry = Retry::builder("soil-1").max_attempts(3).build()?;
 //! let breaker = CircuitBreaker::builder("soil-1").build()?;
 //! let sensors = Bulkhead::builder("sensors").max_concurrent(4).build()?;
 //! let per_attempt = Timeout::new("soil-1", Duration::from_secs(2))?;
 //! let mut read = ServiceBuilder::new()
+//!     .hardy_rate_limit(&reads)
 //!     .hardy_retry(&retry)
 //!     .hardy_breaker(&breaker)
 //!     .hardy_bulkhead(&sensors)
@@ -57,6 +59,7 @@
 //! | `breaker` | yes | [`breaker`]: `hardy-breaker` (circuit breaker, registry) |
 //! | `retry` | yes | [`retry`]: `hardy-retry` (backoff, jitter, retry budget) |
 //! | `bulkhead` | yes | [`bulkhead`]: `hardy-bulkhead` (bulkheads, partitions, blocking calls) |
+//! | `rate-limit` | yes | [`rate_limit`]: `hardy-rate-limit` (GCRA rate limits, keyed limits) |
 //! | `serde` | no | `Serialize`/`Deserialize` for every config |
 //! | `http` | no | deadlines read from `http::Request` extensions |
 
@@ -75,6 +78,9 @@ pub use hardy_core::{
     AsRejection, Classify, ConfigError, DefaultClassifier, Error, Listener, Name, Outcome,
     Rejection, RejectionKind, Retryability, ShedReason, Validate, find_rejection,
 };
+/// GCRA rate limits, direct and keyed, refusing or waiting: `hardy-rate-limit`.
+#[cfg(feature = "rate-limit")]
+pub use hardy_rate_limit as rate_limit;
 /// Retries with backoff, jitter, deadlines and a shared retry budget: `hardy-retry`.
 #[cfg(feature = "retry")]
 pub use hardy_retry as retry;
@@ -96,6 +102,8 @@ pub mod prelude {
     pub use hardy_core::{
         AsRejection, Classify, DefaultClassifier, Error, Outcome, Rejection, Retryability,
     };
+    #[cfg(feature = "rate-limit")]
+    pub use hardy_rate_limit::{KeyedRateLimiter, RateLimitLayer, RateLimiter};
     #[cfg(feature = "retry")]
     pub use hardy_retry::{Backoff, Jitter, Retry, RetryBudget, RetryLayer};
     #[cfg(feature = "timeout")]

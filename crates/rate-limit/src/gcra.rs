@@ -209,4 +209,47 @@ mod loom_models {
             assert_eq!(admitted, 1);
         });
     }
+
+    /// A waiter giving its turn back while another call reserves one: the turn is given
+    /// back only if no reservation came after it, so no two calls share a turn.
+    #[test]
+    fn loom_refund_racing_a_reservation() {
+        loom::model(|| {
+            let gcra = Gcra::new(&RateLimitConfig {
+                limit: 1,
+                period: Duration::from_secs(1),
+                burst: Some(1),
+                max_wait: Duration::from_secs(10),
+                ..RateLimitConfig::default()
+            });
+            let now = 5_000_000_000;
+            let state = Arc::new(AtomicU64::new(0));
+            // The first call is admitted now; the second waits for the next turn.
+            let (_, first) = gcra.decide_atomic(&state, now);
+            let (_, waiter) = gcra.decide_atomic(&state, now);
+            assert_eq!(waiter, first + 1_000_000_000);
+            let refunder = {
+                let state = state.clone();
+                loom::thread::spawn(move || gcra.refund_atomic(&state, waiter))
+            };
+            let reserver = {
+                let state = state.clone();
+                loom::thread::spawn(move || gcra.decide_atomic(&state, now))
+            };
+            let refunded = refunder.join().unwrap();
+            let (verdict, reserved) = reserver.join().unwrap();
+            assert!(matches!(verdict, Verdict::After(_)));
+            if refunded {
+                // The new call took the waiter's freed turn, and the state is its own.
+                assert!(reserved == waiter || reserved == waiter + 1_000_000_000);
+            } else {
+                // The new call reserved after the waiter, whose turn stays taken.
+                assert_eq!(reserved, waiter + 1_000_000_000);
+            }
+            assert_eq!(
+                state.load(Ordering::Acquire),
+                reserved.max(if refunded { first } else { waiter })
+            );
+        });
+    }
 }

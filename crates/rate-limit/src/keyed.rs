@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::hash::{BuildHasher, Hash, RandomState};
+use std::hash::{BuildHasher, Hash};
 use std::time::Duration;
 
 use hardy_core::{Listener, Name, Rejection};
@@ -69,7 +69,7 @@ impl<K> Clone for KeyedRateLimiter<K> {
 
 struct Keyed<K> {
     core: Core,
-    hasher: RandomState,
+    hasher: Hasher,
     shards: Box<[RwLock<Table<K>>]>,
     /// Keys tracked, never above `max_keys`: a new key takes a place here first.
     count: AtomicUsize,
@@ -80,6 +80,13 @@ struct Keyed<K> {
     evicting: RwLock<usize>,
     keys: Gauge,
 }
+
+/// Hashes keys: seeded at random per limiter, so that callers cannot aim their keys at
+/// one shard (a fixed seed under loom, whose models must be deterministic).
+#[cfg(not(hardy_loom))]
+type Hasher = std::hash::RandomState;
+#[cfg(hardy_loom)]
+type Hasher = std::hash::BuildHasherDefault<std::hash::DefaultHasher>;
 
 /// Each key with its state (the GCRA timestamp).
 type Table<K> = HashTable<(K, AtomicU64)>;
@@ -124,7 +131,7 @@ where
         KeyedRateLimiter {
             shared: Arc::new(Keyed {
                 core: Core::new(name, config, listener),
-                hasher: RandomState::new(),
+                hasher: Hasher::default(),
                 shards,
                 count: AtomicUsize::new(0),
                 next_idle: AtomicU64::new(u64::MAX),
@@ -473,5 +480,40 @@ mod tests {
             }
             assert!(seen.iter().all(|s| *s), "{count} shards: {seen:?}");
         }
+    }
+}
+
+/// Loom models: `RUSTFLAGS="--cfg hardy_loom" cargo test -p hardy-rate-limit --lib --release loom`.
+#[cfg(all(test, hardy_loom))]
+mod loom_models {
+    use super::*;
+
+    /// Two new keys racing for the last place: both are admitted, and the table never
+    /// holds more than `max_keys`.
+    #[test]
+    fn loom_two_new_keys_one_place() {
+        loom::model(|| {
+            let config = RateLimitConfig {
+                limit: 1,
+                period: Duration::from_secs(3600),
+                burst: Some(1),
+                max_keys: 1,
+                ..RateLimitConfig::default()
+            };
+            let limiter =
+                KeyedRateLimiter::<u32>::from_parts(Name::from("k"), config, Listener::none());
+            let threads: Vec<_> = (0..2u32)
+                .map(|key| {
+                    let limiter = limiter.clone();
+                    loom::thread::spawn(move || limiter.check_key(&key).is_ok())
+                })
+                .collect();
+            for thread in threads {
+                assert!(thread.join().unwrap(), "a new key is admitted");
+            }
+            assert_eq!(limiter.len(), 1);
+            let tracked: usize = limiter.shared.shards.iter().map(|s| s.read().len()).sum();
+            assert_eq!(tracked, 1);
+        });
     }
 }
