@@ -325,3 +325,58 @@ async fn a_full_bulkhead_inside_a_breaker_refuses_without_opening_it() {
     drop(busy);
     assert_eq!(stack.ready().await.unwrap().call(2).await.unwrap(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn hardy_retry_can_wait_out_a_rate_limit_inside_it() {
+    // The dependency takes one call every 2 s; a retry that waits for the limiter's
+    // retry-after gets through instead of failing.
+    let limiter = RateLimiter::builder("weather-api")
+        .per(1, Duration::from_secs(2))
+        .build()
+        .expect("valid limiter");
+    let retry = Retry::builder("forecast")
+        .max_attempts(3)
+        .backoff(Backoff::Constant {
+            delay: Duration::from_millis(100),
+        })
+        .jitter(Jitter::None)
+        .max_delay(Duration::from_secs(10))
+        .wait_for_retry_after(true)
+        .build()
+        .expect("valid retry");
+    let (api, calls) = failing_sensor(0);
+    let mut stack = ServiceBuilder::new()
+        .hardy_retry(&retry)
+        .hardy_rate_limit(&limiter)
+        .service(api);
+    let start = Instant::now();
+    assert_eq!(stack.ready().await.unwrap().call(1).await.unwrap(), 1);
+    assert_eq!(stack.ready().await.unwrap().call(2).await.unwrap(), 2);
+    assert_eq!(start.elapsed(), Duration::from_secs(2), "waited its retry-after");
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "refusals never reached the api");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rate_limited_call_is_not_retried_blindly() {
+    let limiter = RateLimiter::builder("pump-1")
+        .per(1, Duration::from_secs(3600))
+        .build()
+        .expect("valid limiter");
+    let retry = Retry::builder("pump-1")
+        .max_attempts(5)
+        .build()
+        .expect("valid retry");
+    let (pump, calls) = failing_sensor(0);
+    let mut stack = ServiceBuilder::new()
+        .hardy_retry(&retry)
+        .hardy_rate_limit(&limiter)
+        .service(pump);
+    stack.ready().await.unwrap().call(1).await.unwrap();
+    let start = Instant::now();
+    let error = stack.ready().await.unwrap().call(1).await.unwrap_err();
+    let rejection = error.as_rejection().expect("a rejection");
+    assert!(rejection.is_rate_limited());
+    assert_eq!(rejection.retry_after(), Some(Duration::from_secs(3600)));
+    assert_eq!(start.elapsed(), Duration::ZERO, "refused at once, no retries");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
