@@ -6,6 +6,7 @@ use std::hash::{BuildHasher, Hash};
 use std::time::Duration;
 
 use hardy_core::{Listener, Name, Rejection};
+use crossbeam_utils::CachePadded;
 use hashbrown::HashTable;
 use metrics::Gauge;
 
@@ -70,7 +71,8 @@ impl<K> Clone for KeyedRateLimiter<K> {
 struct Keyed<K> {
     core: Core,
     hasher: Hasher,
-    shards: Box<[RwLock<Table<K>>]>,
+    /// Each shard on its own cache line, so callers of different shards never share one.
+    shards: Box<[CachePadded<RwLock<Table<K>>>]>,
     /// Keys tracked, never above `max_keys`: a new key takes a place here first.
     count: AtomicUsize,
     /// No tracked key is idle before this time: a sweep for idle keys before it would
@@ -127,7 +129,9 @@ where
     ) -> Self {
         metrics::describe_gauge!(METRIC_KEYS, "Keys a keyed rate limiter tracks");
         let keys = metrics::gauge!(METRIC_KEYS, "name" => name.to_string());
-        let shards = (0..SHARDS).map(|_| RwLock::new(HashTable::new())).collect();
+        let shards = (0..SHARDS)
+            .map(|_| CachePadded::new(RwLock::new(HashTable::new())))
+            .collect();
         KeyedRateLimiter {
             shared: Arc::new(Keyed {
                 core: Core::new(name, config, listener),
