@@ -11,7 +11,7 @@ use crate::gcra::nanos;
 /// A decision reads the clock once; reading it is most of what a check costs. Tokio's
 /// clock ([`Clock::Tokio`], the default) follows paused time, so tests on
 /// `tokio::time::pause` and simulations that advance time see the limiter exactly. The
-/// processor's cycle counter ([`Clock::Fast`]) is read in about a third of the time, but
+/// processor's cycle counter ([`Clock::Fast`]) is read in less than half the time, but
 /// only ever follows real time.
 ///
 /// # Examples
@@ -43,7 +43,7 @@ pub enum Clock {
     #[default]
     Tokio,
     /// The processor's cycle counter, calibrated against the system's monotonic clock
-    /// (the system clock where the processor has no invariant counter): about three
+    /// (the system clock where the processor has no invariant counter): two to three
     /// times faster to read than Tokio's clock, but it never pauses, so paused-time
     /// tests and simulations must not use it. Waits still sleep on Tokio's timer.
     Fast,
