@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use governor::Quota;
 use governor::clock::MonotonicClock;
-use hardy_benches::{Echo, runtime, time_calls};
+use hardy_benches::{Echo, on_two_threads, runtime, time_calls};
 use hardy_rate_limit::{Clock, KeyedRateLimiter, RateLimiter};
 use tower::{Layer, ServiceBuilder};
 
@@ -56,23 +56,10 @@ fn time_checks_on_two_threads<C>(iterations: u64, check: C) -> Duration
 where
     C: Fn(u64) -> bool + Clone + Send + 'static,
 {
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(3));
-    let threads: Vec<_> = (0..2)
-        .map(|_| {
-            let check = check.clone();
-            let barrier = barrier.clone();
-            std::thread::spawn(move || {
-                barrier.wait();
-                time_checks(iterations, check)
-            })
-        })
-        .collect();
-    barrier.wait();
-    let start = Instant::now();
-    for thread in threads {
-        thread.join().expect("benchmark thread");
-    }
-    start.elapsed()
+    on_two_threads(move || {
+        let check = check.clone();
+        move || time_checks(iterations, check)
+    })
 }
 
 fn rate_limit(c: &mut Criterion) {

@@ -133,15 +133,35 @@ where
     S::Error: std::fmt::Debug,
     S::Future: Send,
 {
+    let service = service.clone();
+    on_two_threads(move || {
+        let mut service = service.clone();
+        let rt = runtime();
+        move || time_calls(&rt, &mut service, iterations)
+    })
+}
+
+/// Runs a timed loop on each of two threads at once and returns the wall time. Each
+/// thread first calls `setup` (outside the timing) and then, once both are set up, the
+/// loop it returned.
+///
+/// # Panics
+///
+/// Panics if a thread cannot be spawned or its loop panics.
+pub fn on_two_threads<P, R>(setup: P) -> Duration
+where
+    P: Fn() -> R + Clone + Send + 'static,
+    R: FnOnce() -> Duration,
+{
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(3));
     let threads: Vec<_> = (0..2)
         .map(|_| {
-            let mut service = service.clone();
+            let setup = setup.clone();
             let barrier = barrier.clone();
             std::thread::spawn(move || {
-                let rt = runtime();
+                let run = setup();
                 barrier.wait();
-                time_calls(&rt, &mut service, iterations)
+                run()
             })
         })
         .collect();

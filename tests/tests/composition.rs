@@ -352,8 +352,16 @@ async fn hardy_retry_can_wait_out_a_rate_limit_inside_it() {
     let start = Instant::now();
     assert_eq!(stack.ready().await.unwrap().call(1).await.unwrap(), 1);
     assert_eq!(stack.ready().await.unwrap().call(2).await.unwrap(), 2);
-    assert_eq!(start.elapsed(), Duration::from_secs(2), "waited its retry-after");
-    assert_eq!(calls.load(Ordering::SeqCst), 2, "refusals never reached the api");
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(2),
+        "waited its retry-after"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "refusals never reached the api"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -377,6 +385,10 @@ async fn a_rate_limited_call_is_not_retried_blindly() {
     let rejection = error.as_rejection().expect("a rejection");
     assert!(rejection.is_rate_limited());
     assert_eq!(rejection.retry_after(), Some(Duration::from_secs(3600)));
-    assert_eq!(start.elapsed(), Duration::ZERO, "refused at once, no retries");
+    assert_eq!(
+        start.elapsed(),
+        Duration::ZERO,
+        "refused at once, no retries"
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }

@@ -5,8 +5,8 @@ use std::future::Future;
 use std::hash::{BuildHasher, Hash};
 use std::time::Duration;
 
-use hardy_core::{Listener, Name, Rejection};
 use crossbeam_utils::CachePadded;
+use hardy_core::{Listener, Name, Rejection};
 use hashbrown::HashTable;
 use metrics::Gauge;
 
@@ -203,14 +203,7 @@ where
     /// Dropping the future while it waits gives its turn back, unless a later call for
     /// the same key has reserved one since.
     pub async fn acquire_key(&self, key: &K) -> Result<(), Rejection> {
-        match self.admit(key) {
-            Admission::Now => Ok(()),
-            Admission::After(wait) => {
-                wait.await;
-                Ok(())
-            }
-            Admission::Refused(rejection) => Err(rejection),
-        }
+        self.admit(key).wait().await
     }
 
     /// Runs `operation` once the rate for `key` allows; the turn is taken at the

@@ -28,6 +28,20 @@ pub(crate) enum Admission {
     Refused(Rejection),
 }
 
+impl Admission {
+    /// Waits for the call's turn, if it has one.
+    pub(crate) async fn wait(self) -> Result<(), Rejection> {
+        match self {
+            Admission::Now => Ok(()),
+            Admission::After(wait) => {
+                wait.await;
+                Ok(())
+            }
+            Admission::Refused(rejection) => Err(rejection),
+        }
+    }
+}
+
 /// Everything both limiters share: the name, the rate, the clock, telemetry.
 pub(crate) struct Core {
     pub(crate) name: Name,
@@ -269,14 +283,7 @@ impl RateLimiter {
     /// Dropping the future while it waits gives its turn back, unless a later call has
     /// reserved one since.
     pub async fn acquire(&self) -> Result<(), Rejection> {
-        match self.admit() {
-            Admission::Now => Ok(()),
-            Admission::After(wait) => {
-                wait.await;
-                Ok(())
-            }
-            Admission::Refused(rejection) => Err(rejection),
-        }
+        self.admit().wait().await
     }
 
     /// Runs `operation` once the rate allows: at once, after waiting up to `max_wait`,
