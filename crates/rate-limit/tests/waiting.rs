@@ -269,3 +269,25 @@ proptest! {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_direct_call_dropped_while_running_drops_the_operation() {
+    struct Flag(Arc<Mutex<bool>>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            *self.0.lock().expect("flag") = true;
+        }
+    }
+    let pump = limiter(Duration::ZERO);
+    let dropped = Arc::new(Mutex::new(false));
+    let flag = Flag(dropped.clone());
+    let mut call = task::spawn(pump.call(move || async move {
+        let _flag = flag;
+        std::future::pending::<Result<(), Io>>().await
+    }));
+    assert_pending!(call.poll());
+    assert!(!*dropped.lock().expect("flag"));
+    drop(call);
+    assert!(*dropped.lock().expect("flag"), "the running operation was dropped");
+    assert_eq!(pump.time_to_ready(), SEC, "its turn was used");
+}
