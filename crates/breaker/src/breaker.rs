@@ -465,14 +465,14 @@ impl CircuitBreaker {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        CallFuture::new(match self.try_acquire() {
-            Ok(admission) => Guarded::running(
-                operation(),
-                Permit::new(self.clone(), admission),
-                classifier,
-            ),
-            Err(rejection) => Guarded::rejected(rejection),
-        })
+        // Each arm builds the whole future, so it is written once, in place.
+        match self.try_acquire() {
+            Ok(admission) => {
+                let permit = Permit::new(self.clone(), admission);
+                CallFuture::new(Guarded::running(operation(), permit, classifier))
+            }
+            Err(rejection) => CallFuture::new(Guarded::rejected(rejection)),
+        }
     }
 
     /// Opens the breaker until [`reset`](Self::reset): every call is rejected.

@@ -27,6 +27,7 @@ pub(crate) enum Guarded<F, C, O: Owner> {
 }
 
 impl<F, C, O: Owner> Guarded<F, C, O> {
+    #[inline(always)]
     pub(crate) fn running(future: F, permit: Permit<O>, classifier: C) -> Self {
         Guarded::Running {
             future,
@@ -35,6 +36,7 @@ impl<F, C, O: Owner> Guarded<F, C, O> {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn rejected(rejection: Rejection) -> Self {
         Guarded::Rejected {
             rejection: Some(rejection),
@@ -88,6 +90,7 @@ pub struct ResponseFuture<F, C> {
 }
 
 impl<F, C> ResponseFuture<F, C> {
+    #[inline(always)]
     pub(crate) fn new(guarded: Guarded<F, C, Arc<CircuitBreaker>>) -> Self {
         ResponseFuture { guarded }
     }
@@ -125,6 +128,7 @@ pub struct CallFuture<F, C> {
 }
 
 impl<F, C> CallFuture<F, C> {
+    #[inline(always)]
     pub(crate) fn new(guarded: Guarded<F, C, CircuitBreaker>) -> Self {
         CallFuture { guarded }
     }

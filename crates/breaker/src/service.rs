@@ -96,13 +96,18 @@ where
 
     #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
-        ResponseFuture::new(match self.breaker.try_acquire_with(&mut self.cursor) {
-            Ok(admission) => Guarded::running(
-                self.inner.call(request),
-                Permit::new(self.breaker.clone(), admission),
-                self.classifier.clone(),
-            ),
-            Err(rejection) => Guarded::rejected(rejection),
-        })
+        // Each arm builds the whole future, so it is written once, in place: building it
+        // in parts and moving it costs store-forwarding stalls when it is first polled.
+        match self.breaker.try_acquire_with(&mut self.cursor) {
+            Ok(admission) => {
+                let permit = Permit::new(self.breaker.clone(), admission);
+                ResponseFuture::new(Guarded::running(
+                    self.inner.call(request),
+                    permit,
+                    self.classifier.clone(),
+                ))
+            }
+            Err(rejection) => ResponseFuture::new(Guarded::rejected(rejection)),
+        }
     }
 }
