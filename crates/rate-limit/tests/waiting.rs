@@ -288,6 +288,9 @@ async fn a_direct_call_dropped_while_running_drops_the_operation() {
     assert_pending!(call.poll());
     assert!(!*dropped.lock().expect("flag"));
     drop(call);
-    assert!(*dropped.lock().expect("flag"), "the running operation was dropped");
+    assert!(
+        *dropped.lock().expect("flag"),
+        "the running operation was dropped"
+    );
     assert_eq!(pump.time_to_ready(), SEC, "its turn was used");
 }
