@@ -358,8 +358,9 @@ impl HealthRegistry {
             .map(|entry| entry.state.lock().judge.status)
     }
 
-    /// Starts checking in the background: each check runs at once and then every
-    /// `interval`, moved at random by up to `jitter × interval`. Stop it with
+    /// Starts checking in the background: each check runs at once, and each next run
+    /// starts `interval` after the last one ended, moved at random by up to
+    /// `jitter × interval` either way. Stop it with
     /// [`HealthTask::stop`]; dropping the task stops it too.
     ///
     /// # Panics
