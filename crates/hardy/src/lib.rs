@@ -59,9 +59,10 @@
 //! | `breaker` | yes | [`breaker`]: `hardy-breaker` (circuit breaker, registry) |
 //! | `retry` | yes | [`retry`]: `hardy-retry` (backoff, jitter, retry budget) |
 //! | `bulkhead` | yes | [`bulkhead`]: `hardy-bulkhead` (bulkheads, partitions, blocking calls) |
+//! | `health` | yes | [`health`]: `hardy-health` (health checks, probes, reports) |
 //! | `rate-limit` | yes | [`rate_limit`]: `hardy-rate-limit` (GCRA rate limits, keyed limits) |
 //! | `serde` | no | `Serialize`/`Deserialize` for every config |
-//! | `http` | no | deadlines read from `http::Request` extensions |
+//! | `http` | no | deadlines read from `http::Request` extensions; health endpoints and HTTP checks |
 
 mod ext;
 
@@ -78,6 +79,9 @@ pub use hardy_core::{
     AsRejection, Classify, ConfigError, DefaultClassifier, Error, Listener, Name, Outcome,
     Rejection, RejectionKind, Retryability, ShedReason, Validate, find_rejection,
 };
+/// Health checks, liveness/readiness/startup probes and reports: `hardy-health`.
+#[cfg(feature = "health")]
+pub use hardy_health as health;
 /// GCRA rate limits, direct and keyed, refusing or waiting: `hardy-rate-limit`.
 #[cfg(feature = "rate-limit")]
 pub use hardy_rate_limit as rate_limit;
@@ -101,6 +105,10 @@ pub mod prelude {
     pub use hardy_bulkhead::{Bulkhead, BulkheadLayer, Partitions};
     pub use hardy_core::{
         AsRejection, Classify, DefaultClassifier, Error, Outcome, Rejection, Retryability,
+    };
+    #[cfg(feature = "health")]
+    pub use hardy_health::{
+        CheckConfig, HealthCheck, HealthRegistry, Probe, Probes, Status as HealthStatus,
     };
     #[cfg(feature = "rate-limit")]
     pub use hardy_rate_limit::{KeyedRateLimiter, RateLimitLayer, RateLimiter};
