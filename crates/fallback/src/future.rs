@@ -1,0 +1,193 @@
+//! The futures of a call with a fallback: [`ResponseFuture`] (tower) and
+//! [`CallFuture`] (direct).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use hardy_core::{Classify, Error};
+use pin_project::pin_project;
+use tower_service::Service;
+
+use crate::Recover;
+use crate::fallback::{Shared, cause_of};
+
+#[pin_project(project = StateProj)]
+enum State<F, R, Req> {
+    /// The call runs, with a copy of the request if the answer needs one.
+    Calling {
+        #[pin]
+        future: F,
+        kept: Option<Req>,
+    },
+    /// The call failed: the fallback's answer runs.
+    Answering {
+        #[pin]
+        future: R,
+    },
+}
+
+/// A call and, if it fails, the fallback's answer.
+#[pin_project]
+pub(crate) struct Guarded<F, R, A, C, Req> {
+    #[pin]
+    state: State<F, R, Req>,
+    shared: Arc<Shared<A, C>>,
+}
+
+impl<F, R, A, C, Req> Guarded<F, R, A, C, Req> {
+    pub(crate) fn new(future: F, kept: Option<Req>, shared: Arc<Shared<A, C>>) -> Self {
+        Guarded {
+            state: State::Calling { future, kept },
+            shared,
+        }
+    }
+}
+
+impl<F, A, C, Req, T, E> Future for Guarded<F, A::Future, A, C, Req>
+where
+    F: Future<Output = Result<T, E>>,
+    A: Recover<Req, T, E>,
+    C: Classify<T, E>,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Calling { future, kept } => {
+                    let result = ready!(future.poll(cx));
+                    let outcome = this.shared.classifier.classify(&result);
+                    let Some(cause) = cause_of(outcome, result.is_err()) else {
+                        return Poll::Ready(result);
+                    };
+                    this.shared.used(cause);
+                    let answer = this.shared.action.recover(kept.take(), result);
+                    this.state.set(State::Answering { future: answer });
+                }
+                StateProj::Answering { future } => return future.poll(cx),
+            }
+        }
+    }
+}
+
+/// The response future of a [`FallbackService`](crate::FallbackService): the inner
+/// service's response, or the fallback's answer when it failed.
+///
+/// # Cancel safety
+///
+/// Dropping it drops the inner call, or the fallback's answer under way.
+#[pin_project]
+#[must_use = "futures do nothing unless polled"]
+pub struct ResponseFuture<S, Req, A, C>
+where
+    S: Service<Req>,
+    A: Recover<Req, S::Response, S::Error>,
+{
+    #[pin]
+    guarded: Guarded<S::Future, A::Future, A, C, Req>,
+}
+
+impl<S, Req, A, C> ResponseFuture<S, Req, A, C>
+where
+    S: Service<Req>,
+    A: Recover<Req, S::Response, S::Error>,
+{
+    pub(crate) fn new(guarded: Guarded<S::Future, A::Future, A, C, Req>) -> Self {
+        ResponseFuture { guarded }
+    }
+}
+
+impl<S, Req, A, C> Future for ResponseFuture<S, Req, A, C>
+where
+    S: Service<Req>,
+    A: Recover<Req, S::Response, S::Error>,
+    C: Classify<S::Response, S::Error>,
+{
+    type Output = Result<S::Response, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().guarded.poll(cx)
+    }
+}
+
+impl<S, Req, A, C> fmt::Debug for ResponseFuture<S, Req, A, C>
+where
+    S: Service<Req>,
+    A: Recover<Req, S::Response, S::Error>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("fallback", &self.guarded.shared.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of a direct [`Fallback::call`](crate::Fallback::call):
+/// `Result<T, hardy_core::Error<E>>` for an operation returning `Result<T, E>`.
+///
+/// # Cancel safety
+///
+/// As [`ResponseFuture`].
+#[pin_project]
+#[must_use = "futures do nothing unless polled"]
+pub struct CallFuture<Fut, A, C>
+where
+    Fut: Future,
+    A: RecoverOutput<Fut::Output>,
+{
+    #[pin]
+    guarded: Guarded<Fut, A::Future, A, C, ()>,
+}
+
+/// [`Recover`] for an operation's output type; implemented for every answer that
+/// recovers `Result<T, E>`. Sealed.
+pub trait RecoverOutput<O>: crate::action::Answer {
+    #[doc(hidden)]
+    type Future;
+}
+
+impl<A, T, E> RecoverOutput<Result<T, E>> for A
+where
+    A: Recover<(), T, E> + crate::action::Answer,
+{
+    type Future = <A as Recover<(), T, E>>::Future;
+}
+
+impl<Fut, A, C> CallFuture<Fut, A, C>
+where
+    Fut: Future,
+    A: RecoverOutput<Fut::Output>,
+{
+    pub(crate) fn new(guarded: Guarded<Fut, A::Future, A, C, ()>) -> Self {
+        CallFuture { guarded }
+    }
+}
+
+impl<Fut, A, C, T, E> Future for CallFuture<Fut, A, C>
+where
+    Fut: Future<Output = Result<T, E>>,
+    A: Recover<(), T, E> + RecoverOutput<Result<T, E>, Future = <A as Recover<(), T, E>>::Future>,
+    C: Classify<T, E>,
+{
+    type Output = Result<T, Error<E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Poll::Ready(ready!(self.project().guarded.poll(cx)).map_err(Error::Inner))
+    }
+}
+
+impl<Fut, A, C> fmt::Debug for CallFuture<Fut, A, C>
+where
+    Fut: Future,
+    A: RecoverOutput<Fut::Output>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallFuture")
+            .field("fallback", &self.guarded.shared.name)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,669 @@
+//! [`LastKnownGood`]: serve the latest good response for a key when a call fails, and
+//! answer from it while it is fresh.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::hash::Hash;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use hardy_core::{Classify, ConfigError, DefaultClassifier, Error, Listener, Name, Outcome};
+use metrics::Counter;
+use parking_lot::Mutex;
+use pin_project::pin_project;
+use tokio::time::Instant;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::fallback::{ByCause, cause_of};
+use crate::{FallbackEvent, LastKnownGoodConfig};
+
+/// `hardy_fallback_cache_total{name, result}`: calls answered from a fresh response
+/// (`hit`) or not (`miss`), for a store with a TTL.
+pub const METRIC_CACHE: &str = "hardy_fallback_cache_total";
+/// `hardy_fallback_stale_total{name, cause, result}`: failed calls answered with the
+/// last good response (`served`) or left failed for want of one young enough (`none`).
+pub const METRIC_STALE: &str = "hardy_fallback_stale_total";
+
+type Mark<T> = Box<dyn Fn(T, Duration) -> T + Send + Sync>;
+
+struct Shared<K, T> {
+    name: Name,
+    config: LastKnownGoodConfig,
+    entries: Mutex<HashMap<K, (T, Instant)>>,
+    mark: Mark<T>,
+    listener: Listener<FallbackEvent>,
+    hits: Counter,
+    misses: Counter,
+    served: ByCause,
+    none: ByCause,
+}
+
+/// The latest good response per key, served in place of a failed call while it is
+/// younger than `max_staleness`, and — with a `ttl` — answering new calls without
+/// calling while it is younger than that.
+///
+/// A stale response can be marked as such by `mark_stale(|value, age| …)`: the design
+/// notes' controller serves the last good reading with a lowered quality score. Keys
+/// are bounded by `max_keys`; when full, the oldest response goes.
+///
+/// `LastKnownGood` is cheap to clone; clones share the responses.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use hardy_fallback::LastKnownGood;
+///
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct Reading { moisture: f64, quality: f64 }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let last_good = LastKnownGood::builder("soil")
+///     .max_staleness(Duration::from_secs(30 * 60))
+///     .mark_stale(|reading: Reading, _age| Reading { quality: reading.quality * 0.5, ..reading })
+///     .build::<u32>()?;
+/// let fresh = Reading { moisture: 0.41, quality: 1.0 };
+/// let read = last_good.call(7, || async { Ok::<_, std::io::Error>(fresh.clone()) }).await?;
+/// assert_eq!(read, fresh);
+/// tokio::time::advance(Duration::from_secs(60)).await;
+/// let failed = last_good.call(7, || async { Err::<Reading, _>(std::io::Error::other("no ack")) });
+/// assert_eq!(failed.await?, Reading { moisture: 0.41, quality: 0.5 });
+/// # Ok(())
+/// # }
+/// ```
+pub struct LastKnownGood<K, T> {
+    shared: Arc<Shared<K, T>>,
+}
+
+impl<K, T> Clone for LastKnownGood<K, T> {
+    fn clone(&self) -> Self {
+        LastKnownGood {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<K, T> fmt::Debug for LastKnownGood<K, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LastKnownGood")
+            .field("name", &self.shared.name)
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`LastKnownGood`] store; made by [`LastKnownGood::builder`].
+#[must_use = "a builder does nothing until built"]
+pub struct LastKnownGoodBuilder {
+    name: Name,
+    config: LastKnownGoodConfig,
+    listener: Listener<FallbackEvent>,
+}
+
+impl fmt::Debug for LastKnownGoodBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LastKnownGoodBuilder")
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A [`LastKnownGoodBuilder`] with a way to mark stale responses.
+#[must_use = "a builder does nothing until built"]
+pub struct MarkingBuilder<T> {
+    builder: LastKnownGoodBuilder,
+    mark: Mark<T>,
+}
+
+impl<T> fmt::Debug for MarkingBuilder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.builder.fmt(f)
+    }
+}
+
+impl LastKnownGoodBuilder {
+    /// The oldest response served for a failed call. Default: 10 minutes.
+    pub fn max_staleness(mut self, max_staleness: Duration) -> Self {
+        self.config.max_staleness = max_staleness;
+        self
+    }
+
+    /// How long a response answers new calls without calling. Default: 0 (never).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.config.ttl = ttl;
+        self
+    }
+
+    /// Keys remembered at most. Default: 10,000.
+    pub fn max_keys(mut self, max_keys: usize) -> Self {
+        self.config.max_keys = max_keys;
+        self
+    }
+
+    /// Replaces every setting with `config`.
+    pub fn config(mut self, config: LastKnownGoodConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Calls `listener` with every [`FallbackEvent`]. Default: no listener.
+    pub fn on_event<F>(mut self, listener: F) -> Self
+    where
+        F: Fn(&FallbackEvent) + Send + Sync + 'static,
+    {
+        self.listener = Listener::new(listener);
+        self
+    }
+
+    /// Serves a stale response as `mark(response, age)` returns it: lower its quality,
+    /// flag it. Default: as it was stored.
+    pub fn mark_stale<T, F>(self, mark: F) -> MarkingBuilder<T>
+    where
+        F: Fn(T, Duration) -> T + Send + Sync + 'static,
+    {
+        MarkingBuilder {
+            builder: self,
+            mark: Box::new(mark),
+        }
+    }
+
+    /// Validates the settings and builds a store of `T` responses by `K` keys.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first bad setting.
+    pub fn build<K, T>(self) -> Result<LastKnownGood<K, T>, ConfigError>
+    where
+        T: 'static,
+    {
+        self.mark_stale(|value: T, _| value).build()
+    }
+}
+
+impl<T> MarkingBuilder<T> {
+    /// Validates the settings and builds the store.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first bad setting.
+    pub fn build<K>(self) -> Result<LastKnownGood<K, T>, ConfigError> {
+        let MarkingBuilder { builder, mark } = self;
+        builder.config.validate(&builder.name)?;
+        metrics::describe_counter!(
+            METRIC_CACHE,
+            metrics::Unit::Count,
+            "Calls answered from a fresh response, or not"
+        );
+        metrics::describe_counter!(
+            METRIC_STALE,
+            metrics::Unit::Count,
+            "Failed calls answered with the last good response, or not"
+        );
+        let name = builder.name;
+        let cache = |result: &'static str| metrics::counter!(METRIC_CACHE, "name" => name.to_string(), "result" => result);
+        Ok(LastKnownGood {
+            shared: Arc::new(Shared {
+                hits: cache("hit"),
+                misses: cache("miss"),
+                served: ByCause::register(METRIC_STALE, &name, &[("result", "served")]),
+                none: ByCause::register(METRIC_STALE, &name, &[("result", "none")]),
+                name,
+                config: builder.config,
+                entries: Mutex::new(HashMap::new()),
+                mark,
+                listener: builder.listener,
+            }),
+        })
+    }
+}
+
+impl LastKnownGood<(), ()> {
+    /// Starts building a store named `name`; the name labels its metrics and events.
+    pub fn builder(name: impl Into<Name>) -> LastKnownGoodBuilder {
+        LastKnownGoodBuilder {
+            name: name.into(),
+            config: LastKnownGoodConfig::default(),
+            listener: Listener::none(),
+        }
+    }
+}
+
+impl<K, T> LastKnownGood<K, T>
+where
+    K: Hash + Eq + Clone,
+    T: Clone,
+{
+    /// The store's name.
+    #[must_use]
+    pub fn name(&self) -> &Name {
+        &self.shared.name
+    }
+
+    /// The store's settings.
+    #[must_use]
+    pub fn config(&self) -> &LastKnownGoodConfig {
+        &self.shared.config
+    }
+
+    /// The latest good response for `key` and its age, however old.
+    #[must_use]
+    pub fn get(&self, key: &K) -> Option<(T, Duration)> {
+        let entries = self.shared.entries.lock();
+        entries
+            .get(key)
+            .map(|(value, at)| (value.clone(), at.elapsed()))
+    }
+
+    /// Remembers `value` as the latest good response for `key`, as of now.
+    pub fn put(&self, key: K, value: T) {
+        let mut entries = self.shared.entries.lock();
+        if !entries.contains_key(&key)
+            && entries.len() >= self.shared.config.max_keys
+            && let Some(oldest) = entries
+                .iter()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(key, _)| key.clone())
+        {
+            entries.remove(&oldest);
+        }
+        entries.insert(key, (value, Instant::now()));
+    }
+
+    /// Keys remembered.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.shared.entries.lock().len()
+    }
+
+    /// Whether no key is remembered.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Runs `operation` for `key` (unless a response younger than the TTL answers),
+    /// remembering a good result and answering a failed one with the last good
+    /// response while it is younger than `max_staleness`; the default classifier
+    /// decides what is good and what failed.
+    ///
+    /// # Errors
+    ///
+    /// `Err(Error::Inner(e))` when the operation failed and no response is young
+    /// enough.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the operation; nothing is remembered.
+    pub fn call<F, Fut, E>(
+        &self,
+        key: K,
+        operation: F,
+    ) -> LastGoodCall<K, T, Fut, DefaultClassifier>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        DefaultClassifier: Classify<T, E>,
+    {
+        self.call_with(key, DefaultClassifier, operation)
+    }
+
+    /// [`call`](Self::call) with `classifier` deciding what is good and what failed
+    /// (for instance, a reading of too low a quality failed).
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`call`](Self::call).
+    pub fn call_with<C, F, Fut, E>(
+        &self,
+        key: K,
+        classifier: C,
+        operation: F,
+    ) -> LastGoodCall<K, T, Fut, C>
+    where
+        C: Classify<T, E>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let state = match self.fresh(&key) {
+            Some(value) => State::Hit { value: Some(value) },
+            None => State::Calling {
+                future: operation(),
+                key: Some(key),
+            },
+        };
+        LastGoodCall {
+            inner: Remembering {
+                state,
+                store: self.clone(),
+                classifier,
+            },
+        }
+    }
+
+    /// A tower layer remembering each wrapped service's good responses by the key
+    /// `key` reads from the request, and answering failed calls with them.
+    pub fn layer<X>(&self, key: X) -> LastGoodLayer<K, T, X, DefaultClassifier> {
+        self.layer_with(key, DefaultClassifier)
+    }
+
+    /// [`layer`](Self::layer) with `classifier` deciding what is good and what failed.
+    pub fn layer_with<X, C>(&self, key: X, classifier: C) -> LastGoodLayer<K, T, X, C> {
+        LastGoodLayer {
+            store: self.clone(),
+            key,
+            classifier,
+        }
+    }
+
+    /// A response for `key` young enough to answer without calling, if the store has a
+    /// TTL; counts the hit or the miss.
+    fn fresh(&self, key: &K) -> Option<T> {
+        let ttl = self.shared.config.ttl;
+        if ttl.is_zero() {
+            return None;
+        }
+        let hit = self
+            .shared
+            .entries
+            .lock()
+            .get(key)
+            .filter(|(_, at)| at.elapsed() < ttl)
+            .map(|(value, _)| value.clone());
+        if hit.is_some() {
+            self.shared.hits.increment(1);
+        } else {
+            self.shared.misses.increment(1);
+        }
+        hit
+    }
+
+    /// The answer to a result for `key`: remembered if good, replaced by the last
+    /// good response if failed and one is young enough.
+    fn settle<E>(&self, key: K, result: Result<T, E>, outcome: Outcome) -> Result<T, E> {
+        let shared = &*self.shared;
+        let Some(cause) = cause_of(outcome, result.is_err()) else {
+            if let (Outcome::Success, Ok(value)) = (outcome, &result) {
+                self.put(key, value.clone());
+            }
+            return result;
+        };
+        let last = self.get(&key);
+        match last {
+            Some((value, age)) if age <= shared.config.max_staleness => {
+                shared.served.get(cause).increment(1);
+                shared.listener.emit_with(|| FallbackEvent::ServedStale {
+                    name: shared.name.clone(),
+                    cause,
+                    age,
+                });
+                Ok((shared.mark)(value, age))
+            }
+            last => {
+                shared.none.get(cause).increment(1);
+                shared.listener.emit_with(|| FallbackEvent::NoneFresh {
+                    name: shared.name.clone(),
+                    cause,
+                    age: last.map(|(_, age)| age),
+                });
+                result
+            }
+        }
+    }
+}
+
+#[pin_project(project = StateProj)]
+enum State<K, T, F> {
+    Hit {
+        value: Option<T>,
+    },
+    Calling {
+        #[pin]
+        future: F,
+        key: Option<K>,
+    },
+}
+
+#[pin_project]
+struct Remembering<K, T, F, C> {
+    #[pin]
+    state: State<K, T, F>,
+    store: LastKnownGood<K, T>,
+    classifier: C,
+}
+
+impl<K, T, F, C, E> Future for Remembering<K, T, F, C>
+where
+    K: Hash + Eq + Clone,
+    T: Clone,
+    F: Future<Output = Result<T, E>>,
+    C: Classify<T, E>,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match this.state.project() {
+            StateProj::Hit { value } => Poll::Ready(Ok(value
+                .take()
+                .expect("last-known-good future polled after completion"))),
+            StateProj::Calling { future, key } => {
+                let result = ready!(future.poll(cx));
+                let outcome = this.classifier.classify(&result);
+                let key = key
+                    .take()
+                    .expect("last-known-good future polled after completion");
+                Poll::Ready(this.store.settle(key, result, outcome))
+            }
+        }
+    }
+}
+
+/// The future of a direct [`LastKnownGood::call`]: `Result<T, hardy_core::Error<E>>`.
+///
+/// # Cancel safety
+///
+/// Dropping it drops the operation; nothing is remembered.
+#[pin_project]
+#[must_use = "futures do nothing unless polled"]
+pub struct LastGoodCall<K, T, F, C> {
+    #[pin]
+    inner: Remembering<K, T, F, C>,
+}
+
+impl<K, T, F, C, E> Future for LastGoodCall<K, T, F, C>
+where
+    K: Hash + Eq + Clone,
+    T: Clone,
+    F: Future<Output = Result<T, E>>,
+    C: Classify<T, E>,
+{
+    type Output = Result<T, Error<E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Poll::Ready(ready!(self.project().inner.poll(cx)).map_err(Error::Inner))
+    }
+}
+
+impl<K, T, F, C> fmt::Debug for LastGoodCall<K, T, F, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LastGoodCall")
+            .field("store", &self.inner.store.shared.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The response future of a [`LastGoodService`]: the inner service's response (or a
+/// fresh one from the store), or the last good response when the call failed.
+///
+/// # Cancel safety
+///
+/// Dropping it drops the inner call; nothing is remembered.
+#[pin_project]
+#[must_use = "futures do nothing unless polled"]
+pub struct LastGoodFuture<K, T, F, C> {
+    #[pin]
+    inner: Remembering<K, T, F, C>,
+}
+
+impl<K, T, F, C, E> Future for LastGoodFuture<K, T, F, C>
+where
+    K: Hash + Eq + Clone,
+    T: Clone,
+    F: Future<Output = Result<T, E>>,
+    C: Classify<T, E>,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll(cx)
+    }
+}
+
+impl<K, T, F, C> fmt::Debug for LastGoodFuture<K, T, F, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LastGoodFuture")
+            .field("store", &self.inner.store.shared.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A tower layer remembering good responses per key and serving them for failed
+/// calls; made by [`LastKnownGood::layer`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
+/// use hardy_fallback::LastKnownGood;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), BoxError> {
+/// let last_good = LastKnownGood::builder("soil").build::<u8, f64>()?;
+/// let mut fails = false;
+/// let mut read = ServiceBuilder::new()
+///     .layer(last_good.layer(|sensor: &u8| *sensor))
+///     .service_fn(move |_sensor: u8| {
+///         let failing = std::mem::replace(&mut fails, true);
+///         async move { if failing { Err::<f64, BoxError>("no ack".into()) } else { Ok(0.38) } }
+///     });
+/// assert_eq!(read.ready().await?.call(1).await?, 0.38);
+/// assert_eq!(read.ready().await?.call(1).await?, 0.38, "served from the store");
+/// assert!(read.ready().await?.call(2).await.is_err(), "nothing remembered for sensor 2");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct LastGoodLayer<K, T, X, C> {
+    store: LastKnownGood<K, T>,
+    key: X,
+    classifier: C,
+}
+
+impl<K, T, X, C> fmt::Debug for LastGoodLayer<K, T, X, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LastGoodLayer")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, K, T, X: Clone, C: Clone> Layer<S> for LastGoodLayer<K, T, X, C> {
+    type Service = LastGoodService<S, K, T, X, C>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        LastGoodService {
+            inner,
+            store: self.store.clone(),
+            key: self.key.clone(),
+            classifier: self.classifier.clone(),
+        }
+    }
+}
+
+/// A tower service remembering good responses per key and serving them for failed
+/// calls; made by a [`LastGoodLayer`]. With a TTL, a call whose key has a fresh
+/// response is answered from the store and never reaches the inner service.
+#[derive(Clone)]
+pub struct LastGoodService<S, K, T, X, C> {
+    inner: S,
+    store: LastKnownGood<K, T>,
+    key: X,
+    classifier: C,
+}
+
+impl<S: fmt::Debug, K, T, X, C> fmt::Debug for LastGoodService<S, K, T, X, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LastGoodService")
+            .field("inner", &self.inner)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, K, T, X, C> LastGoodService<S, K, T, X, C> {
+    /// The store.
+    pub fn store(&self) -> &LastKnownGood<K, T> {
+        &self.store
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, taken out.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, K, T, X, C, Req> Service<Req> for LastGoodService<S, K, T, X, C>
+where
+    S: Service<Req, Response = T>,
+    K: Hash + Eq + Clone,
+    T: Clone,
+    X: Fn(&Req) -> K,
+    C: Classify<T, S::Error> + Clone,
+{
+    type Response = T;
+    type Error = S::Error;
+    type Future = LastGoodFuture<K, T, S::Future, C>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        let key = (self.key)(&request);
+        let state = match self.store.fresh(&key) {
+            Some(value) => State::Hit { value: Some(value) },
+            None => State::Calling {
+                future: self.inner.call(request),
+                key: Some(key),
+            },
+        };
+        LastGoodFuture {
+            inner: Remembering {
+                state,
+                store: self.store.clone(),
+                classifier: self.classifier.clone(),
+            },
+        }
+    }
+}
