@@ -392,3 +392,63 @@ async fn a_rate_limited_call_is_not_retried_blindly() {
     );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_fallback_outside_an_open_breaker_serves_the_last_good_reading() {
+    let breaker = CircuitBreaker::builder("soil-sensor")
+        .consecutive_failures(2)
+        .open_for(Duration::from_secs(60))
+        .build()
+        .expect("valid breaker");
+    let last_good = LastKnownGood::builder("soil")
+        .max_staleness(Duration::from_secs(600))
+        .build::<u8, u8>()
+        .expect("valid store");
+    let (sensor, calls) = failing_sensor_after(1);
+    let mut read = ServiceBuilder::new()
+        .layer(last_good.layer(|sensor: &u8| *sensor))
+        .hardy_breaker(&breaker)
+        .service(sensor);
+    assert_eq!(
+        read.ready().await.unwrap().call(3).await.unwrap(),
+        3,
+        "a good read"
+    );
+    for _ in 0..5 {
+        // Failures, then an open breaker: every read is answered with the good one.
+        assert_eq!(read.ready().await.unwrap().call(3).await.unwrap(), 3);
+    }
+    assert_eq!(breaker.state(), BreakerState::Open);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "the open breaker spared the sensor"
+    );
+}
+
+/// A sensor that answers its first `good` reads and fails after.
+fn failing_sensor_after(
+    good: usize,
+) -> (
+    impl Service<
+        u8,
+        Response = u8,
+        Error = BoxError,
+        Future = impl Future<Output = Result<u8, BoxError>> + Send,
+    > + Clone,
+    Arc<AtomicUsize>,
+) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let service = service_fn(move |sensor: u8| {
+        let call = counted.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if call < good {
+                Ok(sensor)
+            } else {
+                Err::<u8, BoxError>("no ack".into())
+            }
+        }
+    });
+    (service, calls)
+}

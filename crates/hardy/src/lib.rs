@@ -59,6 +59,7 @@
 //! | `breaker` | yes | [`breaker`]: `hardy-breaker` (circuit breaker, registry) |
 //! | `retry` | yes | [`retry`]: `hardy-retry` (backoff, jitter, retry budget) |
 //! | `bulkhead` | yes | [`bulkhead`]: `hardy-bulkhead` (bulkheads, partitions, blocking calls) |
+//! | `fallback` | yes | [`fallback`]: `hardy-fallback` (fallback answers, last known good) |
 //! | `health` | yes | [`health`]: `hardy-health` (health checks, probes, reports) |
 //! | `rate-limit` | yes | [`rate_limit`]: `hardy-rate-limit` (GCRA rate limits, keyed limits) |
 //! | `serde` | no | `Serialize`/`Deserialize` for every config |
@@ -79,6 +80,9 @@ pub use hardy_core::{
     AsRejection, Classify, ConfigError, DefaultClassifier, Error, Listener, Name, Outcome,
     Rejection, RejectionKind, Retryability, ShedReason, Validate, find_rejection,
 };
+/// Fallback answers, last known good responses, TTL caching: `hardy-fallback`.
+#[cfg(feature = "fallback")]
+pub use hardy_fallback as fallback;
 /// Health checks, liveness/readiness/startup probes and reports: `hardy-health`.
 #[cfg(feature = "health")]
 pub use hardy_health as health;
@@ -106,6 +110,8 @@ pub mod prelude {
     pub use hardy_core::{
         AsRejection, Classify, DefaultClassifier, Error, Outcome, Rejection, Retryability,
     };
+    #[cfg(feature = "fallback")]
+    pub use hardy_fallback::{Fallback, FallbackLayer, LastKnownGood};
     #[cfg(feature = "health")]
     pub use hardy_health::{
         CheckConfig, HealthCheck, HealthRegistry, Probe, Probes, Status as HealthStatus,
