@@ -182,7 +182,7 @@ async fn an_open_breaker_inside_a_retry_stops_the_retries() {
     assert_eq!(attempts.load(Ordering::SeqCst), 0);
 }
 
-/// A sensor whose first `failures` reads fail at once, and which answers after that.
+/// A sensor that fails its first `failures` calls and then answers.
 fn failing_sensor(
     failures: usize,
 ) -> (
@@ -194,19 +194,34 @@ fn failing_sensor(
     > + Clone,
     Arc<AtomicUsize>,
 ) {
-    let attempts = Arc::new(AtomicUsize::new(0));
-    let counted = attempts.clone();
+    scripted_sensor(move |call| call < failures)
+}
+
+/// A sensor whose `call`-th call (from 0) fails when `fails(call)`; counts its calls.
+fn scripted_sensor(
+    fails: impl Fn(usize) -> bool + Clone + Send + 'static,
+) -> (
+    impl Service<
+        u8,
+        Response = u8,
+        Error = BoxError,
+        Future = impl Future<Output = Result<u8, BoxError>> + Send,
+    > + Clone,
+    Arc<AtomicUsize>,
+) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
     let service = service_fn(move |sensor: u8| {
-        let attempt = counted.fetch_add(1, Ordering::SeqCst);
+        let failed = fails(counted.fetch_add(1, Ordering::SeqCst));
         async move {
-            if attempt < failures {
+            if failed {
                 Err::<u8, BoxError>("no ack".into())
             } else {
                 Ok(sensor)
             }
         }
     });
-    (service, attempts)
+    (service, calls)
 }
 
 fn every_second(attempts: u32) -> Retry {
@@ -404,7 +419,7 @@ async fn a_fallback_outside_an_open_breaker_serves_the_last_good_reading() {
         .max_staleness(Duration::from_secs(600))
         .build::<u8, u8>()
         .expect("valid store");
-    let (sensor, calls) = failing_sensor_after(1);
+    let (sensor, calls) = scripted_sensor(|call| call >= 1);
     let mut read = ServiceBuilder::new()
         .layer(last_good.layer(|sensor: &u8| *sensor))
         .hardy_breaker(&breaker)
@@ -424,31 +439,4 @@ async fn a_fallback_outside_an_open_breaker_serves_the_last_good_reading() {
         3,
         "the open breaker spared the sensor"
     );
-}
-
-/// A sensor that answers its first `good` reads and fails after.
-fn failing_sensor_after(
-    good: usize,
-) -> (
-    impl Service<
-        u8,
-        Response = u8,
-        Error = BoxError,
-        Future = impl Future<Output = Result<u8, BoxError>> + Send,
-    > + Clone,
-    Arc<AtomicUsize>,
-) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counted = calls.clone();
-    let service = service_fn(move |sensor: u8| {
-        let call = counted.fetch_add(1, Ordering::SeqCst);
-        async move {
-            if call < good {
-                Ok(sensor)
-            } else {
-                Err::<u8, BoxError>("no ack".into())
-            }
-        }
-    });
-    (service, calls)
 }
