@@ -1,0 +1,377 @@
+//! [`Pump`]: a relay-driven pump or valve with safety rules.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+use embedded_hal::digital::OutputPin;
+use hardy_core::{ConfigError, Validate};
+use tokio::time::Instant;
+
+use crate::{DeviceError, ErrorKind, Millilitres, PumpId};
+
+/// The pump's flow unless set: 20 ml/s.
+pub const DEFAULT_FLOW_ML_PER_S: f64 = 20.0;
+/// The longest one run may last unless set: 60 s.
+pub const DEFAULT_MAX_RUN: Duration = Duration::from_secs(60);
+/// The rest between two runs unless set: 5 minutes.
+pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(300);
+/// The most the pump may deliver in any 24 hours unless set: 2 litres.
+pub const DEFAULT_DAILY_BUDGET_ML: u32 = 2_000;
+/// How often the tank interlock is read during a run unless set: 500 ms.
+pub const DEFAULT_INTERLOCK_EVERY: Duration = Duration::from_millis(500);
+
+/// The safety rules and calibration of a [`Pump`].
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
+pub struct PumpConfig {
+    /// Millilitres a second the pump delivers (calibrate by timing a measured volume).
+    ///
+    /// Default: [`DEFAULT_FLOW_ML_PER_S`] (20 ml/s).
+    pub flow_ml_per_s: f64,
+    /// The longest one run may last; a dispense that would take longer is refused.
+    ///
+    /// Default: [`DEFAULT_MAX_RUN`] (60 s).
+    #[cfg_attr(feature = "serde", serde(with = "hardy_core::duration"))]
+    pub max_run: Duration,
+    /// The rest after a run before the next may start.
+    ///
+    /// Default: [`DEFAULT_COOLDOWN`] (5 min).
+    #[cfg_attr(feature = "serde", serde(with = "hardy_core::duration"))]
+    pub cooldown: Duration,
+    /// The most the pump may deliver in any 24 hours, in millilitres.
+    ///
+    /// Default: [`DEFAULT_DAILY_BUDGET_ML`] (2,000 ml).
+    pub daily_budget_ml: u32,
+    /// How often the tank interlock, if any, is read during a run.
+    ///
+    /// Default: [`DEFAULT_INTERLOCK_EVERY`] (500 ms).
+    #[cfg_attr(feature = "serde", serde(with = "hardy_core::duration"))]
+    pub interlock_every: Duration,
+}
+
+impl Default for PumpConfig {
+    fn default() -> Self {
+        PumpConfig {
+            flow_ml_per_s: DEFAULT_FLOW_ML_PER_S,
+            max_run: DEFAULT_MAX_RUN,
+            cooldown: DEFAULT_COOLDOWN,
+            daily_budget_ml: DEFAULT_DAILY_BUDGET_ML,
+            interlock_every: DEFAULT_INTERLOCK_EVERY,
+        }
+    }
+}
+
+impl PumpConfig {
+    /// Checks every setting; the error names the pump, the field and the value.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for the first setting out of range.
+    pub fn validate(&self, name: &str) -> Result<(), ConfigError> {
+        let check = Validate::new("pump", name);
+        check.positive("flow_ml_per_s", self.flow_ml_per_s)?;
+        check.non_zero_duration("max_run", self.max_run)?;
+        check.non_zero("daily_budget_ml", self.daily_budget_ml)?;
+        check.non_zero_duration("interlock_every", self.interlock_every)?;
+        Ok(())
+    }
+
+    /// How long delivering `ml` takes at the calibrated flow.
+    #[must_use]
+    pub fn run_time(&self, ml: Millilitres) -> Duration {
+        Duration::from_secs_f64(f64::from(ml.get()) / self.flow_ml_per_s)
+    }
+}
+
+/// A tank-level interlock: whether there is water to pump. Read before a run and
+/// during it; a pump never runs dry.
+pub trait Interlock: Send {
+    /// Whether the tank has water.
+    ///
+    /// # Errors
+    ///
+    /// A device error reading the level: the pump then refuses to run (or stops).
+    fn has_water(&mut self) -> Result<bool, DeviceError>;
+}
+
+impl<F> Interlock for F
+where
+    F: FnMut() -> Result<bool, DeviceError> + Send,
+{
+    fn has_water(&mut self) -> Result<bool, DeviceError> {
+        self()
+    }
+}
+
+/// What one dispense delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dispensed {
+    /// Millilitres delivered (by the calibration: flow × time).
+    pub ml: u32,
+    /// How long the pump ran.
+    pub ran: Duration,
+}
+
+/// A pump (or valve) switched by a relay on an output pin, with safety rules that
+/// hold whatever the caller asks:
+///
+/// - a run never exceeds `max_run` (a dispense that would is refused);
+/// - runs are `cooldown` apart;
+/// - at most `daily_budget_ml` in any 24 hours;
+/// - with an interlock, it never starts without water and stops when the tank runs dry;
+/// - the relay is switched off on every exit path: the end of the run, an error, the
+///   future being dropped (cancelled, timed out), a panic.
+///
+/// Time is Tokio's, so paused-time tests and the simulation see every rule.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use plantos_hal::{Millilitres, Pump, PumpConfig, sim::SimPin};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let relay = SimPin::new();
+/// let mut pump = Pump::new("pump-1", relay.clone(), PumpConfig::default())?;
+/// let start = tokio::time::Instant::now();
+/// let done = pump.dispense(Millilitres::new(100)?).await?;
+/// assert_eq!(done.ml, 100);
+/// assert_eq!(start.elapsed(), Duration::from_secs(5)); // 100 ml at 20 ml/s
+/// assert!(!relay.is_high(), "off after the run");
+/// assert!(pump.dispense(Millilitres::new(100)?).await.is_err(), "cooling down");
+/// # Ok(())
+/// # }
+/// ```
+pub struct Pump<P> {
+    id: PumpId,
+    relay: P,
+    config: PumpConfig,
+    interlock: Option<Box<dyn Interlock>>,
+    /// When each run of the last 24 hours ended, and what it delivered.
+    history: VecDeque<(Instant, u32)>,
+    last_end: Option<Instant>,
+}
+
+impl<P> fmt::Debug for Pump<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pump")
+            .field("id", &self.id)
+            .field("config", &self.config)
+            .field("interlock", &self.interlock.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+impl<P: OutputPin> Pump<P> {
+    /// A pump on `relay` (high = running). The relay is switched off at once.
+    ///
+    /// # Errors
+    ///
+    /// A [`DeviceError`] for a bad config (kind [`ErrorKind::Other`], naming the field)
+    /// or a relay that cannot be switched off.
+    pub fn new(
+        id: impl Into<PumpId>,
+        mut relay: P,
+        config: PumpConfig,
+    ) -> Result<Self, DeviceError> {
+        let id = id.into();
+        config
+            .validate(id.as_str())
+            .map_err(|error| DeviceError::new(ErrorKind::Other, id.as_str(), error.to_string()))?;
+        relay
+            .set_low()
+            .map_err(|error| DeviceError::pin(id.as_str(), &error))?;
+        Ok(Pump {
+            id,
+            relay,
+            config,
+            interlock: None,
+            history: VecDeque::new(),
+            last_end: None,
+        })
+    }
+
+    /// Reads `interlock` before and during every run.
+    #[must_use]
+    pub fn with_interlock(mut self, interlock: impl Interlock + 'static) -> Self {
+        self.interlock = Some(Box::new(interlock));
+        self
+    }
+
+    /// The pump's id.
+    #[must_use]
+    pub fn id(&self) -> &PumpId {
+        &self.id
+    }
+
+    /// The pump's rules.
+    #[must_use]
+    pub fn config(&self) -> &PumpConfig {
+        &self.config
+    }
+
+    /// Millilitres delivered in the last 24 hours.
+    #[must_use]
+    pub fn delivered_today(&mut self) -> u32 {
+        self.forget_old(Instant::now());
+        self.history.iter().map(|(_, ml)| ml).sum()
+    }
+
+    /// Delivers `ml`, if every rule allows.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Refused`] when a rule refuses (the run would pass `max_run`, the
+    /// pump is cooling down, the daily budget would be passed, the tank is empty) or the
+    /// tank runs dry during the run (what was delivered still counts); a relay or
+    /// interlock error otherwise. The relay is off whenever this returns.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future switches the relay off at once; what ran until then counts
+    /// against the budget only if the run finished — so a cancelled run can under-count,
+    /// never over-deliver past `max_run`.
+    pub async fn dispense(&mut self, ml: Millilitres) -> Result<Dispensed, DeviceError> {
+        let now = Instant::now();
+        let run = self.config.run_time(ml);
+        if run > self.config.max_run {
+            return Err(self.refuse(format!(
+                "{ml} takes {run:?}, more than the {:?} a run may last",
+                self.config.max_run
+            )));
+        }
+        if let Some(end) = self.last_end
+            && now < end + self.config.cooldown
+        {
+            return Err(self.refuse(format!(
+                "cooling down for {:?} more",
+                end + self.config.cooldown - now
+            )));
+        }
+        let today = self.delivered_today();
+        if today + ml.get() > self.config.daily_budget_ml {
+            return Err(self.refuse(format!(
+                "{ml} would pass the daily budget: {today} of {} ml delivered",
+                self.config.daily_budget_ml
+            )));
+        }
+        self.check_water()?;
+        let started = Instant::now();
+        let id = self.id.clone();
+        let mut relay = Relay::on(&id, &mut self.relay)?;
+        let deadline = started + run;
+        let mut dry = false;
+        while Instant::now() < deadline {
+            let slice = self.config.interlock_every.min(deadline - Instant::now());
+            tokio::time::sleep(slice).await;
+            if let Some(interlock) = &mut self.interlock {
+                match interlock.has_water() {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        dry = true;
+                        break;
+                    }
+                    Err(error) => {
+                        relay.off()?;
+                        return Err(error);
+                    }
+                }
+            }
+        }
+        relay.off()?;
+        drop(relay);
+        let end = Instant::now();
+        let ran = end - started;
+        let delivered =
+            ((ran.as_secs_f64() * self.config.flow_ml_per_s).round() as u32).min(ml.get());
+        self.history.push_back((end, delivered));
+        self.last_end = Some(end);
+        if dry {
+            return Err(self.refuse(format!("the tank ran dry after {delivered} of {ml}")));
+        }
+        Ok(Dispensed { ml: delivered, ran })
+    }
+
+    fn check_water(&mut self) -> Result<(), DeviceError> {
+        if let Some(interlock) = &mut self.interlock
+            && !interlock.has_water()?
+        {
+            return Err(self.refuse("the tank is empty".to_string()));
+        }
+        Ok(())
+    }
+
+    fn refuse(&self, message: String) -> DeviceError {
+        DeviceError::new(ErrorKind::Refused, self.id.as_str(), message)
+    }
+
+    fn forget_old(&mut self, now: Instant) {
+        while self
+            .history
+            .front()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) >= DAY)
+        {
+            self.history.pop_front();
+        }
+    }
+
+    /// The relay pin, taken out (switched off first).
+    ///
+    /// # Errors
+    ///
+    /// A relay that cannot be switched off.
+    pub fn into_relay(mut self) -> Result<P, (P, DeviceError)> {
+        match self.relay.set_low() {
+            Ok(()) => Ok(self.relay),
+            Err(error) => {
+                let error = DeviceError::pin(self.id.as_str(), &error);
+                Err((self.relay, error))
+            }
+        }
+    }
+}
+
+/// The relay while the pump runs: switched off when dropped, on every path.
+struct Relay<'a, P: OutputPin> {
+    id: &'a PumpId,
+    pin: Option<&'a mut P>,
+}
+
+impl<'a, P: OutputPin> Relay<'a, P> {
+    fn on(id: &'a PumpId, pin: &'a mut P) -> Result<Self, DeviceError> {
+        if let Err(error) = pin.set_high() {
+            // It may have half-switched: make sure it is off.
+            let _ = pin.set_low();
+            return Err(DeviceError::pin(id.as_str(), &error));
+        }
+        Ok(Relay { id, pin: Some(pin) })
+    }
+
+    fn off(&mut self) -> Result<(), DeviceError> {
+        match self.pin.take() {
+            Some(pin) => pin
+                .set_low()
+                .map_err(|error| DeviceError::pin(self.id.as_str(), &error)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<P: OutputPin> Drop for Relay<'_, P> {
+    fn drop(&mut self) {
+        if let Some(pin) = self.pin.take() {
+            // Nothing to report to on this path; a second try is all there is.
+            if pin.set_low().is_err() {
+                let _ = pin.set_low();
+            }
+        }
+    }
+}
