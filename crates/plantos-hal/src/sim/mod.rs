@@ -3,10 +3,12 @@
 //! drivers run unmodified against it, and [`SimPin`] relays.
 
 mod bus;
+mod faults;
 mod garden;
 mod pin;
 
 pub use bus::{BusFault, Climate, FakeAds1115, FakeSht4x, SimBus, SimChip, Source, sensirion_crc};
+pub use faults::{FaultPlan, FaultyChip};
 pub use garden::{Garden, PotModel, Weather};
 pub use pin::{PinFault, SimPin};
 
