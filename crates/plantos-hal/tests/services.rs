@@ -1,0 +1,86 @@
+//! Sensors as tower services behind a blocking bulkhead, wrapped by hardy layers.
+
+use std::sync::Arc;
+
+use hardy_bulkhead::Bulkhead;
+use hardy_core::{Error, Rejection};
+use plantos_hal::sim::{Climate, FakeSht4x, NoDelay, SimBus};
+use plantos_hal::{ClimateSensor, Kind, SensorService};
+use tower::{Service, ServiceExt};
+
+fn climate(bus: &SimBus, i2c: &Bulkhead) -> SensorService<ClimateSensor<SimBus, NoDelay>> {
+    SensorService::new(
+        ClimateSensor::new("climate", bus.clone(), NoDelay),
+        i2c.clone(),
+    )
+}
+
+fn bus() -> SimBus {
+    let bus = SimBus::new();
+    bus.attach(
+        0x44,
+        FakeSht4x::new(Arc::new(|| Climate {
+            celsius: 19.0,
+            humidity: 60.0,
+        })),
+    );
+    bus
+}
+
+#[tokio::test]
+async fn a_read_runs_on_a_blocking_thread_admitted_by_the_bus_bulkhead() {
+    let i2c = Bulkhead::builder("i2c-1")
+        .max_concurrent(1)
+        .build()
+        .expect("valid");
+    let mut service = climate(&bus(), &i2c);
+    let readings = service
+        .ready()
+        .await
+        .expect("ready")
+        .call(())
+        .await
+        .expect("read");
+    assert_eq!(readings[0].kind, Kind::Temperature);
+    assert_eq!(i2c.stats().admitted, 1);
+    // While the bus is busy (its one slot taken), a read is refused, not queued.
+    let busy = i2c.try_acquire().expect("free");
+    let refused = service.ready().await.expect("ready").call(()).await;
+    assert!(matches!(
+        refused,
+        Err(Error::Rejected(Rejection::BulkheadFull { .. }))
+    ));
+    drop(busy);
+    service
+        .ready()
+        .await
+        .expect("ready")
+        .call(())
+        .await
+        .expect("read again");
+}
+
+#[tokio::test]
+async fn a_device_error_comes_back_as_the_inner_error() {
+    let i2c = Bulkhead::builder("i2c-1")
+        .max_concurrent(1)
+        .build()
+        .expect("valid");
+    let bus = bus();
+    bus.set_disconnected(0x44, true);
+    let mut service = climate(&bus, &i2c);
+    let error = service
+        .ready()
+        .await
+        .expect("ready")
+        .call(())
+        .await
+        .expect_err("disconnected");
+    let Error::Inner(error) = error else {
+        panic!("a device error, not a rejection");
+    };
+    assert_eq!(
+        plantos_hal::Error::kind(&error),
+        plantos_hal::ErrorKind::Disconnected
+    );
+}
