@@ -52,7 +52,7 @@
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
 //! | `serde` | no | `Serialize`/`Deserialize` for ids, kinds, configs and calibrations |
-//! | `linux` | no | [`linux`](crate::linux): the Raspberry Pi backend |
+//! | `linux` | no | [`linux`]: the Raspberry Pi backend |
 
 mod climate;
 mod domain;
