@@ -87,3 +87,13 @@ pub trait Sensor: Send {
     /// A [`DeviceError`] whose kind says whether trying again may help.
     fn read(&mut self) -> Result<Vec<Reading>, DeviceError>;
 }
+
+impl<S: Sensor + ?Sized> Sensor for Box<S> {
+    fn id(&self) -> &SensorId {
+        (**self).id()
+    }
+
+    fn read(&mut self) -> Result<Vec<Reading>, DeviceError> {
+        (**self).read()
+    }
+}

@@ -1,0 +1,341 @@
+//! The controller: each plant's hardy stacks, the care decisions, and its status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hardy_breaker::{BreakerState, CircuitBreaker};
+use hardy_bulkhead::Bulkhead;
+use hardy_core::{ConfigError, Error, Rejection};
+use hardy_fallback::{Fallback, LastKnownGood};
+use hardy_health::{BreakerCheck, CheckConfig, HealthRegistry, Probes, Status, check_fn};
+use hardy_rate_limit::RateLimiter;
+use hardy_retry::Retry;
+use hardy_timeout::Timeout;
+use parking_lot::Mutex;
+use plantos_hal::{
+    DeviceClassifier, DeviceError, Error as _, ErrorKind, Kind, Millilitres, Reading,
+};
+use serde::Serialize;
+use tokio::time::Instant;
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceBuilder, ServiceExt};
+
+use crate::config::{Config, Plant};
+use crate::hardware::{Hardware, PumpSvc, SensorSvc};
+
+/// A read through its whole stack.
+type ReadSvc = BoxCloneSyncService<(), Vec<Reading>, Error<DeviceError>>;
+
+/// What the controller knows of one plant, served at `/plants`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PlantStatus {
+    /// The plant.
+    pub id: String,
+    /// The last soil moisture read, percent.
+    pub moisture: Option<f64>,
+    /// Its quality.
+    pub quality: Option<f64>,
+    /// Seconds since the last reading.
+    pub reading_age_s: Option<f64>,
+    /// Waterings so far.
+    pub waterings: u32,
+    /// Millilitres given so far.
+    pub watered_ml: u32,
+    /// Seconds since the last watering.
+    pub last_watering_s: Option<f64>,
+    /// The sensor breaker's state.
+    pub sensor_breaker: String,
+    /// The pump breaker's state.
+    pub pump_breaker: String,
+    /// Why the plant needs a person, if it does.
+    pub needs_attention: Option<String>,
+}
+
+struct PlantCare {
+    plant: Plant,
+    read: ReadSvc,
+    water: PumpSvc,
+    sensor_breaker: CircuitBreaker,
+    pump_breaker: CircuitBreaker,
+    state: Mutex<CareState>,
+}
+
+#[derive(Default)]
+struct CareState {
+    last: Option<Reading>,
+    waterings: u32,
+    watered_ml: u32,
+    last_watering: Option<Instant>,
+    needs_attention: Option<String>,
+    /// Trusted dry readings in a row: one alone may be a glitch.
+    dry_streak: u32,
+}
+
+/// The watering controller.
+pub struct Controller {
+    plants: Vec<PlantCare>,
+    climate: SensorSvc,
+    min_quality: f64,
+    health: HealthRegistry,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller")
+            .field("plants", &self.plants.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Trusted dry readings in a row that call for water.
+const DRY_READINGS: u32 = 2;
+
+/// How long a watering soaks in before the plant is judged again.
+const SOAK: Duration = Duration::from_secs(30 * 60);
+
+impl Controller {
+    /// Builds every plant's stacks over `hardware`, as `config` says.
+    ///
+    /// # Errors
+    ///
+    /// A policy that does not validate.
+    pub fn new(config: &Config, hardware: Hardware) -> Result<Arc<Self>, ConfigError> {
+        let policies = &config.policies;
+        let sensors = Bulkhead::from_config("sensors", policies.sensor_bulkhead.clone())?;
+        let actuators = Bulkhead::from_config("actuators", policies.actuator_bulkhead.clone())?;
+        let last_good = LastKnownGood::builder("readings")
+            .config(policies.last_good.clone())
+            .mark_stale(|readings: Vec<Reading>, _age| {
+                readings
+                    .into_iter()
+                    .map(|reading| {
+                        let quality = reading.quality * 0.5;
+                        reading.with_quality(quality)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .build::<String>()?;
+        let mut health = HealthRegistry::builder("plant-care");
+        let mut plants = Vec::new();
+        for (plant, devices) in config.plants.iter().zip(hardware.plants) {
+            let id = &plant.id;
+            let retry = Retry::builder(format!("read:{id}"))
+                .config(policies.read_retry.clone())
+                .build()?;
+            let sensor_breaker = CircuitBreaker::builder(format!("soil:{id}"))
+                .config(policies.breaker.clone())
+                .build()?;
+            let pump_breaker = CircuitBreaker::builder(format!("pump:{id}"))
+                .config(policies.breaker.clone())
+                .build()?;
+            let attempt = Timeout::new(format!("read:{id}"), policies.read_timeout)?;
+            let primary = ServiceBuilder::new()
+                .layer(retry.layer().classify(DeviceClassifier))
+                .layer(sensor_breaker.layer().classify(DeviceClassifier))
+                .layer(sensors.layer())
+                .layer(attempt.layer())
+                .service(devices.probe);
+            let key = id.clone();
+            let read: ReadSvc = match devices.backup {
+                Some(backup) => {
+                    let backup_attempt =
+                        Timeout::new(format!("read-backup:{id}"), policies.read_timeout)?;
+                    let backup: ReadSvc = BoxCloneSyncService::new(
+                        ServiceBuilder::new()
+                            .layer(sensors.layer())
+                            .layer(backup_attempt.layer())
+                            .service(backup),
+                    );
+                    let fallback = Fallback::builder(format!("backup:{id}"))
+                        .service(backup)
+                        .build();
+                    BoxCloneSyncService::new(
+                        ServiceBuilder::new()
+                            .layer(last_good.layer(move |(): &()| key.clone()))
+                            .layer(fallback.layer())
+                            .service(primary),
+                    )
+                }
+                None => BoxCloneSyncService::new(
+                    ServiceBuilder::new()
+                        .layer(last_good.layer(move |(): &()| key.clone()))
+                        .service(primary),
+                ),
+            };
+            let limit = RateLimiter::builder(format!("water:{id}"))
+                .config(policies.water_limit.clone())
+                .build()?;
+            let water_timeout = Timeout::new(format!("water:{id}"), policies.water_timeout)?;
+            let water: PumpSvc = BoxCloneSyncService::new(
+                ServiceBuilder::new()
+                    .layer(limit.layer())
+                    .layer(pump_breaker.layer().classify(DeviceClassifier))
+                    .layer(actuators.layer())
+                    .layer(water_timeout.layer())
+                    .service(devices.pump),
+            );
+            health = health
+                .check(
+                    format!("soil:{id}"),
+                    BreakerCheck::new(sensor_breaker.clone()),
+                    CheckConfig::default(),
+                )
+                .check(
+                    format!("pump:{id}"),
+                    BreakerCheck::new(pump_breaker.clone()),
+                    CheckConfig::default(),
+                );
+            plants.push(PlantCare {
+                plant: plant.clone(),
+                read,
+                water,
+                sensor_breaker,
+                pump_breaker,
+                state: Mutex::new(CareState::default()),
+            });
+        }
+        let health = health
+            .check(
+                "controller",
+                check_fn(|| async { Status::Healthy }),
+                CheckConfig {
+                    probes: Probes::LIVENESS,
+                    ..CheckConfig::default()
+                },
+            )
+            .build()?;
+        Ok(Arc::new(Controller {
+            plants,
+            climate: hardware.climate,
+            min_quality: policies.min_quality,
+            health,
+        }))
+    }
+
+    /// The health registry (breakers per device, the controller itself).
+    pub fn health(&self) -> &HealthRegistry {
+        &self.health
+    }
+
+    /// One round of care: read every plant, water those that need it.
+    pub async fn tick(&self) {
+        let celsius = self.temperature().await;
+        for care in &self.plants {
+            self.care(care, celsius).await;
+        }
+    }
+
+    async fn temperature(&self) -> f64 {
+        let mut climate = self.climate.clone();
+        let read = async { climate.ready().await?.call(()).await };
+        match read.await {
+            Ok(readings) => readings
+                .iter()
+                .find(|r| r.kind == Kind::Temperature)
+                .map_or(20.0, |r| r.value),
+            Err(error) => {
+                tracing::warn!(%error, "climate read failed; assuming 20 °C");
+                20.0
+            }
+        }
+    }
+
+    async fn care(&self, care: &PlantCare, celsius: f64) {
+        let id = &care.plant.id;
+        let mut read = care.read.clone();
+        let reading = match async { read.ready().await?.call(()).await }.await {
+            Ok(mut readings) if !readings.is_empty() => readings.remove(0),
+            Ok(_) => return,
+            Err(error) => {
+                tracing::warn!(plant = %id, %error, "no reading");
+                if care.sensor_breaker.state() == BreakerState::Open {
+                    care.state.lock().needs_attention = Some("the soil probe's breaker is open".into());
+                }
+                return;
+            }
+        };
+        let now = Instant::now();
+        let soaking = {
+            let mut state = care.state.lock();
+            state.last = Some(reading.clone());
+            if state.needs_attention.as_deref() == Some("the soil probe's breaker is open") {
+                state.needs_attention = None;
+            }
+            state
+                .last_watering
+                .is_some_and(|at| now.saturating_duration_since(at) < SOAK)
+        };
+        let dry = reading.value < care.plant.min_moisture;
+        if dry && reading.quality < self.min_quality {
+            tracing::info!(plant = %id, moisture = reading.value, quality = reading.quality, "dry, but the reading is not trusted: no watering");
+            return;
+        }
+        {
+            // Water only on two trusted dry readings in a row: a single one may be a
+            // glitch of the probe.
+            let mut state = care.state.lock();
+            state.dry_streak = if dry { state.dry_streak + 1 } else { 0 };
+            if state.dry_streak < DRY_READINGS || soaking {
+                return;
+            }
+            state.dry_streak = 0;
+        }
+        // Warmer air: a little more water; cooler: a little less.
+        let factor = (1.0 + 0.03 * (celsius - 20.0)).clamp(0.7, 1.3);
+        let dose = (f64::from(care.plant.dose_ml) * factor).round() as u32;
+        let Ok(ml) = Millilitres::new(dose.clamp(1, plantos_hal::MAX_DISPENSE.get())) else {
+            return;
+        };
+        tracing::info!(plant = %id, moisture = reading.value, %ml, "watering");
+        let mut water = care.water.clone();
+        match async { water.ready().await?.call(ml).await }.await {
+            Ok(done) => {
+                let mut state = care.state.lock();
+                state.waterings += 1;
+                state.watered_ml += done.ml;
+                state.last_watering = Some(Instant::now());
+            }
+            Err(Error::Rejected(Rejection::RateLimited { retry_after, .. })) => {
+                tracing::info!(plant = %id, ?retry_after, "watering limit reached");
+            }
+            Err(Error::Rejected(Rejection::CircuitOpen { .. })) => {
+                care.state.lock().needs_attention = Some("the pump's breaker is open".into());
+            }
+            Err(Error::Inner(error)) if error.kind() == ErrorKind::Refused => {
+                tracing::info!(plant = %id, %error, "the pump refused");
+            }
+            Err(error) => {
+                tracing::warn!(plant = %id, %error, "watering failed");
+                care.state.lock().needs_attention = Some(format!("watering failed: {error}"));
+            }
+        }
+    }
+
+    /// Every plant's status.
+    pub fn status(&self) -> Vec<PlantStatus> {
+        let now = Instant::now();
+        self.plants
+            .iter()
+            .map(|care| {
+                let state = care.state.lock();
+                PlantStatus {
+                    id: care.plant.id.clone(),
+                    moisture: state.last.as_ref().map(|r| r.value),
+                    quality: state.last.as_ref().map(|r| r.quality),
+                    reading_age_s: state
+                        .last
+                        .as_ref()
+                        .map(|r| now.saturating_duration_since(r.at).as_secs_f64()),
+                    waterings: state.waterings,
+                    watered_ml: state.watered_ml,
+                    last_watering_s: state
+                        .last_watering
+                        .map(|at| now.saturating_duration_since(at).as_secs_f64()),
+                    sensor_breaker: care.sensor_breaker.state().to_string(),
+                    pump_breaker: care.pump_breaker.state().to_string(),
+                    needs_attention: state.needs_attention.clone(),
+                }
+            })
+            .collect()
+    }
+}

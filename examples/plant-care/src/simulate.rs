@@ -1,0 +1,337 @@
+//! `plant-care simulate`: days of simulated garden on paused time, and the report.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusBuilder;
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::controller::Controller;
+use crate::hardware::{self, Faults};
+
+/// What a simulation did, from the metrics and the garden itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// Simulated days.
+    pub days: u32,
+    /// The seed.
+    pub seed: u64,
+    /// The faults injected.
+    pub faults: Faults,
+    /// Each plant's figures.
+    pub plants: Vec<PlantReport>,
+    /// Reads through the full stack.
+    pub reads: u64,
+    /// Reads answered by the backup probe.
+    pub backup_reads: u64,
+    /// Reads answered with the last good reading (stale, lowered quality).
+    pub stale_reads: u64,
+    /// Retries of reads.
+    pub retries: u64,
+    /// Breakers opened.
+    pub breaker_trips: u64,
+    /// Waterings refused by the per-plant limit.
+    pub rate_limited: u64,
+    /// Read attempts that timed out.
+    pub timeouts: u64,
+    /// The metrics, as Prometheus text.
+    pub metrics: String,
+}
+
+/// One plant's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlantReport {
+    /// The plant.
+    pub id: String,
+    /// Waterings.
+    pub waterings: u32,
+    /// Millilitres given.
+    pub watered_ml: u32,
+    /// Share of the time the soil was within the plant's range (measured in the garden,
+    /// not by the sensors).
+    pub in_range: f64,
+    /// The longest the pump ran at once.
+    pub longest_run: Duration,
+    /// The most water given in any 24 hours, ml.
+    pub most_in_a_day_ml: f64,
+    /// The soil moisture (percent) at each round, for the chart.
+    pub moisture: Vec<f64>,
+    /// The rounds at which the pump ran.
+    pub watered_at: Vec<usize>,
+}
+
+/// Runs `days` of `config`'s garden with `faults` on paused time and reports.
+///
+/// # Errors
+///
+/// A config or device error.
+pub fn run(config: &Config, days: u32, faults: Faults, progress: bool) -> Result<Report, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .map_err(|error| format!("cannot start the runtime: {error}"))?;
+    runtime.block_on(simulate(config, days, faults, progress))
+}
+
+async fn simulate(config: &Config, days: u32, faults: Faults, progress: bool) -> Result<Report, String> {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let metrics = recorder.handle();
+    let (controller, garden, relays) = metrics::with_local_recorder(&recorder, || {
+        let hardware = hardware::build(config, faults).map_err(|error| error.to_string())?;
+        let garden = hardware.garden.clone().ok_or("the simulation needs the sim backend")?;
+        let relays = hardware.relays.clone();
+        let controller = Controller::new(config, hardware).map_err(|error| error.to_string())?;
+        Ok::<_, String>((controller, garden, relays))
+    })?;
+    let start = Instant::now();
+    let rounds = (u64::from(days) * 86_400 / config.read_every.as_secs().max(1)) as usize;
+    let bar = indicatif::ProgressBar::new(rounds as u64);
+    if !progress {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut moisture = vec![Vec::with_capacity(rounds); config.plants.len()];
+    let mut watered_at = vec![Vec::new(); config.plants.len()];
+    let mut in_range = vec![0usize; config.plants.len()];
+    for round in 0..rounds {
+        let before: Vec<u32> = controller.status().iter().map(|s| s.waterings).collect();
+        for (i, plant) in config.plants.iter().enumerate() {
+            let value = garden.moisture(&plant.id.as_str().into()).unwrap_or(0.0) * 100.0;
+            if (plant.min_moisture..=plant.max_moisture).contains(&value) {
+                in_range[i] += 1;
+            }
+            moisture[i].push(value);
+        }
+        controller.tick().await;
+        for (i, status) in controller.status().iter().enumerate() {
+            if status.waterings > before[i] {
+                watered_at[i].push(round);
+            }
+        }
+        bar.inc(1);
+        let next = start + config.read_every * (round as u32 + 1);
+        tokio::time::sleep_until(next).await;
+    }
+    bar.finish_and_clear();
+    let text = metrics.render();
+    let status = controller.status();
+    let plants = config
+        .plants
+        .iter()
+        .enumerate()
+        .map(|(i, plant)| {
+            let (longest_run, most_in_a_day_ml) = pump_use(&relays[i], plant.pump.flow_ml_per_s);
+            PlantReport {
+                id: plant.id.clone(),
+                waterings: status[i].waterings,
+                watered_ml: status[i].watered_ml,
+                in_range: in_range[i] as f64 / rounds.max(1) as f64,
+                longest_run,
+                most_in_a_day_ml,
+                moisture: std::mem::take(&mut moisture[i]),
+                watered_at: std::mem::take(&mut watered_at[i]),
+            }
+        })
+        .collect();
+    Ok(Report {
+        days,
+        seed: config.seed,
+        faults,
+        plants,
+        reads: sum(&text, "hardy_retry_calls_total", &[]),
+        backup_reads: sum(&text, "hardy_fallback_used_total", &[]),
+        stale_reads: sum(&text, "hardy_fallback_stale_total", &[("result", "served")]),
+        retries: sum(&text, "hardy_retry_retries_total", &[]),
+        breaker_trips: sum(&text, "hardy_breaker_transitions_total", &[("to", "open")]),
+        rate_limited: sum(&text, "hardy_rate_limit_calls_total", &[("outcome", "rejected")]),
+        timeouts: sum(&text, "hardy_timeout_timeouts_total", &[]),
+        metrics: text,
+    })
+}
+
+/// The longest run of a relay, and the most water it let through in any 24 hours.
+fn pump_use(relay: &plantos_hal::sim::SimPin, flow: f64) -> (Duration, f64) {
+    let mut runs = Vec::new();
+    let mut on = None;
+    for (at, high) in relay.changes() {
+        match (high, on) {
+            (true, None) => on = Some(at),
+            (false, Some(start)) => {
+                runs.push((start, at - start));
+                on = None;
+            }
+            _ => {}
+        }
+    }
+    let longest = runs.iter().map(|(_, d)| *d).max().unwrap_or_default();
+    let day = Duration::from_secs(86_400);
+    let most = runs
+        .iter()
+        .map(|(start, _)| {
+            runs.iter()
+                .filter(|(other, _)| *other >= *start && *other < *start + day)
+                .map(|(_, d)| d.as_secs_f64() * flow)
+                .sum::<f64>()
+        })
+        .fold(0.0, f64::max);
+    (longest, most)
+}
+
+/// The sum of a counter over the series whose labels include `labels`.
+pub fn sum(text: &str, metric: &str, labels: &[(&str, &str)]) -> u64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (name, rest) = series.split_once('{').unwrap_or((series, "}"));
+            if name != metric {
+                return None;
+            }
+            let matches = labels
+                .iter()
+                .all(|(key, value)| rest.contains(&format!("{key}=\"{value}\"")));
+            matches.then(|| value.parse::<f64>().ok()).flatten()
+        })
+        .map(|value| value as u64)
+        .sum()
+}
+
+impl Report {
+    /// The report as text, with a sparkline of each plant's moisture.
+    #[must_use]
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "plant-care simulate: {} days, seed {}, faults {:?}\n",
+            self.days, self.seed, self.faults
+        );
+        let _ = writeln!(
+            out,
+            "{:<8} {:>9} {:>8} {:>9} {:>11} {:>13}",
+            "plant", "waterings", "water", "in range", "longest run", "most in a day"
+        );
+        for plant in &self.plants {
+            let _ = writeln!(
+                out,
+                "{:<8} {:>9} {:>5} ml {:>8.1}% {:>10.1}s {:>10.0} ml",
+                plant.id,
+                plant.waterings,
+                plant.watered_ml,
+                plant.in_range * 100.0,
+                plant.longest_run.as_secs_f64(),
+                plant.most_in_a_day_ml
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nreads {} · by the backup probe {} · last good (stale) {} · retries {} · timeouts {} · breaker trips {} · waterings rate-limited {}\n",
+            self.reads,
+            self.backup_reads,
+            self.stale_reads,
+            self.retries,
+            self.timeouts,
+            self.breaker_trips,
+            self.rate_limited
+        );
+        for plant in &self.plants {
+            let _ = writeln!(out, "{:<8} {}", plant.id, sparkline(&plant.moisture, 72));
+        }
+        out
+    }
+
+    /// A chart of every plant's moisture, and its waterings, as SVG.
+    #[must_use]
+    pub fn svg(&self) -> String {
+        let (width, height, pad) = (960.0, 360.0, 40.0);
+        let colours = ["#2e7d32", "#1565c0", "#ef6c00", "#6a1b9a", "#c62828"];
+        let mut svg = String::new();
+        let _ = writeln!(
+            svg,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"#
+        );
+        let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+        let rounds = self.plants.first().map_or(1, |p| p.moisture.len().max(1));
+        let x = |round: usize| pad + (width - 2.0 * pad) * round as f64 / rounds as f64;
+        let y = |percent: f64| height - pad - (height - 2.0 * pad) * percent / 100.0;
+        for percent in [0.0, 25.0, 50.0, 75.0, 100.0] {
+            let at = y(percent);
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{pad}" x2="{}" y1="{at}" y2="{at}" stroke="#ddd"/><text x="4" y="{}">{percent:.0}%</text>"##,
+                width - pad,
+                at + 4.0,
+            );
+        }
+        for day in 0..=self.days {
+            let round = rounds * day as usize / self.days.max(1) as usize;
+            let _ = writeln!(
+                svg,
+                r#"<text x="{}" y="{}">day {day}</text>"#,
+                x(round) - 14.0,
+                height - 12.0
+            );
+        }
+        for (i, plant) in self.plants.iter().enumerate() {
+            let colour = colours[i % colours.len()];
+            let points: Vec<String> = plant
+                .moisture
+                .iter()
+                .enumerate()
+                .map(|(round, m)| format!("{:.1},{:.1}", x(round), y(*m)))
+                .collect();
+            let _ = writeln!(
+                svg,
+                r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{}"/>"#,
+                points.join(" ")
+            );
+            for round in &plant.watered_at {
+                let _ = writeln!(
+                    svg,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{colour}"/>"#,
+                    x(*round),
+                    y(plant.moisture.get(*round).copied().unwrap_or(0.0))
+                );
+            }
+            let _ = writeln!(
+                svg,
+                r#"<text x="{}" y="{}" fill="{colour}">{} (dots: waterings)</text>"#,
+                pad + 10.0 + 180.0 * i as f64,
+                pad - 14.0,
+                plant.id
+            );
+        }
+        svg.push_str("</svg>\n");
+        svg
+    }
+
+    /// Writes the chart to `dir/moisture.svg`; returns its path.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be written.
+    pub fn write_svg(&self, dir: &Path) -> std::io::Result<std::path::PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("moisture.svg");
+        std::fs::write(&path, self.svg())?;
+        Ok(path)
+    }
+}
+
+/// The values as a line of block characters, `width` wide, 0 to 100 %.
+fn sparkline(values: &[f64], width: usize) -> String {
+    const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    if values.is_empty() {
+        return String::new();
+    }
+    let chunk = values.len().div_ceil(width).max(1);
+    values
+        .chunks(chunk)
+        .map(|chunk| {
+            let mean = chunk.iter().sum::<f64>() / chunk.len() as f64;
+            BLOCKS[((mean / 100.0 * 7.0).round().clamp(0.0, 7.0)) as usize]
+        })
+        .collect()
+}
