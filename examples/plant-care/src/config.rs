@@ -267,14 +267,23 @@ impl Config {
             if plant.calibration.dry == plant.calibration.wet {
                 errors.push(format!("{at}: calibration dry = wet: the ends must differ"));
             }
-            if plant.channel > 3 || (plant.backup_probe && self.backend == Backend::Linux && plant.channel > 2) {
-                errors.push(format!("{at}: channel = {}: inputs are 0 to 3 (the backup takes the next)", plant.channel));
+            if plant.channel > 3
+                || (plant.backup_probe && self.backend == Backend::Linux && plant.channel > 2)
+            {
+                errors.push(format!(
+                    "{at}: channel = {}: inputs are 0 to 3 (the backup takes the next)",
+                    plant.channel
+                ));
             }
             if self.backend == Backend::Linux && plant.pump_line.is_none() {
                 errors.push(format!("{at}: pump_line: needed with the linux backend"));
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }
 

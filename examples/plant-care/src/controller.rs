@@ -249,7 +249,8 @@ impl Controller {
             Err(error) => {
                 tracing::warn!(plant = %id, %error, "no reading");
                 if care.sensor_breaker.state() == BreakerState::Open {
-                    care.state.lock().needs_attention = Some("the soil probe's breaker is open".into());
+                    care.state.lock().needs_attention =
+                        Some("the soil probe's breaker is open".into());
                 }
                 return;
             }

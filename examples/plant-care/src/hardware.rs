@@ -6,8 +6,8 @@ use std::sync::Arc;
 use hardy_bulkhead::Bulkhead;
 use hardy_core::{ConfigError, Error};
 use plantos_hal::sim::{
-    Climate, FakeAds1115, FakeSht4x, FaultPlan, Garden, NoDelay, PotModel, SimBus, SimPin,
-    Source, Weather,
+    Climate, FakeAds1115, FakeSht4x, FaultPlan, Garden, NoDelay, PotModel, SimBus, SimPin, Source,
+    Weather,
 };
 use plantos_hal::{
     AdcAddress, ClimateSensor, DeviceError, Dispensed, Millilitres, Pump, PumpService, Sensor,
@@ -97,7 +97,11 @@ impl std::fmt::Debug for Hardware {
 }
 
 fn device(error: ConfigError) -> DeviceError {
-    DeviceError::new(plantos_hal::ErrorKind::Other, error.instance().to_string(), error.to_string())
+    DeviceError::new(
+        plantos_hal::ErrorKind::Other,
+        error.instance().to_string(),
+        error.to_string(),
+    )
 }
 
 /// Builds the devices the config describes.
@@ -166,13 +170,27 @@ fn simulated(config: &Config, faults: Faults) -> Result<Hardware, DeviceError> {
                     Err(error) => last = Some(error),
                 }
             }
-            Err(last.unwrap_or_else(|| DeviceError::new(plantos_hal::ErrorKind::Other, name, "no probe")))
+            Err(last.unwrap_or_else(|| {
+                DeviceError::new(plantos_hal::ErrorKind::Other, name, "no probe")
+            }))
         };
         let primary = probe(0)?;
-        let backup = if plant.backup_probe { Some(probe(1)?) } else { None };
+        let backup = if plant.backup_probe {
+            Some(probe(1)?)
+        } else {
+            None
+        };
         let relay = SimPin::new();
-        garden.connect_pump(&plant.id.as_str().into(), relay.clone(), plant.pump.flow_ml_per_s);
-        let pump = Pump::new(format!("pump:{}", plant.id), relay.clone(), plant.pump.clone())?;
+        garden.connect_pump(
+            &plant.id.as_str().into(),
+            relay.clone(),
+            plant.pump.flow_ml_per_s,
+        );
+        let pump = Pump::new(
+            format!("pump:{}", plant.id),
+            relay.clone(),
+            plant.pump.clone(),
+        )?;
         relays.push(relay);
         plants.push(PlantDevices {
             probe: primary,
@@ -184,7 +202,10 @@ fn simulated(config: &Config, faults: Faults) -> Result<Hardware, DeviceError> {
     let climate_source: Source<Climate> = garden.climate_source();
     bus.attach(0x44, FakeSht4x::new(climate_source));
     let climate: Box<dyn Sensor> = Box::new(ClimateSensor::new("climate", bus, NoDelay));
-    let lane = Bulkhead::builder("bus:climate").max_concurrent(1).build().map_err(device)?;
+    let lane = Bulkhead::builder("bus:climate")
+        .max_concurrent(1)
+        .build()
+        .map_err(device)?;
     Ok(Hardware {
         plants,
         climate: SensorService::new(climate, lane),
@@ -206,7 +227,10 @@ fn linux(_: &Config) -> Result<Hardware, DeviceError> {
 fn linux(config: &Config) -> Result<Hardware, DeviceError> {
     use plantos_hal::linux;
     let mut plants = Vec::new();
-    let lane = Bulkhead::builder("bus:i2c-1").max_concurrent(1).build().map_err(device)?;
+    let lane = Bulkhead::builder("bus:i2c-1")
+        .max_concurrent(1)
+        .build()
+        .map_err(device)?;
     for plant in &config.plants {
         let probe = |channel: u8, name: String| -> Result<SensorSvc, DeviceError> {
             let bus = linux::open_i2c("/dev/i2c-1")?;
@@ -223,7 +247,10 @@ fn linux(config: &Config) -> Result<Hardware, DeviceError> {
         };
         let primary = probe(plant.channel, format!("soil:{}", plant.id))?;
         let backup = if plant.backup_probe {
-            Some(probe(plant.channel + 1, format!("soil-backup:{}", plant.id))?)
+            Some(probe(
+                plant.channel + 1,
+                format!("soil-backup:{}", plant.id),
+            )?)
         } else {
             None
         };

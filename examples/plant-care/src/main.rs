@@ -5,6 +5,7 @@
 //! plant-care run [--config FILE]
 //! plant-care check-config FILE
 //! plant-care doctor [--config FILE]
+//! plant-care pumps-off [--config FILE]
 //! ```
 
 use std::path::PathBuf;
@@ -18,7 +19,11 @@ use plant_care::hardware::{self, Faults};
 use plant_care::{controller, server, simulate};
 
 #[derive(Debug, Parser)]
-#[command(name = "plant-care", version, about = "A watering controller built only from Hardy")]
+#[command(
+    name = "plant-care",
+    version,
+    about = "A watering controller built only from Hardy"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -54,6 +59,12 @@ enum Command {
     CheckConfig {
         /// The config.
         file: PathBuf,
+    },
+    /// Switches every configured pump off (the failsafe run after any exit).
+    PumpsOff {
+        /// The config (default: the built-in simulated garden).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Reads each configured device once and says how it is.
     Doctor {
@@ -121,6 +132,7 @@ fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Doctor { config } => doctor(&load(config.as_ref())?),
+        Command::PumpsOff { config } => pumps_off(&load(config.as_ref())?),
     }
 }
 
@@ -163,6 +175,41 @@ fn serve(config: Config) -> Result<(), String> {
     })
 }
 
+#[cfg(feature = "linux")]
+fn pumps_off(config: &Config) -> Result<(), String> {
+    if config.backend != plant_care::config::Backend::Linux {
+        println!("simulated backend: no pumps to switch off");
+        return Ok(());
+    }
+    let mut failed = Vec::new();
+    for plant in &config.plants {
+        let line = plant.pump_line.as_deref().unwrap_or("GPIO17");
+        // Requesting the line as an output drives it low: the relay opens.
+        match plantos_hal::linux::output_line(line, "plant-care-failsafe") {
+            Ok(_) => println!("{}: {line} off", plant.id),
+            Err(error) => failed.push(format!("{}: {error}", plant.id)),
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("\n"))
+    }
+}
+
+#[cfg(not(feature = "linux"))]
+fn pumps_off(config: &Config) -> Result<(), String> {
+    match config.backend {
+        plant_care::config::Backend::Sim => {
+            println!("simulated backend: no pumps to switch off");
+            Ok(())
+        }
+        plant_care::config::Backend::Linux => {
+            Err("the config selects the linux backend: build with `--features linux`".into())
+        }
+    }
+}
+
 fn doctor(config: &Config) -> Result<(), String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
     runtime.block_on(async {
@@ -193,10 +240,19 @@ fn doctor(config: &Config) -> Result<(), String> {
                     Err(error) => println!("{:<8} {what:<12} FAILED: {error}", plant.id),
                 }
             }
-            println!("{:<8} {:<12} configured (not run by the doctor)", plant.id, "pump");
+            println!(
+                "{:<8} {:<12} configured (not run by the doctor)",
+                plant.id, "pump"
+            );
         }
         let mut climate = hardware.climate;
-        match climate.ready().await.map_err(|e| e.to_string())?.call(()).await {
+        match climate
+            .ready()
+            .await
+            .map_err(|e| e.to_string())?
+            .call(())
+            .await
+        {
             Ok(readings) => println!(
                 "{:<8} {:<12} ok: {}",
                 "garden",

@@ -31,7 +31,10 @@ pub fn router(controller: Arc<Controller>, metrics: PrometheusHandle) -> Router 
 
 async fn prometheus(State(app): State<App>) -> impl IntoResponse {
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         app.metrics.render(),
     )
 }

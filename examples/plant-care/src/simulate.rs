@@ -76,12 +76,25 @@ pub fn run(config: &Config, days: u32, faults: Faults, progress: bool) -> Result
     runtime.block_on(simulate(config, days, faults, progress))
 }
 
-async fn simulate(config: &Config, days: u32, faults: Faults, progress: bool) -> Result<Report, String> {
+async fn simulate(
+    config: &Config,
+    days: u32,
+    faults: Faults,
+    progress: bool,
+) -> Result<Report, String> {
+    // Every random choice is seeded, so the same seed gives the same run.
+    let mut config = config.clone();
+    config.policies.read_retry.seed = Some(config.seed);
+    config.policies.breaker.seed = Some(config.seed);
+    let config = &config;
     let recorder = PrometheusBuilder::new().build_recorder();
     let metrics = recorder.handle();
     let (controller, garden, relays) = metrics::with_local_recorder(&recorder, || {
         let hardware = hardware::build(config, faults).map_err(|error| error.to_string())?;
-        let garden = hardware.garden.clone().ok_or("the simulation needs the sim backend")?;
+        let garden = hardware
+            .garden
+            .clone()
+            .ok_or("the simulation needs the sim backend")?;
         let relays = hardware.relays.clone();
         let controller = Controller::new(config, hardware).map_err(|error| error.to_string())?;
         Ok::<_, String>((controller, garden, relays))
@@ -145,7 +158,11 @@ async fn simulate(config: &Config, days: u32, faults: Faults, progress: bool) ->
         stale_reads: sum(&text, "hardy_fallback_stale_total", &[("result", "served")]),
         retries: sum(&text, "hardy_retry_retries_total", &[]),
         breaker_trips: sum(&text, "hardy_breaker_transitions_total", &[("to", "open")]),
-        rate_limited: sum(&text, "hardy_rate_limit_calls_total", &[("outcome", "rejected")]),
+        rate_limited: sum(
+            &text,
+            "hardy_rate_limit_calls_total",
+            &[("outcome", "rejected")],
+        ),
         timeouts: sum(&text, "hardy_timeout_timeouts_total", &[]),
         metrics: text,
     })

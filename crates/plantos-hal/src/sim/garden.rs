@@ -68,7 +68,7 @@ impl Default for Weather {
     }
 }
 
-/// The longest step the model integrates at once.
+/// The step the model integrates in: the state changes once a minute.
 const STEP: Duration = Duration::from_secs(60);
 
 /// A simulated garden: pots whose soil dries with time, temperature and the plant's
@@ -155,7 +155,7 @@ impl Garden {
         let mut state = self.inner.lock();
         let now = Instant::now();
         state.advance(now);
-        let seen = relay.time_high();
+        let seen = relay.time_high_until(state.at);
         match state.pots.iter_mut().find(|pot| &pot.model.plant == plant) {
             Some(pot) => {
                 pot.pumps.push((relay, flow_ml_per_s, seen));
@@ -259,10 +259,11 @@ impl State {
         Climate { celsius, humidity }
     }
 
-    /// Integrates the garden up to `now`.
+    /// Integrates the garden up to `now`, in steps on a fixed grid from the start, so
+    /// the state does not depend on when it is looked at.
     fn advance(&mut self, now: Instant) {
-        while self.at < now {
-            let step = (now - self.at).min(STEP);
+        while self.at + STEP <= now {
+            let step = STEP;
             let mid = self.at + step / 2;
             let celsius = self.climate(mid).celsius;
             let hours = step.as_secs_f64() / 3600.0;
@@ -272,7 +273,7 @@ impl State {
                 let rate = pot.model.uptake_per_hour * (1.0 + 0.05 * (celsius - 20.0)).max(0.1);
                 pot.moisture -= rate * hours * pot.moisture.clamp(0.2, 1.0);
                 for (relay, flow, seen) in &mut pot.pumps {
-                    let high = relay.time_high();
+                    let high = relay.time_high_until(end);
                     let ran = high.saturating_sub(*seen);
                     *seen = high;
                     if !ran.is_zero() {

@@ -52,10 +52,16 @@ impl SimPin {
     /// How long the pin was high in total (up to now, if it is high now).
     #[must_use]
     pub fn time_high(&self) -> std::time::Duration {
+        self.time_high_until(Instant::now())
+    }
+
+    /// How long the pin was high in total up to `until`.
+    #[must_use]
+    pub fn time_high_until(&self, until: Instant) -> std::time::Duration {
         let state = self.state.lock();
         let mut total = std::time::Duration::ZERO;
         let mut since = None;
-        for (at, high) in &state.changes {
+        for (at, high) in state.changes.iter().filter(|(at, _)| *at <= until) {
             match (high, since) {
                 (true, None) => since = Some(*at),
                 (false, Some(start)) => {
@@ -66,7 +72,7 @@ impl SimPin {
             }
         }
         if let Some(start) = since {
-            total += Instant::now() - start;
+            total += until.saturating_duration_since(start);
         }
         total
     }

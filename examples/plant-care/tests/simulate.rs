@@ -1,0 +1,145 @@
+//! End to end on paused time: a simulated week with harsh faults keeps every plant in
+//! its range, never passes the pump's safety limits, and the report agrees with the
+//! metrics; the same seed gives the same week.
+
+use plant_care::config::Config;
+use plant_care::hardware::Faults;
+use plant_care::simulate::{self, sum};
+
+#[test]
+fn a_harsh_week_keeps_every_plant_in_range_and_within_the_pump_limits() {
+    let config = Config::default();
+    let report = simulate::run(&config, 7, Faults::Harsh, false).expect("simulates");
+    assert_eq!(report.plants.len(), 3);
+    for (plant, configured) in report.plants.iter().zip(&config.plants) {
+        assert!(
+            plant.in_range >= 0.95,
+            "{}: in range {:.1} % of the time",
+            plant.id,
+            plant.in_range * 100.0
+        );
+        assert!(plant.waterings > 0, "{} was watered", plant.id);
+        assert!(
+            plant.longest_run <= configured.pump.max_run,
+            "{}: ran {:?}",
+            plant.id,
+            plant.longest_run
+        );
+        assert!(
+            plant.most_in_a_day_ml <= f64::from(configured.pump.daily_budget_ml),
+            "{}: {} ml in a day",
+            plant.id,
+            plant.most_in_a_day_ml
+        );
+        assert_eq!(plant.moisture.len(), 7 * 144, "a sample every 10 minutes");
+    }
+    // The faults were real, and the layers absorbed them.
+    assert!(report.retries > 0);
+    assert!(report.backup_reads > 0);
+    assert!(report.stale_reads > 0);
+    assert!(report.breaker_trips > 0);
+    // The report agrees with the metrics and with the controller.
+    assert_eq!(report.reads, 3 * 7 * 144, "one read a plant a round");
+    let admitted = sum(
+        &report.metrics,
+        "hardy_rate_limit_calls_total",
+        &[("outcome", "admitted")],
+    );
+    let waterings: u32 = report.plants.iter().map(|p| p.waterings).sum();
+    assert_eq!(
+        admitted,
+        u64::from(waterings),
+        "every watering passed the limit"
+    );
+    for plant in &report.plants {
+        let name = format!("water:{}", plant.id);
+        let admitted = sum(
+            &report.metrics,
+            "hardy_rate_limit_calls_total",
+            &[("name", name.as_str()), ("outcome", "admitted")],
+        );
+        assert_eq!(admitted, u64::from(plant.waterings), "{}", plant.id);
+    }
+    let text = report.text();
+    assert!(text.contains("breaker trips"), "{text}");
+    assert!(report.svg().starts_with("<svg"));
+}
+
+#[test]
+fn the_same_seed_gives_the_same_week() {
+    let config = Config::default();
+    let first = simulate::run(&config, 2, Faults::Mild, false).expect("simulates");
+    let again = simulate::run(&config, 2, Faults::Mild, false).expect("simulates");
+    assert!(
+        first.plants == again.plants,
+        "the same plants, to the last sample"
+    );
+    assert_eq!(
+        (
+            first.reads,
+            first.retries,
+            first.backup_reads,
+            first.stale_reads,
+            first.breaker_trips
+        ),
+        (
+            again.reads,
+            again.retries,
+            again.backup_reads,
+            again.stale_reads,
+            again.breaker_trips
+        )
+    );
+}
+
+#[test]
+fn a_perfect_garden_needs_no_resilience() {
+    let report = simulate::run(&Config::default(), 3, Faults::None, false).expect("simulates");
+    assert_eq!(
+        (
+            report.retries,
+            report.backup_reads,
+            report.stale_reads,
+            report.breaker_trips
+        ),
+        (0, 0, 0, 0)
+    );
+    assert!(report.plants.iter().all(|p| p.in_range >= 0.99), "in range");
+}
+
+#[test]
+fn check_config_lists_every_error() {
+    let dir = std::env::temp_dir().join(format!("plant-care-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("bad.toml");
+    std::fs::write(
+        &file,
+        "[[plants]]\nid = \"basil\"\nmin_moisture = 70\nmax_moisture = 40\ndose_ml = 9000\n",
+    )
+    .expect("write");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_plant-care"))
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("min_moisture = 70, max_moisture = 40"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("dose_ml = 9000"), "{stderr}");
+    let good = dir.join("good.toml");
+    std::fs::write(&good, "seed = 3\n").expect("write");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_plant-care"))
+        .arg("check-config")
+        .arg(&good)
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
