@@ -130,6 +130,8 @@ impl Default for Policies {
                     delay: Duration::from_millis(200),
                 },
                 total_budget: Some(Duration::from_secs(10)),
+                // Retries are budgeted: a dead probe cannot make every read three.
+                budget: Some(hardy_retry::RetryBudgetConfig::default()),
                 ..RetryConfig::default()
             },
             breaker: BreakerConfig {

@@ -122,11 +122,14 @@ impl Controller {
             let retry = Retry::builder(format!("read:{id}"))
                 .config(policies.read_retry.clone())
                 .build()?;
+            let log = |event: &hardy_breaker::BreakerEvent| tracing::info!(?event, "breaker");
             let sensor_breaker = CircuitBreaker::builder(format!("soil:{id}"))
                 .config(policies.breaker.clone())
+                .on_event(log)
                 .build()?;
             let pump_breaker = CircuitBreaker::builder(format!("pump:{id}"))
                 .config(policies.breaker.clone())
+                .on_event(log)
                 .build()?;
             let attempt = Timeout::new(format!("read:{id}"), policies.read_timeout)?;
             let primary = ServiceBuilder::new()
