@@ -1,0 +1,82 @@
+//! [`PoolEvent`] and [`DestroyReason`].
+
+use std::time::Duration;
+
+use hardy_core::Name;
+
+/// Why a pool closed an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DestroyReason {
+    /// It sat idle longer than `idle_timeout` (beyond `min_idle`).
+    Idle,
+    /// It reached its lifetime.
+    Expired,
+    /// Recycling or validating it failed.
+    Invalid,
+    /// It was an overflow object, closed on return.
+    Overflow,
+    /// The code holding it panicked.
+    Panicked,
+    /// It was taken out of the pool ([`Pooled::take`](crate::Pooled::take)).
+    Taken,
+    /// The pool is closed.
+    Closed,
+}
+
+impl DestroyReason {
+    /// The reason as a metric label.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DestroyReason::Idle => "idle",
+            DestroyReason::Expired => "expired",
+            DestroyReason::Invalid => "invalid",
+            DestroyReason::Overflow => "overflow",
+            DestroyReason::Panicked => "panicked",
+            DestroyReason::Taken => "taken",
+            DestroyReason::Closed => "closed",
+        }
+    }
+}
+
+/// What a pool tells its listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PoolEvent {
+    /// An object was made.
+    Created {
+        /// The pool's name.
+        name: Name,
+    },
+    /// Making an object failed.
+    CreateFailed {
+        /// The pool's name.
+        name: Name,
+        /// The manager's error.
+        error: String,
+    },
+    /// An object was closed.
+    Destroyed {
+        /// The pool's name.
+        name: Name,
+        /// Why.
+        reason: DestroyReason,
+    },
+    /// A `get` gave up.
+    Timeout {
+        /// The pool's name.
+        name: Name,
+        /// How long it waited.
+        waited: Duration,
+    },
+    /// An object has been held longer than `leak_threshold`.
+    LeakSuspected {
+        /// The pool's name.
+        name: Name,
+        /// The object's id.
+        object: u64,
+        /// How long it has been held.
+        held: Duration,
+    },
+}

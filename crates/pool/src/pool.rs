@@ -1,0 +1,956 @@
+//! [`Pool`]: the handle, checkout and return.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use hardy_core::{ConfigError, Listener, Name, Rejection, SharedError};
+
+
+use metrics::{Counter, Gauge};
+use parking_lot::Mutex;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tokio::time::Instant;
+
+use crate::{DestroyReason, Manager, PoolConfig, PoolEvent, Pooled};
+
+/// `hardy_pool_size{name}`: objects alive or being made.
+pub const METRIC_SIZE: &str = "hardy_pool_size";
+/// `hardy_pool_idle{name}`: idle objects.
+pub const METRIC_IDLE: &str = "hardy_pool_idle";
+/// `hardy_pool_waiting{name}`: callers waiting for an object.
+pub const METRIC_WAITING: &str = "hardy_pool_waiting";
+/// `hardy_pool_created_total{name}`: objects made.
+pub const METRIC_CREATED: &str = "hardy_pool_created_total";
+/// `hardy_pool_destroyed_total{name, reason}`: objects closed, by reason.
+pub const METRIC_DESTROYED: &str = "hardy_pool_destroyed_total";
+/// `hardy_pool_timeouts_total{name}`: `get`s that gave up.
+pub const METRIC_TIMEOUTS: &str = "hardy_pool_timeouts_total";
+
+const REASONS: [DestroyReason; 7] = [
+    DestroyReason::Idle,
+    DestroyReason::Expired,
+    DestroyReason::Invalid,
+    DestroyReason::Overflow,
+    DestroyReason::Panicked,
+    DestroyReason::Taken,
+    DestroyReason::Closed,
+];
+
+/// The error inside the [`Rejection::PoolTimeout`] of a `get` on a closed pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolClosed;
+
+impl fmt::Display for PoolClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the pool is closed")
+    }
+}
+
+impl std::error::Error for PoolClosed {}
+
+/// What a pool knows of an object besides the object.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Meta {
+    pub(crate) id: u64,
+    created: Instant,
+    expires: Option<Instant>,
+    last_checkout: Instant,
+    idle_seen: Option<Instant>,
+    last_validated: Instant,
+    dirty: bool,
+}
+
+pub(crate) struct Idle<T> {
+    pub(crate) object: T,
+    pub(crate) meta: Meta,
+}
+
+enum Grant<T> {
+    Object(Idle<T>),
+    Create,
+}
+
+enum WaitState<T> {
+    Waiting(Option<Waker>),
+    Granted(Grant<T>),
+    Closed,
+    Done,
+}
+
+struct Waiter<T> {
+    state: Mutex<WaitState<T>>,
+}
+
+struct State<T> {
+    idle: VecDeque<Idle<T>>,
+    /// Objects alive (idle or in use) or being made.
+    size: usize,
+    waiters: VecDeque<Arc<Waiter<T>>>,
+    closed: bool,
+    last_error: Option<SharedError>,
+    /// Objects in use and since when, when leaks are watched; reported ones flagged.
+    held: HashMap<u64, (Instant, bool)>,
+    created: u64,
+    destroyed: u64,
+    timeouts: u64,
+}
+
+pub(crate) struct Metrics {
+    size: Gauge,
+    idle: Gauge,
+    waiting: Gauge,
+    created: Counter,
+    destroyed: [Counter; REASONS.len()],
+    timeouts: Counter,
+}
+
+pub(crate) struct Shared<M: Manager> {
+    pub(crate) name: Name,
+    pub(crate) config: PoolConfig,
+    pub(crate) manager: M,
+    state: Mutex<State<M::Object>>,
+    listener: Listener<PoolEvent>,
+    metrics: Metrics,
+    next_id: AtomicU64,
+    rng: Mutex<SmallRng>,
+}
+
+/// A snapshot of a pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Objects alive (idle or in use) or being made.
+    pub size: usize,
+    /// Idle objects.
+    pub idle: usize,
+    /// Objects in use (or being made, validated or recycled for a caller).
+    pub in_use: usize,
+    /// Callers waiting.
+    pub waiting: usize,
+    /// Objects made so far.
+    pub created: u64,
+    /// Objects closed so far.
+    pub destroyed: u64,
+    /// `get`s that gave up so far.
+    pub timeouts: u64,
+    /// The size limit.
+    pub max_size: usize,
+    /// Objects allowed beyond it.
+    pub max_overflow: usize,
+    /// Whether the pool is closed.
+    pub closed: bool,
+}
+
+/// An async pool of objects made by a [`Manager`]: database connections, sessions,
+/// device handles.
+///
+/// - **Checkout**: [`get`](Pool::get) hands out an idle object (the most recently used
+///   first), makes one while the pool is below `max_size + max_overflow`, or waits in
+///   a fair FIFO queue, all within `acquire_timeout`; a timeout is
+///   [`Rejection::PoolTimeout`] carrying the manager's last creation error. Objects
+///   returned are recycled before they are handed out again; objects idle longer than
+///   `validate_after_idle` are validated first.
+/// - **Return**: dropping the [`Pooled`] guard returns the object — to the first waiter
+///   if there is one. An overflow object is closed instead; so is an object whose
+///   holder panicked. [`Pooled::take`] detaches it.
+/// - **Lifecycle** (a background task, every `maintenance_every`): idle objects beyond
+///   `min_idle` close after `idle_timeout`; objects close at `max_lifetime` (less a
+///   random jitter), never while in use; idle objects are validated every `keepalive`;
+///   `min_idle` objects are kept ready; objects held past `leak_threshold` are reported.
+/// - **Cancellation**: a `get` dropped while it waits leaves the queue (an object handed
+///   to it meanwhile goes to the next waiter); dropped while an object is made, it
+///   gives the place back. Counts stay exact.
+///
+/// `Pool` is cheap to clone; clones share the objects.
+///
+/// # Examples
+///
+/// ```
+/// use hardy_pool::{Manager, Pool};
+///
+/// struct Numbers;
+/// impl Manager for Numbers {
+///     type Object = u32;
+///     type Error = std::io::Error;
+///     async fn create(&self) -> Result<u32, std::io::Error> { Ok(7) }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let pool = Pool::builder("numbers", Numbers).max_size(2).build()?;
+/// let mut n = pool.get().await?;
+/// *n += 1;
+/// drop(n); // back to the pool
+/// assert_eq!(*pool.get().await?, 8, "the same object, reused");
+/// assert_eq!(pool.status().created, 1);
+/// # Ok(())
+/// # }
+/// ```
+pub struct Pool<M: Manager> {
+    pub(crate) shared: Arc<Shared<M>>,
+}
+
+impl<M: Manager> Clone for Pool<M> {
+    fn clone(&self) -> Self {
+        Pool {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<M: Manager> fmt::Debug for Pool<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("name", &self.shared.name)
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
+/// Builds a [`Pool`]; made by [`Pool::builder`].
+#[must_use = "a builder does nothing until built"]
+pub struct PoolBuilder<M> {
+    name: Name,
+    manager: M,
+    config: PoolConfig,
+    listener: Listener<PoolEvent>,
+}
+
+impl<M> fmt::Debug for PoolBuilder<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolBuilder")
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: Manager> PoolBuilder<M> {
+    /// Objects kept at most. Default: 10.
+    pub fn max_size(mut self, max_size: usize) -> Self {
+        self.config.max_size = max_size;
+        self
+    }
+
+    /// Idle objects kept ready. Default: 0.
+    pub fn min_idle(mut self, min_idle: usize) -> Self {
+        self.config.min_idle = min_idle;
+        self
+    }
+
+    /// Extra objects for bursts, closed on return. Default: 0.
+    pub fn max_overflow(mut self, max_overflow: usize) -> Self {
+        self.config.max_overflow = max_overflow;
+        self
+    }
+
+    /// How long `get` may take. Default: 30 s.
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.config.acquire_timeout = timeout;
+        self
+    }
+
+    /// Replaces every setting with `config`.
+    pub fn config(mut self, config: PoolConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Calls `listener` with every [`PoolEvent`]. Default: no listener.
+    pub fn on_event<F>(mut self, listener: F) -> Self
+    where
+        F: Fn(&PoolEvent) + Send + Sync + 'static,
+    {
+        self.listener = Listener::new(listener);
+        self
+    }
+
+    /// Validates the settings and builds the pool. Inside a Tokio runtime, this starts
+    /// the background maintenance task (which ends when the last handle is dropped);
+    /// outside one, there is no maintenance: call [`Pool::maintain`] yourself.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first bad setting.
+    pub fn build(self) -> Result<Pool<M>, ConfigError> {
+        self.config.validate(&self.name)?;
+        let name = self.name;
+        let label = || name.to_string();
+        metrics::describe_gauge!(METRIC_SIZE, "Objects alive or being made");
+        metrics::describe_gauge!(METRIC_IDLE, "Idle objects");
+        metrics::describe_gauge!(METRIC_WAITING, "Callers waiting for an object");
+        metrics::describe_counter!(METRIC_CREATED, metrics::Unit::Count, "Objects made");
+        metrics::describe_counter!(METRIC_DESTROYED, metrics::Unit::Count, "Objects closed, by reason");
+        metrics::describe_counter!(METRIC_TIMEOUTS, metrics::Unit::Count, "Gets that gave up");
+        let metrics = Metrics {
+            size: metrics::gauge!(METRIC_SIZE, "name" => label()),
+            idle: metrics::gauge!(METRIC_IDLE, "name" => label()),
+            waiting: metrics::gauge!(METRIC_WAITING, "name" => label()),
+            created: metrics::counter!(METRIC_CREATED, "name" => label()),
+            destroyed: REASONS.map(|reason| {
+                metrics::counter!(METRIC_DESTROYED, "name" => label(), "reason" => reason.as_str())
+            }),
+            timeouts: metrics::counter!(METRIC_TIMEOUTS, "name" => label()),
+        };
+        let pool = Pool {
+            shared: Arc::new(Shared {
+                name,
+                config: self.config,
+                manager: self.manager,
+                state: Mutex::new(State {
+                    idle: VecDeque::new(),
+                    size: 0,
+                    waiters: VecDeque::new(),
+                    closed: false,
+                    last_error: None,
+                    held: HashMap::new(),
+                    created: 0,
+                    destroyed: 0,
+                    timeouts: 0,
+                }),
+                listener: self.listener,
+                metrics,
+                next_id: AtomicU64::new(1),
+                rng: Mutex::new(SmallRng::from_os_rng()),
+            }),
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            crate::maintenance::spawn(Arc::downgrade(&pool.shared));
+        }
+        Ok(pool)
+    }
+}
+
+/// What a checkout found under the lock.
+enum Step<T> {
+    Idle(Idle<T>),
+    Create,
+    Wait(Arc<Waiter<T>>),
+}
+
+/// A place reserved for an object being made: given back if the making fails or is
+/// cancelled (dropped while the manager makes it).
+struct Reserved<'a, M: Manager> {
+    shared: &'a Shared<M>,
+    armed: bool,
+}
+
+impl<M: Manager> Drop for Reserved<'_, M> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.shared.release_place();
+        }
+    }
+}
+
+/// A waiter in the queue: leaves it when dropped, passing on anything granted to it.
+struct Queued<'a, M: Manager> {
+    shared: &'a Shared<M>,
+    waiter: Arc<Waiter<M::Object>>,
+}
+
+impl<M: Manager> Drop for Queued<'_, M> {
+    fn drop(&mut self) {
+        let granted = {
+            let mut state = self.shared.state.lock();
+            state
+                .waiters
+                .retain(|waiter| !Arc::ptr_eq(waiter, &self.waiter));
+            let mut waiter = self.waiter.state.lock();
+            std::mem::replace(&mut *waiter, WaitState::Done)
+        };
+        match granted {
+            WaitState::Granted(Grant::Object(idle)) => self.shared.give_back(idle),
+            WaitState::Granted(Grant::Create) => self.shared.release_place(),
+            _ => {}
+        }
+    }
+}
+
+impl<M: Manager> Pool<M> {
+    /// Starts building a pool named `name` of objects made by `manager`.
+    pub fn builder(name: impl Into<Name>, manager: M) -> PoolBuilder<M> {
+        PoolBuilder {
+            name: name.into(),
+            manager,
+            config: PoolConfig::default(),
+            listener: Listener::none(),
+        }
+    }
+
+    /// The pool's name.
+    #[must_use]
+    pub fn name(&self) -> &Name {
+        &self.shared.name
+    }
+
+    /// The pool's settings.
+    #[must_use]
+    pub fn config(&self) -> &PoolConfig {
+        &self.shared.config
+    }
+
+    /// The manager.
+    #[must_use]
+    pub fn manager(&self) -> &M {
+        &self.shared.manager
+    }
+
+    /// Checks an object out.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejection::PoolTimeout`] when no object could be had within
+    /// `acquire_timeout`, carrying the manager's last creation error if making objects
+    /// was failing; on a closed pool, at once, carrying [`PoolClosed`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future while it waits leaves the queue (an object handed to it
+    /// meanwhile goes to the next waiter); while an object is made, recycled or
+    /// validated, gives the object (or its place) back. Nothing is lost.
+    pub async fn get(&self) -> Result<Pooled<M>, Rejection> {
+        let shared = &*self.shared;
+        let start = Instant::now();
+        let deadline = start + shared.config.acquire_timeout;
+        let mut now = start;
+        loop {
+            let idle = match shared.checkout()? {
+                Step::Idle(idle) => idle,
+                Step::Create => match self.create(deadline).await {
+                    Some(idle) => idle,
+                    None => {
+                        now = Instant::now();
+                        if now >= deadline {
+                            return Err(shared.timed_out(start, now));
+                        }
+                        continue;
+                    }
+                },
+                Step::Wait(waiter) => {
+                    let queued = Queued { shared, waiter };
+                    match shared.wait(&queued, deadline).await {
+                        Some(Grant::Object(idle)) => {
+                            now = Instant::now();
+                            idle
+                        }
+                        // A place was freed for this caller: make an object in it.
+                        Some(Grant::Create) => match self.create(deadline).await {
+                            Some(idle) => idle,
+                            None => continue,
+                        },
+                        None => {
+                            let now = Instant::now();
+                            if shared.state.lock().closed {
+                                return Err(shared.closed_error());
+                            }
+                            return Err(shared.timed_out(start, now));
+                        }
+                    }
+                }
+            };
+            if let Some(pooled) = self.ready(idle, now).await {
+                return Ok(pooled);
+            }
+            now = Instant::now();
+            if now >= deadline {
+                return Err(shared.timed_out(start, now));
+            }
+        }
+    }
+
+    /// Makes an object in a place already reserved; `None` when making it failed.
+    async fn create(&self, deadline: Instant) -> Option<Idle<M::Object>> {
+        let shared = &*self.shared;
+        let mut reserved = Reserved {
+            shared,
+            armed: true,
+        };
+        let now = Instant::now();
+        let limit = shared
+            .config
+            .create_timeout
+            .min(deadline.saturating_duration_since(now));
+        let made = tokio::time::timeout(limit, shared.manager.create()).await;
+        match made {
+            Ok(Ok(object)) => {
+                reserved.armed = false;
+                Some(shared.made(object, Instant::now()))
+            }
+            Ok(Err(error)) => {
+                shared.create_failed(Arc::new(error));
+                drop(reserved);
+                // Do not hammer a failing backend: a short pause before trying again.
+                let pause = Duration::from_millis(50).min(deadline.saturating_duration_since(Instant::now()));
+                tokio::time::sleep(pause).await;
+                None
+            }
+            Err(_) => {
+                shared.create_failed(Arc::new(CreateTimedOut(limit)));
+                None
+            }
+        }
+    }
+
+    /// Makes an idle object ready to hand out: recycled if it was used, validated if it
+    /// sat idle; `None` (and the object closed) when it is expired or fails.
+    async fn ready(&self, mut idle: Idle<M::Object>, now: Instant) -> Option<Pooled<M>> {
+        let shared = &*self.shared;
+        if idle.meta.expires.is_some_and(|at| at <= now) {
+            shared.destroy(idle.object, DestroyReason::Expired, true);
+            return None;
+        }
+        let limit = shared.config.recycle_timeout;
+        let mut checked = false;
+        if idle.meta.dirty {
+            let recycled = bounded(limit, shared.manager.recycle(&mut idle.object)).await;
+            if !matches!(recycled, Some(Ok(()))) {
+                shared.destroy(idle.object, DestroyReason::Invalid, true);
+                return None;
+            }
+        }
+        if shared
+            .config
+            .validate_after_idle
+            .is_some_and(|after| now.saturating_duration_since(idle.meta.last_checkout) >= after)
+            && idle.meta.created < now
+        {
+            checked = true;
+            let valid = bounded(limit, shared.manager.is_valid(&mut idle.object)).await;
+            if !matches!(valid, Some(Ok(true))) {
+                shared.destroy(idle.object, DestroyReason::Invalid, true);
+                return None;
+            }
+        }
+        idle.meta.last_checkout = now;
+        idle.meta.dirty = true;
+        idle.meta.idle_seen = None;
+        if checked {
+            idle.meta.last_validated = now;
+        }
+        if shared.config.leak_threshold.is_some() {
+            shared.state.lock().held.insert(idle.meta.id, (now, false));
+        }
+        Some(Pooled::new(self.shared.clone(), idle))
+    }
+
+    /// A snapshot of the pool.
+    #[must_use]
+    pub fn status(&self) -> PoolStatus {
+        self.shared.status()
+    }
+
+    /// Closes the pool: idle objects close now, objects in use when returned; waiters
+    /// and later `get`s are refused.
+    pub fn close(&self) {
+        let (idle, waiters) = {
+            let mut state = self.shared.state.lock();
+            state.closed = true;
+            let idle: Vec<_> = state.idle.drain(..).collect();
+            state.size -= idle.len();
+            let waiters: Vec<_> = state.waiters.drain(..).collect();
+            (idle, waiters)
+        };
+        for waiter in waiters {
+            let mut waiter = waiter.state.lock();
+            if let WaitState::Waiting(waker) = std::mem::replace(&mut *waiter, WaitState::Closed)
+                && let Some(waker) = waker
+            {
+                waker.wake();
+            }
+        }
+        for idle in idle {
+            self.shared.destroy(idle.object, DestroyReason::Closed, false);
+        }
+        self.shared.refresh_gauges();
+    }
+
+    /// Runs one maintenance pass now: closes idle and expired objects, validates idle
+    /// objects due for a keepalive, reports suspected leaks, and makes objects up to
+    /// `min_idle`.
+    pub async fn maintain(&self) {
+        crate::maintenance::pass(&self.shared).await;
+    }
+}
+
+/// Making an object took longer than `create_timeout`.
+#[derive(Debug, Clone, Copy)]
+struct CreateTimedOut(Duration);
+
+impl fmt::Display for CreateTimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "creating an object took longer than {:?}", self.0)
+    }
+}
+
+impl std::error::Error for CreateTimedOut {}
+
+/// Runs `future` within `limit`, without a timer when it is ready at once.
+pub(crate) async fn bounded<F: Future>(limit: Duration, future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    let first = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => tokio::time::timeout(limit, future).await.ok(),
+    }
+}
+
+impl<M: Manager> Shared<M> {
+    /// Under the lock: an idle object, a place to make one, or a place in the queue.
+    fn checkout(&self) -> Result<Step<M::Object>, Rejection> {
+        let mut state = self.state.lock();
+        if state.closed {
+            return Err(self.closed_error());
+        }
+        if state.waiters.is_empty()
+            && let Some(idle) = state.idle.pop_back()
+        {
+            return Ok(Step::Idle(idle));
+        }
+        if state.size < self.config.max_size + self.config.max_overflow {
+            state.size += 1;
+            return Ok(Step::Create);
+        }
+        let waiter = Arc::new(Waiter {
+            state: Mutex::new(WaitState::Waiting(None)),
+        });
+        state.waiters.push_back(waiter.clone());
+        self.metrics.waiting.set(state.waiters.len() as f64);
+        Ok(Step::Wait(waiter))
+    }
+
+    async fn wait(&self, queued: &Queued<'_, M>, deadline: Instant) -> Option<Grant<M::Object>> {
+        let granted = std::future::poll_fn(|cx| {
+            let mut waiter = queued.waiter.state.lock();
+            match &mut *waiter {
+                WaitState::Waiting(waker) => {
+                    *waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+                WaitState::Granted(_) => {
+                    match std::mem::replace(&mut *waiter, WaitState::Done) {
+                        WaitState::Granted(grant) => Poll::Ready(Some(grant)),
+                        _ => Poll::Ready(None),
+                    }
+                }
+                WaitState::Closed | WaitState::Done => Poll::Ready(None),
+            }
+        });
+        tokio::time::timeout_at(deadline, granted).await.ok().flatten()
+    }
+
+    pub(crate) fn made(&self, object: M::Object, now: Instant) -> Idle<M::Object> {
+        let expires = self.config.max_lifetime.map(|lifetime| {
+            let jitter = self.config.lifetime_jitter;
+            let cut = if jitter > 0.0 {
+                self.rng.lock().random_range(0.0..=jitter)
+            } else {
+                0.0
+            };
+            now + lifetime.mul_f64(1.0 - cut)
+        });
+        {
+            let mut state = self.state.lock();
+            state.created += 1;
+            self.metrics.size.set(state.size as f64);
+        }
+        self.metrics.created.increment(1);
+        self.listener.emit_with(|| PoolEvent::Created {
+            name: self.name.clone(),
+        });
+        Idle {
+            object,
+            meta: Meta {
+                id: self.next_id.fetch_add(1, Ordering::Relaxed),
+                created: now,
+                expires,
+                last_checkout: now,
+                idle_seen: None,
+                last_validated: now,
+                dirty: false,
+            },
+        }
+    }
+
+    pub(crate) fn create_failed(&self, error: SharedError) {
+        self.listener.emit_with(|| PoolEvent::CreateFailed {
+            name: self.name.clone(),
+            error: error.to_string(),
+        });
+        self.state.lock().last_error = Some(error);
+    }
+
+    /// Gives a place back: to the first waiter (to make an object), or to the pool.
+    pub(crate) fn release_place(&self) {
+        let waker = {
+            let mut state = self.state.lock();
+            if state.closed {
+                state.size -= 1;
+                None
+            } else {
+                match self.grant(&mut state, Grant::Create) {
+                    Err(waker) => waker,
+                    Ok(_) => {
+                        state.size -= 1;
+                        None
+                    }
+                }
+            }
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        self.refresh_gauges();
+    }
+
+    /// Grants `grant` to the first waiter still waiting: `Err(waker)` if it was
+    /// granted, `Ok(grant)` back if nobody waits.
+    #[allow(clippy::type_complexity)]
+    fn grant(
+        &self,
+        state: &mut State<M::Object>,
+        grant: Grant<M::Object>,
+    ) -> Result<Grant<M::Object>, Option<Waker>> {
+        while let Some(waiter) = state.waiters.pop_front() {
+            let mut waiting = waiter.state.lock();
+            if let WaitState::Waiting(waker) = &mut *waiting {
+                let waker = waker.take();
+                *waiting = WaitState::Granted(grant);
+                self.metrics.waiting.set(state.waiters.len() as f64);
+                return Err(waker);
+            }
+            // A waiter that already left: skip it.
+        }
+        Ok(grant)
+    }
+
+    /// Returns an object: to the first waiter, else to the idle queue.
+    pub(crate) fn give_back(&self, idle: Idle<M::Object>) {
+        let outcome = {
+            let mut state = self.state.lock();
+            if state.closed {
+                state.size -= 1;
+                Err(idle)
+            } else {
+                match self.grant(&mut state, Grant::Object(idle)) {
+                    Err(waker) => Ok(waker),
+                    Ok(Grant::Object(idle)) => {
+                        if state.size > self.config.max_size {
+                            state.size -= 1;
+                            drop(state);
+                            self.destroy(idle.object, DestroyReason::Overflow, false);
+                            return;
+                        }
+                        state.idle.push_back(idle);
+                        Ok(None)
+                    }
+                    Ok(Grant::Create) => Ok(None),
+                }
+            }
+        };
+        match outcome {
+            Ok(Some(waker)) => waker.wake(),
+            Ok(None) => {}
+            Err(idle) => self.destroy(idle.object, DestroyReason::Closed, false),
+        }
+    }
+
+    /// The return of a checked-out object (from a [`Pooled`] being dropped).
+    pub(crate) fn returned(&self, object: M::Object, meta: Meta) {
+        if self.config.leak_threshold.is_some() {
+            self.state.lock().held.remove(&meta.id);
+        }
+        if std::thread::panicking() {
+            self.destroy(object, DestroyReason::Panicked, true);
+            return;
+        }
+        self.give_back(Idle { object, meta });
+    }
+
+    /// A checked-out object taken out of the pool for good.
+    pub(crate) fn detached(&self, meta: Meta) {
+        {
+            let mut state = self.state.lock();
+            state.held.remove(&meta.id);
+            state.destroyed += 1;
+        }
+        self.metrics.destroyed[5].increment(1);
+        self.listener.emit_with(|| PoolEvent::Destroyed {
+            name: self.name.clone(),
+            reason: DestroyReason::Taken,
+        });
+        self.release_place();
+    }
+
+    /// Closes `object`; gives its place back when `release` (else the caller did).
+    pub(crate) fn destroy(&self, object: M::Object, reason: DestroyReason, release: bool) {
+        self.manager.destroy(object);
+        self.state.lock().destroyed += 1;
+        let index = REASONS.iter().position(|r| *r == reason).unwrap_or(0);
+        self.metrics.destroyed[index].increment(1);
+        self.listener.emit_with(|| PoolEvent::Destroyed {
+            name: self.name.clone(),
+            reason,
+        });
+        if release {
+            self.release_place();
+        } else {
+            self.refresh_gauges();
+        }
+    }
+
+    fn timed_out(&self, start: Instant, now: Instant) -> Rejection {
+        let waited = now.saturating_duration_since(start);
+        let last_error = {
+            let mut state = self.state.lock();
+            state.timeouts += 1;
+            state.last_error.clone()
+        };
+        self.metrics.timeouts.increment(1);
+        self.listener.emit_with(|| PoolEvent::Timeout {
+            name: self.name.clone(),
+            waited,
+        });
+        Rejection::PoolTimeout {
+            name: self.name.clone(),
+            waited,
+            last_error,
+        }
+    }
+
+    fn closed_error(&self) -> Rejection {
+        Rejection::PoolTimeout {
+            name: self.name.clone(),
+            waited: Duration::ZERO,
+            last_error: Some(Arc::new(PoolClosed)),
+        }
+    }
+
+    pub(crate) fn status(&self) -> PoolStatus {
+        let state = self.state.lock();
+        PoolStatus {
+            size: state.size,
+            idle: state.idle.len(),
+            in_use: state.size - state.idle.len(),
+            waiting: state.waiters.len(),
+            created: state.created,
+            destroyed: state.destroyed,
+            timeouts: state.timeouts,
+            max_size: self.config.max_size,
+            max_overflow: self.config.max_overflow,
+            closed: state.closed,
+        }
+    }
+
+    pub(crate) fn refresh_gauges(&self) {
+        let state = self.state.lock();
+        self.metrics.size.set(state.size as f64);
+        self.metrics.idle.set(state.idle.len() as f64);
+        self.metrics.waiting.set(state.waiters.len() as f64);
+    }
+
+    // ---- maintenance helpers ----
+
+    /// Takes out the idle objects to close or to validate now, stamps the others.
+    pub(crate) fn sweep(&self, now: Instant) -> Sweep<M::Object> {
+        let mut state = self.state.lock();
+        let mut sweep = Sweep {
+            expired: Vec::new(),
+            idle: Vec::new(),
+            keepalive: Vec::new(),
+            leaks: Vec::new(),
+            to_create: 0,
+        };
+        let mut kept = VecDeque::with_capacity(state.idle.len());
+        let mut idle_count = state.idle.len();
+        // Oldest returned first: they are the front of the queue.
+        while let Some(mut idle) = state.idle.pop_front() {
+            let seen = *idle.meta.idle_seen.get_or_insert(now);
+            if idle.meta.expires.is_some_and(|at| at <= now) {
+                idle_count -= 1;
+                sweep.expired.push(idle);
+            } else if self
+                .config
+                .idle_timeout
+                .is_some_and(|timeout| now.saturating_duration_since(seen) >= timeout)
+                && idle_count > self.config.min_idle
+            {
+                idle_count -= 1;
+                sweep.idle.push(idle);
+            } else if self
+                .config
+                .keepalive
+                .is_some_and(|every| now.saturating_duration_since(idle.meta.last_validated) >= every)
+            {
+                idle.meta.last_validated = now;
+                sweep.keepalive.push(idle);
+            } else {
+                kept.push_back(idle);
+            }
+        }
+        state.idle = kept;
+        state.size -= sweep.expired.len() + sweep.idle.len();
+        if let Some(threshold) = self.config.leak_threshold {
+            for (id, (since, reported)) in &mut state.held {
+                let held = now.saturating_duration_since(*since);
+                if held >= threshold && !*reported {
+                    *reported = true;
+                    sweep.leaks.push((*id, held));
+                }
+            }
+        }
+        let idle_after = state.idle.len() + sweep.keepalive.len();
+        let room = (self.config.max_size).saturating_sub(state.size);
+        sweep.to_create = self.config.min_idle.saturating_sub(idle_after).min(room);
+        state.size += sweep.to_create;
+        sweep
+    }
+
+    pub(crate) fn leak(&self, id: u64, held: Duration) {
+        self.listener.emit_with(|| PoolEvent::LeakSuspected {
+            name: self.name.clone(),
+            object: id,
+            held,
+        });
+    }
+}
+
+/// What a maintenance pass took out of the idle queue.
+pub(crate) struct Sweep<T> {
+    pub(crate) expired: Vec<Idle<T>>,
+    pub(crate) idle: Vec<Idle<T>>,
+    pub(crate) keepalive: Vec<Idle<T>>,
+    pub(crate) leaks: Vec<(u64, Duration)>,
+    pub(crate) to_create: usize,
+}
+
+/// A handle the maintenance task holds without keeping the pool alive.
+pub(crate) type WeakShared<M> = Weak<Shared<M>>;
+
+impl<M: Manager> Shared<M> {
+    /// A reserved place for an object the maintenance task makes.
+    pub(crate) async fn create_for_min_idle(&self) {
+        let now = Instant::now();
+        let made = tokio::time::timeout(self.config.create_timeout, self.manager.create()).await;
+        match made {
+            Ok(Ok(object)) => {
+                let idle = self.made(object, now);
+                self.give_back(idle);
+            }
+            Ok(Err(error)) => {
+                self.create_failed(Arc::new(error));
+                self.release_place();
+            }
+            Err(_) => {
+                self.create_failed(Arc::new(CreateTimedOut(self.config.create_timeout)));
+                self.release_place();
+            }
+        }
+    }
+}
