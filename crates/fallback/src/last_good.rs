@@ -262,7 +262,17 @@ where
 
     /// Remembers `value` as the latest good response for `key`, as of now.
     pub fn put(&self, key: K, value: T) {
+        self.put_at(key, value, Instant::now());
+    }
+
+    /// Remembers `value` for `key` as of `at` (when its call started), unless the store
+    /// holds a response for the key from a call that started later: a slow call never
+    /// overwrites a newer answer.
+    fn put_at(&self, key: K, value: T, at: Instant) {
         let mut entries = self.shared.entries.lock();
+        if entries.get(&key).is_some_and(|(_, stored)| *stored > at) {
+            return;
+        }
         if !entries.contains_key(&key)
             && entries.len() >= self.shared.config.max_keys
             && let Some(oldest) = entries
@@ -272,7 +282,7 @@ where
         {
             entries.remove(&oldest);
         }
-        entries.insert(key, (value, Instant::now()));
+        entries.insert(key, (value, at));
     }
 
     /// Keys remembered.
@@ -339,6 +349,7 @@ where
             None => State::Calling {
                 future: operation(),
                 key: Some(key),
+                started: Instant::now(),
             },
         };
         LastGoodCall {
@@ -389,11 +400,17 @@ where
 
     /// The answer to a result for `key`: remembered if good, replaced by the last
     /// good response if failed and one is young enough.
-    fn settle<E>(&self, key: K, result: Result<T, E>, outcome: Outcome) -> Result<T, E> {
+    fn settle<E>(
+        &self,
+        key: K,
+        started: Instant,
+        result: Result<T, E>,
+        outcome: Outcome,
+    ) -> Result<T, E> {
         let shared = &*self.shared;
         let Some(cause) = cause_of(outcome, result.is_err()) else {
             if let (Outcome::Success, Ok(value)) = (outcome, &result) {
-                self.put(key, value.clone());
+                self.put_at(key, value.clone(), started);
             }
             return result;
         };
@@ -430,6 +447,7 @@ enum State<K, T, F> {
         #[pin]
         future: F,
         key: Option<K>,
+        started: Instant,
     },
 }
 
@@ -456,13 +474,17 @@ where
             StateProj::Hit { value } => Poll::Ready(Ok(value
                 .take()
                 .expect("last-known-good future polled after completion"))),
-            StateProj::Calling { future, key } => {
+            StateProj::Calling {
+                future,
+                key,
+                started,
+            } => {
                 let result = ready!(future.poll(cx));
                 let outcome = this.classifier.classify(&result);
                 let key = key
                     .take()
                     .expect("last-known-good future polled after completion");
-                Poll::Ready(this.store.settle(key, result, outcome))
+                Poll::Ready(this.store.settle(key, *started, result, outcome))
             }
         }
     }
@@ -656,6 +678,7 @@ where
             None => State::Calling {
                 future: self.inner.call(request),
                 key: Some(key),
+                started: Instant::now(),
             },
         };
         LastGoodFuture {

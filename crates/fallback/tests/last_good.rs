@@ -281,3 +281,27 @@ fn bounds() {
     send_sync::<FallbackEvent>();
     send_sync::<LastKnownGoodConfig>();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_call_never_overwrites_a_newer_answer() {
+    let store = LastKnownGood::builder("soil")
+        .build::<u32, u32>()
+        .expect("valid");
+    let mut slow = tokio_test::task::spawn(store.call(1, || async {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        Ok::<_, Io>(10)
+    }));
+    tokio_test::assert_pending!(slow.poll());
+    advance(Duration::from_secs(1)).await;
+    store
+        .call(1, || async { Ok::<_, Io>(20) })
+        .await
+        .expect("fresh");
+    advance(Duration::from_secs(5)).await;
+    assert_eq!(
+        slow.await.expect("slow"),
+        10,
+        "its caller gets its own answer"
+    );
+    assert_eq!(store.get(&1).expect("kept").0, 20, "the newer answer stays");
+}

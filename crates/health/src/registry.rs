@@ -311,7 +311,8 @@ impl HealthRegistry {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future stops the runs it started; a run it was waiting for goes on.
+    /// Dropping the future leaves the runs it started to end (each within its check's
+    /// timeout) and record their results.
     pub async fn check_health(&self) -> HealthReport {
         self.refresh_stale(None).await;
         self.report()
@@ -332,10 +333,12 @@ impl HealthRegistry {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future stops the run.
+    /// Dropping the future leaves the run to end and record its result.
     pub async fn run_now(&self, name: &str) -> Option<CheckReport> {
         let entry = self.entry(name)?;
-        refresh(&self.shared, &entry, None).await;
+        let shared = self.shared.clone();
+        let run = entry.clone();
+        let _ = tokio::spawn(async move { refresh(&shared, &run, None).await }).await;
         Some(entry.report(Instant::now()))
     }
 
@@ -375,7 +378,8 @@ impl HealthRegistry {
             let mut stopped = stopped.clone();
             tasks.spawn(async move {
                 loop {
-                    refresh(&shared, &entry, None).await;
+                    // Run now, unless a probe's run ended since this turn began.
+                    refresh(&shared, &entry, Some(Instant::now())).await;
                     let delay = shared.jittered(&entry.config);
                     tokio::select! {
                         () = tokio::time::sleep(delay) => {}
@@ -407,12 +411,19 @@ impl HealthRegistry {
             .filter(|entry| !entry.is_fresh(now))
             .cloned()
             .collect();
-        let mut runs = JoinSet::new();
-        for entry in stale {
-            let shared = self.shared.clone();
-            runs.spawn(async move { refresh(&shared, &entry, Some(now)).await });
+        // Each run is its own task, detached: a probe that gives up (its client hung
+        // up) does not cancel the run, which ends within the check's timeout and
+        // records its result for the next probe.
+        let runs: Vec<_> = stale
+            .into_iter()
+            .map(|entry| {
+                let shared = self.shared.clone();
+                tokio::spawn(async move { refresh(&shared, &entry, Some(now)).await })
+            })
+            .collect();
+        for run in runs {
+            let _ = run.await;
         }
-        while runs.join_next().await.is_some() {}
     }
 
     fn report_where(&self, include: impl Fn(&Entry) -> bool) -> HealthReport {

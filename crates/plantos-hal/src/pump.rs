@@ -236,9 +236,9 @@ impl<P: OutputPin> Pump<P> {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future switches the relay off at once; what ran until then counts
-    /// against the budget only if the run finished — so a cancelled run can under-count,
-    /// never over-deliver past `max_run`.
+    /// Dropping the future switches the relay off at once. A run cut short this way (or
+    /// by an error) counts in full against the daily budget and starts the cooldown as
+    /// if it had run to its end: the rules can over-count, never under-count.
     pub async fn dispense(&mut self, ml: Millilitres) -> Result<Dispensed, DeviceError> {
         let now = Instant::now();
         let run = self.config.run_time(ml);
@@ -265,6 +265,12 @@ impl<P: OutputPin> Pump<P> {
         }
         self.check_water()?;
         let started = Instant::now();
+        // Count the whole run before it starts: a run cut short by cancellation, a
+        // timeout or an error still counts in full against the budget and the
+        // cooldown. A run that ends normally (or runs dry) is then corrected to what
+        // it delivered.
+        self.history.push_back((started + run, ml.get()));
+        self.last_end = Some(started + run);
         let id = self.id.clone();
         let mut relay = Relay::on(&id, &mut self.relay)?;
         let deadline = started + run;
@@ -292,7 +298,9 @@ impl<P: OutputPin> Pump<P> {
         let ran = end - started;
         let delivered =
             ((ran.as_secs_f64() * self.config.flow_ml_per_s).round() as u32).min(ml.get());
-        self.history.push_back((end, delivered));
+        if let Some(entry) = self.history.back_mut() {
+            *entry = (end, delivered);
+        }
         self.last_end = Some(end);
         if dry {
             return Err(self.refuse(format!("the tank ran dry after {delivered} of {ml}")));
@@ -355,11 +363,17 @@ impl<'a, P: OutputPin> Relay<'a, P> {
         Ok(Relay { id, pin: Some(pin) })
     }
 
+    /// Switches the relay off. On failure the guard keeps the pin, so that dropping it
+    /// tries again.
     fn off(&mut self) -> Result<(), DeviceError> {
-        match self.pin.take() {
-            Some(pin) => pin
-                .set_low()
-                .map_err(|error| DeviceError::pin(self.id.as_str(), &error)),
+        match self.pin.as_mut() {
+            Some(pin) => match pin.set_low() {
+                Ok(()) => {
+                    self.pin = None;
+                    Ok(())
+                }
+                Err(error) => Err(DeviceError::pin(self.id.as_str(), &error)),
+            },
             None => Ok(()),
         }
     }
@@ -368,9 +382,11 @@ impl<'a, P: OutputPin> Relay<'a, P> {
 impl<P: OutputPin> Drop for Relay<'_, P> {
     fn drop(&mut self) {
         if let Some(pin) = self.pin.take() {
-            // Nothing to report to on this path; a second try is all there is.
-            if pin.set_low().is_err() {
-                let _ = pin.set_low();
+            // Nothing to report to on this path: try a few times.
+            for _ in 0..3 {
+                if pin.set_low().is_ok() {
+                    break;
+                }
             }
         }
     }

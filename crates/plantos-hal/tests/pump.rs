@@ -168,11 +168,41 @@ async fn a_cancelled_run_switches_the_relay_off() {
         assert_pending!(run.poll());
     }
     assert!(!relay.is_high(), "off when the future was dropped");
+    // The cut-short run counts in full: the budget and the cooldown see 100 ml ending
+    // 10 s after it started.
+    assert_eq!(pump.delivered_today(), 100);
+    assert!(
+        refused(pump.dispense(ml(10)).await).starts_with("cooling down"),
+        "a cancelled run still starts the cooldown"
+    );
     // A timeout around the dispense cancels it the same way.
     advance(Duration::from_secs(120)).await;
     let timed_out = tokio::time::timeout(Duration::from_secs(1), pump.dispense(ml(100))).await;
     assert!(timed_out.is_err());
     assert!(!relay.is_high());
+    assert_eq!(pump.delivered_today(), 200);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_relay_that_fails_to_switch_off_is_switched_off_by_the_guard() {
+    let (mut pump, relay) = pump();
+    let mut run = task::spawn(pump.dispense(ml(20)));
+    assert_pending!(run.poll());
+    assert!(relay.is_high());
+    // The end of the run: the first attempt to switch off fails.
+    relay.fail_next(1);
+    advance(Duration::from_secs(2)).await;
+    let error = match run.poll() {
+        std::task::Poll::Ready(result) => result.expect_err("switching off failed"),
+        std::task::Poll::Pending => panic!("the run ended"),
+    };
+    assert_eq!(error.kind(), ErrorKind::Bus);
+    drop(run);
+    assert!(
+        !relay.is_high(),
+        "the guard tried again and switched it off"
+    );
+    assert_eq!(pump.delivered_today(), 20, "counted in full");
 }
 
 #[tokio::test(start_paused = true)]
@@ -221,6 +251,7 @@ async fn a_relay_that_fails_to_switch_on_is_an_error_and_left_off() {
     let error = pump.dispense(ml(10)).await.expect_err("relay failed");
     assert_eq!(error.kind(), ErrorKind::Bus);
     assert!(!relay.is_high());
+    assert_eq!(relay.time_high(), Duration::ZERO, "it never ran");
 }
 
 #[tokio::test(start_paused = true)]

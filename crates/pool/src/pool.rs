@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use hardy_core::{ConfigError, Listener, Name, Rejection, SharedError};
 
-
 use metrics::{Counter, Gauge};
 use parking_lot::Mutex;
 use rand::rngs::SmallRng;
@@ -286,7 +285,11 @@ impl<M: Manager> PoolBuilder<M> {
         metrics::describe_gauge!(METRIC_IDLE, "Idle objects");
         metrics::describe_gauge!(METRIC_WAITING, "Callers waiting for an object");
         metrics::describe_counter!(METRIC_CREATED, metrics::Unit::Count, "Objects made");
-        metrics::describe_counter!(METRIC_DESTROYED, metrics::Unit::Count, "Objects closed, by reason");
+        metrics::describe_counter!(
+            METRIC_DESTROYED,
+            metrics::Unit::Count,
+            "Objects closed, by reason"
+        );
         metrics::describe_counter!(METRIC_TIMEOUTS, metrics::Unit::Count, "Gets that gave up");
         let metrics = Metrics {
             size: metrics::gauge!(METRIC_SIZE, "name" => label()),
@@ -487,7 +490,8 @@ impl<M: Manager> Pool<M> {
                 shared.create_failed(Arc::new(error));
                 drop(reserved);
                 // Do not hammer a failing backend: a short pause before trying again.
-                let pause = Duration::from_millis(50).min(deadline.saturating_duration_since(Instant::now()));
+                let pause = Duration::from_millis(50)
+                    .min(deadline.saturating_duration_since(Instant::now()));
                 tokio::time::sleep(pause).await;
                 None
             }
@@ -566,7 +570,8 @@ impl<M: Manager> Pool<M> {
             }
         }
         for idle in idle {
-            self.shared.destroy(idle.object, DestroyReason::Closed, false);
+            self.shared
+                .destroy(idle.object, DestroyReason::Closed, false);
         }
         self.shared.refresh_gauges();
     }
@@ -633,16 +638,17 @@ impl<M: Manager> Shared<M> {
                     *waker = Some(cx.waker().clone());
                     Poll::Pending
                 }
-                WaitState::Granted(_) => {
-                    match std::mem::replace(&mut *waiter, WaitState::Done) {
-                        WaitState::Granted(grant) => Poll::Ready(Some(grant)),
-                        _ => Poll::Ready(None),
-                    }
-                }
+                WaitState::Granted(_) => match std::mem::replace(&mut *waiter, WaitState::Done) {
+                    WaitState::Granted(grant) => Poll::Ready(Some(grant)),
+                    _ => Poll::Ready(None),
+                },
                 WaitState::Closed | WaitState::Done => Poll::Ready(None),
             }
         });
-        tokio::time::timeout_at(deadline, granted).await.ok().flatten()
+        tokio::time::timeout_at(deadline, granted)
+            .await
+            .ok()
+            .flatten()
     }
 
     pub(crate) fn made(&self, object: M::Object, now: Instant) -> Idle<M::Object> {
@@ -883,11 +889,9 @@ impl<M: Manager> Shared<M> {
             {
                 idle_count -= 1;
                 sweep.idle.push(idle);
-            } else if self
-                .config
-                .keepalive
-                .is_some_and(|every| now.saturating_duration_since(idle.meta.last_validated) >= every)
-            {
+            } else if self.config.keepalive.is_some_and(|every| {
+                now.saturating_duration_since(idle.meta.last_validated) >= every
+            }) {
                 idle.meta.last_validated = now;
                 sweep.keepalive.push(idle);
             } else {

@@ -43,7 +43,7 @@ pub enum Clock {
     #[default]
     Tokio,
     /// The processor's cycle counter, calibrated against the system's monotonic clock
-    /// (the system clock where the processor has no invariant counter): two to three
+    /// (the monotonic clock itself where the processor has no invariant counter): two to three
     /// times faster to read than Tokio's clock, but it never pauses, so paused-time
     /// tests and simulations must not use it. Waits still sleep on Tokio's timer.
     Fast,
@@ -86,7 +86,12 @@ impl TimeSource {
 
     /// Tokio's instant for a reading of [`now`](Self::now) plus `wait`.
     pub(crate) fn instant(&self, now: u64, wait: Duration) -> Instant {
-        // `now` counts from one: the instant it stands for is `epoch + now - 1`.
-        self.epoch + Duration::from_nanos(now.saturating_sub(1)) + wait
+        match self.fast {
+            // `now` counts from one: the instant it stands for is `epoch + now - 1`.
+            None => self.epoch + Duration::from_nanos(now.saturating_sub(1)) + wait,
+            // The cycle counter and Tokio's clock drift apart as the system clock is
+            // slewed: measure the wait from Tokio's clock now, not from the epoch.
+            Some(_) => Instant::now() + wait,
+        }
     }
 }

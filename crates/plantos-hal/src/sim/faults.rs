@@ -197,7 +197,8 @@ impl Windows {
             // Exponential gaps: starts come as a Poisson process.
             Some(every) => {
                 let u: f64 = self.rng.random_range(0.0..1.0);
-                every.mul_f64(-(1.0 - u).ln())
+                // At least a millisecond apart, so that a zero `every` cannot stall time.
+                every.mul_f64(-(1.0 - u).ln()).max(Duration::from_millis(1))
             }
             None => Duration::from_secs(u64::MAX / 4),
         }
