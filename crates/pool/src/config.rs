@@ -19,8 +19,7 @@ pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(1800);
 /// The share of `max_lifetime` each object's lifetime is shortened by, at random, so
 /// that objects created together do not all expire together, unless set: 0.025.
 pub const DEFAULT_LIFETIME_JITTER: f64 = 0.025;
-/// An object idle longer than this is validated on checkout unless set: 500 ms
-/// (HikariCP's `aliveBypassWindowMs`).
+/// A good `validate_after_idle`: 500 ms (HikariCP's `aliveBypassWindowMs`).
 pub const DEFAULT_VALIDATE_AFTER_IDLE: Duration = Duration::from_millis(500);
 /// How often the background task maintains the pool unless set: 30 s.
 pub const DEFAULT_MAINTENANCE_EVERY: Duration = Duration::from_secs(30);
@@ -83,7 +82,8 @@ pub struct PoolConfig {
     #[cfg_attr(feature = "serde", serde(with = "hardy_core::duration"))]
     pub idle_timeout: Option<Duration>,
     /// Objects are closed at this age (less a random `lifetime_jitter` share), never
-    /// while in use; `None`: never.
+    /// while in use: checked against the pool's clock as of its last maintenance pass
+    /// or slow path, so up to `maintenance_every` late; `None`: never.
     ///
     /// Default: [`DEFAULT_MAX_LIFETIME`] (30 min).
     #[cfg_attr(feature = "serde", serde(with = "hardy_core::duration"))]
@@ -93,10 +93,15 @@ pub struct PoolConfig {
     ///
     /// Default: [`DEFAULT_LIFETIME_JITTER`] (0.025).
     pub lifetime_jitter: f64,
-    /// An object unused for longer is validated before it is handed out; `Some(0)`:
-    /// always; `None`: never.
+    /// An object unused for longer is validated ([`Manager::is_valid`]) before it is
+    /// handed out; `Some(0)`: always; `None`: never. Every reused object is recycled
+    /// ([`Manager::recycle`]) whatever this says, so a cheap check belongs there; this
+    /// is for a costlier one. Setting it reads the clock on every checkout.
     ///
-    /// Default: [`DEFAULT_VALIDATE_AFTER_IDLE`] (500 ms).
+    /// Default: `None` ([`DEFAULT_VALIDATE_AFTER_IDLE`], 500 ms, is HikariCP's value).
+    ///
+    /// [`Manager::is_valid`]: crate::Manager::is_valid
+    /// [`Manager::recycle`]: crate::Manager::recycle
     #[cfg_attr(feature = "serde", serde(with = "hardy_core::duration"))]
     pub validate_after_idle: Option<Duration>,
     /// Idle objects are validated by the background task this often (keepalive);
@@ -130,7 +135,7 @@ impl Default for PoolConfig {
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             max_lifetime: Some(DEFAULT_MAX_LIFETIME),
             lifetime_jitter: DEFAULT_LIFETIME_JITTER,
-            validate_after_idle: Some(DEFAULT_VALIDATE_AFTER_IDLE),
+            validate_after_idle: None,
             keepalive: None,
             leak_threshold: None,
             maintenance_every: DEFAULT_MAINTENANCE_EVERY,

@@ -54,16 +54,22 @@ impl fmt::Display for PoolClosed {
 
 impl std::error::Error for PoolClosed {}
 
-/// What a pool knows of an object besides the object.
+/// What a pool knows of an object besides the object: times as nanoseconds since the
+/// pool's epoch (`NEVER` for none), so that it stays small to move.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Meta {
     pub(crate) id: u64,
-    created: Instant,
-    expires: Option<Instant>,
-    last_checkout: Instant,
-    idle_seen: Option<Instant>,
-    last_validated: Instant,
+    expires: u64,
+    last_checkout: u64,
+    idle_seen: u64,
+    last_validated: u64,
     dirty: bool,
+}
+
+const NEVER: u64 = u64::MAX;
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(NEVER - 1)
 }
 
 pub(crate) struct Idle<T> {
@@ -99,6 +105,9 @@ struct State<T> {
     created: u64,
     destroyed: u64,
     timeouts: u64,
+    /// The latest time the pool read its clock (on slow paths and maintenance passes):
+    /// lifetimes are checked against it, so the fast path reads no clock.
+    seen: u64,
 }
 
 pub(crate) struct Metrics {
@@ -119,6 +128,7 @@ pub(crate) struct Shared<M: Manager> {
     metrics: Metrics,
     next_id: AtomicU64,
     rng: Mutex<SmallRng>,
+    epoch: Instant,
 }
 
 /// A snapshot of a pool.
@@ -316,11 +326,13 @@ impl<M: Manager> PoolBuilder<M> {
                     created: 0,
                     destroyed: 0,
                     timeouts: 0,
+                    seen: 0,
                 }),
                 listener: self.listener,
                 metrics,
                 next_id: AtomicU64::new(1),
                 rng: Mutex::new(SmallRng::from_os_rng()),
+                epoch: Instant::now(),
             }),
         };
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -420,50 +432,51 @@ impl<M: Manager> Pool<M> {
     /// validated, gives the object (or its place) back. Nothing is lost.
     pub async fn get(&self) -> Result<Pooled<M>, Rejection> {
         let shared = &*self.shared;
-        let start = Instant::now();
-        let deadline = start + shared.config.acquire_timeout;
-        let mut now = start;
+        // The clock is read only when needed: not for an idle object handed out at once.
+        let mut start: Option<Instant> = None;
+        let mut began = || *start.get_or_insert_with(|| shared.now());
         loop {
-            let idle = match shared.checkout()? {
-                Step::Idle(idle) => idle,
-                Step::Create => match self.create(deadline).await {
-                    Some(idle) => idle,
-                    None => {
-                        now = Instant::now();
-                        if now >= deadline {
-                            return Err(shared.timed_out(start, now));
+            let (idle, fresh) = match shared.checkout()? {
+                Step::Idle(idle) => (idle, false),
+                Step::Create => {
+                    let deadline = began() + shared.config.acquire_timeout;
+                    match self.create(deadline).await {
+                        Some(idle) => (idle, true),
+                        None => {
+                            let now = shared.now();
+                            if now >= deadline {
+                                return Err(shared.timed_out(began(), now));
+                            }
+                            continue;
                         }
-                        continue;
                     }
-                },
+                }
                 Step::Wait(waiter) => {
+                    let deadline = began() + shared.config.acquire_timeout;
                     let queued = Queued { shared, waiter };
                     match shared.wait(&queued, deadline).await {
-                        Some(Grant::Object(idle)) => {
-                            now = Instant::now();
-                            idle
-                        }
+                        Some(Grant::Object(idle)) => (idle, false),
                         // A place was freed for this caller: make an object in it.
                         Some(Grant::Create) => match self.create(deadline).await {
-                            Some(idle) => idle,
+                            Some(idle) => (idle, true),
                             None => continue,
                         },
                         None => {
-                            let now = Instant::now();
+                            let now = shared.now();
                             if shared.state.lock().closed {
                                 return Err(shared.closed_error());
                             }
-                            return Err(shared.timed_out(start, now));
+                            return Err(shared.timed_out(began(), now));
                         }
                     }
                 }
             };
-            if let Some(pooled) = self.ready(idle, now).await {
+            if let Some(pooled) = self.ready(idle, fresh).await {
                 return Ok(pooled);
             }
-            now = Instant::now();
-            if now >= deadline {
-                return Err(shared.timed_out(start, now));
+            let now = shared.now();
+            if now >= began() + shared.config.acquire_timeout {
+                return Err(shared.timed_out(began(), now));
             }
         }
     }
@@ -503,44 +516,43 @@ impl<M: Manager> Pool<M> {
     }
 
     /// Makes an idle object ready to hand out: recycled if it was used, validated if it
-    /// sat idle; `None` (and the object closed) when it is expired or fails.
-    async fn ready(&self, mut idle: Idle<M::Object>, now: Instant) -> Option<Pooled<M>> {
+    /// sat idle longer than `validate_after_idle`; `None` (and the object closed) when
+    /// either fails. A `fresh` object was just made and needs neither.
+    async fn ready(&self, mut idle: Idle<M::Object>, fresh: bool) -> Option<Pooled<M>> {
         let shared = &*self.shared;
-        if idle.meta.expires.is_some_and(|at| at <= now) {
-            shared.destroy(idle.object, DestroyReason::Expired, true);
-            return None;
-        }
         let limit = shared.config.recycle_timeout;
-        let mut checked = false;
-        if idle.meta.dirty {
+        if !fresh && idle.meta.dirty {
             let recycled = bounded(limit, shared.manager.recycle(&mut idle.object)).await;
             if !matches!(recycled, Some(Ok(()))) {
                 shared.destroy(idle.object, DestroyReason::Invalid, true);
                 return None;
             }
         }
-        if shared
-            .config
-            .validate_after_idle
-            .is_some_and(|after| now.saturating_duration_since(idle.meta.last_checkout) >= after)
-            && idle.meta.created < now
-        {
-            checked = true;
-            let valid = bounded(limit, shared.manager.is_valid(&mut idle.object)).await;
-            if !matches!(valid, Some(Ok(true))) {
-                shared.destroy(idle.object, DestroyReason::Invalid, true);
-                return None;
+        // The clock is read only when validation or leak detection needs it.
+        let needs_clock =
+            shared.config.validate_after_idle.is_some() || shared.config.leak_threshold.is_some();
+        if needs_clock {
+            let now = shared.now();
+            let stamp = shared.stamp(now);
+            if !fresh
+                && shared.config.validate_after_idle.is_some_and(|after| {
+                    stamp.saturating_sub(idle.meta.last_checkout) >= nanos(after)
+                })
+            {
+                let valid = bounded(limit, shared.manager.is_valid(&mut idle.object)).await;
+                if !matches!(valid, Some(Ok(true))) {
+                    shared.destroy(idle.object, DestroyReason::Invalid, true);
+                    return None;
+                }
+                idle.meta.last_validated = stamp;
+            }
+            idle.meta.last_checkout = stamp;
+            if shared.config.leak_threshold.is_some() {
+                shared.state.lock().held.insert(idle.meta.id, (now, false));
             }
         }
-        idle.meta.last_checkout = now;
         idle.meta.dirty = true;
-        idle.meta.idle_seen = None;
-        if checked {
-            idle.meta.last_validated = now;
-        }
-        if shared.config.leak_threshold.is_some() {
-            shared.state.lock().held.insert(idle.meta.id, (now, false));
-        }
+        idle.meta.idle_seen = NEVER;
         Some(Pooled::new(self.shared.clone(), idle))
     }
 
@@ -607,16 +619,50 @@ pub(crate) async fn bounded<F: Future>(limit: Duration, future: F) -> Option<F::
 }
 
 impl<M: Manager> Shared<M> {
+    /// Reads the clock, and remembers what it said for the lifetime checks.
+    pub(crate) fn now(&self) -> Instant {
+        let now = Instant::now();
+        let stamp = self.stamp(now);
+        let mut state = self.state.lock();
+        state.seen = state.seen.max(stamp);
+        now
+    }
+
+    /// `at` as nanoseconds since the pool's epoch.
+    fn stamp(&self, at: Instant) -> u64 {
+        nanos(at.saturating_duration_since(self.epoch))
+    }
+
+    /// Closes an expired object already counted out of the pool.
+    fn close_expired(&self, object: M::Object) {
+        self.manager.destroy(object);
+        self.metrics.destroyed[1].increment(1);
+        self.listener.emit_with(|| PoolEvent::Destroyed {
+            name: self.name.clone(),
+            reason: DestroyReason::Expired,
+        });
+        self.refresh_gauges();
+    }
+
     /// Under the lock: an idle object, a place to make one, or a place in the queue.
     fn checkout(&self) -> Result<Step<M::Object>, Rejection> {
         let mut state = self.state.lock();
         if state.closed {
             return Err(self.closed_error());
         }
-        if state.waiters.is_empty()
-            && let Some(idle) = state.idle.pop_back()
-        {
-            return Ok(Step::Idle(idle));
+        if state.waiters.is_empty() {
+            while let Some(idle) = state.idle.pop_back() {
+                if idle.meta.expires <= state.seen {
+                    // Past its lifetime: close it outside the lock, and look again.
+                    state.size -= 1;
+                    state.destroyed += 1;
+                    drop(state);
+                    self.close_expired(idle.object);
+                    state = self.state.lock();
+                    continue;
+                }
+                return Ok(Step::Idle(idle));
+            }
         }
         if state.size < self.config.max_size + self.config.max_overflow {
             state.size += 1;
@@ -652,14 +698,15 @@ impl<M: Manager> Shared<M> {
     }
 
     pub(crate) fn made(&self, object: M::Object, now: Instant) -> Idle<M::Object> {
-        let expires = self.config.max_lifetime.map(|lifetime| {
+        let stamp = self.stamp(now);
+        let expires = self.config.max_lifetime.map_or(NEVER, |lifetime| {
             let jitter = self.config.lifetime_jitter;
             let cut = if jitter > 0.0 {
                 self.rng.lock().random_range(0.0..=jitter)
             } else {
                 0.0
             };
-            now + lifetime.mul_f64(1.0 - cut)
+            stamp.saturating_add(nanos(lifetime.mul_f64(1.0 - cut)))
         });
         {
             let mut state = self.state.lock();
@@ -674,11 +721,10 @@ impl<M: Manager> Shared<M> {
             object,
             meta: Meta {
                 id: self.next_id.fetch_add(1, Ordering::Relaxed),
-                created: now,
                 expires,
-                last_checkout: now,
-                idle_seen: None,
-                last_validated: now,
+                last_checkout: stamp,
+                idle_seen: NEVER,
+                last_validated: stamp,
                 dirty: false,
             },
         }
@@ -740,6 +786,15 @@ impl<M: Manager> Shared<M> {
     pub(crate) fn give_back(&self, idle: Idle<M::Object>) {
         let outcome = {
             let mut state = self.state.lock();
+            // The common case: nobody waits, the pool is open and within its size.
+            if state.waiters.is_empty()
+                && !state.closed
+                && state.size <= self.config.max_size
+                && idle.meta.expires > state.seen
+            {
+                state.idle.push_back(idle);
+                return;
+            }
             if state.closed {
                 state.size -= 1;
                 Err(idle)
@@ -747,6 +802,12 @@ impl<M: Manager> Shared<M> {
                 match self.grant(&mut state, Grant::Object(idle)) {
                     Err(waker) => Ok(waker),
                     Ok(Grant::Object(idle)) => {
+                        if idle.meta.expires <= state.seen {
+                            state.size -= 1;
+                            drop(state);
+                            self.destroy(idle.object, DestroyReason::Expired, false);
+                            return;
+                        }
                         if state.size > self.config.max_size {
                             state.size -= 1;
                             drop(state);
@@ -865,7 +926,9 @@ impl<M: Manager> Shared<M> {
 
     /// Takes out the idle objects to close or to validate now, stamps the others.
     pub(crate) fn sweep(&self, now: Instant) -> Sweep<M::Object> {
+        let stamp = self.stamp(now);
         let mut state = self.state.lock();
+        state.seen = state.seen.max(stamp);
         let mut sweep = Sweep {
             expired: Vec::new(),
             idle: Vec::new(),
@@ -877,22 +940,27 @@ impl<M: Manager> Shared<M> {
         let mut idle_count = state.idle.len();
         // Oldest returned first: they are the front of the queue.
         while let Some(mut idle) = state.idle.pop_front() {
-            let seen = *idle.meta.idle_seen.get_or_insert(now);
-            if idle.meta.expires.is_some_and(|at| at <= now) {
+            if idle.meta.idle_seen == NEVER {
+                idle.meta.idle_seen = stamp;
+            }
+            let seen = idle.meta.idle_seen;
+            if idle.meta.expires <= stamp {
                 idle_count -= 1;
                 sweep.expired.push(idle);
             } else if self
                 .config
                 .idle_timeout
-                .is_some_and(|timeout| now.saturating_duration_since(seen) >= timeout)
+                .is_some_and(|timeout| stamp.saturating_sub(seen) >= nanos(timeout))
                 && idle_count > self.config.min_idle
             {
                 idle_count -= 1;
                 sweep.idle.push(idle);
-            } else if self.config.keepalive.is_some_and(|every| {
-                now.saturating_duration_since(idle.meta.last_validated) >= every
-            }) {
-                idle.meta.last_validated = now;
+            } else if self
+                .config
+                .keepalive
+                .is_some_and(|every| stamp.saturating_sub(idle.meta.last_validated) >= nanos(every))
+            {
+                idle.meta.last_validated = stamp;
                 sweep.keepalive.push(idle);
             } else {
                 kept.push_back(idle);
