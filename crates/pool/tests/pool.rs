@@ -122,7 +122,8 @@ async fn waiters_are_served_in_order_when_objects_come_back() {
     let object = assert_ready!(first.poll()).expect("first in line");
     assert_pending!(second.poll(), "the second still waits");
     drop(object);
-    assert_ready!(second.poll()).expect("then the second");
+    let second = assert_ready!(second.poll()).expect("then the second");
+    assert_eq!(*second, 1, "the same object, passed along");
 }
 
 #[tokio::test(start_paused = true)]
