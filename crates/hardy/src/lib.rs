@@ -60,6 +60,7 @@
 //! | `retry` | yes | [`retry`]: `hardy-retry` (backoff, jitter, retry budget) |
 //! | `bulkhead` | yes | [`bulkhead`]: `hardy-bulkhead` (bulkheads, partitions, blocking calls) |
 //! | `fallback` | yes | [`fallback`]: `hardy-fallback` (fallback answers, last known good) |
+//! | `pool` | yes | [`pool`]: `hardy-pool` (async object pools) |
 //! | `health` | yes | [`health`]: `hardy-health` (health checks, probes, reports) |
 //! | `rate-limit` | yes | [`rate_limit`]: `hardy-rate-limit` (GCRA rate limits, keyed limits) |
 //! | `serde` | no | `Serialize`/`Deserialize` for every config |
@@ -86,6 +87,9 @@ pub use hardy_fallback as fallback;
 /// Health checks, liveness/readiness/startup probes and reports: `hardy-health`.
 #[cfg(feature = "health")]
 pub use hardy_health as health;
+/// Async object pools with HikariCP's lifecycle: `hardy-pool`.
+#[cfg(feature = "pool")]
+pub use hardy_pool as pool;
 /// GCRA rate limits, direct and keyed, refusing or waiting: `hardy-rate-limit`.
 #[cfg(feature = "rate-limit")]
 pub use hardy_rate_limit as rate_limit;
@@ -116,6 +120,8 @@ pub mod prelude {
     pub use hardy_health::{
         CheckConfig, HealthCheck, HealthRegistry, Probe, Probes, Status as HealthStatus,
     };
+    #[cfg(feature = "pool")]
+    pub use hardy_pool::{Manager, Pool, Pooled};
     #[cfg(feature = "rate-limit")]
     pub use hardy_rate_limit::{KeyedRateLimiter, RateLimitLayer, RateLimiter};
     #[cfg(feature = "retry")]

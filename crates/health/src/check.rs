@@ -220,3 +220,62 @@ impl HealthCheck for BreakerCheck {
         }
     }
 }
+
+/// A pool's health: degraded while it is exhausted (every object in use and callers
+/// waiting) or when `get`s timed out since the last run of the check; healthy
+/// otherwise. A pool is a dependency's capacity, not the dependency: it degrades, it
+/// does not fail.
+#[cfg(feature = "pool")]
+pub struct PoolCheck<M: hardy_pool::Manager> {
+    pool: hardy_pool::Pool<M>,
+    timeouts: std::sync::atomic::AtomicU64,
+}
+
+#[cfg(feature = "pool")]
+impl<M: hardy_pool::Manager> PoolCheck<M> {
+    /// Reports the health of `pool`.
+    pub fn new(pool: hardy_pool::Pool<M>) -> Self {
+        let timeouts = pool.status().timeouts;
+        PoolCheck {
+            pool,
+            timeouts: std::sync::atomic::AtomicU64::new(timeouts),
+        }
+    }
+}
+
+#[cfg(feature = "pool")]
+impl<M: hardy_pool::Manager> fmt::Debug for PoolCheck<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolCheck")
+            .field("pool", self.pool.name())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "pool")]
+impl<M: hardy_pool::Manager> HealthCheck for PoolCheck<M> {
+    async fn check(&self) -> CheckResult {
+        use std::sync::atomic::Ordering;
+        let status = self.pool.status();
+        let before = self.timeouts.swap(status.timeouts, Ordering::AcqRel);
+        if status.closed {
+            return CheckResult::unhealthy(format!("pool \"{}\" is closed", self.pool.name()));
+        }
+        if status.timeouts > before {
+            return CheckResult::degraded(format!(
+                "pool \"{}\": {} gets timed out",
+                self.pool.name(),
+                status.timeouts - before
+            ));
+        }
+        if status.waiting > 0 && status.in_use >= status.max_size + status.max_overflow {
+            return CheckResult::degraded(format!(
+                "pool \"{}\" is exhausted: {} in use, {} waiting",
+                self.pool.name(),
+                status.in_use,
+                status.waiting
+            ));
+        }
+        CheckResult::healthy()
+    }
+}

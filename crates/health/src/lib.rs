@@ -2,7 +2,8 @@
 //!
 //! - [`HealthCheck`]: an async check returning a [`CheckResult`] (a [`Status`] and a
 //!   message); closures with [`check_fn`]; built in: [`TcpCheck`], `BreakerCheck`
-//!   (feature `breaker`), `HttpCheck` (feature `http-check`).
+//!   (feature `breaker`), `PoolCheck` (feature `pool`), `HttpCheck` (feature
+//!   `http-check`).
 //! - [`HealthRegistry`]: the checks of a program, each with a [`CheckConfig`]: a
 //!   timeout, an interval (with jitter), failure and success thresholds, and the
 //!   [`Probes`] it takes part in — liveness, readiness, startup — so that a dependency
@@ -47,6 +48,7 @@
 //! | --- | --- | --- |
 //! | `serde` | no | `Deserialize` for [`CheckConfig`], [`Probes`] and [`Status`] |
 //! | `breaker` | no | `BreakerCheck`: a `hardy-breaker` breaker open or half-open is degraded |
+//! | `pool` | no | `PoolCheck`: a `hardy-pool` pool exhausted or timing out is degraded |
 //! | `http-check` | no | `HttpCheck`: GET a URL, expect a status |
 //! | `http` | no | `http::router`: the axum endpoints |
 
@@ -64,6 +66,8 @@ mod task;
 
 #[cfg(feature = "breaker")]
 pub use check::BreakerCheck;
+#[cfg(feature = "pool")]
+pub use check::PoolCheck;
 pub use check::{CheckResult, FnCheck, HealthCheck, TcpCheck, check_fn};
 pub use config::{
     CheckConfig, DEFAULT_FAILURE_THRESHOLD, DEFAULT_INTERVAL, DEFAULT_JITTER,

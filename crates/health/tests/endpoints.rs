@@ -1,7 +1,12 @@
 //! The built-in checks and the HTTP endpoints, over real loopback sockets (real time,
 //! but nothing waits on it: every call answers at once).
 
-#![cfg(all(feature = "http", feature = "http-check", feature = "breaker"))]
+#![cfg(all(
+    feature = "http",
+    feature = "http-check",
+    feature = "breaker",
+    feature = "pool"
+))]
 
 use hardy_breaker::CircuitBreaker;
 use hardy_health::{
@@ -152,4 +157,57 @@ async fn an_open_breaker_is_degraded_not_unhealthy() {
     );
     breaker.reset();
     assert_eq!(check.check().await.status, Status::Healthy);
+}
+
+struct Slot;
+
+impl hardy_pool::Manager for Slot {
+    type Object = ();
+    type Error = std::io::Error;
+
+    async fn create(&self) -> Result<(), std::io::Error> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_exhausted_or_timing_out_pool_is_degraded() {
+    let pool = hardy_pool::Pool::builder("db", Slot)
+        .config(hardy_pool::PoolConfig {
+            max_size: 1,
+            acquire_timeout: std::time::Duration::from_secs(1),
+            ..hardy_pool::PoolConfig::default()
+        })
+        .build()
+        .expect("valid");
+    let check = hardy_health::PoolCheck::new(pool.clone());
+    assert_eq!(check.check().await.status, Status::Healthy);
+    let held = pool.get().await.expect("held");
+    let mut waiting = tokio_test::task::spawn(pool.get());
+    assert!(waiting.poll().is_pending());
+    let result = check.check().await;
+    assert_eq!(result.status, Status::Degraded);
+    assert!(
+        result
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("exhausted"))
+    );
+    assert!(waiting.await.is_err(), "timed out");
+    drop(held);
+    let result = check.check().await;
+    assert_eq!(result.status, Status::Degraded, "{result:?}");
+    assert!(
+        result
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("timed out"))
+    );
+    assert_eq!(
+        check.check().await.status,
+        Status::Healthy,
+        "no new timeouts"
+    );
+    pool.close();
+    assert_eq!(check.check().await.status, Status::Unhealthy);
 }
