@@ -78,6 +78,8 @@ struct Keyed<K> {
     /// No tracked key is idle before this time: a sweep for idle keys before it would
     /// find none.
     next_idle: AtomicU64,
+    /// The generation the next new entry gets.
+    generations: AtomicU64,
     /// Held while making room, so sweeps do not overlap.
     evicting: RwLock<usize>,
     keys: Gauge,
@@ -90,8 +92,9 @@ type Hasher = std::hash::RandomState;
 #[cfg(hardy_loom)]
 type Hasher = std::hash::BuildHasherDefault<std::hash::DefaultHasher>;
 
-/// Each key with its state (the GCRA timestamp).
-type Table<K> = HashTable<(K, AtomicU64)>;
+/// Each key with its state (the GCRA timestamp) and the generation of its entry (so
+/// that a refund never reaches an entry made after the turn it gives back).
+type Table<K> = HashTable<(K, AtomicU64, u64)>;
 
 /// Keys sampled when every key is busy and one must go for a new one.
 const EVICTION_SAMPLE: usize = 32;
@@ -139,6 +142,7 @@ where
                 shards,
                 count: AtomicUsize::new(0),
                 next_idle: AtomicU64::new(u64::MAX),
+                generations: AtomicU64::new(1),
                 evicting: RwLock::new(0),
                 keys,
             }),
@@ -166,7 +170,7 @@ where
     pub fn check_key(&self, key: &K) -> Result<(), Rejection> {
         let core = &self.shared.core;
         let now = core.now();
-        let (verdict, _) = self.decide(key, core.gcra.without_wait(), now);
+        let (verdict, _, _) = self.decide(key, core.gcra.without_wait(), now);
         core.checked(verdict)
     }
 
@@ -178,8 +182,8 @@ where
         let hash = shared.hasher.hash_one(key);
         let tat = shared.shards[shard_of(hash, shared.shards.len())]
             .read()
-            .find(hash, |(k, _)| k == key)
-            .map_or(0, |(_, tat)| tat.load(Ordering::Acquire));
+            .find(hash, |(k, _, _)| k == key)
+            .map_or(0, |(_, tat, _)| tat.load(Ordering::Acquire));
         match shared
             .core
             .gcra
@@ -302,23 +306,24 @@ where
     pub(crate) fn admit(&self, key: &K) -> Admission {
         let core = &self.shared.core;
         let now = core.now();
-        let (verdict, next) = self.decide(key, core.gcra, now);
+        let (verdict, next, generation) = self.decide(key, core.gcra, now);
         core.admission(verdict, now, || {
             let limiter = self.clone();
             let key = key.clone();
-            Box::new(move || limiter.refund(&key, next))
+            Box::new(move || limiter.refund(&key, next, generation))
         })
     }
 
     /// The verdict for `key` at `now`, recording an admitted (or waiting) call's turn.
     /// Returns the verdict and the key's state after it.
     #[inline]
-    fn decide(&self, key: &K, gcra: Gcra, now: u64) -> (Verdict, u64) {
+    fn decide(&self, key: &K, gcra: Gcra, now: u64) -> (Verdict, u64, u64) {
         let shared = &*self.shared;
         let hash = shared.hasher.hash_one(key);
         let shard = &shared.shards[shard_of(hash, shared.shards.len())];
-        if let Some((_, tat)) = shard.read().find(hash, |(k, _)| k == key) {
-            return gcra.decide_atomic(tat, now);
+        if let Some((_, tat, generation)) = shard.read().find(hash, |(k, _, _)| k == key) {
+            let (verdict, next) = gcra.decide_atomic(tat, now);
+            return (verdict, next, *generation);
         }
         self.decide_new(shard, hash, key, gcra, now)
     }
@@ -332,20 +337,21 @@ where
         key: &K,
         gcra: Gcra,
         now: u64,
-    ) -> (Verdict, u64) {
+    ) -> (Verdict, u64, u64) {
         let shared = &*self.shared;
         loop {
             {
                 let mut table = shard.write();
                 // Another caller may have added it since.
-                if let Some((_, tat)) = table.find(hash, |(k, _)| k == key) {
-                    return gcra.decide_atomic(tat, now);
+                if let Some((_, tat, generation)) = table.find(hash, |(k, _, _)| k == key) {
+                    let (verdict, next) = gcra.decide_atomic(tat, now);
+                    return (verdict, next, *generation);
                 }
                 // A key not tracked is idle: a call for it is admitted unless the rate
                 // is slower than one call (never the case for a valid config).
                 let (verdict, next) = gcra.decide(0, now);
                 let Some(next) = next else {
-                    return (verdict, 0);
+                    return (verdict, 0, 0);
                 };
                 let max = shared.core.config.max_keys;
                 let place = shared
@@ -355,12 +361,15 @@ where
                     });
                 if place.is_ok() {
                     let hasher = &shared.hasher;
-                    table.insert_unique(hash, (key.clone(), AtomicU64::new(next)), |(k, _)| {
-                        hasher.hash_one(k)
-                    });
+                    let generation = shared.generations.fetch_add(1, Ordering::Relaxed);
+                    table.insert_unique(
+                        hash,
+                        (key.clone(), AtomicU64::new(next), generation),
+                        |(k, _, _)| hasher.hash_one(k),
+                    );
                     shared.next_idle.fetch_min(next, Ordering::AcqRel);
                     shared.keys.increment(1.0);
-                    return (verdict, next);
+                    return (verdict, next, generation);
                 }
             }
             // Full: make room with no table locked, then try again.
@@ -387,13 +396,13 @@ where
             let closest = table
                 .iter()
                 .take(EVICTION_SAMPLE)
-                .min_by_key(|(_, tat)| tat.load(Ordering::Acquire))
-                .map(|(k, _)| k.clone());
+                .min_by_key(|(_, tat, _)| tat.load(Ordering::Acquire))
+                .map(|(k, _, _)| k.clone());
             let Some(closest) = closest else {
                 continue;
             };
             let hash = shared.hasher.hash_one(&closest);
-            if let Ok(entry) = table.find_entry(hash, |(k, _)| *k == closest) {
+            if let Ok(entry) = table.find_entry(hash, |(k, _, _)| *k == closest) {
                 entry.remove();
                 shared.count.fetch_sub(1, Ordering::AcqRel);
                 shared.keys.decrement(1.0);
@@ -412,7 +421,7 @@ where
         for shard in &shared.shards {
             let mut table = shard.write();
             let before = table.len();
-            table.retain(|(_, tat)| {
+            table.retain(|(_, tat, _)| {
                 let tat = tat.load(Ordering::Acquire);
                 let idle = Gcra::is_idle(tat, now);
                 if !idle {
@@ -431,11 +440,12 @@ where
 
     /// Gives back the turn that left `key`'s state at `next`, if no later call for the
     /// key has reserved one since.
-    fn refund(&self, key: &K, next: u64) {
+    fn refund(&self, key: &K, next: u64, generation: u64) {
         let shared = &*self.shared;
         let hash = shared.hasher.hash_one(key);
         let table = shared.shards[shard_of(hash, shared.shards.len())].read();
-        if let Some((_, tat)) = table.find(hash, |(k, _)| k == key)
+        if let Some((_, tat, entry)) = table.find(hash, |(k, _, _)| k == key)
+            && *entry == generation
             && shared.core.gcra.refund_atomic(tat, next)
         {
             shared

@@ -190,3 +190,26 @@ proptest! {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_refund_never_reaches_a_key_that_was_evicted_and_came_back() {
+    let limiter = KeyedRateLimiter::builder("k")
+        .per(1, SEC)
+        .burst(1)
+        .max_keys(1)
+        .max_wait(Duration::from_secs(10))
+        .build_keyed::<&'static str>()
+        .expect("valid");
+    limiter.check_key(&"a").expect("a now");
+    let mut waiting = task::spawn(limiter.acquire_key(&"a"));
+    assert_pending!(waiting.poll(), "a's next turn, 2 s in, reserved");
+    limiter.check_key(&"b").expect("b evicts the busy a");
+    advance(SEC).await;
+    // a comes back as a new key: its turn now leaves the state where the waiter's did.
+    limiter.check_key(&"a").expect("a again, a new entry");
+    drop(waiting);
+    assert!(
+        limiter.check_key(&"a").is_err(),
+        "the old waiter's refund did not free the new entry's turn"
+    );
+}
