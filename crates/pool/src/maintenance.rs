@@ -2,7 +2,7 @@
 
 use tokio::time::Instant;
 
-use crate::pool::{Shared, WeakShared, bounded};
+use crate::pool::{SHARDS as SHARDS_HINT, Shared, WeakShared, bounded};
 use crate::{DestroyReason, Manager};
 
 /// Runs a pass every `maintenance_every` while the pool lives.
@@ -40,7 +40,8 @@ pub(crate) async fn pass<M: Manager>(shared: &Shared<M>) {
         )
         .await;
         if matches!(valid, Some(Ok(true))) {
-            shared.give_back(idle);
+            let home = (idle.meta.id as usize) % SHARDS_HINT;
+            shared.give_back(idle, home);
         } else {
             shared.destroy(idle.object, DestroyReason::Invalid, true);
         }

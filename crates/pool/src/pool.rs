@@ -4,13 +4,14 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Weak};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use hardy_core::{ConfigError, Listener, Name, Rejection, SharedError};
 
+use crossbeam_utils::CachePadded;
 use metrics::{Counter, Gauge};
 use parking_lot::Mutex;
 use rand::rngs::SmallRng;
@@ -94,20 +95,15 @@ struct Waiter<T> {
 }
 
 struct State<T> {
-    idle: VecDeque<Idle<T>>,
     /// Objects alive (idle or in use) or being made.
     size: usize,
     waiters: VecDeque<Arc<Waiter<T>>>,
-    closed: bool,
     last_error: Option<SharedError>,
     /// Objects in use and since when, when leaks are watched; reported ones flagged.
     held: HashMap<u64, (Instant, bool)>,
     created: u64,
     destroyed: u64,
     timeouts: u64,
-    /// The latest time the pool read its clock (on slow paths and maintenance passes):
-    /// lifetimes are checked against it, so the fast path reads no clock.
-    seen: u64,
 }
 
 pub(crate) struct Metrics {
@@ -129,7 +125,31 @@ pub(crate) struct Shared<M: Manager> {
     next_id: AtomicU64,
     rng: Mutex<SmallRng>,
     epoch: Instant,
+    /// The idle objects, in shards: each handle (each clone of the pool) takes from and
+    /// returns to its own shard first, so threads using their own handles rarely meet.
+    shards: Box<[CachePadded<Mutex<VecDeque<Idle<M::Object>>>>]>,
+    /// Callers waiting (`state.waiters.len()`, readable without the lock).
+    waiting: AtomicUsize,
+    /// Whether the pool is closed.
+    closed: AtomicBool,
+    /// `state.size`, readable without the lock.
+    live: AtomicUsize,
+    /// The latest time the pool read its clock (on slow paths and maintenance passes):
+    /// lifetimes are checked against it, so the fast path reads no clock.
+    seen: AtomicU64,
+    /// Shards handed to new handles, round robin.
+    lanes: AtomicUsize,
 }
+
+/// One handle's way into the pool: its own reference count and home shard.
+pub(crate) struct Lane<M: Manager> {
+    pub(crate) shared: Arc<Shared<M>>,
+    pub(crate) shard: usize,
+}
+
+/// Idle-object shards of a pool; a power of two.
+pub(crate) const SHARDS: usize = 8;
+const _: () = assert!(SHARDS.is_power_of_two());
 
 /// A snapshot of a pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,12 +223,26 @@ pub struct PoolStatus {
 /// ```
 pub struct Pool<M: Manager> {
     pub(crate) shared: Arc<Shared<M>>,
+    lane: Arc<Lane<M>>,
 }
 
 impl<M: Manager> Clone for Pool<M> {
+    /// Another handle on the same pool, with its own home shard and reference count:
+    /// give each thread or task its own clone.
     fn clone(&self) -> Self {
+        Pool::with_lane(self.shared.clone())
+    }
+}
+
+impl<M: Manager> Pool<M> {
+    fn with_lane(shared: Arc<Shared<M>>) -> Self {
+        let shard = shared.lanes.fetch_add(1, Ordering::Relaxed) % SHARDS;
         Pool {
-            shared: self.shared.clone(),
+            lane: Arc::new(Lane {
+                shared: shared.clone(),
+                shard,
+            }),
+            shared,
         }
     }
 }
@@ -311,30 +345,33 @@ impl<M: Manager> PoolBuilder<M> {
             }),
             timeouts: metrics::counter!(METRIC_TIMEOUTS, "name" => label()),
         };
-        let pool = Pool {
-            shared: Arc::new(Shared {
-                name,
-                config: self.config,
-                manager: self.manager,
-                state: Mutex::new(State {
-                    idle: VecDeque::new(),
-                    size: 0,
-                    waiters: VecDeque::new(),
-                    closed: false,
-                    last_error: None,
-                    held: HashMap::new(),
-                    created: 0,
-                    destroyed: 0,
-                    timeouts: 0,
-                    seen: 0,
-                }),
-                listener: self.listener,
-                metrics,
-                next_id: AtomicU64::new(1),
-                rng: Mutex::new(SmallRng::from_os_rng()),
-                epoch: Instant::now(),
+        let pool = Pool::with_lane(Arc::new(Shared {
+            name,
+            config: self.config,
+            manager: self.manager,
+            state: Mutex::new(State {
+                size: 0,
+                waiters: VecDeque::new(),
+                last_error: None,
+                held: HashMap::new(),
+                created: 0,
+                destroyed: 0,
+                timeouts: 0,
             }),
-        };
+            listener: self.listener,
+            metrics,
+            next_id: AtomicU64::new(1),
+            rng: Mutex::new(SmallRng::from_os_rng()),
+            epoch: Instant::now(),
+            shards: (0..SHARDS)
+                .map(|_| CachePadded::new(Mutex::new(VecDeque::new())))
+                .collect(),
+            waiting: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            live: AtomicUsize::new(0),
+            seen: AtomicU64::new(0),
+            lanes: AtomicUsize::new(0),
+        }));
         if tokio::runtime::Handle::try_current().is_ok() {
             crate::maintenance::spawn(Arc::downgrade(&pool.shared));
         }
@@ -368,6 +405,7 @@ impl<M: Manager> Drop for Reserved<'_, M> {
 struct Queued<'a, M: Manager> {
     shared: &'a Shared<M>,
     waiter: Arc<Waiter<M::Object>>,
+    home: usize,
 }
 
 impl<M: Manager> Drop for Queued<'_, M> {
@@ -377,11 +415,14 @@ impl<M: Manager> Drop for Queued<'_, M> {
             state
                 .waiters
                 .retain(|waiter| !Arc::ptr_eq(waiter, &self.waiter));
+            self.shared
+                .waiting
+                .store(state.waiters.len(), Ordering::SeqCst);
             let mut waiter = self.waiter.state.lock();
             std::mem::replace(&mut *waiter, WaitState::Done)
         };
         match granted {
-            WaitState::Granted(Grant::Object(idle)) => self.shared.give_back(idle),
+            WaitState::Granted(Grant::Object(idle)) => self.shared.give_back(idle, self.home),
             WaitState::Granted(Grant::Create) => self.shared.release_place(),
             _ => {}
         }
@@ -436,7 +477,8 @@ impl<M: Manager> Pool<M> {
         let mut start: Option<Instant> = None;
         let mut began = || *start.get_or_insert_with(|| shared.now());
         loop {
-            let (idle, fresh) = match shared.checkout()? {
+            let home = self.lane.shard;
+            let (idle, fresh) = match shared.checkout(home)? {
                 Step::Idle(idle) => (idle, false),
                 Step::Create => {
                     let deadline = began() + shared.config.acquire_timeout;
@@ -453,20 +495,33 @@ impl<M: Manager> Pool<M> {
                 }
                 Step::Wait(waiter) => {
                     let deadline = began() + shared.config.acquire_timeout;
-                    let queued = Queued { shared, waiter };
-                    match shared.wait(&queued, deadline).await {
-                        Some(Grant::Object(idle)) => (idle, false),
-                        // A place was freed for this caller: make an object in it.
-                        Some(Grant::Create) => match self.create(deadline).await {
-                            Some(idle) => (idle, true),
-                            None => continue,
-                        },
-                        None => {
-                            let now = shared.now();
-                            if shared.state.lock().closed {
-                                return Err(shared.closed_error());
+                    let queued = Queued {
+                        shared,
+                        waiter,
+                        home,
+                    };
+                    // An object may have come back to a shard just before this caller
+                    // was counted as waiting: look once more (leaving the queue passes
+                    // on anything granted meanwhile).
+                    fence(Ordering::SeqCst);
+                    if let Some(idle) = shared.take_idle(home) {
+                        drop(queued);
+                        (idle, false)
+                    } else {
+                        match shared.wait(&queued, deadline).await {
+                            Some(Grant::Object(idle)) => (idle, false),
+                            // A place was freed for this caller: make an object in it.
+                            Some(Grant::Create) => match self.create(deadline).await {
+                                Some(idle) => (idle, true),
+                                None => continue,
+                            },
+                            None => {
+                                let now = shared.now();
+                                if shared.closed.load(Ordering::Acquire) {
+                                    return Err(shared.closed_error());
+                                }
+                                return Err(shared.timed_out(began(), now));
                             }
-                            return Err(shared.timed_out(began(), now));
                         }
                     }
                 }
@@ -553,7 +608,7 @@ impl<M: Manager> Pool<M> {
         }
         idle.meta.dirty = true;
         idle.meta.idle_seen = NEVER;
-        Some(Pooled::new(self.shared.clone(), idle))
+        Some(Pooled::new(self.lane.clone(), idle))
     }
 
     /// A snapshot of the pool.
@@ -565,12 +620,18 @@ impl<M: Manager> Pool<M> {
     /// Closes the pool: idle objects close now, objects in use when returned; waiters
     /// and later `get`s are refused.
     pub fn close(&self) {
+        let shared = &*self.shared;
         let (idle, waiters) = {
-            let mut state = self.shared.state.lock();
-            state.closed = true;
-            let idle: Vec<_> = state.idle.drain(..).collect();
+            let mut state = shared.state.lock();
+            shared.closed.store(true, Ordering::SeqCst);
+            let mut idle = Vec::new();
+            for shard in shared.shards.iter() {
+                idle.extend(shard.lock().drain(..));
+            }
             state.size -= idle.len();
+            shared.live.store(state.size, Ordering::Release);
             let waiters: Vec<_> = state.waiters.drain(..).collect();
+            shared.waiting.store(0, Ordering::SeqCst);
             (idle, waiters)
         };
         for waiter in waiters {
@@ -582,10 +643,9 @@ impl<M: Manager> Pool<M> {
             }
         }
         for idle in idle {
-            self.shared
-                .destroy(idle.object, DestroyReason::Closed, false);
+            shared.destroy(idle.object, DestroyReason::Closed, false);
         }
-        self.shared.refresh_gauges();
+        shared.refresh_gauges();
     }
 
     /// Runs one maintenance pass now: closes idle and expired objects, validates idle
@@ -622,9 +682,7 @@ impl<M: Manager> Shared<M> {
     /// Reads the clock, and remembers what it said for the lifetime checks.
     pub(crate) fn now(&self) -> Instant {
         let now = Instant::now();
-        let stamp = self.stamp(now);
-        let mut state = self.state.lock();
-        state.seen = state.seen.max(stamp);
+        self.seen.fetch_max(self.stamp(now), Ordering::AcqRel);
         now
     }
 
@@ -633,45 +691,67 @@ impl<M: Manager> Shared<M> {
         nanos(at.saturating_duration_since(self.epoch))
     }
 
-    /// Closes an expired object already counted out of the pool.
-    fn close_expired(&self, object: M::Object) {
-        self.manager.destroy(object);
-        self.metrics.destroyed[1].increment(1);
-        self.listener.emit_with(|| PoolEvent::Destroyed {
-            name: self.name.clone(),
-            reason: DestroyReason::Expired,
-        });
-        self.refresh_gauges();
+    /// Pops an idle object, its home shard first; expired ones it meets go to
+    /// `expired`, for the caller to close once it holds no lock.
+    #[inline]
+    fn pop_idle(&self, home: usize, expired: &mut Vec<Idle<M::Object>>) -> Option<Idle<M::Object>> {
+        let seen = self.seen.load(Ordering::Acquire);
+        for i in 0..SHARDS {
+            // SHARDS is a power of two: a mask, not a division, on the fast path.
+            let mut idle = self.shards[(home + i) & (SHARDS - 1)].lock();
+            while let Some(object) = idle.pop_back() {
+                if object.meta.expires <= seen {
+                    expired.push(object);
+                } else {
+                    return Some(object);
+                }
+            }
+        }
+        None
     }
 
-    /// Under the lock: an idle object, a place to make one, or a place in the queue.
-    fn checkout(&self) -> Result<Step<M::Object>, Rejection> {
-        let mut state = self.state.lock();
-        if state.closed {
-            return Err(self.closed_error());
+    /// Pops an idle object, closing the expired ones it meets. Takes no pool-wide lock,
+    /// and must not be called holding one.
+    #[inline]
+    pub(crate) fn take_idle(&self, home: usize) -> Option<Idle<M::Object>> {
+        let mut expired = Vec::new();
+        let found = self.pop_idle(home, &mut expired);
+        for idle in expired {
+            self.destroy(idle.object, DestroyReason::Expired, true);
         }
-        if state.waiters.is_empty() {
-            while let Some(idle) = state.idle.pop_back() {
-                if idle.meta.expires <= state.seen {
-                    // Past its lifetime: close it outside the lock, and look again.
-                    state.size -= 1;
-                    state.destroyed += 1;
-                    drop(state);
-                    self.close_expired(idle.object);
-                    state = self.state.lock();
-                    continue;
-                }
+        found
+    }
+
+    /// An idle object, a place to make one, or a place in the queue.
+    #[inline]
+    fn checkout(&self, home: usize) -> Result<Step<M::Object>, Rejection> {
+        // The fast path: nobody waits, an idle object is there; no pool-wide lock.
+        if self.waiting.load(Ordering::SeqCst) == 0 && !self.closed.load(Ordering::Acquire) {
+            if let Some(idle) = self.take_idle(home) {
                 return Ok(Step::Idle(idle));
             }
         }
+        let mut state = self.state.lock();
+        if self.closed.load(Ordering::Acquire) {
+            return Err(self.closed_error());
+        }
+        if state.waiters.is_empty() {
+            drop(state);
+            if let Some(idle) = self.take_idle(home) {
+                return Ok(Step::Idle(idle));
+            }
+            state = self.state.lock();
+        }
         if state.size < self.config.max_size + self.config.max_overflow {
             state.size += 1;
+            self.live.store(state.size, Ordering::Release);
             return Ok(Step::Create);
         }
         let waiter = Arc::new(Waiter {
             state: Mutex::new(WaitState::Waiting(None)),
         });
         state.waiters.push_back(waiter.clone());
+        self.waiting.store(state.waiters.len(), Ordering::SeqCst);
         self.metrics.waiting.set(state.waiters.len() as f64);
         Ok(Step::Wait(waiter))
     }
@@ -742,7 +822,7 @@ impl<M: Manager> Shared<M> {
     pub(crate) fn release_place(&self) {
         let waker = {
             let mut state = self.state.lock();
-            if state.closed {
+            let waker = if self.closed.load(Ordering::Acquire) {
                 state.size -= 1;
                 None
             } else {
@@ -753,7 +833,9 @@ impl<M: Manager> Shared<M> {
                         None
                     }
                 }
-            }
+            };
+            self.live.store(state.size, Ordering::Release);
+            waker
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -774,48 +856,61 @@ impl<M: Manager> Shared<M> {
             if let WaitState::Waiting(waker) = &mut *waiting {
                 let waker = waker.take();
                 *waiting = WaitState::Granted(grant);
+                self.waiting.store(state.waiters.len(), Ordering::SeqCst);
                 self.metrics.waiting.set(state.waiters.len() as f64);
                 return Err(waker);
             }
             // A waiter that already left: skip it.
         }
+        self.waiting.store(0, Ordering::SeqCst);
         Ok(grant)
     }
 
-    /// Returns an object: to the first waiter, else to the idle queue.
-    pub(crate) fn give_back(&self, idle: Idle<M::Object>) {
+    /// Returns an object: to the first waiter, else to the `home` idle shard.
+    #[inline]
+    pub(crate) fn give_back(&self, idle: Idle<M::Object>, home: usize) {
+        // The common case, with no pool-wide lock: nobody waits, the pool is open,
+        // within its size, and the object within its lifetime.
+        if self.waiting.load(Ordering::SeqCst) == 0
+            && !self.closed.load(Ordering::Acquire)
+            && self.live.load(Ordering::Acquire) <= self.config.max_size
+            && idle.meta.expires > self.seen.load(Ordering::Acquire)
+        {
+            // A caller may have started waiting meanwhile, having found no object: it
+            // looks at every shard under its lock after it is counted, so reading the
+            // count under this shard's lock, after the push, sees it or is seen.
+            let someone_waits = {
+                let mut shard = self.shards[home].lock();
+                shard.push_back(idle);
+                self.waiting.load(Ordering::Acquire) > 0
+            };
+            if someone_waits {
+                self.serve_waiters(home);
+            }
+            return;
+        }
         let outcome = {
             let mut state = self.state.lock();
-            // The common case: nobody waits, the pool is open and within its size.
-            if state.waiters.is_empty()
-                && !state.closed
-                && state.size <= self.config.max_size
-                && idle.meta.expires > state.seen
-            {
-                state.idle.push_back(idle);
-                return;
-            }
-            if state.closed {
+            if self.closed.load(Ordering::Acquire) {
                 state.size -= 1;
-                Err(idle)
+                self.live.store(state.size, Ordering::Release);
+                Err((idle, DestroyReason::Closed))
             } else {
                 match self.grant(&mut state, Grant::Object(idle)) {
                     Err(waker) => Ok(waker),
                     Ok(Grant::Object(idle)) => {
-                        if idle.meta.expires <= state.seen {
+                        if idle.meta.expires <= self.seen.load(Ordering::Acquire) {
                             state.size -= 1;
-                            drop(state);
-                            self.destroy(idle.object, DestroyReason::Expired, false);
-                            return;
-                        }
-                        if state.size > self.config.max_size {
+                            self.live.store(state.size, Ordering::Release);
+                            Err((idle, DestroyReason::Expired))
+                        } else if state.size > self.config.max_size {
                             state.size -= 1;
-                            drop(state);
-                            self.destroy(idle.object, DestroyReason::Overflow, false);
-                            return;
+                            self.live.store(state.size, Ordering::Release);
+                            Err((idle, DestroyReason::Overflow))
+                        } else {
+                            self.shards[home].lock().push_back(idle);
+                            Ok(None)
                         }
-                        state.idle.push_back(idle);
-                        Ok(None)
                     }
                     Ok(Grant::Create) => Ok(None),
                 }
@@ -824,12 +919,40 @@ impl<M: Manager> Shared<M> {
         match outcome {
             Ok(Some(waker)) => waker.wake(),
             Ok(None) => {}
-            Err(idle) => self.destroy(idle.object, DestroyReason::Closed, false),
+            Err((idle, reason)) => self.destroy(idle.object, reason, false),
+        }
+    }
+
+    /// Hands idle objects in the shards to waiters, first come first served.
+    fn serve_waiters(&self, home: usize) {
+        let mut wakers = Vec::new();
+        let mut expired = Vec::new();
+        {
+            let mut state = self.state.lock();
+            while !state.waiters.is_empty() {
+                let Some(idle) = self.pop_idle(home, &mut expired) else {
+                    break;
+                };
+                match self.grant(&mut state, Grant::Object(idle)) {
+                    Err(waker) => wakers.extend(waker),
+                    Ok(Grant::Object(idle)) => {
+                        self.shards[home].lock().push_back(idle);
+                        break;
+                    }
+                    Ok(Grant::Create) => break,
+                }
+            }
+        }
+        for waker in wakers {
+            waker.wake();
+        }
+        for idle in expired {
+            self.destroy(idle.object, DestroyReason::Expired, true);
         }
     }
 
     /// The return of a checked-out object (from a [`Pooled`] being dropped).
-    pub(crate) fn returned(&self, object: M::Object, meta: Meta) {
+    pub(crate) fn returned(&self, object: M::Object, meta: Meta, home: usize) {
         if self.config.leak_threshold.is_some() {
             self.state.lock().held.remove(&meta.id);
         }
@@ -837,7 +960,7 @@ impl<M: Manager> Shared<M> {
             self.destroy(object, DestroyReason::Panicked, true);
             return;
         }
-        self.give_back(Idle { object, meta });
+        self.give_back(Idle { object, meta }, home);
     }
 
     /// A checked-out object taken out of the pool for good.
@@ -901,24 +1024,29 @@ impl<M: Manager> Shared<M> {
 
     pub(crate) fn status(&self) -> PoolStatus {
         let state = self.state.lock();
+        let idle = self.idle_count();
         PoolStatus {
             size: state.size,
-            idle: state.idle.len(),
-            in_use: state.size - state.idle.len(),
+            idle,
+            in_use: state.size.saturating_sub(idle),
             waiting: state.waiters.len(),
             created: state.created,
             destroyed: state.destroyed,
             timeouts: state.timeouts,
             max_size: self.config.max_size,
             max_overflow: self.config.max_overflow,
-            closed: state.closed,
+            closed: self.closed.load(Ordering::Acquire),
         }
+    }
+
+    fn idle_count(&self) -> usize {
+        self.shards.iter().map(|shard| shard.lock().len()).sum()
     }
 
     pub(crate) fn refresh_gauges(&self) {
         let state = self.state.lock();
         self.metrics.size.set(state.size as f64);
-        self.metrics.idle.set(state.idle.len() as f64);
+        self.metrics.idle.set(self.idle_count() as f64);
         self.metrics.waiting.set(state.waiters.len() as f64);
     }
 
@@ -927,8 +1055,8 @@ impl<M: Manager> Shared<M> {
     /// Takes out the idle objects to close or to validate now, stamps the others.
     pub(crate) fn sweep(&self, now: Instant) -> Sweep<M::Object> {
         let stamp = self.stamp(now);
+        self.seen.fetch_max(stamp, Ordering::AcqRel);
         let mut state = self.state.lock();
-        state.seen = state.seen.max(stamp);
         let mut sweep = Sweep {
             expired: Vec::new(),
             idle: Vec::new(),
@@ -936,37 +1064,38 @@ impl<M: Manager> Shared<M> {
             leaks: Vec::new(),
             to_create: 0,
         };
-        let mut kept = VecDeque::with_capacity(state.idle.len());
-        let mut idle_count = state.idle.len();
-        // Oldest returned first: they are the front of the queue.
-        while let Some(mut idle) = state.idle.pop_front() {
-            if idle.meta.idle_seen == NEVER {
-                idle.meta.idle_seen = stamp;
+        let mut idle_count = self.idle_count();
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            let mut kept = VecDeque::with_capacity(shard.len());
+            // Oldest returned first: they are the front of each shard.
+            while let Some(mut idle) = shard.pop_front() {
+                if idle.meta.idle_seen == NEVER {
+                    idle.meta.idle_seen = stamp;
+                }
+                let seen = idle.meta.idle_seen;
+                if idle.meta.expires <= stamp {
+                    idle_count -= 1;
+                    sweep.expired.push(idle);
+                } else if self
+                    .config
+                    .idle_timeout
+                    .is_some_and(|timeout| stamp.saturating_sub(seen) >= nanos(timeout))
+                    && idle_count > self.config.min_idle
+                {
+                    idle_count -= 1;
+                    sweep.idle.push(idle);
+                } else if self.config.keepalive.is_some_and(|every| {
+                    stamp.saturating_sub(idle.meta.last_validated) >= nanos(every)
+                }) {
+                    idle.meta.last_validated = stamp;
+                    sweep.keepalive.push(idle);
+                } else {
+                    kept.push_back(idle);
+                }
             }
-            let seen = idle.meta.idle_seen;
-            if idle.meta.expires <= stamp {
-                idle_count -= 1;
-                sweep.expired.push(idle);
-            } else if self
-                .config
-                .idle_timeout
-                .is_some_and(|timeout| stamp.saturating_sub(seen) >= nanos(timeout))
-                && idle_count > self.config.min_idle
-            {
-                idle_count -= 1;
-                sweep.idle.push(idle);
-            } else if self
-                .config
-                .keepalive
-                .is_some_and(|every| stamp.saturating_sub(idle.meta.last_validated) >= nanos(every))
-            {
-                idle.meta.last_validated = stamp;
-                sweep.keepalive.push(idle);
-            } else {
-                kept.push_back(idle);
-            }
+            *shard = kept;
         }
-        state.idle = kept;
         state.size -= sweep.expired.len() + sweep.idle.len();
         if let Some(threshold) = self.config.leak_threshold {
             for (id, (since, reported)) in &mut state.held {
@@ -977,10 +1106,11 @@ impl<M: Manager> Shared<M> {
                 }
             }
         }
-        let idle_after = state.idle.len() + sweep.keepalive.len();
+        let idle_after = self.idle_count() + sweep.keepalive.len();
         let room = (self.config.max_size).saturating_sub(state.size);
         sweep.to_create = self.config.min_idle.saturating_sub(idle_after).min(room);
         state.size += sweep.to_create;
+        self.live.store(state.size, Ordering::Release);
         sweep
     }
 
@@ -1013,7 +1143,8 @@ impl<M: Manager> Shared<M> {
         match made {
             Ok(Ok(object)) => {
                 let idle = self.made(object, now);
-                self.give_back(idle);
+                let home = (idle.meta.id as usize) % self.shards.len();
+                self.give_back(idle, home);
             }
             Ok(Err(error)) => {
                 self.create_failed(Arc::new(error));

@@ -5,7 +5,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use crate::Manager;
-use crate::pool::{Idle, Meta, Shared};
+use crate::pool::{Idle, Lane, Meta};
 
 /// An object checked out of a [`Pool`](crate::Pool): derefs to it, and returns it to
 /// the pool when dropped (closed instead if the holder panics, or if it was an overflow
@@ -14,15 +14,15 @@ use crate::pool::{Idle, Meta, Shared};
 pub struct Pooled<M: Manager> {
     object: Option<M::Object>,
     meta: Meta,
-    pool: Arc<Shared<M>>,
+    lane: Arc<Lane<M>>,
 }
 
 impl<M: Manager> Pooled<M> {
-    pub(crate) fn new(pool: Arc<Shared<M>>, idle: Idle<M::Object>) -> Self {
+    pub(crate) fn new(lane: Arc<Lane<M>>, idle: Idle<M::Object>) -> Self {
         Pooled {
             object: Some(idle.object),
             meta: idle.meta,
-            pool,
+            lane,
         }
     }
 
@@ -40,7 +40,7 @@ impl<M: Manager> Pooled<M> {
             .object
             .take()
             .expect("a pooled object is there until it is returned or taken");
-        this.pool.detached(this.meta);
+        this.lane.shared.detached(this.meta);
         object
     }
 }
@@ -66,7 +66,9 @@ impl<M: Manager> DerefMut for Pooled<M> {
 impl<M: Manager> Drop for Pooled<M> {
     fn drop(&mut self) {
         if let Some(object) = self.object.take() {
-            self.pool.returned(object, self.meta);
+            self.lane
+                .shared
+                .returned(object, self.meta, self.lane.shard);
         }
     }
 }
@@ -77,7 +79,7 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pooled")
-            .field("pool", &self.pool.name)
+            .field("pool", &self.lane.shared.name)
             .field("id", &self.meta.id)
             .field("object", &self.object)
             .finish()
