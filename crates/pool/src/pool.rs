@@ -127,7 +127,7 @@ pub(crate) struct Shared<M: Manager> {
     epoch: Instant,
     /// The idle objects, in shards: each handle (each clone of the pool) takes from and
     /// returns to its own shard first, so threads using their own handles rarely meet.
-    shards: Box<[CachePadded<Mutex<VecDeque<Idle<M::Object>>>>]>,
+    shards: Box<[Shard<M::Object>]>,
     /// Callers waiting (`state.waiters.len()`, readable without the lock).
     waiting: AtomicUsize,
     /// Whether the pool is closed.
@@ -140,6 +140,9 @@ pub(crate) struct Shared<M: Manager> {
     /// Shards handed to new handles, round robin.
     lanes: AtomicUsize,
 }
+
+/// One shard of idle objects, on its own cache line.
+type Shard<T> = CachePadded<Mutex<VecDeque<Idle<T>>>>;
 
 /// One handle's way into the pool: its own reference count and home shard.
 pub(crate) struct Lane<M: Manager> {
@@ -726,10 +729,11 @@ impl<M: Manager> Shared<M> {
     #[inline]
     fn checkout(&self, home: usize) -> Result<Step<M::Object>, Rejection> {
         // The fast path: nobody waits, an idle object is there; no pool-wide lock.
-        if self.waiting.load(Ordering::SeqCst) == 0 && !self.closed.load(Ordering::Acquire) {
-            if let Some(idle) = self.take_idle(home) {
-                return Ok(Step::Idle(idle));
-            }
+        if self.waiting.load(Ordering::SeqCst) == 0
+            && !self.closed.load(Ordering::Acquire)
+            && let Some(idle) = self.take_idle(home)
+        {
+            return Ok(Step::Idle(idle));
         }
         let mut state = self.state.lock();
         if self.closed.load(Ordering::Acquire) {
