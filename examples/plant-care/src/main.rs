@@ -210,34 +210,49 @@ fn pumps_off(config: &Config) -> Result<(), String> {
     }
 }
 
+/// Prints one device's check: its readings, or why it failed. Returns whether it
+/// worked.
+fn report<E: std::fmt::Display>(
+    who: &str,
+    what: &str,
+    result: Result<Vec<plantos_hal::Reading>, E>,
+) -> bool {
+    match result {
+        Ok(readings) => {
+            let values: Vec<String> = readings
+                .iter()
+                .map(|r| format!("{:.1} {}", r.value, r.unit))
+                .collect();
+            println!("{who:<8} {what:<12} ok: {}", values.join(", "));
+            true
+        }
+        Err(error) => {
+            println!("{who:<8} {what:<12} FAILED: {error}");
+            false
+        }
+    }
+}
+
+/// Reads a sensor service once.
+async fn read_once(
+    mut sensor: hardware::SensorSvc,
+) -> Result<Vec<plantos_hal::Reading>, hardy_core::Error<plantos_hal::DeviceError>> {
+    sensor.ready().await?.call(()).await
+}
+
 fn doctor(config: &Config) -> Result<(), String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
     runtime.block_on(async {
         let hardware = hardware::build(config, Faults::None).map_err(|error| error.to_string())?;
         let mut failed = 0;
-        for (plant, mut devices) in config.plants.iter().zip(hardware.plants) {
-            let mut probes = vec![("probe", devices.probe.clone())];
-            if let Some(backup) = devices.backup.take() {
+        for (plant, devices) in config.plants.iter().zip(hardware.plants) {
+            let mut probes = vec![("probe", devices.probe)];
+            if let Some(backup) = devices.backup {
                 probes.push(("backup probe", backup));
             }
-            for (what, mut probe) in probes {
-                match probe.ready().await.map_err(|e| e.to_string()) {
-                    Ok(probe) => match probe.call(()).await {
-                        Ok(readings) => println!(
-                            "{:<8} {what:<12} ok: {}",
-                            plant.id,
-                            readings
-                                .iter()
-                                .map(|r| format!("{:.1} {}", r.value, r.unit))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                        Err(error) => {
-                            failed += 1;
-                            println!("{:<8} {what:<12} FAILED: {error}", plant.id);
-                        }
-                    },
-                    Err(error) => println!("{:<8} {what:<12} FAILED: {error}", plant.id),
+            for (what, probe) in probes {
+                if !report(&plant.id, what, read_once(probe).await) {
+                    failed += 1;
                 }
             }
             println!(
@@ -245,28 +260,8 @@ fn doctor(config: &Config) -> Result<(), String> {
                 plant.id, "pump"
             );
         }
-        let mut climate = hardware.climate;
-        match climate
-            .ready()
-            .await
-            .map_err(|e| e.to_string())?
-            .call(())
-            .await
-        {
-            Ok(readings) => println!(
-                "{:<8} {:<12} ok: {}",
-                "garden",
-                "climate",
-                readings
-                    .iter()
-                    .map(|r| format!("{:.1} {}", r.value, r.unit))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Err(error) => {
-                failed += 1;
-                println!("{:<8} {:<12} FAILED: {error}", "garden", "climate");
-            }
+        if !report("garden", "climate", read_once(hardware.climate).await) {
+            failed += 1;
         }
         if failed == 0 {
             Ok(())
