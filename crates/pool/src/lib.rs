@@ -62,6 +62,7 @@ mod maintenance;
 mod manager;
 mod pool;
 mod pooled;
+mod sync;
 
 pub use config::{
     DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_CREATE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LIFETIME_JITTER,
