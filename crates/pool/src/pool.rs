@@ -407,6 +407,22 @@ impl<M: Manager> Drop for Reserved<'_, M> {
     }
 }
 
+/// An object being recycled or validated: closed (its place given back) if dropped
+/// before it is handed out.
+pub(crate) struct Checking<'a, M: Manager> {
+    pub(crate) shared: &'a Shared<M>,
+    pub(crate) idle: Option<Idle<M::Object>>,
+}
+
+impl<M: Manager> Drop for Checking<'_, M> {
+    fn drop(&mut self) {
+        if let Some(idle) = self.idle.take() {
+            self.shared
+                .destroy(idle.object, DestroyReason::Invalid, true);
+        }
+    }
+}
+
 /// A waiter in the queue: leaves it when dropped, passing on anything granted to it.
 struct Queued<'a, M: Manager> {
     shared: &'a Shared<M>,
@@ -579,34 +595,48 @@ impl<M: Manager> Pool<M> {
     /// Makes an idle object ready to hand out: recycled if it was used, validated if it
     /// sat idle longer than `validate_after_idle`; `None` (and the object closed) when
     /// either fails. A `fresh` object was just made and needs neither.
-    async fn ready(&self, mut idle: Idle<M::Object>, fresh: bool) -> Option<Pooled<M>> {
+    async fn ready(&self, idle: Idle<M::Object>, fresh: bool) -> Option<Pooled<M>> {
         let shared = &*self.shared;
+        // Held while the object is checked: if the check fails, panics or is cancelled,
+        // the object is closed and its place given back.
+        let mut checking = Checking {
+            shared,
+            idle: Some(idle),
+        };
         let limit = shared.config.recycle_timeout;
-        if !fresh && idle.meta.dirty {
-            let recycled = bounded(limit, shared.manager.recycle(&mut idle.object)).await;
+        let dirty = checking.idle.as_ref().is_some_and(|idle| idle.meta.dirty);
+        if !fresh && dirty {
+            let object = &mut checking.idle.as_mut()?.object;
+            let recycled = bounded(limit, shared.manager.recycle(object)).await;
             if !matches!(recycled, Some(Ok(()))) {
-                shared.destroy(idle.object, DestroyReason::Invalid, true);
                 return None;
             }
         }
         // The clock is read only when validation or leak detection needs it.
         let needs_clock =
             shared.config.validate_after_idle.is_some() || shared.config.leak_threshold.is_some();
+        let mut checked_at = None;
         if needs_clock {
             let now = shared.now();
             let stamp = shared.stamp(now);
+            let last_checkout = checking.idle.as_ref()?.meta.last_checkout;
             if !fresh
-                && shared.config.validate_after_idle.is_some_and(|after| {
-                    stamp.saturating_sub(idle.meta.last_checkout) >= nanos(after)
-                })
+                && shared
+                    .config
+                    .validate_after_idle
+                    .is_some_and(|after| stamp.saturating_sub(last_checkout) >= nanos(after))
             {
-                let valid = bounded(limit, shared.manager.is_valid(&mut idle.object)).await;
+                let object = &mut checking.idle.as_mut()?.object;
+                let valid = bounded(limit, shared.manager.is_valid(object)).await;
                 if !matches!(valid, Some(Ok(true))) {
-                    shared.destroy(idle.object, DestroyReason::Invalid, true);
                     return None;
                 }
-                idle.meta.last_validated = stamp;
+                checking.idle.as_mut()?.meta.last_validated = stamp;
             }
+            checked_at = Some((now, stamp));
+        }
+        let mut idle = checking.idle.take()?;
+        if let Some((now, stamp)) = checked_at {
             idle.meta.last_checkout = stamp;
             if shared.config.leak_threshold.is_some() {
                 shared.state.lock().held.insert(idle.meta.id, (now, false));
@@ -748,6 +778,9 @@ impl<M: Manager> Shared<M> {
                 return Ok(Step::Idle(idle));
             }
             state = self.state.lock();
+            if self.closed.load(Ordering::Acquire) {
+                return Err(self.closed_error());
+            }
         }
         if state.size < self.config.max_size + self.config.max_overflow {
             state.size += 1;
@@ -886,11 +919,28 @@ impl<M: Manager> Shared<M> {
             // A caller may have started waiting meanwhile, having found no object: it
             // looks at every shard under its lock after it is counted, so reading the
             // count under this shard's lock, after the push, sees it or is seen.
-            let someone_waits = {
+            let (someone_waits, closed) = {
                 let mut shard = self.shards[home].lock();
                 shard.push_back(idle);
-                self.waiting.load(Ordering::Acquire) > 0
+                (
+                    self.waiting.load(Ordering::Acquire) > 0,
+                    self.closed.load(Ordering::Acquire),
+                )
             };
+            if closed {
+                // `close` drained the shards before or after this push: close what it
+                // may have missed (it stores `closed` before draining each shard).
+                let missed: Vec<_> = self.shards[home].lock().drain(..).collect();
+                if !missed.is_empty() {
+                    let mut state = self.state.lock();
+                    state.size -= missed.len();
+                    self.live.store(state.size, Ordering::Release);
+                }
+                for idle in missed {
+                    self.destroy(idle.object, DestroyReason::Closed, false);
+                }
+                return;
+            }
             if someone_waits {
                 self.serve_waiters(home);
             }
@@ -1115,9 +1165,13 @@ impl<M: Manager> Shared<M> {
         }
         let idle_after = self.idle_count() + sweep.keepalive.len();
         let room = (self.config.max_size).saturating_sub(state.size);
-        sweep.to_create = self.config.min_idle.saturating_sub(idle_after).min(room);
-        state.size += sweep.to_create;
-        self.live.store(state.size, Ordering::Release);
+        // Places are reserved one at a time as objects are made (`reserve_spare`), so
+        // a pass cut short leaks none.
+        sweep.to_create = if self.closed.load(Ordering::Acquire) {
+            0
+        } else {
+            self.config.min_idle.saturating_sub(idle_after).min(room)
+        };
         sweep
     }
 
@@ -1143,23 +1197,46 @@ pub(crate) struct Sweep<T> {
 pub(crate) type WeakShared<M> = Weak<Shared<M>>;
 
 impl<M: Manager> Shared<M> {
-    /// A reserved place for an object the maintenance task makes.
+    /// Whether the pool is closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Reserves a place for an object the maintenance task makes, if the pool is open
+    /// and below `max_size`.
+    pub(crate) fn reserve_spare(&self) -> bool {
+        let mut state = self.state.lock();
+        if self.closed.load(Ordering::Acquire) || state.size >= self.config.max_size {
+            return false;
+        }
+        state.size += 1;
+        self.live.store(state.size, Ordering::Release);
+        true
+    }
+
+    /// Makes an object in a place reserved by [`reserve_spare`](Self::reserve_spare).
     pub(crate) async fn create_for_min_idle(&self) {
+        let reserved = Reserved {
+            shared: self,
+            armed: true,
+        };
         let now = Instant::now();
         let made = tokio::time::timeout(self.config.create_timeout, self.manager.create()).await;
         match made {
             Ok(Ok(object)) => {
+                let mut reserved = reserved;
+                reserved.armed = false;
                 let idle = self.made(object, now);
                 let home = (idle.meta.id as usize) % self.shards.len();
                 self.give_back(idle, home);
             }
             Ok(Err(error)) => {
                 self.create_failed(Arc::new(error));
-                self.release_place();
+                drop(reserved);
             }
             Err(_) => {
                 self.create_failed(Arc::new(CreateTimedOut(self.config.create_timeout)));
-                self.release_place();
+                drop(reserved);
             }
         }
     }

@@ -19,6 +19,7 @@ struct Counter {
     fail_creates: Arc<AtomicU32>,
     create_takes: Arc<Mutex<Duration>>,
     recycled: Arc<AtomicU32>,
+    recycle_takes: Arc<Mutex<Duration>>,
     fail_recycles: Arc<AtomicU32>,
     validated: Arc<AtomicU32>,
     invalid: Arc<AtomicU32>,
@@ -46,6 +47,10 @@ impl Manager for Counter {
 
     async fn recycle(&self, _: &mut u64) -> Result<(), std::io::Error> {
         self.recycled.fetch_add(1, Ordering::SeqCst);
+        let takes = *self.recycle_takes.lock().expect("takes");
+        if !takes.is_zero() {
+            sleep(takes).await;
+        }
         if self
             .fail_recycles
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -494,4 +499,47 @@ fn bad_configs_name_the_field() {
     ] {
         assert!(bad.validate("db").is_err(), "{bad:?}");
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_get_cancelled_while_recycling_closes_the_object_and_frees_its_place() {
+    let manager = Counter::default();
+    let pool = pool(
+        &manager,
+        PoolConfig {
+            recycle_timeout: 30 * SEC,
+            ..config(1)
+        },
+    );
+    drop(pool.get().await.expect("first"));
+    *manager.recycle_takes.lock().expect("takes") = 10 * SEC;
+    let mut recycling = task::spawn(pool.get());
+    assert_pending!(recycling.poll(), "recycling takes 10 s");
+    drop(recycling);
+    assert_eq!(pool.status().size, 0, "the place is free again");
+    assert_eq!(manager.destroyed.load(Ordering::SeqCst), 1);
+    *manager.recycle_takes.lock().expect("takes") = Duration::ZERO;
+    assert_eq!(*pool.get().await.expect("a new one"), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_closed_pool_makes_no_more_objects_for_min_idle() {
+    let manager = Counter::default();
+    let pool = pool(
+        &manager,
+        PoolConfig {
+            min_idle: 2,
+            ..config(2)
+        },
+    );
+    sleep(SEC / 2).await;
+    assert_eq!(manager.made.load(Ordering::SeqCst), 2);
+    pool.close();
+    sleep(10 * SEC).await;
+    assert_eq!(
+        manager.made.load(Ordering::SeqCst),
+        2,
+        "maintenance stopped"
+    );
+    assert_eq!(pool.status().size, 0);
 }

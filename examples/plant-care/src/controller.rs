@@ -51,6 +51,29 @@ pub struct PlantStatus {
     pub needs_attention: Option<String>,
 }
 
+impl PlantCare {
+    /// Sets or clears why the plant needs a person, from the breakers' states now and
+    /// the last watering's outcome (`Some` when a watering was just tried): a failed
+    /// watering is reported until one succeeds.
+    fn refresh_attention(&self, watering: Option<Result<(), String>>) {
+        let mut state = self.state.lock();
+        match watering {
+            Some(Ok(())) => state.watering_failed = None,
+            Some(Err(failure)) => state.watering_failed = Some(failure),
+            None => {}
+        }
+        state.needs_attention = if self.pump_breaker.state() == BreakerState::Open {
+            Some("the pump's breaker is open".to_string())
+        } else if let Some(failure) = &state.watering_failed {
+            Some(failure.clone())
+        } else if self.sensor_breaker.state() == BreakerState::Open {
+            Some("the soil probe's breaker is open".to_string())
+        } else {
+            None
+        };
+    }
+}
+
 struct PlantCare {
     plant: Plant,
     read: ReadSvc,
@@ -69,6 +92,8 @@ struct CareState {
     needs_attention: Option<String>,
     /// Trusted dry readings in a row: one alone may be a glitch.
     dry_streak: u32,
+    /// Why the last watering failed, until one succeeds.
+    watering_failed: Option<String>,
 }
 
 /// The watering controller.
@@ -251,10 +276,7 @@ impl Controller {
             Ok(_) => return,
             Err(error) => {
                 tracing::warn!(plant = %id, %error, "no reading");
-                if care.sensor_breaker.state() == BreakerState::Open {
-                    care.state.lock().needs_attention =
-                        Some("the soil probe's breaker is open".into());
-                }
+                care.refresh_attention(None);
                 return;
             }
         };
@@ -262,24 +284,30 @@ impl Controller {
         let soaking = {
             let mut state = care.state.lock();
             state.last = Some(reading.clone());
-            if state.needs_attention.as_deref() == Some("the soil probe's breaker is open") {
-                state.needs_attention = None;
-            }
             state
                 .last_watering
                 .is_some_and(|at| now.saturating_duration_since(at) < SOAK)
         };
-        let dry = reading.value < care.plant.min_moisture;
-        if dry && reading.quality < self.min_quality {
-            tracing::info!(plant = %id, moisture = reading.value, quality = reading.quality, "dry, but the reading is not trusted: no watering");
+        care.refresh_attention(None);
+        if reading.quality < self.min_quality {
+            // An untrusted reading (a backup's, a stale one, one near the edge of the
+            // calibration) neither counts toward watering nor breaks a run of trusted
+            // ones.
+            tracing::info!(plant = %id, moisture = reading.value, quality = reading.quality, "reading not trusted: no decision");
             return;
         }
+        let dry = reading.value < care.plant.min_moisture;
         {
-            // Water only on two trusted dry readings in a row: a single one may be a
-            // glitch of the probe.
+            // Water only on two trusted dry readings in a row, outside a soak: a single
+            // one may be a glitch of the probe, and readings during a soak do not yet
+            // show the water.
             let mut state = care.state.lock();
+            if soaking {
+                state.dry_streak = 0;
+                return;
+            }
             state.dry_streak = if dry { state.dry_streak + 1 } else { 0 };
-            if state.dry_streak < DRY_READINGS || soaking {
+            if state.dry_streak < DRY_READINGS {
                 return;
             }
             state.dry_streak = 0;
@@ -292,27 +320,34 @@ impl Controller {
         };
         tracing::info!(plant = %id, moisture = reading.value, %ml, "watering");
         let mut water = care.water.clone();
-        match async { water.ready().await?.call(ml).await }.await {
+        let outcome = async { water.ready().await?.call(ml).await }.await;
+        let mut result = None;
+        match outcome {
             Ok(done) => {
                 let mut state = care.state.lock();
                 state.waterings += 1;
                 state.watered_ml += done.ml;
                 state.last_watering = Some(Instant::now());
+                result = Some(Ok(()));
             }
             Err(Error::Rejected(Rejection::RateLimited { retry_after, .. })) => {
                 tracing::info!(plant = %id, ?retry_after, "watering limit reached");
             }
             Err(Error::Rejected(Rejection::CircuitOpen { .. })) => {
-                care.state.lock().needs_attention = Some("the pump's breaker is open".into());
+                tracing::warn!(plant = %id, "the pump's breaker is open");
             }
             Err(Error::Inner(error)) if error.kind() == ErrorKind::Refused => {
                 tracing::info!(plant = %id, %error, "the pump refused");
             }
             Err(error) => {
+                // A timeout or a relay error may have let some water through: let it
+                // soak before judging the plant again.
                 tracing::warn!(plant = %id, %error, "watering failed");
-                care.state.lock().needs_attention = Some(format!("watering failed: {error}"));
+                care.state.lock().last_watering = Some(Instant::now());
+                result = Some(Err(format!("watering failed: {error}")));
             }
         }
+        care.refresh_attention(result);
     }
 
     /// Every plant's status.

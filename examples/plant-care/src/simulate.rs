@@ -24,7 +24,7 @@ pub struct Report {
     pub plants: Vec<PlantReport>,
     /// Reads through the full stack.
     pub reads: u64,
-    /// Reads answered by the backup probe.
+    /// Reads for which the backup probe was tried (the primary failed).
     pub backup_reads: u64,
     /// Reads answered with the last good reading (stale, lowered quality).
     pub stale_reads: u64,
@@ -34,7 +34,7 @@ pub struct Report {
     pub breaker_trips: u64,
     /// Waterings refused by the per-plant limit.
     pub rate_limited: u64,
-    /// Read attempts that timed out.
+    /// Read attempts that timed out (primary and backup probes).
     pub timeouts: u64,
     /// The metrics, as Prometheus text.
     pub metrics: String,
@@ -100,7 +100,8 @@ async fn simulate(
         Ok::<_, String>((controller, garden, relays))
     })?;
     let start = Instant::now();
-    let rounds = (u64::from(days) * 86_400 / config.read_every.as_secs().max(1)) as usize;
+    let rounds =
+        (u128::from(days) * 86_400 * 1_000_000_000 / config.read_every.as_nanos().max(1)) as usize;
     let bar = indicatif::ProgressBar::new(rounds as u64);
     if !progress {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -163,7 +164,9 @@ async fn simulate(
             "hardy_rate_limit_calls_total",
             &[("outcome", "rejected")],
         ),
-        timeouts: sum(&text, "hardy_timeout_timeouts_total", &[]),
+        timeouts: sum_where(&text, "hardy_timeout_timeouts_total", |labels| {
+            labels.contains("name=\"read")
+        }),
         metrics: text,
     })
 }
@@ -198,6 +201,15 @@ fn pump_use(relay: &plantos_hal::sim::SimPin, flow: f64) -> (Duration, f64) {
 
 /// The sum of a counter over the series whose labels include `labels`.
 pub fn sum(text: &str, metric: &str, labels: &[(&str, &str)]) -> u64 {
+    sum_where(text, metric, |rest| {
+        labels
+            .iter()
+            .all(|(key, value)| rest.contains(&format!("{key}=\"{value}\"")))
+    })
+}
+
+/// The sum of a counter over the series whose label text passes `keep`.
+pub fn sum_where(text: &str, metric: &str, keep: impl Fn(&str) -> bool) -> u64 {
     text.lines()
         .filter(|line| !line.starts_with('#'))
         .filter_map(|line| {
@@ -206,10 +218,7 @@ pub fn sum(text: &str, metric: &str, labels: &[(&str, &str)]) -> u64 {
             if name != metric {
                 return None;
             }
-            let matches = labels
-                .iter()
-                .all(|(key, value)| rest.contains(&format!("{key}=\"{value}\"")));
-            matches.then(|| value.parse::<f64>().ok()).flatten()
+            keep(rest).then(|| value.parse::<f64>().ok()).flatten()
         })
         .map(|value| value as u64)
         .sum()
@@ -244,7 +253,7 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "\nreads {} · by the backup probe {} · last good (stale) {} · retries {} · timeouts {} · breaker trips {} · waterings rate-limited {}\n",
+            "\nreads {} · backup probe tried {} · last good (stale) {} · retries {} · read timeouts {} · breaker trips {} · waterings rate-limited {}\n",
             self.reads,
             self.backup_reads,
             self.stale_reads,
