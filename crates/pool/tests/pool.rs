@@ -26,20 +26,28 @@ struct Counter {
     destroyed: Arc<AtomicU32>,
 }
 
+/// Takes one from a count of failures still to come; whether one was due.
+fn due(failures: &AtomicU32) -> bool {
+    failures
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+/// Sleeps as long as `takes` says (not at all for zero).
+async fn take_time(takes: &Mutex<Duration>) {
+    let takes = *takes.lock().expect("takes");
+    if !takes.is_zero() {
+        sleep(takes).await;
+    }
+}
+
 impl Manager for Counter {
     type Object = u64;
     type Error = std::io::Error;
 
     async fn create(&self) -> Result<u64, std::io::Error> {
-        let takes = *self.create_takes.lock().expect("takes");
-        if !takes.is_zero() {
-            sleep(takes).await;
-        }
-        if self
-            .fail_creates
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
+        take_time(&self.create_takes).await;
+        if due(&self.fail_creates) {
             return Err(std::io::Error::other("database is starting"));
         }
         Ok(self.made.fetch_add(1, Ordering::SeqCst) + 1)
@@ -47,15 +55,8 @@ impl Manager for Counter {
 
     async fn recycle(&self, _: &mut u64) -> Result<(), std::io::Error> {
         self.recycled.fetch_add(1, Ordering::SeqCst);
-        let takes = *self.recycle_takes.lock().expect("takes");
-        if !takes.is_zero() {
-            sleep(takes).await;
-        }
-        if self
-            .fail_recycles
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
+        take_time(&self.recycle_takes).await;
+        if due(&self.fail_recycles) {
             return Err(std::io::Error::other("session broken"));
         }
         Ok(())
@@ -63,10 +64,7 @@ impl Manager for Counter {
 
     async fn is_valid(&self, _: &mut u64) -> Result<bool, std::io::Error> {
         self.validated.fetch_add(1, Ordering::SeqCst);
-        Ok(self
-            .invalid
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_err())
+        Ok(!due(&self.invalid))
     }
 
     fn destroy(&self, _: u64) {

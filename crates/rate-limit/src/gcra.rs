@@ -96,6 +96,14 @@ impl Gcra {
             .is_ok()
     }
 
+    /// How long until a call on state `tat` would be admitted at once; zero if now.
+    pub(crate) fn time_to_ready(self, tat: u64, now: u64) -> Duration {
+        match self.without_wait().decide(tat, now).0 {
+            Verdict::Now => Duration::ZERO,
+            Verdict::After(wait) | Verdict::Refused(wait) => wait,
+        }
+    }
+
     /// Whether a state is idle at `now`: fully replenished, the same as no state.
     pub(crate) fn is_idle(tat: u64, now: u64) -> bool {
         tat <= now

@@ -178,22 +178,21 @@ where
     /// be now. Takes no turn.
     #[must_use]
     pub fn time_to_ready(&self, key: &K) -> Duration {
-        let shared = &*self.shared;
-        let hash = shared.hasher.hash_one(key);
-        let tat = shared.shards[shard_of(hash, shared.shards.len())]
+        let (hash, shard) = self.locate(key);
+        let tat = shard
             .read()
             .find(hash, |(k, _, _)| k == key)
             .map_or(0, |(_, tat, _)| tat.load(Ordering::Acquire));
-        match shared
-            .core
-            .gcra
-            .without_wait()
-            .decide(tat, shared.core.now())
-            .0
-        {
-            Verdict::Now => Duration::ZERO,
-            Verdict::After(wait) | Verdict::Refused(wait) => wait,
-        }
+        let core = &self.shared.core;
+        core.gcra.time_to_ready(tat, core.now())
+    }
+
+    /// The hash of `key` and the shard that holds it.
+    #[inline]
+    fn locate(&self, key: &K) -> (u64, &RwLock<Table<K>>) {
+        let shared = &*self.shared;
+        let hash = shared.hasher.hash_one(key);
+        (hash, &shared.shards[shard_of(hash, shared.shards.len())])
     }
 
     /// Admits a call for `key`, waiting for its turn up to `max_wait`.
@@ -318,9 +317,7 @@ where
     /// Returns the verdict and the key's state after it.
     #[inline]
     fn decide(&self, key: &K, gcra: Gcra, now: u64) -> (Verdict, u64, u64) {
-        let shared = &*self.shared;
-        let hash = shared.hasher.hash_one(key);
-        let shard = &shared.shards[shard_of(hash, shared.shards.len())];
+        let (hash, shard) = self.locate(key);
         if let Some((_, tat, generation)) = shard.read().find(hash, |(k, _, _)| k == key) {
             let (verdict, next) = gcra.decide_atomic(tat, now);
             return (verdict, next, *generation);
@@ -442,8 +439,8 @@ where
     /// key has reserved one since.
     fn refund(&self, key: &K, next: u64, generation: u64) {
         let shared = &*self.shared;
-        let hash = shared.hasher.hash_one(key);
-        let table = shared.shards[shard_of(hash, shared.shards.len())].read();
+        let (hash, shard) = self.locate(key);
+        let table = shard.read();
         if let Some((_, tat, entry)) = table.find(hash, |(k, _, _)| k == key)
             && *entry == generation
             && shared.core.gcra.refund_atomic(tat, next)

@@ -246,10 +246,7 @@ impl RateLimiter {
     pub fn time_to_ready(&self) -> Duration {
         let core = &self.shared.core;
         let tat = self.shared.tat.load(crate::sync::Ordering::Acquire);
-        match core.gcra.without_wait().decide(tat, core.now()).0 {
-            Verdict::Now => Duration::ZERO,
-            Verdict::After(wait) | Verdict::Refused(wait) => wait,
-        }
+        core.gcra.time_to_ready(tat, core.now())
     }
 
     /// Admits a call, waiting for its turn up to `max_wait`.
