@@ -1,0 +1,104 @@
+//! [`LoadShedService`]: a tower service whose calls are admitted or shed by a
+//! [`LoadShedder`].
+
+use std::task::{Context, Poll};
+
+use hardy_core::{Classify, Rejection};
+use tower_service::Service;
+
+use crate::LoadShedder;
+use crate::extract::{CallInfo, ClientOf, Priority, PriorityOf};
+use crate::future::ResponseFuture;
+use crate::shedder::Admission;
+
+/// A tower service whose calls are admitted or shed by a [`LoadShedder`]; made by a
+/// [`LoadShedLayer`](crate::LoadShedLayer).
+///
+/// `poll_ready` is the inner service's; the shedder decides in `call`, so a shed call
+/// returns at once instead of waiting for capacity. A call admitted at once calls the
+/// inner service at once; one that waits in the queue takes the readied inner service
+/// with it (leaving a clone for the next call); a shed call never reaches it and ends
+/// with its error type made from [`Rejection::Shed`].
+#[derive(Debug, Clone)]
+pub struct LoadShedService<S, P, K, C> {
+    inner: S,
+    shedder: LoadShedder,
+    priority: P,
+    client: K,
+    classifier: C,
+}
+
+impl<S, P, K, C> LoadShedService<S, P, K, C> {
+    /// Sheds the calls of `inner` through `shedder`, reading each request's priority
+    /// and client with `priority` and `client` and classifying results with
+    /// `classifier`.
+    pub fn new(inner: S, shedder: LoadShedder, priority: P, client: K, classifier: C) -> Self {
+        LoadShedService {
+            inner,
+            shedder,
+            priority,
+            client,
+            classifier,
+        }
+    }
+
+    /// The shedder admitting the calls.
+    pub fn shedder(&self) -> &LoadShedder {
+        &self.shedder
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, taken out.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, Req, P, K, C> Service<Req> for LoadShedService<S, P, K, C>
+where
+    S: Service<Req> + Clone,
+    S::Error: From<Rejection>,
+    P: PriorityOf<Req>,
+    K: ClientOf<Req>,
+    C: Classify<S::Response, S::Error> + Clone,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, Req, C>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, request: Req) -> Self::Future {
+        let priority: Priority = self.priority.priority_of(&request);
+        let mut info = CallInfo::new().priority(priority);
+        if let Some(client) = self.client.client_of(&request) {
+            info = info.client_hash(client);
+        }
+        match self.shedder.admit(info) {
+            Admission::Now(permit) => ResponseFuture::running(
+                self.inner.call(request),
+                permit,
+                self.classifier.clone(),
+            ),
+            Admission::Wait(waiting) => {
+                let clone = self.inner.clone();
+                let service = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::waiting(waiting, service, request, self.classifier.clone())
+            }
+            Admission::Shed(rejection) => ResponseFuture::shed(rejection),
+        }
+    }
+}
