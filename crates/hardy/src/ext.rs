@@ -68,6 +68,17 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
         self,
         limiter: &crate::rate_limit::RateLimiter,
     ) -> ServiceBuilder<Stack<crate::rate_limit::RateLimitLayer<crate::rate_limit::RateLimiter>, L>>;
+
+    /// Adds a [`LoadShedLayer`](crate::load_shed::LoadShedLayer) admitting or shedding
+    /// each call through `shedder`, every call at priority 0 (to read priorities and
+    /// clients from requests, add
+    /// [`LoadShedder::layer`](crate::load_shed::LoadShedder::layer) with its extractors
+    /// through `.layer(…)`).
+    #[cfg(feature = "load-shed")]
+    fn hardy_load_shed(
+        self,
+        shedder: &crate::load_shed::LoadShedder,
+    ) -> ServiceBuilder<Stack<crate::load_shed::LoadShedLayer, L>>;
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
@@ -110,6 +121,14 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     ) -> ServiceBuilder<Stack<crate::rate_limit::RateLimitLayer<crate::rate_limit::RateLimiter>, L>>
     {
         self.layer(limiter.layer())
+    }
+
+    #[cfg(feature = "load-shed")]
+    fn hardy_load_shed(
+        self,
+        shedder: &crate::load_shed::LoadShedder,
+    ) -> ServiceBuilder<Stack<crate::load_shed::LoadShedLayer, L>> {
+        self.layer(shedder.layer())
     }
 }
 

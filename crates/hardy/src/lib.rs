@@ -62,6 +62,7 @@
 //! | `fallback` | yes | [`fallback`]: `hardy-fallback` (fallback answers, last known good) |
 //! | `pool` | yes | [`pool`]: `hardy-pool` (async object pools) |
 //! | `health` | yes | [`health`]: `hardy-health` (health checks, probes, reports) |
+//! | `load-shed` | yes | [`load_shed`]: `hardy-load-shed` (adaptive concurrency limits, priorities, fairness) |
 //! | `rate-limit` | yes | [`rate_limit`]: `hardy-rate-limit` (GCRA rate limits, keyed limits) |
 //! | `serde` | no | `Serialize`/`Deserialize` for every config |
 //! | `http` | no | deadlines read from `http::Request` extensions; health endpoints and HTTP checks |
@@ -87,6 +88,10 @@ pub use hardy_fallback as fallback;
 /// Health checks, liveness/readiness/startup probes and reports: `hardy-health`.
 #[cfg(feature = "health")]
 pub use hardy_health as health;
+/// Load shedding: adaptive concurrency limits, priorities, fair shares, CoDel queueing
+/// and adaptive throttling: `hardy-load-shed`.
+#[cfg(feature = "load-shed")]
+pub use hardy_load_shed as load_shed;
 /// Async object pools with HikariCP's lifecycle: `hardy-pool`.
 #[cfg(feature = "pool")]
 pub use hardy_pool as pool;
@@ -120,6 +125,8 @@ pub mod prelude {
     pub use hardy_health::{
         CheckConfig, HealthCheck, HealthRegistry, Probe, Probes, Status as HealthStatus,
     };
+    #[cfg(feature = "load-shed")]
+    pub use hardy_load_shed::{CallInfo, LoadShedLayer, LoadShedder, Priority};
     #[cfg(feature = "pool")]
     pub use hardy_pool::{Manager, Pool, Pooled};
     #[cfg(feature = "rate-limit")]
