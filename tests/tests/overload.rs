@@ -34,7 +34,7 @@ impl Server {
 
     async fn serve(&self) -> Result<(), std::io::Error> {
         let _worker = self.workers.acquire().await.expect("never closed");
-        let ms = self.rng.lock().unwrap().random_range(8..=12);
+        let ms = self.rng.lock().expect("not poisoned").random_range(8..=12);
         sleep(Duration::from_millis(ms)).await;
         Ok(())
     }
@@ -87,7 +87,7 @@ async fn offer(
                     None => server.serve().await.is_ok(),
                 };
                 let done = Instant::now();
-                calls.lock().unwrap().push(Call {
+                calls.lock().expect("not poisoned").push(Call {
                     arrived: arrived - start,
                     priority,
                     served,
@@ -101,8 +101,7 @@ async fn offer(
     for task in &tasks {
         task.abort();
     }
-    let calls = calls.lock().unwrap().clone();
-    calls
+    calls.lock().expect("not poisoned").clone()
 }
 
 fn percentile(mut latencies: Vec<Duration>, p: f64) -> Duration {
@@ -113,7 +112,11 @@ fn percentile(mut latencies: Vec<Duration>, p: f64) -> Duration {
 }
 
 fn served_latencies(calls: &[Call]) -> Vec<Duration> {
-    calls.iter().filter(|c| c.served).map(|c| c.latency).collect()
+    calls
+        .iter()
+        .filter(|c| c.served)
+        .map(|c| c.latency)
+        .collect()
 }
 
 #[tokio::test(start_paused = true)]
@@ -142,7 +145,14 @@ async fn the_adaptive_shedder_keeps_latency_goodput_and_the_top_tier_under_twice
         "median latency by second of arrival, without the shedder: {medians:?}"
     );
 
-    let unloaded = offer(None, 0.5, Duration::from_secs(10), Duration::from_millis(100), 2).await;
+    let unloaded = offer(
+        None,
+        0.5,
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        2,
+    )
+    .await;
     let unloaded_p99 = percentile(served_latencies(&unloaded), 0.99);
     assert!(
         medians[7] > unloaded_p99 * 50,
@@ -204,17 +214,30 @@ impl Figures {
             (1.9..2.1).contains(&(self.offered / capacity)),
             "offered load is twice capacity: {self:?}"
         );
-        assert!(self.p99 <= unloaded_p99 * 2, "p99 against unloaded {unloaded_p99:?}: {self:?}");
+        assert!(
+            self.p99 <= unloaded_p99 * 2,
+            "p99 against unloaded {unloaded_p99:?}: {self:?}"
+        );
         assert!(self.goodput >= 0.9 * capacity, "goodput: {self:?}");
         let by = &self.success_by_priority;
         assert!(by[0] >= 0.99, "top tier success: {self:?}");
-        assert!(by[2] < by[1] && by[1] < by[0], "lower priorities are shed first: {self:?}");
+        assert!(
+            by[2] < by[1] && by[1] < by[0],
+            "lower priorities are shed first: {self:?}"
+        );
     }
 }
 
 async fn under_twice_the_load(shedder: &LoadShedder, capacity: f64) -> Figures {
     let minute = Duration::from_secs(60);
-    let shed = offer(Some(shedder.clone()), 2.0, minute, Duration::from_millis(100), 3).await;
+    let shed = offer(
+        Some(shedder.clone()),
+        2.0,
+        minute,
+        Duration::from_millis(100),
+        3,
+    )
+    .await;
     let arrived = shed.iter().filter(|c| c.arrived < minute).count();
     let served: Vec<&Call> = shed.iter().filter(|c| c.served).collect();
     let goodput = served.iter().filter(|c| c.done < minute).count() as f64 / 60.0;

@@ -150,12 +150,7 @@ impl Default for AimdConfig {
 
 impl AimdConfig {
     fn check(&self, check: &Validate<'_>) -> Result<(), ConfigError> {
-        bounds(
-            check,
-            self.initial_limit,
-            self.min_limit,
-            self.max_limit,
-        )?;
+        bounds(check, self.initial_limit, self.min_limit, self.max_limit)?;
         if !(self.backoff_ratio > 0.0 && self.backoff_ratio < 1.0) {
             return Err(check.error(
                 "limit.backoff_ratio",
@@ -237,12 +232,7 @@ impl Default for GradientConfig {
 
 impl GradientConfig {
     fn check(&self, check: &Validate<'_>) -> Result<(), ConfigError> {
-        bounds(
-            check,
-            self.initial_limit,
-            self.min_limit,
-            self.max_limit,
-        )?;
+        bounds(check, self.initial_limit, self.min_limit, self.max_limit)?;
         if !(self.tolerance.is_finite() && self.tolerance >= 1.0) {
             return Err(check.error(
                 "limit.tolerance",
@@ -471,7 +461,12 @@ impl LoadShedConfig {
                 ));
             }
             check.non_zero_duration("queue.target", queue.target)?;
-            check.at_least("queue.interval", queue.interval, "queue.target", queue.target)?;
+            check.at_least(
+                "queue.interval",
+                queue.interval,
+                "queue.target",
+                queue.target,
+            )?;
         }
         if let Some(throttle) = &self.throttle {
             if !(throttle.k.is_finite() && throttle.k >= 1.0) {

@@ -63,8 +63,9 @@ impl fmt::Display for Priority {
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CallInfo {
+    /// The client's hash, never zero; zero: no client.
+    client: u64,
     priority: Priority,
-    client: Option<u64>,
 }
 
 impl CallInfo {
@@ -84,14 +85,14 @@ impl CallInfo {
     /// Sets the client, by any hashable key (two keys with one hash are one client).
     #[must_use]
     pub fn client<K: Hash + ?Sized>(mut self, key: &K) -> Self {
-        self.client = Some(client_hash(key));
+        self.client = client_hash(key);
         self
     }
 
-    /// Sets the client by its hash, as [`ClientOf`] reads it.
+    /// Sets the client by its hash, as [`ClientOf`] reads it (hash 0 counts as 1).
     #[must_use]
     pub fn client_hash(mut self, hash: u64) -> Self {
-        self.client = Some(hash);
+        self.client = hash.max(1);
         self
     }
 
@@ -104,16 +105,23 @@ impl CallInfo {
     /// The client's hash, if a client was set.
     #[must_use]
     pub fn get_client(&self) -> Option<u64> {
+        (self.client != 0).then_some(self.client)
+    }
+
+    /// The client's hash, zero for none.
+    #[inline]
+    pub(crate) fn client_id(&self) -> u64 {
         self.client
     }
 }
 
 /// The hash a client key is tracked by: SipHash with fixed keys, the same in every
 /// process.
+/// Never zero, which means "no client" inside the shedder.
 pub(crate) fn client_hash<K: Hash + ?Sized>(key: &K) -> u64 {
     let mut hasher = DefaultHasher::new();
     key.hash(&mut hasher);
-    hasher.finish()
+    hasher.finish().max(1)
 }
 
 /// Reads a request's priority, for a [`LoadShedLayer`](crate::LoadShedLayer): any

@@ -22,7 +22,7 @@ pub(crate) struct Waiting {
     waiter: Arc<Waiter>,
     deadline: Pin<Box<Sleep>>,
     level: u8,
-    client: Option<u64>,
+    client: u64,
     done: bool,
 }
 
@@ -32,7 +32,7 @@ impl Waiting {
         waiter: Arc<Waiter>,
         wait: Duration,
         level: u8,
-        client: Option<u64>,
+        client: u64,
     ) -> Self {
         Waiting {
             shared,
@@ -115,13 +115,11 @@ impl Future for AcquireFuture {
                 self.admission = None;
                 Poll::Ready(result)
             }
-            Some(Admission::Now(_)) | Some(Admission::Shed(_)) => {
-                match self.admission.take() {
-                    Some(Admission::Now(permit)) => Poll::Ready(Ok(permit)),
-                    Some(Admission::Shed(rejection)) => Poll::Ready(Err(rejection)),
-                    _ => unreachable!(),
-                }
-            }
+            Some(Admission::Now(_)) | Some(Admission::Shed(_)) => match self.admission.take() {
+                Some(Admission::Now(permit)) => Poll::Ready(Ok(permit)),
+                Some(Admission::Shed(rejection)) => Poll::Ready(Err(rejection)),
+                _ => unreachable!(),
+            },
             None => panic!("load shedder acquire polled after completion"),
         }
     }
@@ -142,23 +140,24 @@ impl std::fmt::Debug for AcquireFuture {
 }
 
 #[pin_project(project = StateProj)]
-enum State<S, Req, F, C> {
+enum State<S, Req, F, C, E> {
     /// Admitted: the inner call runs, holding its slot.
     Running {
         #[pin]
         future: F,
-        permit: Option<LoadShedPermit>,
+        permit: LoadShedPermit,
         classifier: C,
     },
     /// Waiting for a slot, with the readied service and the request.
     Waiting {
-        waiting: Waiting,
+        waiting: Box<Waiting>,
         service: S,
         request: Option<Req>,
         classifier: Option<C>,
     },
-    /// Shed.
-    Shed { rejection: Option<Rejection> },
+    /// Shed: the rejection, already made the service's error (so the state holds no
+    /// large enum of its own).
+    Shed { error: Option<E> },
     /// Finished: the slot is free.
     Done,
 }
@@ -178,7 +177,7 @@ where
     S: Service<Req>,
 {
     #[pin]
-    state: State<S, Req, S::Future, C>,
+    state: State<S, Req, S::Future, C, S::Error>,
 }
 
 impl<S, Req, C> ResponseFuture<S, Req, C>
@@ -190,13 +189,13 @@ where
         ResponseFuture {
             state: State::Running {
                 future,
-                permit: Some(permit),
+                permit,
                 classifier,
             },
         }
     }
 
-    pub(crate) fn waiting(waiting: Waiting, service: S, request: Req, classifier: C) -> Self {
+    pub(crate) fn waiting(waiting: Box<Waiting>, service: S, request: Req, classifier: C) -> Self {
         ResponseFuture {
             state: State::Waiting {
                 waiting,
@@ -207,10 +206,13 @@ where
         }
     }
 
-    pub(crate) fn shed(rejection: Rejection) -> Self {
+    pub(crate) fn shed(rejection: Rejection) -> Self
+    where
+        S::Error: From<Rejection>,
+    {
         ResponseFuture {
             state: State::Shed {
-                rejection: Some(rejection),
+                error: Some(rejection.into()),
             },
         }
     }
@@ -235,9 +237,7 @@ where
                     classifier,
                 } => {
                     let output = ready!(future.poll(cx));
-                    if let Some(permit) = permit.take() {
-                        permit.complete(classifier, &output);
-                    }
+                    permit.complete(classifier, &output);
                     this.state.set(State::Done);
                     return Poll::Ready(output);
                 }
@@ -254,22 +254,22 @@ where
                                     .take()
                                     .expect("the request is kept until the call is admitted"),
                             ),
-                            permit: Some(permit),
+                            permit,
                             classifier: classifier
                                 .take()
                                 .expect("the classifier is kept until the call is admitted"),
                         },
                         Err(rejection) => State::Shed {
-                            rejection: Some(rejection),
+                            error: Some(rejection.into()),
                         },
                     };
                     this.state.set(next);
                 }
-                StateProj::Shed { rejection } => {
-                    let rejection = rejection
+                StateProj::Shed { error } => {
+                    let error = error
                         .take()
                         .expect("load shedder future polled after completion");
-                    return Poll::Ready(Err(rejection.into()));
+                    return Poll::Ready(Err(error));
                 }
                 StateProj::Done => panic!("load shedder future polled after completion"),
             }
@@ -301,14 +301,14 @@ enum CallState<F, Fut, C> {
         classifier: Option<C>,
     },
     Waiting {
-        waiting: Waiting,
+        waiting: Box<Waiting>,
         operation: Option<F>,
         classifier: Option<C>,
     },
     Running {
         #[pin]
         future: Fut,
-        permit: Option<LoadShedPermit>,
+        permit: LoadShedPermit,
         classifier: C,
     },
     Done,
@@ -368,7 +368,7 @@ where
                     let next = match this.shedder.admit(*this.info) {
                         Admission::Now(permit) => CallState::Running {
                             future: operation(),
-                            permit: Some(permit),
+                            permit,
                             classifier,
                         },
                         Admission::Wait(waiting) => CallState::Waiting {
@@ -397,7 +397,7 @@ where
                             .expect("the classifier is kept until the call is admitted");
                         this.state.set(CallState::Running {
                             future: operation(),
-                            permit: Some(permit),
+                            permit,
                             classifier,
                         });
                     }
@@ -412,9 +412,7 @@ where
                     classifier,
                 } => {
                     let result = ready!(future.poll(cx));
-                    if let Some(permit) = permit.take() {
-                        permit.complete(classifier, &result);
-                    }
+                    permit.complete(classifier, &result);
                     this.state.set(CallState::Done);
                     return Poll::Ready(result.map_err(Error::Inner));
                 }

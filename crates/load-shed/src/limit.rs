@@ -44,10 +44,7 @@ pub(crate) enum Step {
 #[derive(Debug, Clone)]
 enum Kind {
     Fixed,
-    Aimd {
-        backoff_ratio: f64,
-        increase: f64,
-    },
+    Aimd { backoff_ratio: f64, increase: f64 },
     Gradient(Gradient),
 }
 
@@ -355,8 +352,7 @@ mod tests {
         let config = gradient();
         let intervals: Vec<u64> = (0..20)
             .map(|seed| {
-                let mut algorithm =
-                    Algorithm::new(&LimitConfig::Gradient(config.clone()), 0, seed);
+                let mut algorithm = Algorithm::new(&LimitConfig::Gradient(config.clone()), 0, seed);
                 algorithm.on_window(0, &window(10, MS, 3));
                 match &algorithm.kind {
                     Kind::Gradient(gradient) => gradient.next_probe,

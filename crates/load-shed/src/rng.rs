@@ -48,7 +48,12 @@ mod tests {
         let b = Rng::new(42);
         let draws: Vec<f64> = (0..10_000).map(|_| a.next_unit()).collect();
         assert!(draws.iter().all(|d| (0.0..1.0).contains(d)));
-        assert!(draws.iter().zip((0..).map(|_| b.next_unit())).all(|(x, y)| *x == y));
+        assert!(
+            draws
+                .iter()
+                .zip((0..).map(|_| b.next_unit()))
+                .all(|(x, y)| *x == y)
+        );
         let below = draws.iter().filter(|&&d| d < 0.25).count();
         assert!((2_300..2_700).contains(&below), "{below}");
         assert_ne!(Rng::new(43).next_unit(), draws[0]);

@@ -58,7 +58,13 @@ impl Sampler {
     /// running (itself included), failed or not. Returns what the window did if this
     /// completion closed it.
     #[inline]
-    pub(crate) fn record(&self, start: u64, now: u64, in_flight: u32, failed: bool) -> Option<Closed> {
+    pub(crate) fn record(
+        &self,
+        start: u64,
+        now: u64,
+        in_flight: u32,
+        failed: bool,
+    ) -> Option<Closed> {
         // While probing, only calls admitted at the probe's low concurrency count.
         let probing = self.probing_since.load(Ordering::Relaxed);
         if probing != NOT_PROBING && start < probing {

@@ -87,12 +87,30 @@ where
         if let Some(client) = self.client.client_of(&request) {
             info = info.client_hash(client);
         }
-        match self.shedder.admit(info) {
-            Admission::Now(permit) => ResponseFuture::running(
+        if let Some(permit) = self.shedder.admit_fast(&info) {
+            return ResponseFuture::running(
                 self.inner.call(request),
                 permit,
                 self.classifier.clone(),
-            ),
+            );
+        }
+        self.call_slowly(request, info)
+    }
+}
+
+impl<S, P, K, C> LoadShedService<S, P, K, C> {
+    /// The full admission: probabilistic stages, fair shares, the queue, shedding.
+    #[inline(never)]
+    fn call_slowly<Req>(&mut self, request: Req, info: CallInfo) -> ResponseFuture<S, Req, C>
+    where
+        S: Service<Req> + Clone,
+        S::Error: From<Rejection>,
+        C: Clone,
+    {
+        match self.shedder.admit(info) {
+            Admission::Now(permit) => {
+                ResponseFuture::running(self.inner.call(request), permit, self.classifier.clone())
+            }
             Admission::Wait(waiting) => {
                 let clone = self.inner.clone();
                 let service = std::mem::replace(&mut self.inner, clone);

@@ -5,8 +5,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use hardy_core::{
-    Classify, ConfigError, DefaultClassifier, Listener, Name, Outcome, Rejection,
-    ShedReason, Validate,
+    Classify, ConfigError, DefaultClassifier, Listener, Name, Outcome, Rejection, ShedReason,
+    Validate,
 };
 use metrics::{Counter, Gauge, Histogram};
 use tokio::time::Instant;
@@ -160,7 +160,8 @@ impl Metrics {
                 })
             })
             .collect();
-        let _shed_total = metrics::counter!(METRIC_CALLS, "name" => label.clone(), "outcome" => "shed");
+        let _shed_total =
+            metrics::counter!(METRIC_CALLS, "name" => label.clone(), "outcome" => "shed");
         Metrics {
             admitted: metrics::counter!(METRIC_CALLS, "name" => label.clone(), "outcome" => "admitted"),
             shed,
@@ -240,7 +241,7 @@ pub struct LoadShedStats {
 /// What [`LoadShedder::admit`] decided.
 pub(crate) enum Admission {
     Now(LoadShedPermit),
-    Wait(Waiting),
+    Wait(Box<Waiting>),
     Shed(Rejection),
 }
 
@@ -277,12 +278,9 @@ impl LoadShedder {
                 aimd.latency_threshold.map_or(u64::MAX, nanos),
                 0,
             )),
-            crate::LimitConfig::Gradient(gradient) => Some(Sampler::new(
-                algorithm,
-                nanos(gradient.window),
-                u64::MAX,
-                0,
-            )),
+            crate::LimitConfig::Gradient(gradient) => {
+                Some(Sampler::new(algorithm, nanos(gradient.window), u64::MAX, 0))
+            }
         };
         let queue = config.queue.as_ref().map(|queue| QueueLimits {
             max_waiting: queue.max_waiting,
@@ -297,7 +295,10 @@ impl LoadShedder {
                 epoch,
                 bounds: config.limit.bounds(),
                 sampler,
-                fair: config.fairness.as_ref().map(|fair| Fair::new(fair.engage_at)),
+                fair: config
+                    .fairness
+                    .as_ref()
+                    .map(|fair| Fair::new(fair.engage_at)),
                 throttle: config
                     .throttle
                     .as_ref()
@@ -451,58 +452,79 @@ impl LoadShedder {
     }
 
     /// Admits or sheds a call with `info`, queueing it if the shedder has a queue.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn admit(&self, info: CallInfo) -> Admission {
         self.admit_with(info, true)
     }
 
-    #[inline]
+    /// The fast path alone: a permit if no probabilistic stage or fair share applies
+    /// and the call is below its threshold; `None` means "take the full path".
+    ///
+    /// Returning a small `Option` (rather than an [`Admission`] holding a rejection)
+    /// keeps the caller's moves of it aligned.
+    #[inline(always)]
+    pub(crate) fn admit_fast(&self, info: &CallInfo) -> Option<LoadShedPermit> {
+        let shared = &self.shared;
+        if shared.probabilistic.load(Ordering::Relaxed)
+            || (info.client_id() != 0 && shared.fair.is_some())
+        {
+            return None;
+        }
+        let level = info.get_priority().level().min(shared.gate.levels() - 1);
+        if shared.gate.try_admit(level) {
+            Some(LoadShedPermit::new(Arc::clone(&self.shared), 0))
+        } else {
+            None
+        }
+    }
+
+    #[inline(always)]
     fn admit_with(&self, info: CallInfo, may_wait: bool) -> Admission {
         let shared = &self.shared;
         let level = info.get_priority().level().min(shared.gate.levels() - 1);
-        let client = info.get_client();
+        let client = info.client_id();
         if shared.probabilistic.load(Ordering::Relaxed)
             && !(level == 0 && shared.gate.levels() > 1)
             && shared.draw_shed()
         {
             return Admission::Shed(shared.shed(ShedReason::Probabilistic, level));
         }
-        let client = match (&shared.fair, client) {
-            (Some(fair), Some(client)) => {
+        let client = match &shared.fair {
+            Some(fair) if client != 0 => {
                 if !fair.enter(client, shared.gate.in_flight(), shared.gate.limit()) {
                     return Admission::Shed(shared.shed(ShedReason::Fairness, level));
                 }
-                Some(client)
+                client
             }
-            _ => None,
+            _ => 0,
         };
         if shared.gate.try_admit(level) {
-            return Admission::Now(LoadShedPermit::new(self.shared.clone(), client));
+            return Admission::Now(LoadShedPermit::new(Arc::clone(&self.shared), client));
         }
         self.admit_slowly(level, client, may_wait)
     }
 
     #[cold]
-    fn admit_slowly(&self, level: u8, client: Option<u64>, may_wait: bool) -> Admission {
+    fn admit_slowly(&self, level: u8, client: u64, may_wait: bool) -> Admission {
         let shared = &self.shared;
         if may_wait && shared.gate.has_queue() {
             match shared.gate.enqueue(level, shared.now()) {
                 Enqueued::Admitted => {
-                    return Admission::Now(LoadShedPermit::new(self.shared.clone(), client));
+                    return Admission::Now(LoadShedPermit::new(Arc::clone(&self.shared), client));
                 }
                 Enqueued::Waiting(waiter, wait) => {
-                    return Admission::Wait(Waiting::new(
+                    return Admission::Wait(Box::new(Waiting::new(
                         self.shared.clone(),
                         waiter,
                         Duration::from_nanos(wait),
                         level,
                         client,
-                    ));
+                    )));
                 }
                 Enqueued::Full => {}
             }
         } else if shared.gate.try_admit(level) {
-            return Admission::Now(LoadShedPermit::new(self.shared.clone(), client));
+            return Admission::Now(LoadShedPermit::new(Arc::clone(&self.shared), client));
         }
         shared.leave(client);
         let reason = if shared.gate.in_flight() < shared.gate.limit() && level > 0 {
@@ -521,9 +543,12 @@ impl Shared {
         nanos(Instant::now().saturating_duration_since(self.epoch))
     }
 
-    /// Counts a call of `client` out of the fair shares.
-    pub(crate) fn leave(&self, client: Option<u64>) {
-        if let (Some(fair), Some(client)) = (&self.fair, client) {
+    /// Counts a call of `client` (zero: none) out of the fair shares.
+    #[inline]
+    pub(crate) fn leave(&self, client: u64) {
+        if client != 0
+            && let Some(fair) = &self.fair
+        {
             fair.leave(client);
         }
     }
@@ -567,18 +592,31 @@ impl Shared {
     }
 
     /// A call was admitted: counts it and, with an adaptive limit, reads its start.
-    #[inline]
+    #[inline(always)]
     fn admitted(&self) -> u64 {
         self.metrics.admitted.increment(1);
         self.metrics.in_flight.increment(1.0);
-        if self.sampler.is_some() { self.now() } else { 0 }
+        if self.sampler.is_some() {
+            self.now()
+        } else {
+            0
+        }
     }
 
     /// A call admitted at `start` ended with `outcome` (none: cancelled or panicked).
-    #[inline]
-    fn complete(&self, start: u64, client: Option<u64>, outcome: Option<Outcome>) {
-        self.leave(client);
+    #[inline(always)]
+    fn complete(&self, start: u64, client: u64, outcome: Option<Outcome>) {
         self.metrics.in_flight.decrement(1.0);
+        if client != 0 || self.sampler.is_some() || self.throttle.is_some() {
+            return self.complete_measured(start, client, outcome);
+        }
+        self.gate.release(|| self.now());
+    }
+
+    /// [`complete`](Self::complete) with fair shares, throttling or an adaptive limit.
+    #[inline(never)]
+    fn complete_measured(&self, start: u64, client: u64, outcome: Option<Outcome>) {
+        self.leave(client);
         let Some(outcome) = outcome else {
             self.gate.release(|| self.now());
             return;
@@ -661,21 +699,21 @@ impl fmt::Debug for LoadShedder {
 /// the slot without a measurement (as for a cancelled call).
 #[must_use = "the slot is freed as soon as the permit is dropped"]
 pub struct LoadShedPermit {
-    shared: Arc<Shared>,
+    /// Taken when the slot is freed.
+    shared: Option<Arc<Shared>>,
     start: u64,
-    client: Option<u64>,
-    done: bool,
+    /// The client's hash; zero: none.
+    client: u64,
 }
 
 impl LoadShedPermit {
-    #[inline]
-    pub(crate) fn new(shared: Arc<Shared>, client: Option<u64>) -> Self {
+    #[inline(always)]
+    pub(crate) fn new(shared: Arc<Shared>, client: u64) -> Self {
         let start = shared.admitted();
         LoadShedPermit {
-            shared,
+            shared: Some(shared),
             start,
             client,
-            done: false,
         }
     }
 
@@ -695,19 +733,20 @@ impl LoadShedPermit {
         self.finish(Some(outcome));
     }
 
-    /// Frees the slot, reporting a result as classified by `classifier`.
-    pub(crate) fn complete<C, T, E>(mut self, classifier: &C, result: &Result<T, E>)
+    /// Frees the slot, reporting a result as classified by `classifier`; the permit is
+    /// spent.
+    #[inline(always)]
+    pub(crate) fn complete<C, T, E>(&mut self, classifier: &C, result: &Result<T, E>)
     where
         C: Classify<T, E>,
     {
         self.finish(Some(classifier.classify(result)));
     }
 
-    #[inline]
+    #[inline(always)]
     fn finish(&mut self, outcome: Option<Outcome>) {
-        if !self.done {
-            self.done = true;
-            self.shared.complete(self.start, self.client, outcome);
+        if let Some(shared) = self.shared.take() {
+            shared.complete(self.start, self.client, outcome);
         }
     }
 }
@@ -721,8 +760,7 @@ impl Drop for LoadShedPermit {
 impl fmt::Debug for LoadShedPermit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoadShedPermit")
-            .field("shedder", &self.shared.name)
+            .field("shedder", &self.shared.as_ref().map(|shared| &shared.name))
             .finish_non_exhaustive()
     }
 }
-

@@ -9,11 +9,14 @@ use crate::sync::{AtomicU32, Mutex, Ordering};
 
 const FAIR_SHARDS: usize = 16;
 
+/// Calls in flight by client hash, for one shard of the clients.
+type Shard = CachePadded<Mutex<HashMap<u64, u32>>>;
+
 /// Calls in flight per client, and how many clients have calls in flight.
 #[derive(Debug)]
 pub(crate) struct Fair {
     engage_at: f64,
-    shards: Box<[CachePadded<Mutex<HashMap<u64, u32>>>]>,
+    shards: Box<[Shard]>,
     active: AtomicU32,
 }
 

@@ -325,10 +325,10 @@ impl Gate {
 
     /// Sets the limit (and every threshold from it), then grants waiters that now fit.
     pub(crate) fn set_limit(&self, limit: u32, now: impl FnOnce() -> u64) {
-        for (slot, threshold) in self
-            .thresholds
-            .iter()
-            .zip(thresholds(limit, self.reserve, self.levels()))
+        for (slot, threshold) in
+            self.thresholds
+                .iter()
+                .zip(thresholds(limit, self.reserve, self.levels()))
         {
             slot.store(threshold, Ordering::Relaxed);
         }
@@ -412,7 +412,10 @@ mod tests {
         let gate = Gate::new(2, 0.5, 2, queue(4));
         assert!(gate.try_admit(1));
         let (low, _) = waiting(gate.enqueue(1, 0));
-        assert!(!gate.try_admit(0), "the fast path leaves waiters to the slow one");
+        assert!(
+            !gate.try_admit(0),
+            "the fast path leaves waiters to the slow one"
+        );
         assert!(matches!(gate.enqueue(0, 0), Enqueued::Admitted));
         assert_eq!((gate.in_flight(), gate.waiting()), (2, 1));
         assert!(!granted(&low));

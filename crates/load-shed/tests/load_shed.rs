@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use hardy_core::{Error, Outcome, Rejection, ShedReason};
 use hardy_load_shed::{
-    AimdConfig, CallInfo, FixedConfig, GradientConfig, LimitConfig, LoadShedConfig,
-    LoadShedEvent, LoadShedder, Priority, QueueConfig, ThrottleConfig,
+    AimdConfig, CallInfo, FixedConfig, GradientConfig, LimitConfig, LoadShedConfig, LoadShedEvent,
+    LoadShedder, Priority, QueueConfig, ThrottleConfig,
 };
 use tokio::time::{Instant, sleep};
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
@@ -22,8 +22,8 @@ fn reason_of<T: std::fmt::Debug, E: std::fmt::Debug>(result: Result<T, Error<E>>
     }
 }
 
-fn ok() -> impl std::future::Future<Output = Result<(), std::io::Error>> {
-    async { Ok(()) }
+async fn ok() -> Result<(), std::io::Error> {
+    Ok(())
 }
 
 fn fixed(limit: u32) -> hardy_load_shed::LoadShedBuilder {
@@ -46,7 +46,10 @@ async fn a_fixed_limit_sheds_calls_over_it_and_frees_slots_on_completion() {
     assert_eq!(shedder.stats().in_flight, 0);
     shedder.call(ok).await.unwrap();
     let stats = shedder.stats();
-    assert_eq!((stats.in_flight, stats.shed.overload, stats.shed.total()), (0, 1, 1));
+    assert_eq!(
+        (stats.in_flight, stats.shed.overload, stats.shed.total()),
+        (0, 1, 1)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -57,8 +60,16 @@ async fn lower_priorities_are_shed_first_and_the_top_tier_keeps_its_share() {
     for _ in 0..6 {
         held.push(shedder.try_acquire(CallInfo::new().priority(2)).unwrap());
     }
-    let low = shedder.try_acquire(CallInfo::new().priority(2)).unwrap_err();
-    assert!(matches!(low, Rejection::Shed { reason: ShedReason::Priority, .. }));
+    let low = shedder
+        .try_acquire(CallInfo::new().priority(2))
+        .unwrap_err();
+    assert!(matches!(
+        low,
+        Rejection::Shed {
+            reason: ShedReason::Priority,
+            ..
+        }
+    ));
     // A priority beyond the last level counts as the last.
     assert!(shedder.try_acquire(CallInfo::new().priority(9)).is_err());
     for _ in 0..2 {
@@ -69,7 +80,13 @@ async fn lower_priorities_are_shed_first_and_the_top_tier_keeps_its_share() {
         held.push(shedder.try_acquire(CallInfo::new().priority(0)).unwrap());
     }
     let top = shedder.try_acquire(CallInfo::new()).unwrap_err();
-    assert!(matches!(top, Rejection::Shed { reason: ShedReason::Overload, .. }));
+    assert!(matches!(
+        top,
+        Rejection::Shed {
+            reason: ShedReason::Overload,
+            ..
+        }
+    ));
     let stats = shedder.stats();
     assert_eq!((stats.shed.priority, stats.shed.overload), (3, 1));
     drop(held);
@@ -86,12 +103,24 @@ async fn a_greedy_client_is_held_to_its_fair_share() {
         held.push(shedder.try_acquire(greedy).unwrap());
     }
     // Once another client has a call in flight, the greedy one's share is half.
-    let polite = shedder.try_acquire(CallInfo::new().client(&"polite")).unwrap();
+    let polite = shedder
+        .try_acquire(CallInfo::new().client(&"polite"))
+        .unwrap();
     assert_eq!(shedder.stats().clients, 2);
     let shed = shedder.try_acquire(greedy).unwrap_err();
-    assert!(matches!(shed, Rejection::Shed { reason: ShedReason::Fairness, .. }));
+    assert!(matches!(
+        shed,
+        Rejection::Shed {
+            reason: ShedReason::Fairness,
+            ..
+        }
+    ));
     for _ in 0..2 {
-        held.push(shedder.try_acquire(CallInfo::new().client(&"polite")).unwrap());
+        held.push(
+            shedder
+                .try_acquire(CallInfo::new().client(&"polite"))
+                .unwrap(),
+        );
     }
     assert_eq!(shedder.stats().shed.fairness, 1);
     // Calls without a client are not counted against anyone.
@@ -104,14 +133,15 @@ async fn a_greedy_client_is_held_to_its_fair_share() {
 
 #[tokio::test(start_paused = true)]
 async fn a_queued_call_runs_when_a_slot_frees() {
-    let shedder = fixed(1)
-        .queue(4, 5 * MS, 100 * MS)
-        .build()
-        .unwrap();
+    let shedder = fixed(1).queue(4, 5 * MS, 100 * MS).build().unwrap();
     let held = shedder.try_acquire(CallInfo::new()).unwrap();
     let waiter = tokio::spawn({
         let shedder = shedder.clone();
-        async move { shedder.call(|| async { Ok::<_, std::io::Error>(Instant::now()) }).await }
+        async move {
+            shedder
+                .call(|| async { Ok::<_, std::io::Error>(Instant::now()) })
+                .await
+        }
     });
     sleep(20 * MS).await;
     assert_eq!(shedder.stats().waiting, 1);
@@ -124,10 +154,7 @@ async fn a_queued_call_runs_when_a_slot_frees() {
 
 #[tokio::test(start_paused = true)]
 async fn a_waiter_is_shed_after_the_interval_and_a_standing_queue_after_the_target() {
-    let shedder = fixed(1)
-        .queue(8, 5 * MS, 100 * MS)
-        .build()
-        .unwrap();
+    let shedder = fixed(1).queue(8, 5 * MS, 100 * MS).build().unwrap();
     let _held = shedder.try_acquire(CallInfo::new()).unwrap();
     let start = Instant::now();
     let wait = |shedder: &LoadShedder| {
@@ -157,7 +184,13 @@ async fn a_full_queue_sheds_at_once() {
     let mut waiting = Box::pin(shedder.acquire(CallInfo::new()));
     assert!(futures_poll(&mut waiting).is_none());
     let shed = shedder.acquire(CallInfo::new()).await.unwrap_err();
-    assert!(matches!(shed, Rejection::Shed { reason: ShedReason::Overload, .. }));
+    assert!(matches!(
+        shed,
+        Rejection::Shed {
+            reason: ShedReason::Overload,
+            ..
+        }
+    ));
     // try_acquire never waits.
     assert!(shedder.try_acquire(CallInfo::new()).is_err());
     drop(waiting);
@@ -175,7 +208,12 @@ fn futures_poll<F: std::future::Future + Unpin>(future: &mut F) -> Option<F::Out
 #[tokio::test(start_paused = true)]
 async fn random_shedding_is_seeded_spares_the_top_tier_and_changes_at_run_time() {
     let run = |seed| {
-        let shedder = fixed(1000).priorities(2).shed_rate(0.3).seed(seed).build().unwrap();
+        let shedder = fixed(1000)
+            .priorities(2)
+            .shed_rate(0.3)
+            .seed(seed)
+            .build()
+            .unwrap();
         let outcomes: Vec<bool> = (0..1000)
             .map(|_| shedder.try_acquire(CallInfo::new().priority(1)).is_ok())
             .collect();
@@ -247,7 +285,7 @@ async fn run_calls(shedder: &LoadShedder, calls: usize, latency: Duration) {
         }));
     }
     for task in tasks {
-        task.await.unwrap();
+        task.await.expect("the call task finishes");
     }
 }
 
@@ -290,10 +328,13 @@ async fn the_gradient_limit_probes_first_then_grows_while_latency_holds() {
     }
     let grown = shedder.stats().limit;
     assert!(grown > 40, "limit {grown}");
-    assert!(events.lock().unwrap().iter().any(|event| matches!(
-        event,
-        LoadShedEvent::LimitChanged { from: 20, .. }
-    )));
+    assert!(
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|event| matches!(event, LoadShedEvent::LimitChanged { from: 20, .. }))
+    );
     // Latency triples at this concurrency: the limit shrinks.
     for _ in 0..30 {
         let limit = shedder.stats().limit as usize;
@@ -357,7 +398,11 @@ async fn set_limit_applies_at_once_within_the_bounds() {
     assert_eq!(shedder.stats().in_flight, 2);
     drop((held, permit));
     let gradient = LoadShedder::builder("g")
-        .gradient(GradientConfig { min_limit: 5, max_limit: 50, ..GradientConfig::default() })
+        .gradient(GradientConfig {
+            min_limit: 5,
+            max_limit: 50,
+            ..GradientConfig::default()
+        })
         .build()
         .unwrap();
     assert_eq!(
@@ -368,7 +413,11 @@ async fn set_limit_applies_at_once_within_the_bounds() {
 
 #[tokio::test(start_paused = true)]
 async fn cancelled_and_panicking_calls_free_their_slots() {
-    let shedder = fixed(2).queue(4, 5 * MS, 100 * MS).fairness(0.5).build().unwrap();
+    let shedder = fixed(2)
+        .queue(4, 5 * MS, 100 * MS)
+        .fairness(0.5)
+        .build()
+        .unwrap();
     let info = CallInfo::new().client(&"a");
     // Cancelled while running.
     let running = tokio::spawn({
@@ -426,7 +475,9 @@ async fn a_waiter_granted_as_it_is_dropped_passes_the_slot_on() {
     assert!(futures_poll(&mut second).is_none());
     drop(held); // granted to `first`, which is dropped before it sees it
     drop(first);
-    let permit = futures_poll(&mut second).expect("the slot was passed on").unwrap();
+    let permit = futures_poll(&mut second)
+        .expect("the slot was passed on")
+        .unwrap();
     assert_eq!((shedder.stats().in_flight, shedder.stats().waiting), (1, 0));
     drop(permit);
     assert_eq!(shedder.stats().in_flight, 0);
@@ -440,7 +491,12 @@ struct Request {
 
 #[tokio::test(start_paused = true)]
 async fn the_layer_reads_priority_and_client_from_each_request() {
-    let shedder = fixed(4).priorities(2).reserve(0.5).fairness(0.0).build().unwrap();
+    let shedder = fixed(4)
+        .priorities(2)
+        .reserve(0.5)
+        .fairness(0.0)
+        .build()
+        .unwrap();
     let running = Arc::new(AtomicU32::new(0));
     let service = ServiceBuilder::new()
         .layer(
@@ -464,7 +520,11 @@ async fn the_layer_reads_priority_and_client_from_each_request() {
     let send = |user, priority| {
         let mut service = service.clone();
         tokio::spawn(async move {
-            service.ready().await?.call(Request { user, priority }).await
+            service
+                .ready()
+                .await?
+                .call(Request { user, priority })
+                .await
         })
     };
     // Priority 1 may hold 2 of 4; one user at most its share.
@@ -505,7 +565,7 @@ async fn futures_join<T: Send + 'static>(
 ) -> Vec<T> {
     let mut out = Vec::new();
     for handle in handles {
-        out.push(handle.await.unwrap());
+        out.push(handle.await.expect("the request task finishes"));
     }
     out
 }
@@ -513,10 +573,12 @@ async fn futures_join<T: Send + 'static>(
 #[tokio::test(start_paused = true)]
 async fn the_layer_keeps_poll_ready_of_the_inner_service() {
     let shedder = fixed(1).build().unwrap();
-    let (mut service, mut handle) =
-        tower_test::mock::spawn_layer::<u32, u32, _>(shedder.layer());
+    let (mut service, mut handle) = tower_test::mock::spawn_layer::<u32, u32, _>(shedder.layer());
     handle.allow(0);
-    assert!(service.poll_ready().is_pending(), "the inner service is not ready");
+    assert!(
+        service.poll_ready().is_pending(),
+        "the inner service is not ready"
+    );
     handle.allow(2);
     assert!(service.poll_ready().is_ready());
     let first = service.call(1);
@@ -526,7 +588,10 @@ async fn the_layer_keeps_poll_ready_of_the_inner_service() {
     let shed = service.call(2).await.unwrap_err();
     assert!(matches!(
         hardy_core::find_rejection(shed.as_ref()),
-        Some(Rejection::Shed { reason: ShedReason::Overload, .. })
+        Some(Rejection::Shed {
+            reason: ShedReason::Overload,
+            ..
+        })
     ));
     respond.send_response(10);
     assert_eq!(first.await.unwrap(), 10);
@@ -560,26 +625,37 @@ fn every_config_rule_names_the_field_and_value() {
     let base = LoadShedConfig::default();
     let cases: Vec<(LoadShedConfig, &str)> = vec![
         (
-            LoadShedConfig { limit: LimitConfig::Fixed(FixedConfig { limit: 0 }), ..base.clone() },
+            LoadShedConfig {
+                limit: LimitConfig::Fixed(FixedConfig { limit: 0 }),
+                ..base.clone()
+            },
             "limit.limit = 0: must be greater than zero",
         ),
         (
             LoadShedConfig {
-                limit: LimitConfig::Fixed(FixedConfig { limit: (1 << 24) + 1 }),
+                limit: LimitConfig::Fixed(FixedConfig {
+                    limit: (1 << 24) + 1,
+                }),
                 ..base.clone()
             },
             "limit.limit = 16777217: must be at most 16777216",
         ),
         (
             LoadShedConfig {
-                limit: LimitConfig::Aimd(AimdConfig { min_limit: 0, ..AimdConfig::default() }),
+                limit: LimitConfig::Aimd(AimdConfig {
+                    min_limit: 0,
+                    ..AimdConfig::default()
+                }),
                 ..base.clone()
             },
             "limit.min_limit = 0: must be greater than zero",
         ),
         (
             LoadShedConfig {
-                limit: LimitConfig::Aimd(AimdConfig { max_limit: 0, ..AimdConfig::default() }),
+                limit: LimitConfig::Aimd(AimdConfig {
+                    max_limit: 0,
+                    ..AimdConfig::default()
+                }),
                 ..base.clone()
             },
             "limit.max_limit = 0: must be greater than zero",
@@ -598,7 +674,10 @@ fn every_config_rule_names_the_field_and_value() {
         ),
         (
             LoadShedConfig {
-                limit: LimitConfig::Aimd(AimdConfig { initial_limit: 0, ..AimdConfig::default() }),
+                limit: LimitConfig::Aimd(AimdConfig {
+                    initial_limit: 0,
+                    ..AimdConfig::default()
+                }),
                 ..base.clone()
             },
             "limit.initial_limit = 0: must be at least limit.min_limit (1)",
@@ -615,14 +694,20 @@ fn every_config_rule_names_the_field_and_value() {
         ),
         (
             LoadShedConfig {
-                limit: LimitConfig::Aimd(AimdConfig { backoff_ratio: 1.0, ..AimdConfig::default() }),
+                limit: LimitConfig::Aimd(AimdConfig {
+                    backoff_ratio: 1.0,
+                    ..AimdConfig::default()
+                }),
                 ..base.clone()
             },
             "limit.backoff_ratio = 1.0: must be within 0..1, both ends excluded",
         ),
         (
             LoadShedConfig {
-                limit: LimitConfig::Aimd(AimdConfig { increase: 0, ..AimdConfig::default() }),
+                limit: LimitConfig::Aimd(AimdConfig {
+                    increase: 0,
+                    ..AimdConfig::default()
+                }),
                 ..base.clone()
             },
             "limit.increase = 0: must be greater than zero",
@@ -639,7 +724,10 @@ fn every_config_rule_names_the_field_and_value() {
         ),
         (
             LoadShedConfig {
-                limit: LimitConfig::Aimd(AimdConfig { window: Duration::ZERO, ..AimdConfig::default() }),
+                limit: LimitConfig::Aimd(AimdConfig {
+                    window: Duration::ZERO,
+                    ..AimdConfig::default()
+                }),
                 ..base.clone()
             },
             "limit.window = 0ns: must be greater than zero",
@@ -715,15 +803,24 @@ fn every_config_rule_names_the_field_and_value() {
             "limit.probe_samples = 0: must be greater than zero",
         ),
         (
-            LoadShedConfig { priorities: 0, ..base.clone() },
+            LoadShedConfig {
+                priorities: 0,
+                ..base.clone()
+            },
             "priorities = 0: must be greater than zero",
         ),
         (
-            LoadShedConfig { priorities: 17, ..base.clone() },
+            LoadShedConfig {
+                priorities: 17,
+                ..base.clone()
+            },
             "priorities = 17: must be at most 16",
         ),
         (
-            LoadShedConfig { reserve: 1.0, ..base.clone() },
+            LoadShedConfig {
+                reserve: 1.0,
+                ..base.clone()
+            },
             "reserve = 1.0: must be within 0..1",
         ),
         (
@@ -735,48 +832,69 @@ fn every_config_rule_names_the_field_and_value() {
         ),
         (
             LoadShedConfig {
-                queue: Some(QueueConfig { max_waiting: 0, ..QueueConfig::default() }),
+                queue: Some(QueueConfig {
+                    max_waiting: 0,
+                    ..QueueConfig::default()
+                }),
                 ..base.clone()
             },
             "queue.max_waiting = 0: must be greater than zero",
         ),
         (
             LoadShedConfig {
-                queue: Some(QueueConfig { max_waiting: (1 << 20) + 1, ..QueueConfig::default() }),
+                queue: Some(QueueConfig {
+                    max_waiting: (1 << 20) + 1,
+                    ..QueueConfig::default()
+                }),
                 ..base.clone()
             },
             "queue.max_waiting = 1048577: must be at most 1048576",
         ),
         (
             LoadShedConfig {
-                queue: Some(QueueConfig { target: Duration::ZERO, ..QueueConfig::default() }),
+                queue: Some(QueueConfig {
+                    target: Duration::ZERO,
+                    ..QueueConfig::default()
+                }),
                 ..base.clone()
             },
             "queue.target = 0ns: must be greater than zero",
         ),
         (
             LoadShedConfig {
-                queue: Some(QueueConfig { interval: MS, ..QueueConfig::default() }),
+                queue: Some(QueueConfig {
+                    interval: MS,
+                    ..QueueConfig::default()
+                }),
                 ..base.clone()
             },
             "queue.interval = 1ms: must be at least queue.target (5ms)",
         ),
         (
             LoadShedConfig {
-                throttle: Some(ThrottleConfig { k: 0.5, ..ThrottleConfig::default() }),
+                throttle: Some(ThrottleConfig {
+                    k: 0.5,
+                    ..ThrottleConfig::default()
+                }),
                 ..base.clone()
             },
             "throttle.k = 0.5: must be a finite number of at least 1",
         ),
         (
             LoadShedConfig {
-                throttle: Some(ThrottleConfig { window: Duration::ZERO, ..ThrottleConfig::default() }),
+                throttle: Some(ThrottleConfig {
+                    window: Duration::ZERO,
+                    ..ThrottleConfig::default()
+                }),
                 ..base.clone()
             },
             "throttle.window = 0ns: must be greater than zero",
         ),
         (
-            LoadShedConfig { shed_rate: f64::INFINITY, ..base.clone() },
+            LoadShedConfig {
+                shed_rate: f64::INFINITY,
+                ..base.clone()
+            },
             "shed_rate = inf: must be within 0..=1",
         ),
     ];
@@ -812,10 +930,12 @@ fn metrics_count_admitted_and_shed_calls_by_reason_and_priority() {
             ("hardy_load_shed_shed_total", DebugValue::Counter(n)) if n > 0 => {
                 shed.push((labels, n));
             }
-            ("hardy_load_shed_calls_total", DebugValue::Counter(n)) => {
-                if labels.iter().any(|(k, v)| k == "outcome" && v == "admitted") {
-                    admitted = n;
-                }
+            ("hardy_load_shed_calls_total", DebugValue::Counter(n))
+                if labels
+                    .iter()
+                    .any(|(k, v)| k == "outcome" && v == "admitted") =>
+            {
+                admitted = n;
             }
             _ => {}
         }
@@ -827,11 +947,19 @@ fn metrics_count_admitted_and_shed_calls_by_reason_and_priority() {
         shed,
         [
             (
-                vec![label("name", "test"), label("reason", "overload"), label("priority", "0")],
+                vec![
+                    label("name", "test"),
+                    label("reason", "overload"),
+                    label("priority", "0")
+                ],
                 1
             ),
             (
-                vec![label("name", "test"), label("reason", "overload"), label("priority", "1")],
+                vec![
+                    label("name", "test"),
+                    label("reason", "overload"),
+                    label("priority", "1")
+                ],
                 1
             ),
         ]
@@ -869,10 +997,9 @@ fn configs_load_from_toml_with_human_durations() {
     assert_eq!(config.queue.as_ref().unwrap().target, 10 * MS);
     let back: LoadShedConfig = toml::from_str(&toml::to_string(&config).unwrap()).unwrap();
     assert_eq!(back, config);
-    let aimd: LoadShedConfig = serde_json::from_str(
-        r#"{"limit": {"algorithm": "aimd", "latency_threshold": "250ms"}}"#,
-    )
-    .unwrap();
+    let aimd: LoadShedConfig =
+        serde_json::from_str(r#"{"limit": {"algorithm": "aimd", "latency_threshold": "250ms"}}"#)
+            .unwrap();
     assert_eq!(
         aimd.limit,
         LimitConfig::Aimd(AimdConfig {
@@ -880,7 +1007,8 @@ fn configs_load_from_toml_with_human_durations() {
             ..AimdConfig::default()
         })
     );
-    let unknown = toml::from_str::<LoadShedConfig>("[limit]\nalgorithm = \"aimd\"\ntolerance = 2.0\n");
+    let unknown =
+        toml::from_str::<LoadShedConfig>("[limit]\nalgorithm = \"aimd\"\ntolerance = 2.0\n");
     assert!(unknown.unwrap_err().to_string().contains("tolerance"));
     assert!(toml::from_str::<LoadShedConfig>("priority = 2\n").is_err());
 }
