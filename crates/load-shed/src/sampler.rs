@@ -37,12 +37,13 @@ pub(crate) struct Sampler {
 }
 
 impl Sampler {
-    pub(crate) fn new(algorithm: Algorithm, window: u64, slow: u64, now: u64) -> Self {
+    /// Starts at the shedder's epoch (time zero).
+    pub(crate) fn new(algorithm: Algorithm, window: u64, slow: u64) -> Self {
         let probing = algorithm.probing_since().unwrap_or(NOT_PROBING);
         Sampler {
             window,
             slow,
-            window_end: AtomicU64::new(now.saturating_add(window)),
+            window_end: AtomicU64::new(window),
             samples: AtomicU32::new(0),
             sum_nanos: AtomicU64::new(0),
             drops: AtomicU32::new(0),

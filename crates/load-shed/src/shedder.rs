@@ -276,10 +276,9 @@ impl LoadShedder {
                 algorithm,
                 nanos(aimd.window),
                 aimd.latency_threshold.map_or(u64::MAX, nanos),
-                0,
             )),
             crate::LimitConfig::Gradient(gradient) => {
-                Some(Sampler::new(algorithm, nanos(gradient.window), u64::MAX, 0))
+                Some(Sampler::new(algorithm, nanos(gradient.window), u64::MAX))
             }
         };
         let queue = config.queue.as_ref().map(|queue| QueueLimits {
@@ -523,8 +522,6 @@ impl LoadShedder {
                 }
                 Enqueued::Full => {}
             }
-        } else if shared.gate.try_admit(level) {
-            return Admission::Now(LoadShedPermit::new(Arc::clone(&self.shared), client));
         }
         shared.leave(client);
         let reason = if shared.gate.in_flight() < shared.gate.limit() && level > 0 {

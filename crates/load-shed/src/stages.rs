@@ -110,19 +110,24 @@ impl Throttle {
         bucket
     }
 
+    /// The shedding probability over the buckets of the window ending in bucket
+    /// `index`: `max(0, (requests − k × accepts) / (requests + 1))`.
+    fn probability_in(&self, buckets: &[Bucket; BUCKETS as usize], index: u64) -> f64 {
+        let (requests, accepts) = buckets
+            .iter()
+            .filter(|bucket| bucket.index + BUCKETS > index && bucket.index <= index)
+            .fold((0.0, 0.0), |(r, a), bucket| {
+                (r + bucket.requests as f64, a + bucket.accepts as f64)
+            });
+        ((requests - self.k * accepts) / (requests + 1.0)).max(0.0)
+    }
+
     /// Counts a request at `now` and decides, from `draw` in `0..1`, whether to shed it.
     pub(crate) fn request(&self, now: u64, draw: f64) -> bool {
         let index = now / self.width;
         let mut buckets = self.buckets.lock();
-        let (requests, accepts) = buckets
-            .iter()
-            .filter(|bucket| bucket.index + BUCKETS > index && bucket.index <= index)
-            .fold((0, 0), |(r, a), bucket| {
-                (r + bucket.requests, a + bucket.accepts)
-            });
+        let probability = self.probability_in(&buckets, index);
         Self::current(&mut buckets, index).requests += 1;
-        let probability =
-            ((requests as f64 - self.k * accepts as f64) / (requests as f64 + 1.0)).max(0.0);
         draw < probability
     }
 
@@ -134,15 +139,7 @@ impl Throttle {
 
     /// The probability of shedding a request at `now`.
     pub(crate) fn probability(&self, now: u64) -> f64 {
-        let index = now / self.width;
-        let buckets = self.buckets.lock();
-        let (requests, accepts) = buckets
-            .iter()
-            .filter(|bucket| bucket.index + BUCKETS > index && bucket.index <= index)
-            .fold((0.0, 0.0), |(r, a), bucket| {
-                (r + bucket.requests as f64, a + bucket.accepts as f64)
-            });
-        ((requests - self.k * accepts) / (requests + 1.0)).max(0.0)
+        self.probability_in(&self.buckets.lock(), now / self.width)
     }
 }
 

@@ -219,14 +219,10 @@ impl Gate {
     /// The slow path of an admission at `level`, at `now`: takes a free slot if no call
     /// of the same or a higher priority waits, or joins the queue.
     ///
-    /// Without a queue, this only retries the admission.
+    /// Without a queue there is no place to wait: [`Enqueued::Full`].
     pub(crate) fn enqueue(&self, level: u8, now: u64) -> Enqueued {
         let Some(queue) = &self.queue else {
-            return if self.try_admit(level) {
-                Enqueued::Admitted
-            } else {
-                Enqueued::Full
-            };
+            return Enqueued::Full;
         };
         let mut queue = queue.lock();
         let threshold = self.threshold(level);
