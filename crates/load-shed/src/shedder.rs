@@ -116,6 +116,7 @@ pub(crate) struct Shared {
 
 struct Metrics {
     admitted: Counter,
+    shed_total: Counter,
     shed: Vec<[Counter; REASONS.len()]>,
     limit: Gauge,
     in_flight: Gauge,
@@ -160,9 +161,8 @@ impl Metrics {
                 })
             })
             .collect();
-        let _shed_total =
-            metrics::counter!(METRIC_CALLS, "name" => label.clone(), "outcome" => "shed");
         Metrics {
+            shed_total: metrics::counter!(METRIC_CALLS, "name" => label.clone(), "outcome" => "shed"),
             admitted: metrics::counter!(METRIC_CALLS, "name" => label.clone(), "outcome" => "admitted"),
             shed,
             limit: metrics::gauge!(METRIC_LIMIT, "name" => label.clone()),
@@ -565,6 +565,7 @@ impl Shared {
     #[cold]
     pub(crate) fn shed(&self, reason: ShedReason, level: u8) -> Rejection {
         self.shed[reason_index(reason)].fetch_add(1, Ordering::Relaxed);
+        self.metrics.shed_total.increment(1);
         self.metrics.shed[usize::from(level)][reason_index(reason)].increment(1);
         self.listener.emit_with(|| LoadShedEvent::Shed {
             name: self.name.clone(),

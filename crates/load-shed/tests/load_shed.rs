@@ -919,7 +919,7 @@ fn metrics_count_admitted_and_shed_calls_by_reason_and_priority() {
         drop(held);
     });
     let mut shed = Vec::new();
-    let mut admitted = 0;
+    let (mut admitted, mut shed_calls) = (0, 0);
     for (key, _, _, value) in snapshotter.snapshot().into_vec() {
         let key = key.key();
         let labels: Vec<(String, String)> = key
@@ -937,12 +937,17 @@ fn metrics_count_admitted_and_shed_calls_by_reason_and_priority() {
             {
                 admitted = n;
             }
+            ("hardy_load_shed_calls_total", DebugValue::Counter(n))
+                if labels.iter().any(|(k, v)| k == "outcome" && v == "shed") =>
+            {
+                shed_calls = n;
+            }
             _ => {}
         }
     }
     shed.sort();
     let label = |k: &str, v: &str| (k.to_string(), v.to_string());
-    assert_eq!(admitted, 1);
+    assert_eq!((admitted, shed_calls), (1, 2));
     assert_eq!(
         shed,
         [
