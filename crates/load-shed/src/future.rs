@@ -109,18 +109,17 @@ impl Future for AcquireFuture {
     type Output = Result<LoadShedPermit, Rejection>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.admission {
-            Some(Admission::Wait(waiting)) => {
-                let result = ready!(waiting.poll_admit(cx));
-                self.admission = None;
-                Poll::Ready(result)
+        if let Some(Admission::Wait(waiting)) = &mut self.admission {
+            let result = ready!(waiting.poll_admit(cx));
+            self.admission = None;
+            return Poll::Ready(result);
+        }
+        match self.admission.take() {
+            Some(Admission::Now(permit)) => Poll::Ready(Ok(permit)),
+            Some(Admission::Shed(rejection)) => Poll::Ready(Err(rejection)),
+            Some(Admission::Wait(_)) | None => {
+                panic!("load shedder acquire polled after completion")
             }
-            Some(Admission::Now(_)) | Some(Admission::Shed(_)) => match self.admission.take() {
-                Some(Admission::Now(permit)) => Poll::Ready(Ok(permit)),
-                Some(Admission::Shed(rejection)) => Poll::Ready(Err(rejection)),
-                _ => unreachable!(),
-            },
-            None => panic!("load shedder acquire polled after completion"),
         }
     }
 }
