@@ -62,6 +62,7 @@ mod error;
 pub mod future;
 mod listener;
 mod name;
+mod policy;
 mod rejection;
 
 pub use classify::{Classify, DefaultClassifier, Outcome, Retryability};
@@ -69,4 +70,5 @@ pub use config::{ConfigError, Validate};
 pub use error::{AsRejection, Error, find_rejection};
 pub use listener::Listener;
 pub use name::Name;
+pub use policy::{PolicyError, PolicyErrors};
 pub use rejection::{Rejection, RejectionKind, SharedError, ShedReason};

@@ -79,6 +79,34 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
         self,
         shedder: &crate::load_shed::LoadShedder,
     ) -> ServiceBuilder<Stack<crate::load_shed::LoadShedLayer, L>>;
+
+    /// Adds a [`FallbackLayer`](crate::fallback::FallbackLayer) answering each failed
+    /// call with `fallback`'s answer (for last known good answers by key, add
+    /// [`LastKnownGood::layer`](crate::fallback::LastKnownGood::layer) with
+    /// `.layer(…)`).
+    #[cfg(feature = "fallback")]
+    fn hardy_fallback<A, C>(
+        self,
+        fallback: &crate::fallback::Fallback<A, C>,
+    ) -> ServiceBuilder<Stack<crate::fallback::FallbackLayer<A, C>, L>>;
+
+    /// Adds a [`ChaosLayer`](crate::chaos::ChaosLayer) injecting `chaos`'s latency and
+    /// rejections (to inject errors and wrong answers too, add
+    /// `chaos.layer().error(…).corrupt(…)` with `.layer(…)`).
+    #[cfg(feature = "chaos")]
+    fn hardy_chaos(
+        self,
+        chaos: &crate::chaos::Chaos,
+    ) -> ServiceBuilder<Stack<crate::chaos::ChaosLayer, L>>;
+
+    /// Adds the whole stack of `operation` as the policy file describes it:
+    /// [`Policies::stack`](crate::Policies::stack).
+    #[cfg(feature = "config")]
+    fn hardy_policies(
+        self,
+        policies: &crate::Policies,
+        operation: &str,
+    ) -> ServiceBuilder<Stack<crate::OperationLayer, L>>;
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
@@ -129,6 +157,31 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         shedder: &crate::load_shed::LoadShedder,
     ) -> ServiceBuilder<Stack<crate::load_shed::LoadShedLayer, L>> {
         self.layer(shedder.layer())
+    }
+
+    #[cfg(feature = "fallback")]
+    fn hardy_fallback<A, C>(
+        self,
+        fallback: &crate::fallback::Fallback<A, C>,
+    ) -> ServiceBuilder<Stack<crate::fallback::FallbackLayer<A, C>, L>> {
+        self.layer(fallback.layer())
+    }
+
+    #[cfg(feature = "chaos")]
+    fn hardy_chaos(
+        self,
+        chaos: &crate::chaos::Chaos,
+    ) -> ServiceBuilder<Stack<crate::chaos::ChaosLayer, L>> {
+        self.layer(chaos.layer())
+    }
+
+    #[cfg(feature = "config")]
+    fn hardy_policies(
+        self,
+        policies: &crate::Policies,
+        operation: &str,
+    ) -> ServiceBuilder<Stack<crate::OperationLayer, L>> {
+        self.layer(policies.stack(operation))
     }
 }
 

@@ -64,11 +64,19 @@
 //! | `health` | yes | [`health`]: `hardy-health` (health checks, probes, reports) |
 //! | `load-shed` | yes | [`load_shed`]: `hardy-load-shed` (adaptive concurrency limits, priorities, fairness) |
 //! | `rate-limit` | yes | [`rate_limit`]: `hardy-rate-limit` (GCRA rate limits, keyed limits) |
+//! | `chaos` | yes | [`chaos`]: `hardy-chaos` (seeded fault and latency injection) |
+//! | `config` | no | [`Policies`]: named handles and whole stacks from a TOML or JSON policy file (brings `serde`) |
 //! | `serde` | no | `Serialize`/`Deserialize` for every config |
 //! | `http` | no | deadlines read from `http::Request` extensions; health endpoints and HTTP checks |
 
+#[cfg(feature = "config")]
+mod document;
 mod ext;
+#[cfg(feature = "config")]
+mod policies;
 
+#[cfg(feature = "config")]
+pub use document::{DEFAULT_POLICY, OperationConfig, PolicyDocument, PolicyRef};
 pub use ext::ServiceBuilderExt;
 /// Circuit breaker and registry: `hardy-breaker`.
 #[cfg(feature = "breaker")]
@@ -76,11 +84,15 @@ pub use hardy_breaker as breaker;
 /// Bulkheads, partitions and blocking calls: `hardy-bulkhead`.
 #[cfg(feature = "bulkhead")]
 pub use hardy_bulkhead as bulkhead;
+/// Seeded fault, rejection, latency and corruption injection: `hardy-chaos`.
+#[cfg(feature = "chaos")]
+pub use hardy_chaos as chaos;
 /// The shared vocabulary: `hardy-core`.
 pub use hardy_core as core;
 pub use hardy_core::{
     AsRejection, Classify, ConfigError, DefaultClassifier, Error, Listener, Name, Outcome,
-    Rejection, RejectionKind, Retryability, ShedReason, Validate, find_rejection,
+    PolicyError, PolicyErrors, Rejection, RejectionKind, Retryability, ShedReason, Validate,
+    find_rejection,
 };
 /// Fallback answers, last known good responses, TTL caching: `hardy-fallback`.
 #[cfg(feature = "fallback")]
@@ -104,6 +116,8 @@ pub use hardy_retry as retry;
 /// Timeouts, per-operation timeout tables and deadlines: `hardy-timeout`.
 #[cfg(feature = "timeout")]
 pub use hardy_timeout as timeout;
+#[cfg(feature = "config")]
+pub use policies::{OperationLayer, OperationService, Policies, StackPlan, TIMEOUT_TABLE};
 
 /// The types most programs using Hardy need.
 ///
@@ -111,11 +125,15 @@ pub use hardy_timeout as timeout;
 /// use hardy::prelude::*;
 /// ```
 pub mod prelude {
+    #[cfg(feature = "config")]
+    pub use crate::Policies;
     pub use crate::ServiceBuilderExt;
     #[cfg(feature = "breaker")]
     pub use hardy_breaker::{BreakerLayer, BreakerRegistry, BreakerState, CircuitBreaker};
     #[cfg(feature = "bulkhead")]
     pub use hardy_bulkhead::{Bulkhead, BulkheadLayer, Partitions};
+    #[cfg(feature = "chaos")]
+    pub use hardy_chaos::{Chaos, ChaosLayer, Latency};
     pub use hardy_core::{
         AsRejection, Classify, DefaultClassifier, Error, Outcome, Rejection, Retryability,
     };
