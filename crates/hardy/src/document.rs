@@ -172,6 +172,16 @@ impl<'de> Deserialize<'de> for PolicyRef {
     }
 }
 
+/// A document inside a larger file (`[policies]` of an application's config): read as
+/// [`from_toml`](PolicyDocument::from_toml) reads a whole file, its problems joined one
+/// a line into the deserializer's error.
+impl<'de> Deserialize<'de> for PolicyDocument {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let table = Table::deserialize(deserializer)?;
+        PolicyDocument::from_table(table).map_err(de::Error::custom)
+    }
+}
+
 /// The sections a document may have, in the order problems are reported.
 const SECTIONS: [&str; 11] = [
     "timeout",

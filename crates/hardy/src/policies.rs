@@ -5,23 +5,23 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use hardy_core::{ConfigError, Name, PolicyErrors};
+use hardy_core::{ConfigError, Listener, Name, PolicyErrors};
 use parking_lot::Mutex;
 use tower::ServiceBuilder;
 use tower::layer::util::{Identity, Stack};
 use tower::util::Either;
 use tower_layer::Layer;
 
-use crate::breaker::{BreakerLayer, CircuitBreaker};
-use crate::bulkhead::{Bulkhead, BulkheadLayer, Partitions};
-use crate::chaos::{Chaos, ChaosLayer};
+use crate::breaker::{BreakerEvent, BreakerLayer, CircuitBreaker};
+use crate::bulkhead::{Bulkhead, BulkheadEvent, BulkheadLayer, Partitions};
+use crate::chaos::{Chaos, ChaosEvent, ChaosLayer};
 use crate::document::{DEFAULT_POLICY, OperationConfig, PolicyDocument, PolicyRef};
 use crate::fallback::LastKnownGoodConfig;
-use crate::load_shed::{LoadShedLayer, LoadShedder};
+use crate::load_shed::{LoadShedEvent, LoadShedLayer, LoadShedder};
 use crate::pool::PoolConfig;
-use crate::rate_limit::{RateLimitLayer, RateLimiter};
-use crate::retry::{Retry, RetryLayer};
-use crate::timeout::{OperationTimeouts, Timeout, TimeoutLayer};
+use crate::rate_limit::{RateLimitEvent, RateLimitLayer, RateLimiter};
+use crate::retry::{Retry, RetryEvent, RetryLayer};
+use crate::timeout::{OperationTimeouts, Timeout, TimeoutEvent, TimeoutLayer};
 
 /// The name of the [`OperationTimeouts`] table built from `[timeout]`.
 pub const TIMEOUT_TABLE: &str = "timeout";
@@ -32,7 +32,9 @@ pub const TIMEOUT_TABLE: &str = "timeout";
 /// A handle is built the first time it is asked for, from its entry in the document or
 /// from its section's default, and the same handle (sharing its state) is handed out
 /// from then on, to every caller and every operation that names it. Metric handles are
-/// registered then, with the `metrics` recorder installed at that moment.
+/// registered then, with the `metrics` recorder installed at that moment, and the
+/// event listener of its pattern set with `on_<pattern>_event` is attached (set the
+/// listeners right after loading, before handing out handles).
 ///
 /// # Examples
 ///
@@ -85,6 +87,28 @@ pub struct Policies {
     rate_limits: Handles<RateLimiter>,
     load_sheds: Handles<LoadShedder>,
     chaos: Handles<Chaos>,
+    listeners: Listeners,
+}
+
+/// The event listener of every pattern, given to each handle as it is built.
+#[derive(Default)]
+struct Listeners {
+    timeout: Listener<TimeoutEvent>,
+    breaker: Listener<BreakerEvent>,
+    retry: Listener<RetryEvent>,
+    bulkhead: Listener<BulkheadEvent>,
+    rate_limit: Listener<RateLimitEvent>,
+    load_shed: Listener<LoadShedEvent>,
+    chaos: Listener<ChaosEvent>,
+}
+
+/// A closure handing each event to `listener`, for builders that take closures.
+fn forward<Ev>(listener: &Listener<Ev>) -> impl Fn(&Ev) + Send + Sync + 'static
+where
+    Ev: 'static,
+{
+    let listener = listener.clone();
+    move |event| listener.emit(event)
 }
 
 /// The handles of one section, built on demand.
@@ -174,13 +198,11 @@ impl Policies {
     }
 
     fn from_checked(document: PolicyDocument) -> Self {
-        let timeouts = document.timeout.clone().map(|config| {
-            OperationTimeouts::from_config(TIMEOUT_TABLE, config)
-                .expect("timeouts validated at load build their table")
-        });
+        let listeners = Listeners::default();
         Policies {
+            timeouts: timeout_table(&document, &listeners.timeout),
             document,
-            timeouts,
+            listeners,
             breakers: Handles::new(),
             retries: Handles::new(),
             bulkheads: Handles::new(),
@@ -189,6 +211,78 @@ impl Policies {
             load_sheds: Handles::new(),
             chaos: Handles::new(),
         }
+    }
+
+    /// Calls `listener` with every event of the timeouts.
+    #[must_use]
+    pub fn on_timeout_event<F>(mut self, listener: F) -> Self
+    where
+        F: Fn(&TimeoutEvent) + Send + Sync + 'static,
+    {
+        self.listeners.timeout = Listener::new(listener);
+        self.timeouts = timeout_table(&self.document, &self.listeners.timeout);
+        self
+    }
+
+    /// Calls `listener` with every event of the circuit breakers built from now on.
+    #[must_use]
+    pub fn on_breaker_event<F>(mut self, listener: F) -> Self
+    where
+        F: Fn(&BreakerEvent) + Send + Sync + 'static,
+    {
+        self.listeners.breaker = Listener::new(listener);
+        self
+    }
+
+    /// Calls `listener` with every event of the retry policies built from now on.
+    #[must_use]
+    pub fn on_retry_event<F>(mut self, listener: F) -> Self
+    where
+        F: Fn(&RetryEvent) + Send + Sync + 'static,
+    {
+        self.listeners.retry = Listener::new(listener);
+        self
+    }
+
+    /// Calls `listener` with every event of the bulkheads and partitions built from now
+    /// on.
+    #[must_use]
+    pub fn on_bulkhead_event<F>(mut self, listener: F) -> Self
+    where
+        F: Fn(&BulkheadEvent) + Send + Sync + 'static,
+    {
+        self.listeners.bulkhead = Listener::new(listener);
+        self
+    }
+
+    /// Calls `listener` with every event of the rate limiters built from now on.
+    #[must_use]
+    pub fn on_rate_limit_event<F>(mut self, listener: F) -> Self
+    where
+        F: Fn(&RateLimitEvent) + Send + Sync + 'static,
+    {
+        self.listeners.rate_limit = Listener::new(listener);
+        self
+    }
+
+    /// Calls `listener` with every event of the load shedders built from now on.
+    #[must_use]
+    pub fn on_load_shed_event<F>(mut self, listener: F) -> Self
+    where
+        F: Fn(&LoadShedEvent) + Send + Sync + 'static,
+    {
+        self.listeners.load_shed = Listener::new(listener);
+        self
+    }
+
+    /// Calls `listener` with every event of the chaos handles built from now on.
+    #[must_use]
+    pub fn on_chaos_event<F>(mut self, listener: F) -> Self
+    where
+        F: Fn(&ChaosEvent) + Send + Sync + 'static,
+    {
+        self.listeners.chaos = Listener::new(listener);
+        self
     }
 
     /// The document the registry was built from, every default filled in.
@@ -215,8 +309,14 @@ impl Policies {
     /// The circuit breaker named `name`, from `[breaker.<name>]` or `[breaker.default]`.
     #[must_use]
     pub fn breaker(&self, name: &str) -> Option<CircuitBreaker> {
+        let listener = &self.listeners.breaker;
         self.breakers
-            .get(&self.document.breaker, name, CircuitBreaker::from_config)
+            .get(&self.document.breaker, name, |name, config| {
+                CircuitBreaker::builder(name)
+                    .config(config)
+                    .listener(listener.clone())
+                    .build()
+            })
     }
 
     /// The retry policy named `name`, from `[retry.<name>]` or `[retry.default]`.
@@ -229,32 +329,56 @@ impl Policies {
     /// The bulkhead named `name`, from `[bulkhead.<name>]` or `[bulkhead.default]`.
     #[must_use]
     pub fn bulkhead(&self, name: &str) -> Option<Bulkhead> {
+        let listener = &self.listeners.bulkhead;
         self.bulkheads
-            .get(&self.document.bulkhead, name, Bulkhead::from_config)
+            .get(&self.document.bulkhead, name, |name, config| {
+                Bulkhead::builder(name)
+                    .config(config)
+                    .listener(listener.clone())
+                    .build()
+            })
     }
 
     /// The partitioned bulkhead named `name`, from `[partitions.<name>]` or
     /// `[partitions.default]`.
     #[must_use]
     pub fn partitions(&self, name: &str) -> Option<Partitions> {
+        let listener = &self.listeners.bulkhead;
         self.partitions
-            .get(&self.document.partitions, name, Partitions::from_config)
+            .get(&self.document.partitions, name, |name, config| {
+                Partitions::builder(name)
+                    .config(config)
+                    .on_event(forward(listener))
+                    .build()
+            })
     }
 
     /// The rate limiter named `name`, from `[rate_limit.<name>]` or
     /// `[rate_limit.default]`.
     #[must_use]
     pub fn rate_limit(&self, name: &str) -> Option<RateLimiter> {
+        let listener = &self.listeners.rate_limit;
         self.rate_limits
-            .get(&self.document.rate_limit, name, RateLimiter::from_config)
+            .get(&self.document.rate_limit, name, |name, config| {
+                RateLimiter::builder(name)
+                    .config(config)
+                    .on_event(forward(listener))
+                    .build()
+            })
     }
 
     /// The load shedder named `name`, from `[load_shed.<name>]` or
     /// `[load_shed.default]`.
     #[must_use]
     pub fn load_shed(&self, name: &str) -> Option<LoadShedder> {
+        let listener = &self.listeners.load_shed;
         self.load_sheds
-            .get(&self.document.load_shed, name, LoadShedder::new)
+            .get(&self.document.load_shed, name, |name, config| {
+                LoadShedder::builder(name)
+                    .config(config)
+                    .listener(listener.clone())
+                    .build()
+            })
     }
 
     /// The chaos handle named `name`, from `[chaos.<name>]` or `[chaos.default]`.
@@ -363,6 +487,20 @@ fn of(
     get: fn(&OperationConfig) -> &Option<PolicyRef>,
 ) -> Option<&PolicyRef> {
     config.and_then(|config| get(config).as_ref())
+}
+
+/// The table of `[timeout]`, if the document has one.
+fn timeout_table(
+    document: &PolicyDocument,
+    listener: &Listener<TimeoutEvent>,
+) -> Option<OperationTimeouts> {
+    document.timeout.clone().map(|config| {
+        OperationTimeouts::builder(TIMEOUT_TABLE)
+            .config(config)
+            .listener(listener.clone())
+            .build()
+            .expect("timeouts validated at load build their table")
+    })
 }
 
 fn entry<'a, C>(entries: &'a BTreeMap<String, C>, name: &str) -> Option<&'a C> {

@@ -504,3 +504,42 @@ async fn patterns_left_out_are_not_in_the_stack() {
     );
     assert_eq!(policies.stack("plain").operation(), "plain");
 }
+
+#[test]
+fn listeners_hear_the_handles_built_after_them() {
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let policies = load(EXAMPLE).on_breaker_event(move |event| {
+        sink.lock().expect("lock").push(format!("{event:?}"));
+    });
+    policies.breaker("aws_ec2").expect("listed").force_open();
+    let seen = seen.lock().expect("lock");
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].contains("aws_ec2"), "{seen:?}");
+}
+
+#[test]
+fn a_document_embeds_in_a_larger_file() {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct App {
+        name: String,
+        policies: PolicyDocument,
+    }
+    let app: App = toml::from_str(
+        "name = \"provisioner\"\n[policies.breaker.aws]\nconsecutive_failures = 2\n",
+    )
+    .expect("parses");
+    assert_eq!(app.name, "provisioner");
+    assert_eq!(app.policies.breaker["aws"].consecutive_failures, 2);
+    let error = toml::from_str::<App>("name = \"p\"\n[policies.breaker.aws]\nfailure_ratio = 3\n")
+        .err()
+        .expect("invalid");
+    assert!(
+        error
+            .to_string()
+            .contains("breaker.aws.failure_ratio = 3.0: must be within 0..=1"),
+        "{error}"
+    );
+}
