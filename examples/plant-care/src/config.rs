@@ -3,13 +3,10 @@
 
 use std::time::Duration;
 
-use hardy_breaker::BreakerConfig;
-use hardy_bulkhead::BulkheadConfig;
-use hardy_fallback::LastKnownGoodConfig;
-use hardy_rate_limit::RateLimitConfig;
-use hardy_retry::{Backoff, RetryConfig};
+use hardy::PolicyDocument;
 use plantos_hal::{Calibration, MAX_DISPENSE, PumpConfig};
 use serde::Deserialize;
+use toml::{Table, Value};
 
 /// Everything the controller needs.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -26,6 +23,8 @@ pub struct Config {
     pub server: Server,
     /// The plants.
     pub plants: Vec<Plant>,
+    /// Readings below this quality never trigger watering.
+    pub min_quality: f64,
     /// How every read and every watering is protected.
     pub policies: Policies,
 }
@@ -94,73 +93,89 @@ fn default_calibration() -> Calibration {
     }
 }
 
-/// How every read and every watering is protected.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// The built-in policies, in Hardy's policy file format.
+pub const BUILT_IN_POLICIES: &str = include_str!("policies.toml");
+
+/// How every read and every watering is protected: the `[policies]` section, a Hardy
+/// policy document laid over [`BUILT_IN_POLICIES`] setting by setting.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(transparent)]
 pub struct Policies {
-    /// The timeout of each read attempt.
-    #[serde(with = "hardy_core::duration")]
-    pub read_timeout: Duration,
-    /// Retries of reads (transient errors only).
-    pub read_retry: RetryConfig,
-    /// The breaker of each sensor and each pump.
-    pub breaker: BreakerConfig,
-    /// The sensor partition of the bus: reads at once.
-    pub sensor_bulkhead: BulkheadConfig,
-    /// The last good reading served when a read fails.
-    pub last_good: LastKnownGoodConfig,
-    /// Readings below this quality never trigger watering.
-    pub min_quality: f64,
-    /// Waterings per plant: the safety limit.
-    pub water_limit: RateLimitConfig,
-    /// The actuator bulkhead: one pump at a time.
-    pub actuator_bulkhead: BulkheadConfig,
-    /// The timeout of a watering.
-    #[serde(with = "hardy_core::duration")]
-    pub water_timeout: Duration,
+    overrides: Table,
 }
 
-impl Default for Policies {
-    fn default() -> Self {
-        Policies {
-            read_timeout: Duration::from_secs(2),
-            read_retry: RetryConfig {
-                max_attempts: 3,
-                backoff: Backoff::Constant {
-                    delay: Duration::from_millis(200),
-                },
-                total_budget: Some(Duration::from_secs(10)),
-                // Retries are budgeted: a dead probe cannot make every read three.
-                budget: Some(hardy_retry::RetryBudgetConfig::default()),
-                ..RetryConfig::default()
-            },
-            breaker: BreakerConfig {
-                consecutive_failures: 5,
-                open_for: Duration::from_secs(300),
-                ..BreakerConfig::default()
-            },
-            sensor_bulkhead: BulkheadConfig {
-                max_concurrent: 4,
-                max_waiting: 16,
-                max_wait: Duration::from_secs(5),
-            },
-            last_good: LastKnownGoodConfig {
-                max_staleness: Duration::from_secs(2 * 3600),
-                ..LastKnownGoodConfig::default()
-            },
-            min_quality: 0.6,
-            water_limit: RateLimitConfig {
-                limit: 4,
-                period: Duration::from_secs(24 * 3600),
-                burst: Some(1),
-                ..RateLimitConfig::default()
-            },
-            actuator_bulkhead: BulkheadConfig {
-                max_concurrent: 1,
-                max_waiting: 8,
-                max_wait: Duration::from_secs(300),
-            },
-            water_timeout: Duration::from_secs(120),
+impl Policies {
+    /// Sets one setting, `section.entry.key = value`, over the built-in policies (as a
+    /// `[policies.<section>.<entry>]` table in the file would).
+    pub fn set(&mut self, section: &str, entry: &str, key: &str, value: impl Into<Value>) {
+        let table = |value: &mut Value| match value {
+            Value::Table(_) => {}
+            other => *other = Value::Table(Table::new()),
+        };
+        let section = self
+            .overrides
+            .entry(section)
+            .or_insert_with(|| Value::Table(Table::new()));
+        table(section);
+        let Value::Table(section) = section else {
+            return;
+        };
+        let entry = section
+            .entry(entry)
+            .or_insert_with(|| Value::Table(Table::new()));
+        table(entry);
+        if let Value::Table(entry) = entry {
+            entry.insert(key.to_string(), value.into());
+        }
+    }
+
+    /// The whole document: the built-in policies with the overrides laid over them.
+    ///
+    /// # Errors
+    ///
+    /// Every problem, each at its path under `policies.`.
+    pub fn document(&self) -> Result<PolicyDocument, Vec<String>> {
+        let mut merged: Table = BUILT_IN_POLICIES
+            .parse()
+            .map_err(|error| vec![format!("built-in policies: {error}")])?;
+        overlay(&mut merged, &self.overrides, 0);
+        let text = toml::to_string(&merged).map_err(|error| vec![format!("policies: {error}")])?;
+        PolicyDocument::from_toml(&text).map_err(|errors| {
+            errors
+                .problems()
+                .iter()
+                .map(|problem| format!("policies.{problem}"))
+                .collect()
+        })
+    }
+
+    /// The registry of handles the controller's stacks are built from.
+    ///
+    /// # Errors
+    ///
+    /// As [`document`](Self::document).
+    pub fn registry(&self) -> Result<hardy::Policies, Vec<String>> {
+        let document = self.document()?;
+        hardy::Policies::from_document(document).map_err(|errors| {
+            errors
+                .problems()
+                .iter()
+                .map(|problem| format!("policies.{problem}"))
+                .collect()
+        })
+    }
+}
+
+/// Lays `over` on `base`: sections and entries merge, settings replace.
+fn overlay(base: &mut Table, over: &Table, depth: usize) {
+    for (key, value) in over {
+        match (base.get_mut(key), value) {
+            (Some(Value::Table(base)), Value::Table(over)) if depth < 2 => {
+                overlay(base, over, depth + 1);
+            }
+            _ => {
+                base.insert(key.clone(), value.clone());
+            }
         }
     }
 }
@@ -189,6 +204,7 @@ impl Default for Config {
                 plant("fern", 50.0, 85.0, 200),
                 plant("cactus", 15.0, 60.0, 150),
             ],
+            min_quality: 0.6,
             policies: Policies::default(),
         }
     }
@@ -216,29 +232,19 @@ impl Config {
                 errors.push(error.to_string());
             }
         };
-        let policies = &self.policies;
-        check(policies.read_retry.validate("read"));
-        check(policies.breaker.validate("sensor"));
-        check(policies.sensor_bulkhead.validate("sensors"));
-        check(policies.last_good.validate("readings"));
-        check(policies.water_limit.validate("waterings"));
-        check(policies.actuator_bulkhead.validate("actuators"));
         for plant in &self.plants {
             check(plant.pump.validate(&plant.id));
+        }
+        if let Err(problems) = self.policies.document() {
+            errors.extend(problems);
         }
         if self.read_every.is_zero() {
             errors.push("read_every = 0ns: must be greater than zero".to_string());
         }
-        if policies.read_timeout.is_zero() {
-            errors.push("policies.read_timeout = 0ns: must be greater than zero".to_string());
-        }
-        if policies.water_timeout.is_zero() {
-            errors.push("policies.water_timeout = 0ns: must be greater than zero".to_string());
-        }
-        if !(0.0..=1.0).contains(&policies.min_quality) {
+        if !(0.0..=1.0).contains(&self.min_quality) {
             errors.push(format!(
-                "policies.min_quality = {}: must be within 0..=1",
-                policies.min_quality
+                "min_quality = {}: must be within 0..=1",
+                self.min_quality
             ));
         }
         if self.plants.is_empty() {
@@ -299,14 +305,22 @@ mod tests {
     }
 
     #[test]
+    fn the_pi_config_in_deploy_is_valid() {
+        let config = Config::from_toml(include_str!("../deploy/plant-care.toml")).expect("parses");
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(config.backend, Backend::Linux);
+    }
+
+    #[test]
     fn every_error_is_listed() {
         let config = Config::from_toml(
             r#"
             read_every = "0s"
-            [policies]
             min_quality = 2.0
-            [policies.breaker]
+            [policies.breaker.default]
             failure_ratio = 1.5
+            [policies.retry."read:basil"]
+            max_attempts = 0
             [[plants]]
             id = "basil"
             min_moisture = 70
@@ -325,10 +339,11 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "breaker \"sensor\": failure_ratio = 1.5: must be within 0..=1",
                 "pump \"basil\": flow_ml_per_s = 0.0: must be a finite number greater than zero",
+                "policies.breaker.default.failure_ratio = 1.5: must be within 0..=1",
+                "policies.retry.read:basil.max_attempts = 0: must be greater than zero",
                 "read_every = 0ns: must be greater than zero",
-                "policies.min_quality = 2: must be within 0..=1",
+                "min_quality = 2: must be within 0..=1",
                 "plant \"basil\": min_moisture = 70, max_moisture = 40: need 0 <= min < max <= 100",
                 "plant \"basil\": dose_ml = 0: must be within 1..=2000",
                 "plant \"basil\": id given twice",
@@ -338,8 +353,49 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors_with_their_place() {
-        let error = Config::from_toml("[policies]\nretries = 3\n").expect_err("unknown key");
-        assert!(error.contains("retries"), "{error}");
-        assert!(error.contains("line 2"), "{error}");
+        let error =
+            Config::from_toml("[server]\nlisten = \"x\"\nport = 3\n").expect_err("unknown key");
+        assert!(error.contains("port"), "{error}");
+        assert!(error.contains("line 3"), "{error}");
+        let config = Config::from_toml("[policies.retry.default]\nretries = 3\n").expect("parses");
+        let errors = config.validate().expect_err("unknown policy key");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("policies.retry.default.retries: unknown field `retries`"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn overrides_change_one_setting_and_keep_the_rest() {
+        let config = Config::from_toml(
+            "[policies.breaker.default]\nopen_for = \"1m\"\n[policies.rate_limit.\"water:basil\"]\nlimit = 2\n",
+        )
+        .expect("parses");
+        let document = config.policies.document().expect("valid");
+        let breaker = &document.breaker["default"];
+        assert_eq!(breaker.open_for, Duration::from_secs(60));
+        assert_eq!(
+            breaker.consecutive_failures, 5,
+            "kept from the built-in policies"
+        );
+        let basil = &document.rate_limit["water:basil"];
+        assert_eq!(
+            (basil.limit, basil.burst),
+            (2, Some(1)),
+            "over the built-in default"
+        );
+        assert_eq!(document.rate_limit["default"].limit, 4);
+    }
+
+    #[test]
+    fn settings_set_in_code_lay_over_the_built_in_policies() {
+        let mut policies = Policies::default();
+        policies.set("retry", "default", "seed", 7);
+        policies.set("breaker", "default", "seed", 7);
+        let document = policies.document().expect("valid");
+        assert_eq!(document.retry["default"].seed, Some(7));
+        assert_eq!(document.retry["default"].max_attempts, 3);
+        assert_eq!(document.breaker["default"].seed, Some(7));
     }
 }

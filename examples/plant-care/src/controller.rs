@@ -4,12 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hardy_breaker::{BreakerState, CircuitBreaker};
-use hardy_bulkhead::Bulkhead;
-use hardy_core::{ConfigError, Error, Rejection};
+use hardy_core::{Error, Rejection};
 use hardy_fallback::{Fallback, LastKnownGood};
 use hardy_health::{BreakerCheck, CheckConfig, HealthRegistry, Probes, Status, check_fn};
-use hardy_rate_limit::RateLimiter;
-use hardy_retry::Retry;
 use hardy_timeout::Timeout;
 use parking_lot::Mutex;
 use plantos_hal::{
@@ -17,6 +14,7 @@ use plantos_hal::{
 };
 use serde::Serialize;
 use tokio::time::Instant;
+use tower::BoxError;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
@@ -112,6 +110,11 @@ impl std::fmt::Debug for Controller {
     }
 }
 
+/// The policy `what`, or an error saying the document has none.
+fn need<T>(policy: Option<T>, what: &str) -> Result<T, BoxError> {
+    policy.ok_or_else(|| format!("policies.{what}: the controller needs this policy").into())
+}
+
 /// Trusted dry readings in a row that call for water.
 const DRY_READINGS: u32 = 2;
 
@@ -123,13 +126,21 @@ impl Controller {
     ///
     /// # Errors
     ///
-    /// A policy that does not validate.
-    pub fn new(config: &Config, hardware: Hardware) -> Result<Arc<Self>, ConfigError> {
-        let policies = &config.policies;
-        let sensors = Bulkhead::from_config("sensors", policies.sensor_bulkhead.clone())?;
-        let actuators = Bulkhead::from_config("actuators", policies.actuator_bulkhead.clone())?;
+    /// Every policy that does not validate, one a line; a policy the stacks need that
+    /// the document leaves out.
+    pub fn new(config: &Config, hardware: Hardware) -> Result<Arc<Self>, BoxError> {
+        let log = |event: &hardy_breaker::BreakerEvent| tracing::info!(?event, "breaker");
+        let policies = config
+            .policies
+            .registry()
+            .map_err(|errors| errors.join("\n"))?
+            .on_breaker_event(log);
+        let sensors = need(policies.bulkhead("sensors"), "bulkhead.sensors")?;
+        let actuators = need(policies.bulkhead("actuators"), "bulkhead.actuators")?;
+        let read_timeout = need(policies.timeout("read"), "timeout")?.duration();
+        let water_timeout = need(policies.timeout("water"), "timeout")?.duration();
         let last_good = LastKnownGood::builder("readings")
-            .config(policies.last_good.clone())
+            .config(need(policies.fallback_config("readings"), "fallback.readings")?.clone())
             .mark_stale(|readings: Vec<Reading>, _age| {
                 readings
                     .into_iter()
@@ -144,19 +155,11 @@ impl Controller {
         let mut plants = Vec::new();
         for (plant, devices) in config.plants.iter().zip(hardware.plants) {
             let id = &plant.id;
-            let retry = Retry::builder(format!("read:{id}"))
-                .config(policies.read_retry.clone())
-                .build()?;
-            let log = |event: &hardy_breaker::BreakerEvent| tracing::info!(?event, "breaker");
-            let sensor_breaker = CircuitBreaker::builder(format!("soil:{id}"))
-                .config(policies.breaker.clone())
-                .on_event(log)
-                .build()?;
-            let pump_breaker = CircuitBreaker::builder(format!("pump:{id}"))
-                .config(policies.breaker.clone())
-                .on_event(log)
-                .build()?;
-            let attempt = Timeout::new(format!("read:{id}"), policies.read_timeout)?;
+            let retry = need(policies.retry(&format!("read:{id}")), "retry.default")?;
+            let sensor_breaker = need(policies.breaker(&format!("soil:{id}")), "breaker.default")?;
+            let pump_breaker = need(policies.breaker(&format!("pump:{id}")), "breaker.default")?;
+            // Per-device names label the timeouts' metrics; the limits are the file's.
+            let attempt = Timeout::new(format!("read:{id}"), read_timeout)?;
             let primary = ServiceBuilder::new()
                 .layer(retry.layer().classify(DeviceClassifier))
                 .layer(sensor_breaker.layer().classify(DeviceClassifier))
@@ -166,8 +169,7 @@ impl Controller {
             let key = id.clone();
             let read: ReadSvc = match devices.backup {
                 Some(backup) => {
-                    let backup_attempt =
-                        Timeout::new(format!("read-backup:{id}"), policies.read_timeout)?;
+                    let backup_attempt = Timeout::new(format!("read-backup:{id}"), read_timeout)?;
                     let backup: ReadSvc = BoxCloneSyncService::new(
                         ServiceBuilder::new()
                             .layer(sensors.layer())
@@ -190,10 +192,11 @@ impl Controller {
                         .service(primary),
                 ),
             };
-            let limit = RateLimiter::builder(format!("water:{id}"))
-                .config(policies.water_limit.clone())
-                .build()?;
-            let water_timeout = Timeout::new(format!("water:{id}"), policies.water_timeout)?;
+            let limit = need(
+                policies.rate_limit(&format!("water:{id}")),
+                "rate_limit.default",
+            )?;
+            let water_timeout = Timeout::new(format!("water:{id}"), water_timeout)?;
             let water: PumpSvc = BoxCloneSyncService::new(
                 ServiceBuilder::new()
                     .layer(limit.layer())
@@ -235,7 +238,7 @@ impl Controller {
         Ok(Arc::new(Controller {
             plants,
             climate: hardware.climate,
-            min_quality: policies.min_quality,
+            min_quality: config.min_quality,
             health,
         }))
     }

@@ -84,8 +84,10 @@ async fn simulate(
 ) -> Result<Report, String> {
     // Every random choice is seeded, so the same seed gives the same run.
     let mut config = config.clone();
-    config.policies.read_retry.seed = Some(config.seed);
-    config.policies.breaker.seed = Some(config.seed);
+    // A policy file holds signed integers: seeds past i64::MAX lose their top bit.
+    let seed = i64::try_from(config.seed & 0x7FFF_FFFF_FFFF_FFFF).unwrap_or_default();
+    config.policies.set("retry", "default", "seed", seed);
+    config.policies.set("breaker", "default", "seed", seed);
     let config = &config;
     let recorder = PrometheusBuilder::new().build_recorder();
     let metrics = recorder.handle();
