@@ -27,8 +27,9 @@ pub type CallFuture<Fut, E, C> = ResponseFuture<WrapInner<Fut>, hardy_core::Erro
 #[pin_project]
 #[must_use = "futures do nothing unless polled"]
 pub struct ResponseFuture<F, E, C> {
-    #[pin]
-    delay: Option<Sleep>,
+    // Boxed: only a delayed call pays for a timer, and an undelayed one moves a small
+    // future.
+    delay: Option<Pin<Box<Sleep>>>,
     #[pin]
     state: State<F, E, C>,
 }
@@ -61,7 +62,7 @@ impl<F, E, C> ResponseFuture<F, E, C> {
     /// The inner future after `delay`, corrupted by `corrupt` when set.
     pub(crate) fn call(future: F, delay: Option<Duration>, corrupt: Option<C>) -> Self {
         ResponseFuture {
-            delay: delay.map(sleep),
+            delay: delay.map(|delay| Box::pin(sleep(delay))),
             state: State::Call { future, corrupt },
         }
     }
@@ -69,7 +70,7 @@ impl<F, E, C> ResponseFuture<F, E, C> {
     /// `error` after `delay`.
     pub(crate) fn fail(error: E, delay: Option<Duration>) -> Self {
         ResponseFuture {
-            delay: delay.map(sleep),
+            delay: delay.map(|delay| Box::pin(sleep(delay))),
             state: State::Fail { error: Some(error) },
         }
     }
@@ -83,10 +84,10 @@ where
     type Output = Result<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        if let Some(delay) = this.delay.as_mut().as_pin_mut() {
-            ready!(delay.poll(cx));
-            this.delay.set(None);
+        let this = self.project();
+        if let Some(delay) = this.delay.as_mut() {
+            ready!(delay.as_mut().poll(cx));
+            *this.delay = None;
         }
         match this.state.project() {
             StateProj::Call { future, corrupt } => {
