@@ -7,26 +7,10 @@ use std::time::{Duration, Instant};
 
 use backon::Retryable;
 use criterion::{Criterion, criterion_group, criterion_main};
-use hardy_benches::{Echo, runtime, time_calls, time_calls_on_two_threads};
+use hardy_benches::{Echo, NeverRetry, runtime, time_calls, time_calls_on_two_threads};
 use hardy_retry::{Retry, RetryBudget, RetryBudgetConfig};
 use tower::retry::budget::{Budget, TpsBudget};
 use tower::{BoxError, Layer, ServiceBuilder};
-
-/// A tower retry policy that never retries: the cheapest `tower::retry::Retry`.
-#[derive(Clone, Copy)]
-struct NeverRetry;
-
-impl tower::retry::Policy<u64, u64, BoxError> for NeverRetry {
-    type Future = std::future::Ready<()>;
-
-    fn retry(&mut self, _: &mut u64, _: &mut Result<u64, BoxError>) -> Option<Self::Future> {
-        None
-    }
-
-    fn clone_request(&mut self, request: &u64) -> Option<u64> {
-        Some(*request)
-    }
-}
 
 /// A tower retry policy drawing on tower's `TpsBudget`, as tower's docs show; it
 /// retries only errors, so on the success path it deposits and returns.

@@ -206,3 +206,19 @@ where
         self.breaker.call(self.inner.call(request))
     }
 }
+
+/// A tower retry policy that never retries: the cheapest `tower::retry::Retry`.
+#[derive(Debug, Clone, Copy)]
+pub struct NeverRetry;
+
+impl<E> tower::retry::Policy<u64, u64, E> for NeverRetry {
+    type Future = std::future::Ready<()>;
+
+    fn retry(&mut self, _: &mut u64, _: &mut Result<u64, E>) -> Option<Self::Future> {
+        None
+    }
+
+    fn clone_request(&mut self, request: &u64) -> Option<u64> {
+        Some(*request)
+    }
+}

@@ -18,9 +18,10 @@ use crate::future::{Guarded, ResponseFuture};
 /// [`Rejection::CircuitOpen`]. Admitted calls are classified and recorded when they
 /// finish.
 ///
-/// Each service (and each clone of it) keeps its own reference to the breaker, so
-/// services driven from different threads share the breaker's state without contending
-/// on one reference count.
+/// Each service made by the layer keeps its own reference to the breaker, so services
+/// built for different threads do not contend on one reference count; a clone shares
+/// its original's, so cloning a service (as retries and routers do for every call)
+/// never allocates.
 #[derive(Debug)]
 pub struct BreakerService<S, C = DefaultClassifier> {
     inner: S,
@@ -33,7 +34,7 @@ impl<S: Clone, C: Clone> Clone for BreakerService<S, C> {
     fn clone(&self) -> Self {
         BreakerService {
             inner: self.inner.clone(),
-            breaker: Arc::new(CircuitBreaker::clone(&self.breaker)),
+            breaker: Arc::clone(&self.breaker),
             classifier: self.classifier.clone(),
             cursor: Cursor::default(),
         }

@@ -19,8 +19,10 @@ use crate::sync::Arc;
 /// admitted; a refused call never reaches it and ends with its error type made from
 /// [`Rejection::BulkheadFull`].
 ///
-/// Each service (and each clone of it) keeps its own reference to the bulkhead, so
-/// services driven from different threads do not contend on one reference count.
+/// Each service made by the layer keeps its own reference to the bulkhead, so services
+/// built for different threads do not contend on one reference count; a clone shares
+/// its original's, so cloning a service (as retries and routers do for every call)
+/// never allocates.
 #[derive(Debug)]
 pub struct BulkheadService<S> {
     inner: S,
@@ -31,7 +33,7 @@ impl<S: Clone> Clone for BulkheadService<S> {
     fn clone(&self) -> Self {
         BulkheadService {
             inner: self.inner.clone(),
-            bulkhead: Arc::new(Bulkhead::clone(&self.bulkhead)),
+            bulkhead: Arc::clone(&self.bulkhead),
         }
     }
 }

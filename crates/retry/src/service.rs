@@ -18,8 +18,10 @@ use crate::{CloneRequest, Cloned, Retry};
 /// and keeps a clone of it for the next call. Each retry makes the call's service ready
 /// again before sending the copy.
 ///
-/// Each service (and each clone of it) keeps its own reference to the retry, so services
-/// driven from different threads do not contend on one reference count.
+/// Each service made by the layer keeps its own reference to the retry, so services
+/// built for different threads do not contend on one reference count; a clone shares
+/// its original's, so cloning a service (as retries and routers do for every call)
+/// never allocates.
 #[derive(Debug)]
 pub struct RetryService<S, C = DefaultClassifier, P = Cloned, X = NoDeadline> {
     inner: S,
@@ -79,7 +81,7 @@ impl<S: Clone, C: Clone, P: Clone, X: Clone> Clone for RetryService<S, C, P, X> 
     fn clone(&self) -> Self {
         RetryService {
             inner: self.inner.clone(),
-            retry: Arc::new(Retry::clone(&self.retry)),
+            retry: Arc::clone(&self.retry),
             classifier: self.classifier.clone(),
             policy: self.policy.clone(),
             deadline: self.deadline.clone(),

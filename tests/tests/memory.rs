@@ -1,0 +1,232 @@
+//! What each pattern costs in memory: heap bytes to build a handle, heap allocations
+//! and bytes per call on the success path, and the size of a call's response future
+//! (the bytes an in-flight call holds, inline, wherever its caller keeps it). Counted
+//! with dhat's global allocator; run with `--nocapture` to see the table that
+//! `docs/benchmarks.md` reports.
+
+use std::future::Future;
+use std::mem::size_of_val;
+use std::time::Duration;
+
+use hardy::prelude::*;
+use tower::{BoxError, Service, ServiceExt};
+
+#[global_allocator]
+static ALLOCATOR: dhat::Alloc = dhat::Alloc;
+
+/// Heap blocks and bytes allocated by `f`.
+fn heap_of<T>(f: impl FnOnce() -> T) -> (T, u64, u64) {
+    let before = dhat::HeapStats::get();
+    let value = f();
+    let after = dhat::HeapStats::get();
+    (
+        value,
+        after.total_blocks - before.total_blocks,
+        after.total_bytes - before.total_bytes,
+    )
+}
+
+/// One row: the pattern, handle bytes, and the allocations and bytes of 100 calls
+/// through its layer (after a first call has warmed everything up), and the size of a
+/// call's future.
+struct Row {
+    pattern: &'static str,
+    handle_bytes: u64,
+    call_blocks: u64,
+    call_bytes: u64,
+    future_bytes: usize,
+}
+
+async fn measure<S>(pattern: &'static str, handle_bytes: u64, mut service: S) -> Row
+where
+    S: Service<u64, Response = u64, Error = BoxError>,
+{
+    // Warm up: the first call may register metrics, grow a map, start a timer wheel.
+    service.ready().await.expect("ready");
+    service.call(0).await.expect("first call");
+    let mut future_bytes = 0;
+    let before = dhat::HeapStats::get();
+    for i in 1..=100u64 {
+        service.ready().await.expect("ready");
+        let future = service.call(i);
+        future_bytes = size_of_val(&future);
+        assert_eq!(future.await.expect("call"), i);
+    }
+    let after = dhat::HeapStats::get();
+    Row {
+        pattern,
+        handle_bytes,
+        call_blocks: after.total_blocks - before.total_blocks,
+        call_bytes: after.total_bytes - before.total_bytes,
+        future_bytes,
+    }
+}
+
+fn echo() -> impl Service<u64, Response = u64, Error = BoxError, Future: Future + Send> + Clone {
+    tower::service_fn(|n: u64| std::future::ready(Ok::<u64, BoxError>(n)))
+}
+
+#[test]
+fn handles_are_small_and_calls_allocate_nothing() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("runtime");
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let rows = runtime.block_on(async {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let mut rows = Vec::new();
+
+        rows.push(measure("bare", 0, echo()).await);
+
+        let (timeout, _, bytes) =
+            heap_of(|| Timeout::new("m", Duration::from_secs(30)).expect("valid"));
+        rows.push(
+            measure(
+                "timeout",
+                bytes,
+                tower::ServiceBuilder::new()
+                    .hardy_timeout(&timeout)
+                    .service(echo()),
+            )
+            .await,
+        );
+
+        let (retry, _, bytes) =
+            heap_of(|| Retry::builder("m").max_attempts(3).build().expect("valid"));
+        rows.push(
+            measure(
+                "retry",
+                bytes,
+                tower::ServiceBuilder::new()
+                    .hardy_retry(&retry)
+                    .service(echo()),
+            )
+            .await,
+        );
+
+        let (breaker, _, bytes) = heap_of(|| CircuitBreaker::builder("m").build().expect("valid"));
+        rows.push(
+            measure(
+                "breaker",
+                bytes,
+                tower::ServiceBuilder::new()
+                    .hardy_breaker(&breaker)
+                    .service(echo()),
+            )
+            .await,
+        );
+
+        let (bulkhead, _, bytes) = heap_of(|| {
+            Bulkhead::builder("m")
+                .max_concurrent(100)
+                .build()
+                .expect("valid")
+        });
+        rows.push(
+            measure(
+                "bulkhead",
+                bytes,
+                tower::ServiceBuilder::new()
+                    .hardy_bulkhead(&bulkhead)
+                    .service(echo()),
+            )
+            .await,
+        );
+
+        let (limiter, _, bytes) = heap_of(|| {
+            RateLimiter::builder("m")
+                .per(1_000_000, Duration::from_secs(1))
+                .build()
+                .expect("valid")
+        });
+        rows.push(
+            measure(
+                "rate limit",
+                bytes,
+                tower::ServiceBuilder::new()
+                    .hardy_rate_limit(&limiter)
+                    .service(echo()),
+            )
+            .await,
+        );
+
+        let (shedder, _, bytes) = heap_of(|| LoadShedder::builder("m").build().expect("valid"));
+        rows.push(
+            measure(
+                "load shed",
+                bytes,
+                tower::ServiceBuilder::new()
+                    .hardy_load_shed(&shedder)
+                    .service(echo()),
+            )
+            .await,
+        );
+
+        let (fallback, _, bytes) = heap_of(|| Fallback::builder("m").value(0u64).build());
+        rows.push(
+            measure(
+                "fallback",
+                bytes,
+                tower::ServiceBuilder::new()
+                    .hardy_fallback(&fallback)
+                    .service(echo()),
+            )
+            .await,
+        );
+
+        let (chaos, _, bytes) = heap_of(|| Chaos::builder("m").seed(1).build().expect("valid"));
+        rows.push(
+            measure(
+                "chaos",
+                bytes,
+                tower::ServiceBuilder::new()
+                    .hardy_chaos(&chaos)
+                    .service(echo()),
+            )
+            .await,
+        );
+
+        let stack_bytes = rows[1..6].iter().map(|row| row.handle_bytes).sum();
+        rows.push(
+            measure(
+                "stack (rate limit, retry, breaker, bulkhead, timeout)",
+                stack_bytes,
+                tower::ServiceBuilder::new()
+                    .hardy_rate_limit(&limiter)
+                    .hardy_retry(&retry)
+                    .hardy_breaker(&breaker)
+                    .hardy_bulkhead(&bulkhead)
+                    .hardy_timeout(&timeout)
+                    .service(echo()),
+            )
+            .await,
+        );
+        rows
+    });
+
+    println!(
+        "| pattern | heap bytes per handle | allocations per call | heap bytes per call | response future, bytes |"
+    );
+    println!("| --- | --- | --- | --- | --- |");
+    for row in &rows {
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            row.pattern, row.handle_bytes, row.call_blocks, row.call_bytes, row.future_bytes
+        );
+    }
+    for row in &rows {
+        assert_eq!(
+            row.call_blocks, 0,
+            "{}: the success path allocates nothing",
+            row.pattern
+        );
+        assert!(
+            row.handle_bytes < 16 * 1024,
+            "{}: {} bytes per handle",
+            row.pattern,
+            row.handle_bytes
+        );
+    }
+}
