@@ -41,11 +41,11 @@ fn chaos(c: &mut Criterion) {
         let mut service = Echo;
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
-    group.bench_function("disabled", |b| {
+    group.bench_function("hardy_disabled", |b| {
         let mut service = ServiceBuilder::new().hardy_chaos(&off).service(Echo);
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
-    group.bench_function("enabled_no_fault", |b| {
+    group.bench_function("hardy_enabled_no_fault", |b| {
         let mut service = ServiceBuilder::new().hardy_chaos(&on).service(Echo);
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
@@ -53,7 +53,7 @@ fn chaos(c: &mut Criterion) {
 
     let policies = rt.block_on(async { hardy::Policies::from_toml(POLICIES).expect("valid") });
     let mut group = c.benchmark_group("policies/stack");
-    group.bench_function("by_hand", |b| {
+    group.bench_function("hardy_by_hand", |b| {
         let retry = policies.retry("op").expect("default");
         let breaker = policies.breaker("op").expect("default");
         let bulkhead = policies.bulkhead("op").expect("default");
@@ -66,7 +66,7 @@ fn chaos(c: &mut Criterion) {
             .service(Echo);
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
-    group.bench_function("from_file", |b| {
+    group.bench_function("hardy_from_file", |b| {
         let mut service = ServiceBuilder::new()
             .hardy_policies(&policies, "op")
             .service(Echo);

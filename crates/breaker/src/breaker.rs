@@ -223,7 +223,7 @@ impl Owner for CircuitBreaker {
     }
 }
 
-impl Owner for Arc<CircuitBreaker> {
+impl Owner for std::sync::Arc<CircuitBreaker> {
     #[inline]
     fn breaker(&self) -> &CircuitBreaker {
         self

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use hardy_core::{Classify, Error, Rejection};
@@ -9,7 +10,6 @@ use pin_project::pin_project;
 
 use crate::CircuitBreaker;
 use crate::breaker::{Owner, Permit};
-use crate::sync::Arc;
 
 /// A call admitted by the breaker (run, classify, record) or rejected by it.
 #[pin_project(project = GuardedProj)]

@@ -1,9 +1,9 @@
 //! [`BreakerService`]: a tower service guarded by a [`CircuitBreaker`].
 
-use crate::sync::Arc;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use hardy_core::{Classify, DefaultClassifier, Rejection};
+use hardy_core::{Classify, DefaultClassifier, LocalArc, Rejection};
 use tower_service::Service;
 
 use crate::CircuitBreaker;
@@ -25,7 +25,7 @@ use crate::future::{Guarded, ResponseFuture};
 #[derive(Debug)]
 pub struct BreakerService<S, C = DefaultClassifier> {
     inner: S,
-    breaker: Arc<CircuitBreaker>,
+    breaker: LocalArc<CircuitBreaker>,
     classifier: C,
     cursor: Cursor,
 }
@@ -34,7 +34,7 @@ impl<S: Clone, C: Clone> Clone for BreakerService<S, C> {
     fn clone(&self) -> Self {
         BreakerService {
             inner: self.inner.clone(),
-            breaker: Arc::clone(&self.breaker),
+            breaker: self.breaker.clone(),
             classifier: self.classifier.clone(),
             cursor: Cursor::default(),
         }
@@ -53,7 +53,7 @@ impl<S, C> BreakerService<S, C> {
     pub fn with_classifier(inner: S, breaker: CircuitBreaker, classifier: C) -> Self {
         BreakerService {
             inner,
-            breaker: Arc::new(breaker),
+            breaker: LocalArc::new(breaker),
             classifier,
             cursor: Cursor::default(),
         }
@@ -61,7 +61,7 @@ impl<S, C> BreakerService<S, C> {
 
     /// The breaker guarding the service.
     pub fn breaker(&self) -> &CircuitBreaker {
-        &self.breaker
+        self.breaker.handle()
     }
 
     /// The inner service.
@@ -99,9 +99,10 @@ where
     fn call(&mut self, request: Req) -> Self::Future {
         // Each arm builds the whole future, so it is written once, in place: building it
         // in parts and moving it costs store-forwarding stalls when it is first polled.
-        match self.breaker.try_acquire_with(&mut self.cursor) {
+        let breaker = self.breaker.get();
+        match breaker.try_acquire_with(&mut self.cursor) {
             Ok(admission) => {
-                let permit = Permit::new(self.breaker.clone(), admission);
+                let permit = Permit::new(Arc::clone(breaker), admission);
                 ResponseFuture::new(Guarded::running(
                     self.inner.call(request),
                     permit,

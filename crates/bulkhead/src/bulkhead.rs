@@ -164,7 +164,7 @@ pub(crate) enum Source {
 #[derive(Debug)]
 pub(crate) enum Owner {
     Handle(Bulkhead),
-    Service(Arc<Bulkhead>),
+    Service(std::sync::Arc<Bulkhead>),
 }
 
 impl Owner {
@@ -183,8 +183,8 @@ impl From<Bulkhead> for Owner {
     }
 }
 
-impl From<Arc<Bulkhead>> for Owner {
-    fn from(bulkhead: Arc<Bulkhead>) -> Self {
+impl From<std::sync::Arc<Bulkhead>> for Owner {
+    fn from(bulkhead: std::sync::Arc<Bulkhead>) -> Self {
         Owner::Service(bulkhead)
     }
 }

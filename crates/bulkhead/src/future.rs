@@ -11,7 +11,7 @@ use tower_service::Service;
 
 use crate::Bulkhead;
 use crate::bulkhead::{Admission, BulkheadPermit, Source, Waiting};
-use crate::sync::Arc;
+use std::sync::Arc;
 
 #[pin_project(project = StateProj)]
 enum State<S, Req, F> {

@@ -2,13 +2,13 @@
 
 use std::task::{Context, Poll};
 
-use hardy_core::Rejection;
+use hardy_core::{LocalArc, Rejection};
 use tower_service::Service;
 
 use crate::Bulkhead;
 use crate::bulkhead::{Admission, BulkheadPermit};
 use crate::future::ResponseFuture;
-use crate::sync::Arc;
+use std::sync::Arc;
 
 /// A tower service whose calls are admitted by a [`Bulkhead`]; made by a
 /// [`BulkheadLayer`](crate::BulkheadLayer).
@@ -26,14 +26,14 @@ use crate::sync::Arc;
 #[derive(Debug)]
 pub struct BulkheadService<S> {
     inner: S,
-    bulkhead: Arc<Bulkhead>,
+    bulkhead: LocalArc<Bulkhead>,
 }
 
 impl<S: Clone> Clone for BulkheadService<S> {
     fn clone(&self) -> Self {
         BulkheadService {
             inner: self.inner.clone(),
-            bulkhead: Arc::clone(&self.bulkhead),
+            bulkhead: self.bulkhead.clone(),
         }
     }
 }
@@ -43,13 +43,13 @@ impl<S> BulkheadService<S> {
     pub fn new(inner: S, bulkhead: Bulkhead) -> Self {
         BulkheadService {
             inner,
-            bulkhead: Arc::new(bulkhead),
+            bulkhead: LocalArc::new(bulkhead),
         }
     }
 
     /// The bulkhead admitting the calls.
     pub fn bulkhead(&self) -> &Bulkhead {
-        &self.bulkhead
+        self.bulkhead.handle()
     }
 
     /// The inner service.
@@ -84,15 +84,17 @@ where
 
     #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
-        match self.bulkhead.admit() {
+        let bulkhead = self.bulkhead.get();
+        match bulkhead.admit() {
             Admission::Now(source) => ResponseFuture::running(
                 self.inner.call(request),
-                BulkheadPermit::new(self.bulkhead.clone(), source),
+                BulkheadPermit::new(Arc::clone(bulkhead), source),
             ),
             Admission::Wait(waiting) => {
+                let bulkhead = Arc::clone(bulkhead);
                 let clone = self.inner.clone();
                 let service = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::waiting(waiting, self.bulkhead.clone(), service, request)
+                ResponseFuture::waiting(waiting, bulkhead, service, request)
             }
             Admission::Refused(rejection) => ResponseFuture::rejected(rejection),
         }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use hardy_core::{Classify, DefaultClassifier};
+use hardy_core::{Classify, DefaultClassifier, LocalArc};
 use hardy_timeout::{ExtractDeadline, NoDeadline};
 use tower_service::Service;
 
@@ -25,7 +25,7 @@ use crate::{CloneRequest, Cloned, Retry};
 #[derive(Debug)]
 pub struct RetryService<S, C = DefaultClassifier, P = Cloned, X = NoDeadline> {
     inner: S,
-    retry: Arc<Retry>,
+    retry: LocalArc<Retry>,
     classifier: C,
     policy: P,
     deadline: X,
@@ -49,7 +49,7 @@ impl<S, C, P, X> RetryService<S, C, P, X> {
     ) -> Self {
         RetryService {
             inner,
-            retry: Arc::new(retry),
+            retry: LocalArc::new(retry),
             classifier,
             policy,
             deadline,
@@ -58,7 +58,7 @@ impl<S, C, P, X> RetryService<S, C, P, X> {
 
     /// The retry applied to the calls.
     pub fn retry(&self) -> &Retry {
-        &self.retry
+        self.retry.handle()
     }
 
     /// The inner service.
@@ -81,7 +81,7 @@ impl<S: Clone, C: Clone, P: Clone, X: Clone> Clone for RetryService<S, C, P, X> 
     fn clone(&self) -> Self {
         RetryService {
             inner: self.inner.clone(),
-            retry: Arc::clone(&self.retry),
+            retry: self.retry.clone(),
             classifier: self.classifier.clone(),
             policy: self.policy.clone(),
             deadline: self.deadline.clone(),
@@ -107,7 +107,8 @@ where
 
     #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
-        let call = self.retry.start(self.deadline.deadline(&request));
+        let retry = Arc::clone(self.retry.get());
+        let call = retry.start(self.deadline.deadline(&request));
         let copy = self.policy.clone_request(&request);
         let clone = self.inner.clone();
         let mut service = std::mem::replace(&mut self.inner, clone);
@@ -120,7 +121,7 @@ where
                 policy: self.policy.clone(),
             },
             self.classifier.clone(),
-            self.retry.clone(),
+            retry,
             call,
         ))
     }
