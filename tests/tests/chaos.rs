@@ -1,5 +1,6 @@
-//! Chaos scenarios on paused time: a dependency dies and comes back, a bulkhead fills
-//! up, many tasks share one stack. Faults come from hardy-chaos; every scenario
+//! Chaos scenarios on paused time: a dependency dies and comes back, a bulkhead and a
+//! pool fill up, a pool's database returns, a load-shed limit backs off and grows
+//! back, many tasks share one stack. Faults come from hardy-chaos; every scenario
 //! asserts figures (answers, calls that reached the dependency, rejections, simulated
 //! time to recover).
 
@@ -260,4 +261,162 @@ async fn many_tasks_through_one_stack_balance_every_count() {
         real.load(Ordering::Relaxed)
     );
     assert_eq!(api.bulkhead.stats().in_flight, 0, "every slot came back");
+}
+
+/// A manager whose database can be down: creates fail while `down` is set.
+#[derive(Clone, Default)]
+struct Database {
+    down: Arc<std::sync::atomic::AtomicBool>,
+    made: Arc<AtomicU64>,
+}
+
+#[derive(Debug)]
+struct Refused;
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection refused")
+    }
+}
+
+impl std::error::Error for Refused {}
+
+impl hardy::pool::Manager for Database {
+    type Object = u64;
+    type Error = Refused;
+
+    async fn create(&self) -> Result<u64, Refused> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Refused);
+        }
+        Ok(self.made.fetch_add(1, Ordering::SeqCst))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_saturated_pool_times_out_on_time_and_refills_when_its_database_returns() {
+    let database = Database::default();
+    database.down.store(true, Ordering::SeqCst);
+    let pool = hardy::pool::Pool::builder("db", database.clone())
+        .max_size(2)
+        .min_idle(2)
+        .acquire_timeout(Duration::from_secs(1))
+        .build()
+        .expect("valid");
+
+    // The database is down: a caller waits out its timeout, no longer, and learns why.
+    let started = Instant::now();
+    let error = pool.get().await.expect_err("nothing can be made");
+    assert_eq!(started.elapsed(), Duration::from_secs(1));
+    assert!(error.to_string().contains("db"), "{error}");
+    assert_eq!(pool.status().size, 0);
+
+    // It comes back: maintenance refills the pool to min_idle without any caller.
+    database.down.store(false, Ordering::SeqCst);
+    let back = Instant::now();
+    while pool.status().idle < 2 {
+        tokio::time::advance(Duration::from_millis(100)).await;
+        assert!(
+            back.elapsed() < Duration::from_secs(60),
+            "refilled: {:?}",
+            pool.status()
+        );
+    }
+    let refilled_in = back.elapsed();
+    assert!(
+        refilled_in <= Duration::from_secs(31),
+        "refilled in {refilled_in:?}"
+    );
+
+    // Saturated: both objects held; the next caller times out after exactly 1 s.
+    let first = pool.get().await.expect("idle");
+    let second = pool.get().await.expect("idle");
+    assert_eq!(pool.status().in_use, 2);
+    let started = Instant::now();
+    assert!(pool.get().await.is_err());
+    assert_eq!(started.elapsed(), Duration::from_secs(1));
+    drop(first);
+    let started = Instant::now();
+    let third = pool.get().await.expect("one came back");
+    assert_eq!(started.elapsed(), Duration::ZERO, "handed over at once");
+    drop((second, third));
+    assert_eq!(pool.status().in_use, 0);
+    assert_eq!(
+        database.made.load(Ordering::SeqCst),
+        2,
+        "no object was lost or remade"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_load_shed_limit_backs_off_under_slow_calls_and_grows_back() {
+    use hardy::load_shed::{AimdConfig, LimitConfig, LoadShedConfig};
+    let shedder = LoadShedder::new(
+        "api",
+        LoadShedConfig {
+            limit: LimitConfig::Aimd(AimdConfig {
+                initial_limit: 20,
+                min_limit: 2,
+                max_limit: 40,
+                latency_threshold: Some(Duration::from_millis(100)),
+                window: Duration::from_secs(1),
+                ..AimdConfig::default()
+            }),
+            ..LoadShedConfig::default()
+        },
+    )
+    .expect("valid");
+    let slow = Chaos::builder("api")
+        .seed(5)
+        .latency(
+            1.0,
+            Latency::Fixed {
+                delay: Duration::from_millis(400),
+            },
+        )
+        .build()
+        .expect("valid");
+    let service = ServiceBuilder::new()
+        .hardy_load_shed(&shedder)
+        .hardy_chaos(&slow)
+        .service_fn(|n: u64| async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok::<_, BoxError>(n)
+        });
+    // Sixteen callers, each calling again as soon as it is answered (or shed).
+    let callers: Vec<_> = (0..16)
+        .map(|_| {
+            let mut service = service.clone();
+            tokio::spawn(async move {
+                loop {
+                    if let Ok(ready) = service.ready().await {
+                        let _ = ready.call(1).await;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let backed_off = shedder.stats().limit;
+    assert!(
+        backed_off < 20,
+        "slow calls back the limit off: {backed_off}"
+    );
+
+    // The dependency is fast again: the limit grows back while it is used.
+    slow.set_enabled(false);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let grown = shedder.stats().limit;
+    assert!(
+        grown > backed_off,
+        "the limit grew back: {backed_off} -> {grown}"
+    );
+    assert!(grown >= 16, "back to the callers' concurrency: {grown}");
+    for caller in callers {
+        caller.abort();
+        let _ = caller.await;
+    }
+    assert_eq!(shedder.stats().in_flight, 0);
 }
