@@ -4,7 +4,9 @@
 //! the bare service, on one thread and on two threads sharing one stack.
 //!
 //! No limit is ever reached and no call fails: what is measured is what the layers
-//! cost a call that they all let through.
+//! cost a call that they all let through. `hardy` reads Tokio's clock for the rate
+//! limit (the default, which follows paused time); `hardy_fast_clock` the processor's
+//! cycle counter, as governor does.
 
 use std::time::Duration;
 
@@ -18,6 +20,7 @@ const CONCURRENT: u32 = 100;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 struct HardyHandles {
+    fast_limit: hardy_rate_limit::RateLimiter,
     limit: hardy_rate_limit::RateLimiter,
     retry: hardy_retry::Retry,
     breaker: hardy_breaker::CircuitBreaker,
@@ -27,6 +30,11 @@ struct HardyHandles {
 
 fn hardy_handles() -> HardyHandles {
     HardyHandles {
+        fast_limit: hardy_rate_limit::RateLimiter::builder("stack")
+            .per(RATE, Duration::from_secs(1))
+            .clock(hardy_rate_limit::Clock::Fast)
+            .build()
+            .expect("valid rate limit"),
         limit: hardy_rate_limit::RateLimiter::builder("stack")
             .per(RATE, Duration::from_secs(1))
             .build()
@@ -48,8 +56,11 @@ fn hardy_handles() -> HardyHandles {
 
 macro_rules! hardy_stack {
     ($h:expr) => {
+        hardy_stack!($h, limit)
+    };
+    ($h:expr, $limit:ident) => {
         ServiceBuilder::new()
-            .hardy_rate_limit(&$h.limit)
+            .hardy_rate_limit(&$h.$limit)
             .hardy_retry(&$h.retry)
             .hardy_breaker(&$h.breaker)
             .hardy_bulkhead(&$h.bulkhead)
@@ -121,6 +132,10 @@ fn stack(c: &mut Criterion) {
     });
     group.bench_function("hardy", |b| {
         let mut service = hardy_stack!(handles);
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.bench_function("hardy_fast_clock", |b| {
+        let mut service = hardy_stack!(handles, fast_limit);
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
     group.bench_function("tower", |b| {

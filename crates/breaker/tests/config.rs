@@ -54,6 +54,10 @@ fn every_rule_names_its_field_and_value() {
             "breaker \"soil-1\": slow_call_ratio = -0.1: must be within 0..=1",
         ),
         (
+            error_of(|c| c.slow_call_ratio = 0.0),
+            "breaker \"soil-1\": slow_call_ratio = 0.0: must be greater than zero",
+        ),
+        (
             error_of(|c| c.minimum_calls = 0),
             "breaker \"soil-1\": minimum_calls = 0: must be greater than zero",
         ),

@@ -643,6 +643,26 @@ fn every_config_rule_names_the_field_and_value() {
         (
             LoadShedConfig {
                 limit: LimitConfig::Aimd(AimdConfig {
+                    min_limit: 16_777_217,
+                    ..AimdConfig::default()
+                }),
+                ..base.clone()
+            },
+            "limit.min_limit = 16777217: must be at most 16777216",
+        ),
+        (
+            LoadShedConfig {
+                limit: LimitConfig::Gradient(GradientConfig {
+                    max_limit: 16_777_217,
+                    ..GradientConfig::default()
+                }),
+                ..base.clone()
+            },
+            "limit.max_limit = 16777217: must be at most 16777216",
+        ),
+        (
+            LoadShedConfig {
+                limit: LimitConfig::Aimd(AimdConfig {
                     min_limit: 0,
                     ..AimdConfig::default()
                 }),

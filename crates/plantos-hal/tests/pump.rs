@@ -269,6 +269,32 @@ async fn bad_configs_are_refused_with_the_field() {
         error.message(),
         "pump \"pump-1\": flow_ml_per_s = 0.0: must be a finite number greater than zero"
     );
+    for (bad, expected) in [
+        (
+            PumpConfig {
+                max_run: Duration::ZERO,
+                ..config()
+            },
+            "max_run = 0ns: must be greater than zero",
+        ),
+        (
+            PumpConfig {
+                daily_budget_ml: 0,
+                ..config()
+            },
+            "daily_budget_ml = 0: must be greater than zero",
+        ),
+        (
+            PumpConfig {
+                interlock_every: Duration::ZERO,
+                ..config()
+            },
+            "interlock_every = 0ns: must be greater than zero",
+        ),
+    ] {
+        let error = Pump::new("pump-1", SimPin::new(), bad).expect_err("invalid");
+        assert_eq!(error.message(), format!("pump \"pump-1\": {expected}"));
+    }
 }
 
 #[tokio::test(start_paused = true)]

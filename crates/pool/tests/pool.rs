@@ -477,25 +477,79 @@ fn bad_configs_name_the_field() {
         error.to_string(),
         "pool \"db\": lifetime_jitter = 2.0: must be within 0..=1"
     );
-    for bad in [
-        PoolConfig {
-            max_size: 0,
-            ..PoolConfig::default()
-        },
-        PoolConfig {
-            acquire_timeout: Duration::ZERO,
-            ..PoolConfig::default()
-        },
-        PoolConfig {
-            idle_timeout: Some(Duration::ZERO),
-            ..PoolConfig::default()
-        },
-        PoolConfig {
-            maintenance_every: Duration::ZERO,
-            ..PoolConfig::default()
-        },
+    let zero = Duration::ZERO;
+    let base = PoolConfig::default;
+    for (bad, expected) in [
+        (
+            PoolConfig {
+                max_size: 0,
+                ..base()
+            },
+            "max_size = 0: must be greater than zero",
+        ),
+        (
+            PoolConfig {
+                acquire_timeout: zero,
+                ..base()
+            },
+            "acquire_timeout = 0ns: must be greater than zero",
+        ),
+        (
+            PoolConfig {
+                create_timeout: zero,
+                ..base()
+            },
+            "create_timeout = 0ns: must be greater than zero",
+        ),
+        (
+            PoolConfig {
+                recycle_timeout: zero,
+                ..base()
+            },
+            "recycle_timeout = 0ns: must be greater than zero",
+        ),
+        (
+            PoolConfig {
+                idle_timeout: Some(zero),
+                ..base()
+            },
+            "idle_timeout = 0ns: must be greater than zero",
+        ),
+        (
+            PoolConfig {
+                max_lifetime: Some(zero),
+                ..base()
+            },
+            "max_lifetime = 0ns: must be greater than zero",
+        ),
+        (
+            PoolConfig {
+                keepalive: Some(zero),
+                ..base()
+            },
+            "keepalive = 0ns: must be greater than zero",
+        ),
+        (
+            PoolConfig {
+                leak_threshold: Some(zero),
+                ..base()
+            },
+            "leak_threshold = 0ns: must be greater than zero",
+        ),
+        (
+            PoolConfig {
+                maintenance_every: zero,
+                ..base()
+            },
+            "maintenance_every = 0ns: must be greater than zero",
+        ),
     ] {
-        assert!(bad.validate("db").is_err(), "{bad:?}");
+        let error = bad.validate("db").expect_err("invalid");
+        assert_eq!(
+            error.to_string(),
+            format!("pool \"db\": {expected}"),
+            "{bad:?}"
+        );
     }
 }
 
