@@ -197,6 +197,16 @@ struct Metrics {
     delay: Histogram,
 }
 
+/// An error maker for direct calls: the operation's error `E`, as
+/// [`Error::Inner`].
+struct InnerError<M>(M);
+
+impl<M: MakeError<E>, E> MakeError<Error<E>> for InnerError<M> {
+    fn make_error(&self) -> Option<Error<E>> {
+        self.0.make_error().map(Error::Inner)
+    }
+}
+
 /// A drawn fault with what acting on it needs.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Plan {
@@ -448,8 +458,8 @@ impl Chaos {
     /// Runs `operation` with every fault: errors from `make_error`, rejections,
     /// latency, and `Ok` answers passed through `corrupt`.
     ///
-    /// `make_error` is a `Fn() -> E` closure (or [`NoError`]), `corrupt` a `Fn(T) -> T`
-    /// closure (or [`NoCorrupt`]).
+    /// `make_error` is a `Fn() -> E` closure (or [`NoError`]), `corrupt` a `Clone`
+    /// `Fn(T) -> T` closure (or [`NoCorrupt`]).
     ///
     /// # Errors
     ///
@@ -469,29 +479,50 @@ impl Chaos {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         M: MakeError<E>,
-        C: Corrupt<T>,
+        C: Corrupt<T> + Clone,
+    {
+        self.respond(&InnerError(make_error), &corrupt, || {
+            WrapInner::new(operation())
+        })
+    }
+
+    /// Draws the next fault and acts on it: an injected error or rejection without
+    /// calling `call`, else `call`'s future, delayed and corrupted as drawn. The tower
+    /// service and the direct calls both answer through it.
+    #[inline]
+    pub(crate) fn respond<Fut, T, E, M, C>(
+        &self,
+        make_error: &M,
+        corrupt: &C,
+        call: impl FnOnce() -> Fut,
+    ) -> ResponseFuture<Fut, E, C>
+    where
+        Fut: Future<Output = Result<T, E>>,
+        E: From<hardy_core::Rejection>,
+        M: MakeError<E>,
+        C: Corrupt<T> + Clone,
     {
         let Some(plan) = self.plan() else {
-            return ResponseFuture::pass(WrapInner::new(operation()));
+            return ResponseFuture::pass(call());
         };
         let delay = self.delayed(plan.fault.delay);
         match plan.fault.outcome {
             FaultOutcome::Error => {
                 if let Some(error) = make_error.make_error() {
                     self.injected_error();
-                    return ResponseFuture::fail(Error::Inner(error), delay);
+                    return ResponseFuture::fail(error, delay);
                 }
             }
             FaultOutcome::Rejection => {
-                return ResponseFuture::fail(Error::Rejected(self.rejected(&plan)), delay);
+                return ResponseFuture::fail(E::from(self.rejected(&plan)), delay);
             }
             FaultOutcome::Corrupt if corrupt.is_armed() => {
                 self.corrupted();
-                return ResponseFuture::call(WrapInner::new(operation()), delay, Some(corrupt));
+                return ResponseFuture::call(call(), delay, Some(corrupt.clone()));
             }
             FaultOutcome::Corrupt | FaultOutcome::Pass => {}
         }
-        ResponseFuture::call(WrapInner::new(operation()), delay, None)
+        ResponseFuture::call(call(), delay, None)
     }
 
     /// The next draw, or `None` while disabled (one atomic load).
@@ -535,7 +566,7 @@ impl Chaos {
     }
 
     /// Records a delay about to be injected, and returns it.
-    pub(crate) fn delayed(&self, delay: Option<Duration>) -> Option<Duration> {
+    fn delayed(&self, delay: Option<Duration>) -> Option<Duration> {
         let delay = delay?;
         let shared = &*self.shared;
         shared.stats.delayed.fetch_add(1, Ordering::Relaxed);
@@ -550,7 +581,7 @@ impl Chaos {
         Some(delay)
     }
 
-    pub(crate) fn injected_error(&self) {
+    fn injected_error(&self) {
         let shared = &*self.shared;
         shared.stats.errors.fetch_add(1, Ordering::Relaxed);
         shared.metrics.error.increment(1);
@@ -559,7 +590,7 @@ impl Chaos {
         });
     }
 
-    pub(crate) fn rejected(&self, plan: &Plan) -> hardy_core::Rejection {
+    fn rejected(&self, plan: &Plan) -> hardy_core::Rejection {
         let shared = &*self.shared;
         shared.stats.rejections.fetch_add(1, Ordering::Relaxed);
         shared.metrics.rejection.increment(1);
@@ -570,7 +601,7 @@ impl Chaos {
         plan.rejection.rejection(&shared.name, plan.retry_after)
     }
 
-    pub(crate) fn corrupted(&self) {
+    fn corrupted(&self) {
         let shared = &*self.shared;
         shared.stats.corrupted.fetch_add(1, Ordering::Relaxed);
         shared.metrics.corrupt.increment(1);

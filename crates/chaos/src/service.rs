@@ -6,7 +6,6 @@ use hardy_core::Rejection;
 use tower_service::Service;
 
 use crate::Chaos;
-use crate::chaos::FaultOutcome;
 use crate::future::ResponseFuture;
 use crate::inject::{Corrupt, MakeError, NoCorrupt, NoError};
 
@@ -68,28 +67,8 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        let Some(plan) = self.chaos.plan() else {
-            return ResponseFuture::pass(self.inner.call(request));
-        };
-        let delay = self.chaos.delayed(plan.fault.delay);
-        match plan.fault.outcome {
-            FaultOutcome::Error => {
-                if let Some(error) = self.make_error.make_error() {
-                    self.chaos.injected_error();
-                    return ResponseFuture::fail(error, delay);
-                }
-            }
-            FaultOutcome::Rejection => {
-                let rejection = self.chaos.rejected(&plan);
-                return ResponseFuture::fail(S::Error::from(rejection), delay);
-            }
-            FaultOutcome::Corrupt if self.corrupt.is_armed() => {
-                self.chaos.corrupted();
-                let corrupt = Some(self.corrupt.clone());
-                return ResponseFuture::call(self.inner.call(request), delay, corrupt);
-            }
-            FaultOutcome::Corrupt | FaultOutcome::Pass => {}
-        }
-        ResponseFuture::call(self.inner.call(request), delay, None)
+        let inner = &mut self.inner;
+        self.chaos
+            .respond(&self.make_error, &self.corrupt, || inner.call(request))
     }
 }
