@@ -399,25 +399,25 @@ impl PolicyDocument {
 
     fn check_references(&self, problems: &mut Vec<PolicyError>) {
         for (operation, config) in &self.operations {
-            let refs = [
-                ("breaker", &config.breaker, self.breaker.contains_key_fn()),
-                ("retry", &config.retry, self.retry.contains_key_fn()),
-                (
-                    "bulkhead",
-                    &config.bulkhead,
-                    self.bulkhead.contains_key_fn(),
-                ),
-                (
-                    "rate_limit",
-                    &config.rate_limit,
-                    self.rate_limit.contains_key_fn(),
-                ),
-                (
-                    "load_shed",
-                    &config.load_shed,
-                    self.load_shed.contains_key_fn(),
-                ),
-                ("chaos", &config.chaos, self.chaos.contains_key_fn()),
+            let refs: [Reference<'_>; 6] = [
+                ("breaker", &config.breaker, &|name| {
+                    self.breaker.contains_key(name)
+                }),
+                ("retry", &config.retry, &|name| {
+                    self.retry.contains_key(name)
+                }),
+                ("bulkhead", &config.bulkhead, &|name| {
+                    self.bulkhead.contains_key(name)
+                }),
+                ("rate_limit", &config.rate_limit, &|name| {
+                    self.rate_limit.contains_key(name)
+                }),
+                ("load_shed", &config.load_shed, &|name| {
+                    self.load_shed.contains_key(name)
+                }),
+                ("chaos", &config.chaos, &|name| {
+                    self.chaos.contains_key(name)
+                }),
             ];
             for (pattern, reference, exists) in refs {
                 let Some(PolicyRef::Named(name)) = reference else {
@@ -444,17 +444,9 @@ impl PolicyDocument {
     }
 }
 
-/// `map.contains_key` as a boxed closure, so the sections of different config types
-/// sit in one array.
-trait ContainsKey {
-    fn contains_key_fn(&self) -> Box<dyn Fn(&str) -> bool + '_>;
-}
-
-impl<V> ContainsKey for BTreeMap<String, V> {
-    fn contains_key_fn(&self) -> Box<dyn Fn(&str) -> bool + '_> {
-        Box::new(|name| self.contains_key(name))
-    }
-}
+/// One pattern an operation may name: the pattern, the name given, and whether a
+/// policy of a name exists in its section.
+type Reference<'a> = (&'a str, &'a Option<PolicyRef>, &'a dyn Fn(&str) -> bool);
 
 /// `Ok` when nothing was found, else every problem.
 fn collect(problems: Vec<PolicyError>) -> Result<(), PolicyErrors> {

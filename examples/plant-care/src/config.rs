@@ -140,13 +140,7 @@ impl Policies {
             .map_err(|error| vec![format!("built-in policies: {error}")])?;
         overlay(&mut merged, &self.overrides, 0);
         let text = toml::to_string(&merged).map_err(|error| vec![format!("policies: {error}")])?;
-        PolicyDocument::from_toml(&text).map_err(|errors| {
-            errors
-                .problems()
-                .iter()
-                .map(|problem| format!("policies.{problem}"))
-                .collect()
-        })
+        PolicyDocument::from_toml(&text).map_err(under_policies)
     }
 
     /// The registry of handles the controller's stacks are built from.
@@ -155,15 +149,17 @@ impl Policies {
     ///
     /// As [`document`](Self::document).
     pub fn registry(&self) -> Result<hardy::Policies, Vec<String>> {
-        let document = self.document()?;
-        hardy::Policies::from_document(document).map_err(|errors| {
-            errors
-                .problems()
-                .iter()
-                .map(|problem| format!("policies.{problem}"))
-                .collect()
-        })
+        hardy::Policies::from_document(self.document()?).map_err(under_policies)
     }
+}
+
+/// Every problem of the policy document, each at its path under `policies.`.
+fn under_policies(errors: hardy::PolicyErrors) -> Vec<String> {
+    errors
+        .problems()
+        .iter()
+        .map(|problem| format!("policies.{problem}"))
+        .collect()
 }
 
 /// Lays `over` on `base`: sections and entries merge, settings replace.
