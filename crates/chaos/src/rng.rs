@@ -1,14 +1,7 @@
 //! The draws: a SplitMix64 stream of the seed, four draws per call, indexed by the call's
 //! number, so a call's faults depend only on the seed and its place in the sequence.
 
-const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// The SplitMix64 output function.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+use hardy_core::rng::{GAMMA, splitmix64, unit};
 
 /// The draws of one call.
 #[derive(Debug, Clone, Copy)]
@@ -20,14 +13,13 @@ impl Draws {
     /// Draws of call `n` of the stream of `seed`.
     pub(crate) fn new(seed: u64, n: u64) -> Self {
         Draws {
-            base: seed.wrapping_add(n.wrapping_mul(4).wrapping_mul(GOLDEN)),
+            base: seed.wrapping_add(n.wrapping_mul(4).wrapping_mul(GAMMA)),
         }
     }
 
     /// Draw `k` (0 to 3) of the call, uniform in `0..1`.
     pub(crate) fn unit(self, k: u64) -> f64 {
-        let bits = mix(self.base.wrapping_add((k + 1).wrapping_mul(GOLDEN)));
-        (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        unit(splitmix64(self.base.wrapping_add(k.wrapping_mul(GAMMA))))
     }
 }
 

@@ -65,6 +65,7 @@ mod local;
 mod name;
 mod policy;
 mod rejection;
+pub mod rng;
 pub mod sync;
 
 pub use classify::{Classify, DefaultClassifier, Outcome, Retryability};

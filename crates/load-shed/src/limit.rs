@@ -215,7 +215,7 @@ impl Algorithm {
 impl Gradient {
     /// The probe interval with this probe's jitter: a draw within `1 ± probe_jitter`.
     fn jittered_interval(&self) -> u64 {
-        let draw = crate::rng::unit(crate::rng::mix(self.seed ^ self.probes));
+        let draw = hardy_core::rng::unit(hardy_core::rng::splitmix64(self.seed ^ self.probes));
         let factor = 1.0 + self.probe_jitter * (2.0 * draw - 1.0);
         (self.probe_interval as f64 * factor) as u64
     }

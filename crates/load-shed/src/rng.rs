@@ -3,20 +3,7 @@
 
 use crate::sync::{AtomicU64, Ordering};
 
-const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// The SplitMix64 finaliser: a well-mixed 64-bit value from any input.
-pub(crate) fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(GOLDEN);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// A uniform draw in `0..1` from 64 random bits.
-pub(crate) fn unit(bits: u64) -> f64 {
-    (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-}
+use hardy_core::rng::{GAMMA, splitmix64, unit};
 
 /// A shared source of draws.
 #[derive(Debug)]
@@ -33,8 +20,8 @@ impl Rng {
 
     /// The next draw in `0..1`.
     pub(crate) fn next_unit(&self) -> f64 {
-        let state = self.state.fetch_add(GOLDEN, Ordering::Relaxed);
-        unit(mix(state))
+        let state = self.state.fetch_add(GAMMA, Ordering::Relaxed);
+        unit(splitmix64(state))
     }
 }
 
