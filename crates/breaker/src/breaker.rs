@@ -290,9 +290,12 @@ impl<O: Owner> Permit<O> {
         }
     }
 
-    /// Records the call's outcome.
+    /// Records the call's outcome; the permit is then spent, and dropping it frees
+    /// nothing. Futures record through this rather than moving the permit out:
+    /// a moved permit is copied in wide loads from the narrow stores that built it,
+    /// which stalls the processor's store forwarding.
     #[inline]
-    pub(crate) fn complete(mut self, outcome: Outcome) {
+    pub(crate) fn record(&mut self, outcome: Outcome) {
         let admission = self.admission;
         // Recorded: dropping the permit now must not free a probe slot.
         self.admission.word &= !PROBE;
@@ -568,11 +571,19 @@ impl CircuitBreaker {
     /// Admits a call, or says why not.
     #[inline]
     pub(crate) fn try_acquire(&self) -> Result<Admission, Rejection> {
+        let word = self.word();
+        if word.is_closed() {
+            return Ok(Admission::new(word.generation(), false));
+        }
+        self.try_acquire_slow()
+    }
+
+    /// [`try_acquire`](Self::try_acquire) in every state but closed: out of line, so
+    /// that the closed test stays one branch rather than a jump table over the states.
+    #[inline(never)]
+    fn try_acquire_slow(&self) -> Result<Admission, Rejection> {
         loop {
             let word = self.word();
-            if word.is_closed() {
-                return Ok(Admission::new(word.generation(), false));
-            }
             match word.state() {
                 BreakerState::Closed | BreakerState::Disabled | BreakerState::MetricsOnly => {
                     return Ok(Admission::new(word.generation(), false));
@@ -928,7 +939,7 @@ mod loom_models {
             .build()
             .unwrap();
         let admission = breaker.try_acquire().unwrap();
-        Permit::new(breaker.clone(), admission).complete(Outcome::RETRYABLE_FAILURE);
+        Permit::new(breaker.clone(), admission).record(Outcome::RETRYABLE_FAILURE);
         assert_eq!(breaker.state(), BreakerState::Open);
         std::thread::sleep(Duration::from_micros(10));
         breaker
@@ -967,7 +978,7 @@ mod loom_models {
             let finisher = {
                 let breaker = breaker.clone();
                 loom::thread::spawn(move || {
-                    Permit::new(breaker, probe).complete(Outcome::Success);
+                    Permit::new(breaker, probe).record(Outcome::Success);
                 })
             };
             let caller = {

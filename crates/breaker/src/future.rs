@@ -61,8 +61,10 @@ where
                 classifier,
             } => {
                 let result = ready!(future.poll(cx));
-                if let Some(permit) = permit.take() {
-                    permit.complete(classifier.classify(&result));
+                if let Some(held) = permit.as_mut() {
+                    held.record(classifier.classify(&result));
+                    // Dropped in place: the recorded permit only lets go of the breaker.
+                    *permit = None;
                 }
                 Poll::Ready(Ok(result))
             }

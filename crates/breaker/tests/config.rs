@@ -165,6 +165,7 @@ fn the_builder_validates() {
     assert_eq!(error.instance(), "pump");
 }
 
+#[cfg(feature = "serde")]
 #[test]
 fn configs_read_from_toml() {
     let config: BreakerConfig = toml::from_str(

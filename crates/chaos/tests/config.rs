@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use hardy_chaos::{Chaos, ChaosConfig, InjectedRejection, Latency};
+#[cfg(feature = "serde")]
+use hardy_chaos::InjectedRejection;
+use hardy_chaos::{Chaos, ChaosConfig, Latency};
 
 fn error(config: ChaosConfig) -> String {
     config.validate("ec2").expect_err("invalid").to_string()
@@ -165,6 +167,7 @@ fn rates_adding_up_to_exactly_one_are_valid() {
     assert_eq!(config.validate("x"), Ok(()));
 }
 
+#[cfg(feature = "serde")]
 #[test]
 fn configs_round_trip_through_toml_and_json() {
     let text = r#"
@@ -221,6 +224,7 @@ fn configs_round_trip_through_toml_and_json() {
     }
 }
 
+#[cfg(feature = "serde")]
 #[test]
 fn unknown_keys_and_distributions_are_errors() {
     let error = toml::from_str::<ChaosConfig>("error_rte = 0.1").expect_err("unknown");

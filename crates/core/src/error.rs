@@ -200,6 +200,7 @@ pub trait AsRejection {
 }
 
 impl AsRejection for Rejection {
+    #[inline]
     fn as_rejection(&self) -> Option<&Rejection> {
         Some(self)
     }
@@ -209,6 +210,7 @@ impl<E> AsRejection for Error<E>
 where
     E: AsRejection,
 {
+    #[inline]
     fn as_rejection(&self) -> Option<&Rejection> {
         match self {
             Error::Rejected(rejection) => Some(rejection),
@@ -218,24 +220,28 @@ where
 }
 
 impl AsRejection for Box<dyn StdError + Send + Sync> {
+    #[inline]
     fn as_rejection(&self) -> Option<&Rejection> {
         find_rejection(&**self)
     }
 }
 
 impl AsRejection for Box<dyn StdError + Send> {
+    #[inline]
     fn as_rejection(&self) -> Option<&Rejection> {
         find_rejection(&**self)
     }
 }
 
 impl AsRejection for Box<dyn StdError> {
+    #[inline]
     fn as_rejection(&self) -> Option<&Rejection> {
         find_rejection(&**self)
     }
 }
 
 impl AsRejection for std::sync::Arc<dyn StdError + Send + Sync> {
+    #[inline]
     fn as_rejection(&self) -> Option<&Rejection> {
         find_rejection(&**self)
     }
@@ -248,6 +254,7 @@ impl AsRejection for std::io::Error {
 }
 
 impl<T: AsRejection + ?Sized> AsRejection for &T {
+    #[inline]
     fn as_rejection(&self) -> Option<&Rejection> {
         (**self).as_rejection()
     }

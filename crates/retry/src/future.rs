@@ -27,6 +27,13 @@ pub(crate) trait Attempts {
 
     /// Whether another attempt can be made at all.
     fn can_retry(&self) -> bool;
+
+    /// The first attempt, if it can be made without waiting (a direct call's operation
+    /// can; a service must be polled ready first).
+    #[inline]
+    fn first_now(&mut self) -> Option<Self::Future> {
+        None
+    }
 }
 
 /// The retry behind a handle or a service's own reference to one.
@@ -56,6 +63,11 @@ where
     #[inline]
     fn can_retry(&self) -> bool {
         true
+    }
+
+    #[inline]
+    fn first_now(&mut self) -> Option<Fut> {
+        Some((self.0)())
     }
 }
 
@@ -117,7 +129,7 @@ const FAR_FUTURE_SECS: u64 = 30 * 365 * 24 * 3600;
 /// The retry loop shared by both futures.
 #[pin_project]
 #[derive(Debug)]
-pub(crate) struct Retrying<A, Fut, C, R = Retry> {
+pub(crate) struct Retrying<A, Fut, C, R> {
     #[pin]
     state: State<Fut>,
     /// The timer of the delays, made at the first retry and reset for the next ones: a
@@ -131,11 +143,11 @@ pub(crate) struct Retrying<A, Fut, C, R = Retry> {
     call: CallState,
 }
 
-impl<F, Fut, C> Retrying<Operation<F>, Fut, C> {
+impl<'r, F, Fut, C> Retrying<Operation<F>, Fut, C, &'r Retry> {
     pub(crate) fn starting(
         operation: F,
         classifier: C,
-        retry: Retry,
+        retry: &'r Retry,
         deadline: Option<Deadline>,
     ) -> Self {
         Retrying {
@@ -179,7 +191,7 @@ where
 
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // The path of a tower call that succeeds at once, kept small enough to inline.
+        // The path of a call that succeeds at once, kept small enough to inline.
         let this = self.as_mut().project();
         if let StateProj::Running { future } = this.state.project() {
             let result = ready!(future.poll(cx));
@@ -207,6 +219,21 @@ where
     C: Classify<A::Ok, A::Error>,
     R: Borrow<Retry>,
 {
+    /// Starts a call that has not started (a direct call, at its first poll) and makes
+    /// its first attempt if that needs no waiting, so that the attempt is polled on the
+    /// inlined path rather than in [`poll_retries`](Self::poll_retries).
+    #[inline]
+    fn start(self: Pin<&mut Self>) {
+        let mut this = self.project();
+        if let StateProj::Start { deadline } = this.state.as_mut().project() {
+            *this.call = handle(this.retry).start(deadline.take());
+            match this.attempts.first_now() {
+                Some(future) => this.state.set(State::Running { future }),
+                None => this.state.set(State::Ready),
+            }
+        }
+    }
+
     /// An attempt failed: `true` if another follows (and the state says when).
     #[cold]
     #[inline(never)]
@@ -330,7 +357,9 @@ where
 /// operation returning `Result<T, E>`, holding the last attempt's result.
 ///
 /// Nothing runs until it is first polled, so [`until`](Self::until) may still set a
-/// deadline.
+/// deadline. It borrows the handle, as tokio's semaphore futures do, so that a call
+/// touches no reference count; a call that must outlive the handle (a spawned task)
+/// moves a clone of the handle in.
 ///
 /// # Cancel safety
 ///
@@ -338,13 +367,13 @@ where
 #[pin_project]
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
-pub struct CallFuture<F, Fut, C> {
+pub struct CallFuture<'r, F, Fut, C> {
     #[pin]
-    retrying: Retrying<Operation<F>, Fut, C>,
+    retrying: Retrying<Operation<F>, Fut, C, &'r Retry>,
 }
 
-impl<F, Fut, C> CallFuture<F, Fut, C> {
-    pub(crate) fn new(retrying: Retrying<Operation<F>, Fut, C>) -> Self {
+impl<'r, F, Fut, C> CallFuture<'r, F, Fut, C> {
+    pub(crate) fn new(retrying: Retrying<Operation<F>, Fut, C, &'r Retry>) -> Self {
         CallFuture { retrying }
     }
 
@@ -361,7 +390,7 @@ impl<F, Fut, C> CallFuture<F, Fut, C> {
     }
 }
 
-impl<F, Fut, C, T, E> Future for CallFuture<F, Fut, C>
+impl<F, Fut, C, T, E> Future for CallFuture<'_, F, Fut, C>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -371,6 +400,8 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Poll::Ready(ready!(self.project().retrying.poll(cx)).map_err(Error::Inner))
+        let mut retrying = self.project().retrying;
+        retrying.as_mut().start();
+        Poll::Ready(ready!(retrying.poll(cx)).map_err(Error::Inner))
     }
 }

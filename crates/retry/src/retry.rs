@@ -264,7 +264,7 @@ impl Retry {
     ///
     /// Dropping the future drops the running attempt or the pending delay; nothing else
     /// is held.
-    pub fn call<F, Fut, T, E>(&self, operation: F) -> CallFuture<F, Fut, DefaultClassifier>
+    pub fn call<F, Fut, T, E>(&self, operation: F) -> CallFuture<'_, F, Fut, DefaultClassifier>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -307,17 +307,16 @@ impl Retry {
     /// # Cancel safety
     ///
     /// As [`call`](Self::call).
-    pub fn call_with<C, F, Fut, T, E>(&self, classifier: C, operation: F) -> CallFuture<F, Fut, C>
+    pub fn call_with<C, F, Fut, T, E>(
+        &self,
+        classifier: C,
+        operation: F,
+    ) -> CallFuture<'_, F, Fut, C>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        CallFuture::new(Retrying::starting(
-            operation,
-            classifier,
-            self.clone(),
-            None,
-        ))
+        CallFuture::new(Retrying::starting(operation, classifier, self, None))
     }
 
     /// As [`call`](Self::call), making no retry whose delay would end past `deadline`
@@ -364,7 +363,7 @@ impl Retry {
         &self,
         deadline: Deadline,
         operation: F,
-    ) -> CallFuture<F, Fut, DefaultClassifier>
+    ) -> CallFuture<'_, F, Fut, DefaultClassifier>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,

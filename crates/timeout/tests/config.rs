@@ -85,6 +85,7 @@ async fn each_listed_operation_has_its_own_named_timeout() {
     assert_eq!(rejection.name(), "autoscaling_create_group");
 }
 
+#[cfg(feature = "serde")]
 #[test]
 fn configs_read_human_durations_from_toml() {
     let config: TimeoutConfig = toml::from_str(r#"timeout = "2m 30s""#).unwrap();
@@ -110,12 +111,14 @@ fn configs_read_human_durations_from_toml() {
     OperationTimeouts::from_config("aws", table).unwrap();
 }
 
+#[cfg(feature = "serde")]
 #[test]
 fn missing_fields_take_their_defaults() {
     let config: TimeoutConfig = toml::from_str("").unwrap();
     assert_eq!(config, TimeoutConfig::default());
 }
 
+#[cfg(feature = "serde")]
 #[test]
 fn unknown_fields_and_bad_durations_are_errors() {
     let unknown = toml::from_str::<TimeoutConfig>(r#"timout = "2s""#).unwrap_err();
@@ -124,6 +127,7 @@ fn unknown_fields_and_bad_durations_are_errors() {
     assert!(bad.to_string().contains("timeout"), "{bad}");
 }
 
+#[cfg(feature = "serde")]
 #[test]
 fn configs_round_trip_through_json() {
     let mut table = OperationTimeoutsConfig::default();

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hardy_core::{Error, Rejection};
-use hardy_timeout::{Deadline, FromExtensions, Timeout, TimeoutLayer};
+#[cfg(feature = "http")]
+use hardy_timeout::FromExtensions;
+use hardy_timeout::{Deadline, Timeout, TimeoutLayer};
 use tokio::time::{Instant, advance};
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt, service_fn};
 
@@ -124,6 +126,7 @@ async fn the_layer_reads_each_requests_deadline() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
+#[cfg(feature = "http")]
 #[tokio::test(start_paused = true)]
 async fn http_requests_carry_their_deadline_in_extensions() {
     let timeout = Timeout::new("api", Duration::from_secs(30)).unwrap();
