@@ -55,7 +55,9 @@ impl fmt::Display for PoolClosed {
 impl std::error::Error for PoolClosed {}
 
 /// What a pool knows of an object besides the object: times as nanoseconds since the
-/// pool's epoch (`NEVER` for none), so that it stays small to move.
+/// pool's epoch (`NEVER` for none), so that it stays small to move. All words, with no
+/// padding: a padded tail is copied in overlapping narrow moves, which stall store
+/// forwarding each time the object moves through a checkout.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Meta {
     pub(crate) id: u64,
@@ -63,7 +65,8 @@ pub(crate) struct Meta {
     last_checkout: u64,
     idle_seen: u64,
     last_validated: u64,
-    dirty: bool,
+    /// Times handed out; an object handed out before is recycled when next checked out.
+    checkouts: u64,
 }
 
 const NEVER: u64 = u64::MAX;
@@ -495,6 +498,43 @@ impl<M: Manager> Pool<M> {
     /// validated, gives the object (or its place) back. Nothing is lost.
     pub async fn get(&self) -> Result<Pooled<M>, Rejection> {
         let shared = &*self.shared;
+        // The common case first, written out here rather than in nested futures (each
+        // would be moved whole into this one): nobody waits, an idle object is there,
+        // and neither validation nor leak detection needs the clock.
+        if !shared.needs_clock()
+            && let Some(idle) = shared.checkout_idle(self.lane.shard)
+        {
+            let mut checking = Checking {
+                shared,
+                idle: Some(idle),
+            };
+            let recycled = match checking.idle.as_mut() {
+                Some(idle) if idle.meta.checkouts > 0 => {
+                    let mut recycle = pin!(shared.manager.recycle(&mut idle.object));
+                    let first =
+                        std::future::poll_fn(|cx| Poll::Ready(recycle.as_mut().poll(cx))).await;
+                    match first {
+                        Poll::Ready(result) => result.is_ok(),
+                        Poll::Pending => matches!(
+                            tokio::time::timeout(shared.config.recycle_timeout, recycle).await,
+                            Ok(Ok(()))
+                        ),
+                    }
+                }
+                _ => true,
+            };
+            // A failed recycle closes the object (dropping `checking`) and looks again.
+            if recycled && let Some(idle) = checking.idle.take() {
+                return Ok(self.hand_out(idle));
+            }
+        }
+        self.get_slowly().await
+    }
+
+    /// [`get`](Self::get) past its first look at the idle objects: waits, makes objects,
+    /// and looks again after an object failed its checks.
+    async fn get_slowly(&self) -> Result<Pooled<M>, Rejection> {
+        let shared = &*self.shared;
         // The clock is read only when needed: not for an idle object handed out at once.
         let mut start: Option<Instant> = None;
         let mut began = || *start.get_or_insert_with(|| shared.now());
@@ -604,7 +644,10 @@ impl<M: Manager> Pool<M> {
             idle: Some(idle),
         };
         let limit = shared.config.recycle_timeout;
-        let dirty = checking.idle.as_ref().is_some_and(|idle| idle.meta.dirty);
+        let dirty = checking
+            .idle
+            .as_ref()
+            .is_some_and(|idle| idle.meta.checkouts > 0);
         if !fresh && dirty {
             let object = &mut checking.idle.as_mut()?.object;
             let recycled = bounded(limit, shared.manager.recycle(object)).await;
@@ -613,10 +656,8 @@ impl<M: Manager> Pool<M> {
             }
         }
         // The clock is read only when validation or leak detection needs it.
-        let needs_clock =
-            shared.config.validate_after_idle.is_some() || shared.config.leak_threshold.is_some();
         let mut checked_at = None;
-        if needs_clock {
+        if shared.needs_clock() {
             let now = shared.now();
             let stamp = shared.stamp(now);
             let last_checkout = checking.idle.as_ref()?.meta.last_checkout;
@@ -642,9 +683,15 @@ impl<M: Manager> Pool<M> {
                 shared.state.lock().held.insert(idle.meta.id, (now, false));
             }
         }
-        idle.meta.dirty = true;
+        Some(self.hand_out(idle))
+    }
+
+    /// Hands a checked object out.
+    #[inline]
+    fn hand_out(&self, mut idle: Idle<M::Object>) -> Pooled<M> {
+        idle.meta.checkouts = idle.meta.checkouts.saturating_add(1);
         idle.meta.idle_seen = NEVER;
-        Some(Pooled::new(self.lane.clone(), idle))
+        Pooled::new(self.lane.clone(), idle)
     }
 
     /// A snapshot of the pool.
@@ -758,14 +805,27 @@ impl<M: Manager> Shared<M> {
         found
     }
 
+    /// Whether a checkout reads the clock: for validation after idling, or to time
+    /// objects held for leak detection.
+    #[inline]
+    fn needs_clock(&self) -> bool {
+        self.config.validate_after_idle.is_some() || self.config.leak_threshold.is_some()
+    }
+
+    /// An idle object if nobody waits and one is there; takes no pool-wide lock.
+    #[inline]
+    fn checkout_idle(&self, home: usize) -> Option<Idle<M::Object>> {
+        if self.waiting.load(Ordering::SeqCst) == 0 && !self.closed.load(Ordering::Acquire) {
+            self.take_idle(home)
+        } else {
+            None
+        }
+    }
+
     /// An idle object, a place to make one, or a place in the queue.
     #[inline]
     fn checkout(&self, home: usize) -> Result<Step<M::Object>, Rejection> {
-        // The fast path: nobody waits, an idle object is there; no pool-wide lock.
-        if self.waiting.load(Ordering::SeqCst) == 0
-            && !self.closed.load(Ordering::Acquire)
-            && let Some(idle) = self.take_idle(home)
-        {
+        if let Some(idle) = self.checkout_idle(home) {
             return Ok(Step::Idle(idle));
         }
         let mut state = self.state.lock();
@@ -845,7 +905,7 @@ impl<M: Manager> Shared<M> {
                 last_checkout: stamp,
                 idle_seen: NEVER,
                 last_validated: stamp,
-                dirty: false,
+                checkouts: 0,
             },
         }
     }

@@ -219,6 +219,38 @@ async fn a_failed_recycle_closes_the_object_and_another_is_made() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_recycle_that_waits_hands_the_object_out_when_it_finishes() {
+    let manager = Counter::default();
+    let pool = pool(&manager, config(1));
+    drop(pool.get().await.expect("first"));
+    *manager.recycle_takes.lock().expect("takes") = 2 * SEC;
+    let started = Instant::now();
+    let object = pool.get().await.expect("the same one, recycled");
+    assert_eq!((*object, started.elapsed()), (1, 2 * SEC));
+    assert_eq!(manager.recycled.load(Ordering::SeqCst), 1);
+    assert_eq!(manager.destroyed.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_recycle_past_its_timeout_closes_the_object_and_another_is_made() {
+    let manager = Counter::default();
+    let pool = pool(
+        &manager,
+        PoolConfig {
+            recycle_timeout: SEC,
+            ..config(1)
+        },
+    );
+    drop(pool.get().await.expect("first"));
+    *manager.recycle_takes.lock().expect("takes") = 10 * SEC;
+    let started = Instant::now();
+    let object = pool.get().await.expect("a new one");
+    assert_eq!((*object, started.elapsed()), (2, SEC));
+    assert_eq!(manager.destroyed.load(Ordering::SeqCst), 1);
+    assert_eq!(pool.status().size, 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn objects_idle_past_validate_after_idle_are_validated() {
     let manager = Counter::default();
     let pool = pool(
