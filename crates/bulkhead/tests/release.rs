@@ -175,3 +175,35 @@ async fn a_panicking_blocking_call_resumes_in_the_caller_and_frees_its_slot() {
     assert!(joined.expect_err("panicked").is_panic());
     assert_eq!(bulkhead.stats().in_flight, 0);
 }
+
+#[test]
+fn bad_run_time_limits_name_the_field_and_value_and_change_nothing() {
+    let bulkhead = bulkhead(3);
+    let zero = bulkhead.set_max_concurrent(0).expect_err("zero");
+    assert_eq!(
+        zero.to_string(),
+        "bulkhead \"b\": max_concurrent = 0: must be greater than zero"
+    );
+    let huge = hardy_bulkhead::MAX_CONCURRENT + 1;
+    let over = bulkhead.set_max_concurrent(huge).expect_err("over");
+    assert!(
+        over.to_string()
+            .starts_with(&format!("bulkhead \"b\": max_concurrent = {huge}: ")),
+        "{over}"
+    );
+    let waiting = hardy_bulkhead::MAX_WAITING + 1;
+    let queue = bulkhead.set_max_waiting(waiting).expect_err("over");
+    assert!(
+        queue
+            .to_string()
+            .starts_with(&format!("bulkhead \"b\": max_waiting = {waiting}: ")),
+        "{queue}"
+    );
+    let stats = bulkhead.stats();
+    assert_eq!((stats.max_concurrent, stats.max_waiting), (3, 8));
+    let held: Vec<_> = (0..3)
+        .map(|_| bulkhead.try_acquire().expect("the old limit still admits"))
+        .collect();
+    assert!(bulkhead.try_acquire().is_err(), "and still stops at 3");
+    drop(held);
+}

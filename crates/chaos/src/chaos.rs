@@ -3,17 +3,16 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use hardy_core::future::WrapInner;
 use hardy_core::{ConfigError, Error, Listener, Name};
 use metrics::{Counter, Histogram};
-use parking_lot::RwLock;
 
 use crate::future::{CallFuture, ResponseFuture};
 use crate::inject::{Corrupt, MakeError, NoCorrupt, NoError};
 use crate::rng;
+use crate::sync::{AtomicBool, AtomicU64, Ordering, RwLock};
 use crate::{ChaosBuilder, ChaosConfig, ChaosLayer, InjectedRejection, Latency};
 
 /// What a call drew: its outcome and whether it is delayed first.
@@ -534,13 +533,21 @@ impl Chaos {
         self.plan_enabled()
     }
 
-    fn plan_enabled(&self) -> Option<Plan> {
+    /// The next call's number, with the settings it draws under: read together, so a
+    /// new seed always starts from call 0 and no number is drawn twice under one seed.
+    #[inline]
+    fn numbered(&self) -> Option<(impl std::ops::Deref<Target = Settings> + '_, u64)> {
         let settings = self.shared.settings.read();
-        let config = &settings.config;
-        if !config.enabled {
+        if !settings.config.enabled {
             return None;
         }
         let n = self.shared.next.fetch_add(1, Ordering::Relaxed);
+        Some((settings, n))
+    }
+
+    fn plan_enabled(&self) -> Option<Plan> {
+        let (settings, n) = self.numbered()?;
+        let config = &settings.config;
         let draws = rng::Draws::new(settings.seed, n);
         let pick = draws.unit(0);
         let outcome = if pick < config.error_rate {
@@ -627,5 +634,54 @@ impl fmt::Debug for Chaos {
             .field("config", &settings.config)
             .field("seed", &settings.seed)
             .finish_non_exhaustive()
+    }
+}
+
+/// Loom models: `RUSTFLAGS="--cfg hardy_loom" cargo test -p hardy-chaos --lib --release loom`.
+#[cfg(all(test, hardy_loom))]
+mod loom_models {
+    use super::*;
+
+    /// Two threads draw while a third puts a new seed in force: every draw is numbered
+    /// under exactly one seed, no number repeats under a seed, and the new seed's
+    /// numbers start at 0 with no gap.
+    #[test]
+    fn loom_a_new_seed_restarts_the_numbering_without_repeats_or_gaps() {
+        loom::model(|| {
+            let chaos = Chaos::builder("model")
+                .seed(1)
+                .error_rate(0.5)
+                .build()
+                .expect("valid chaos");
+            let drawers: Vec<_> = (0..2)
+                .map(|_| {
+                    let chaos = chaos.clone();
+                    loom::thread::spawn(move || {
+                        chaos
+                            .numbered()
+                            .map(|(settings, n)| (settings.seed, n))
+                            .expect("enabled")
+                    })
+                })
+                .collect();
+            let mut config = chaos.config();
+            config.seed = Some(2);
+            chaos.set_config(config).expect("valid");
+            let mut drawn: Vec<_> = drawers
+                .into_iter()
+                .map(|thread| thread.join().expect("drawer"))
+                .collect();
+            drawn.sort_unstable();
+            for seed in [1, 2] {
+                let numbers: Vec<_> = drawn
+                    .iter()
+                    .filter(|(s, _)| *s == seed)
+                    .map(|(_, n)| *n)
+                    .collect();
+                let expected: Vec<u64> = (0..numbers.len() as u64).collect();
+                assert_eq!(numbers, expected, "seed {seed}: {drawn:?}");
+            }
+            assert_eq!(chaos.seed(), 2);
+        });
     }
 }

@@ -90,6 +90,7 @@ mod inject;
 mod layer;
 mod rng;
 mod service;
+mod sync;
 
 pub use chaos::{
     Chaos, ChaosEvent, ChaosStats, Fault, FaultOutcome, METRIC_CALLS, METRIC_DELAY, METRIC_INJECTED,

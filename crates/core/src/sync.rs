@@ -61,3 +61,65 @@ impl<T> Mutex<T> {
         self.inner.try_lock().ok()
     }
 }
+
+/// A reader-writer lock whose `read` and `write` never fail: `parking_lot`'s, or loom's
+/// when the crates are built for model checking, as [`Mutex`] is.
+///
+/// # Examples
+///
+/// ```
+/// use hardy_core::sync::RwLock;
+///
+/// let settings = RwLock::new(0.1);
+/// *settings.write() = 0.2;
+/// assert_eq!(*settings.read(), 0.2);
+/// ```
+#[derive(Debug, Default)]
+pub struct RwLock<T> {
+    #[cfg(not(hardy_loom))]
+    inner: parking_lot::RwLock<T>,
+    #[cfg(hardy_loom)]
+    inner: loom::sync::RwLock<T>,
+}
+
+impl<T> RwLock<T> {
+    /// A lock holding `value`.
+    pub fn new(value: T) -> Self {
+        RwLock {
+            #[cfg(not(hardy_loom))]
+            inner: parking_lot::RwLock::new(value),
+            #[cfg(hardy_loom)]
+            inner: loom::sync::RwLock::new(value),
+        }
+    }
+
+    /// Locks for reading, waiting while a writer holds the lock.
+    #[cfg(not(hardy_loom))]
+    #[inline]
+    pub fn read(&self) -> parking_lot::RwLockReadGuard<'_, T> {
+        self.inner.read()
+    }
+
+    /// Locks for reading, waiting while a writer holds the lock.
+    #[cfg(hardy_loom)]
+    pub fn read(&self) -> loom::sync::RwLockReadGuard<'_, T> {
+        self.inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Locks for writing, waiting while anyone holds the lock.
+    #[cfg(not(hardy_loom))]
+    #[inline]
+    pub fn write(&self) -> parking_lot::RwLockWriteGuard<'_, T> {
+        self.inner.write()
+    }
+
+    /// Locks for writing, waiting while anyone holds the lock.
+    #[cfg(hardy_loom)]
+    pub fn write(&self) -> loom::sync::RwLockWriteGuard<'_, T> {
+        self.inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

@@ -1037,3 +1037,37 @@ fn configs_load_from_toml_with_human_durations() {
     assert!(unknown.unwrap_err().to_string().contains("tolerance"));
     assert!(toml::from_str::<LoadShedConfig>("priority = 2\n").is_err());
 }
+
+#[test]
+fn bad_run_time_settings_name_the_field_and_value_and_change_nothing() {
+    let shedder = fixed(2).build().unwrap();
+    for rate in [f64::NAN, f64::INFINITY, -0.5, 1.01] {
+        let error = shedder.set_shed_rate(rate).expect_err("out of range");
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("load_shed \"test\": shed_rate = {rate}: ")),
+            "{error}"
+        );
+    }
+    let error = shedder.set_limit(0).expect_err("zero");
+    assert!(
+        error
+            .to_string()
+            .starts_with("load_shed \"test\": limit = 0: "),
+        "{error}"
+    );
+    assert_eq!(shedder.stats().limit, 2);
+    let held: Vec<_> = (0..2)
+        .map(|_| {
+            shedder
+                .try_acquire(CallInfo::new())
+                .expect("nothing shed at random")
+        })
+        .collect();
+    assert!(
+        shedder.try_acquire(CallInfo::new()).is_err(),
+        "the limit is still 2"
+    );
+    drop(held);
+}
