@@ -27,7 +27,7 @@ impl HealthCheck for Flaky {
         // Let the other thread in while this run is under way.
         tokio::task::yield_now().await;
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        if run % 3 == 0 {
+        if run.is_multiple_of(3) {
             CheckResult::from(Status::Unhealthy)
         } else {
             CheckResult::from(Status::Healthy)
@@ -124,7 +124,7 @@ async fn two_threads_force_runs_probe_and_register_without_losing_a_run() {
     assert_eq!(flaky_report.status, Status::Healthy);
     assert_eq!(
         flaky_report.consecutive_failures,
-        u32::from(last % 3 == 0),
+        u32::from(last.is_multiple_of(3)),
         "the judgement saw the runs in order"
     );
     assert_eq!(report.status, Status::Healthy);
