@@ -303,10 +303,7 @@ where
                     }
                 },
                 StateProj::Done => panic!("retry future polled after completion"),
-                StateProj::Start { deadline } => {
-                    *this.call = handle(this.retry).start(deadline.take());
-                    this.state.set(State::Ready);
-                }
+                StateProj::Start { .. } => self.as_mut().start(),
             }
         }
     }
