@@ -69,6 +69,15 @@ pub(crate) struct Meta {
     checkouts: u64,
 }
 
+impl Meta {
+    /// Whether the object was handed out before, and so is recycled at its next
+    /// checkout.
+    #[inline]
+    fn used(&self) -> bool {
+        self.checkouts > 0
+    }
+}
+
 const NEVER: u64 = u64::MAX;
 
 fn nanos(duration: Duration) -> u64 {
@@ -498,9 +507,9 @@ impl<M: Manager> Pool<M> {
     /// validated, gives the object (or its place) back. Nothing is lost.
     pub async fn get(&self) -> Result<Pooled<M>, Rejection> {
         let shared = &*self.shared;
-        // The common case first, written out here rather than in nested futures (each
-        // would be moved whole into this one): nobody waits, an idle object is there,
-        // and neither validation nor leak detection needs the clock.
+        // The common case first, written out here rather than through `ready` (whose
+        // large future would be moved whole into this one): nobody waits, an idle
+        // object is there, and neither validation nor leak detection needs the clock.
         if !shared.needs_clock()
             && let Some(idle) = shared.checkout_idle(self.lane.shard)
         {
@@ -509,18 +518,14 @@ impl<M: Manager> Pool<M> {
                 idle: Some(idle),
             };
             let recycled = match checking.idle.as_mut() {
-                Some(idle) if idle.meta.checkouts > 0 => {
-                    let mut recycle = pin!(shared.manager.recycle(&mut idle.object));
-                    let first =
-                        std::future::poll_fn(|cx| Poll::Ready(recycle.as_mut().poll(cx))).await;
-                    match first {
-                        Poll::Ready(result) => result.is_ok(),
-                        Poll::Pending => matches!(
-                            tokio::time::timeout(shared.config.recycle_timeout, recycle).await,
-                            Ok(Ok(()))
-                        ),
-                    }
-                }
+                Some(idle) if idle.meta.used() => matches!(
+                    bounded(
+                        shared.config.recycle_timeout,
+                        shared.manager.recycle(&mut idle.object)
+                    )
+                    .await,
+                    Some(Ok(()))
+                ),
                 _ => true,
             };
             // A failed recycle closes the object (dropping `checking`) and looks again.
@@ -644,10 +649,7 @@ impl<M: Manager> Pool<M> {
             idle: Some(idle),
         };
         let limit = shared.config.recycle_timeout;
-        let dirty = checking
-            .idle
-            .as_ref()
-            .is_some_and(|idle| idle.meta.checkouts > 0);
+        let dirty = checking.idle.as_ref().is_some_and(|idle| idle.meta.used());
         if !fresh && dirty {
             let object = &mut checking.idle.as_mut()?.object;
             let recycled = bounded(limit, shared.manager.recycle(object)).await;
