@@ -297,8 +297,10 @@ impl<O: Owner> Permit<O> {
     #[inline]
     pub(crate) fn record(&mut self, outcome: Outcome) {
         let admission = self.admission;
-        // Recorded: dropping the permit now must not free a probe slot.
-        self.admission.word &= !PROBE;
+        if admission.probe() {
+            // Recorded: dropping the permit now must not free a probe slot.
+            self.admission.word &= !PROBE;
+        }
         self.breaker
             .breaker()
             .record(admission, self.started, outcome);
@@ -338,7 +340,9 @@ impl CircuitBreaker {
     ) -> Self {
         let window = match config.window {
             Window::Off => Ring::Off,
-            Window::Count { size } => Ring::Count(CountWindow::new(size)),
+            Window::Count { size } => {
+                Ring::Count(CountWindow::new(size, config.slow_call_threshold.is_some()))
+            }
             Window::Time { length, buckets } => Ring::Time(TimeWindow::new(length, buckets)),
         };
         let rng = match config.seed {
@@ -553,8 +557,17 @@ impl CircuitBreaker {
     /// service's reserved run (reserving a new run when it is used up or stale).
     #[inline]
     pub(crate) fn try_acquire_with(&self, cursor: &mut Cursor) -> Result<Admission, Rejection> {
-        let mut admission = self.try_acquire()?;
-        if let (Ring::Count(count), false) = (&self.shared.window, admission.probe()) {
+        let word = self.word();
+        let mut admission = if word.is_closed() {
+            Admission::new(word.generation(), false)
+        } else {
+            let admission = self.try_acquire_slow()?;
+            if admission.probe() {
+                return Ok(admission);
+            }
+            admission
+        };
+        if let Ring::Count(count) = &self.shared.window {
             if cursor.left == 0 || cursor.generation != admission.generation() {
                 let batch = count.batch();
                 cursor.slot = count.slot(count.reserve(batch));
@@ -672,9 +685,49 @@ impl CircuitBreaker {
             });
     }
 
-    /// Records a finished call admitted in `generation`.
+    /// Records a finished call.
     #[inline]
     fn record(&self, admission: Admission, started: u64, outcome: Outcome) {
+        if let Outcome::Success = outcome
+            && !admission.probe()
+            && started == NOT_TIMED
+        {
+            self.record_success(admission);
+        } else {
+            self.record_outcome(admission, started, outcome);
+        }
+    }
+
+    /// Records an untimed success that is not a probe, the common case: what
+    /// [`record_outcome`](Self::record_outcome) does for it, without the tests that
+    /// cannot apply (slow, retry-after, probe, trip).
+    #[inline]
+    fn record_success(&self, admission: Admission) {
+        let shared = &*self.shared;
+        shared.metrics.success.increment(1);
+        if self.word().generation() != admission.generation() {
+            return;
+        }
+        const SUCCESS: Mark = Mark {
+            failure: false,
+            slow: false,
+        };
+        match &shared.window {
+            Ring::Count(count) if admission.slot != NO_SLOT => {
+                count.record_in_slot(admission.slot, SUCCESS)
+            }
+            Ring::Count(count) => count.record(SUCCESS),
+            Ring::Time(time) => time.record(self.since_epoch(), SUCCESS),
+            Ring::Off => {}
+        }
+        if shared.consecutive.load(Ordering::Relaxed) != 0 {
+            shared.consecutive.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Records a finished call admitted in `admission`'s generation.
+    #[inline(never)]
+    fn record_outcome(&self, admission: Admission, started: u64, outcome: Outcome) {
         let (generation, probe, slot) = (admission.generation(), admission.probe(), admission.slot);
         let shared = &*self.shared;
         let (failure, retry) = match outcome {

@@ -147,21 +147,27 @@ pub(crate) struct CountWindow {
     /// The one counter every call writes: on a cache line of its own, so that writing
     /// it does not evict the state word that every call reads.
     next: CachePadded<AtomicU64>,
+    /// Positions a service reserves at once.
+    batch: u64,
     failure_bits: Box<[AtomicU64]>,
+    /// Empty when slow calls are not detected: no call is ever slow then.
     slow_bits: Box<[AtomicU64]>,
     failures: AtomicU32,
     slow: AtomicU32,
 }
 
 impl CountWindow {
-    pub(crate) fn new(size: u32) -> Self {
+    /// A window of the last `size` calls, with slow-call bits if `slow_calls` are
+    /// detected.
+    pub(crate) fn new(size: u32, slow_calls: bool) -> Self {
         let words = (size as usize).div_ceil(64);
-        let bits = || (0..words).map(|_| AtomicU64::new(0)).collect();
+        let bits = |words| (0..words).map(|_| AtomicU64::new(0)).collect();
         CountWindow {
             size: u64::from(size),
             next: CachePadded::new(AtomicU64::new(0)),
-            failure_bits: bits(),
-            slow_bits: bits(),
+            batch: (u64::from(size) / 16).clamp(1, 32),
+            failure_bits: bits(words),
+            slow_bits: bits(if slow_calls { words } else { 0 }),
             failures: AtomicU32::new(0),
             slow: AtomicU32::new(0),
         }
@@ -182,8 +188,9 @@ impl CountWindow {
 
     /// How many positions a service reserves at once: about a sixteenth of the window,
     /// so the reservations of a few services shift the window by little.
+    #[inline]
     pub(crate) fn batch(&self) -> u64 {
-        (self.size / 16).clamp(1, 32)
+        self.batch
     }
 
     /// The ring slot of `position` (from [`reserve`](Self::reserve)).
@@ -203,7 +210,9 @@ impl CountWindow {
     pub(crate) fn record_in_slot(&self, slot: u64, mark: Mark) {
         let (word, bit) = ((slot / 64) as usize, 1_u64 << (slot % 64));
         set_bit(&self.failure_bits[word], bit, mark.failure, &self.failures);
-        set_bit(&self.slow_bits[word], bit, mark.slow, &self.slow);
+        if let Some(slow) = self.slow_bits.get(word) {
+            set_bit(slow, bit, mark.slow, &self.slow);
+        }
     }
 
     pub(crate) fn totals(&self) -> Totals {
@@ -217,9 +226,8 @@ impl CountWindow {
 
     pub(crate) fn clear(&self) {
         self.next.store(0, Ordering::Relaxed);
-        for (failure, slow) in self.failure_bits.iter().zip(self.slow_bits.iter()) {
-            failure.store(0, Ordering::Relaxed);
-            slow.store(0, Ordering::Relaxed);
+        for bits in self.failure_bits.iter().chain(self.slow_bits.iter()) {
+            bits.store(0, Ordering::Relaxed);
         }
         self.failures.store(0, Ordering::Relaxed);
         self.slow.store(0, Ordering::Relaxed);
@@ -363,9 +371,12 @@ mod tests {
         #[test]
         fn count_window_matches_a_naive_model(
             size in 1_u32..200,
+            slow_calls in any::<bool>(),
             calls in proptest::collection::vec((any::<bool>(), any::<bool>()), 0..600),
         ) {
-            let window = CountWindow::new(size);
+            let window = CountWindow::new(size, slow_calls);
+            // Without slow-call detection no call is slow.
+            let calls: Vec<_> = calls.into_iter().map(|(failure, slow)| (failure, slow && slow_calls)).collect();
             for call in &calls {
                 window.record(mark(*call));
             }
@@ -404,15 +415,30 @@ mod tests {
 
     #[test]
     fn cleared_windows_are_empty() {
-        let count = CountWindow::new(10);
+        let count = CountWindow::new(10, true);
         let time = TimeWindow::new(Duration::from_secs(10), 5);
         for _ in 0..20 {
             count.record(mark((true, true)));
             time.record(Duration::from_secs(3), mark((true, true)));
         }
+        let untimed = CountWindow::new(100, false);
+        for _ in 0..20 {
+            untimed.record(mark((true, false)));
+        }
         count.clear();
         time.clear();
+        untimed.clear();
         assert_eq!(count.totals(), Totals::default());
+        assert_eq!(untimed.totals(), Totals::default());
+        untimed.record(mark((false, false)));
+        assert_eq!(
+            untimed.totals(),
+            Totals {
+                calls: 1,
+                ..Totals::default()
+            },
+            "clearing a window without slow bits clears its failure bits"
+        );
         assert_eq!(time.totals(Duration::from_secs(3)), Totals::default());
     }
 }
@@ -426,7 +452,7 @@ mod loom_models {
     #[test]
     fn loom_count_window_counts_match_bits() {
         loom::model(|| {
-            let window = crate::sync::Arc::new(CountWindow::new(2));
+            let window = crate::sync::Arc::new(CountWindow::new(2, true));
             let threads: Vec<_> = [(true, false), (false, true)]
                 .into_iter()
                 .map(|(first, second)| {
