@@ -158,34 +158,26 @@ pub(crate) enum Source {
     Spare,
 }
 
-/// What keeps a bulkhead alive while a slot is held: a clone of the handle, or a
-/// service's own `Arc` of it (so that services on different threads do not contend on
-/// one reference count).
+/// A held slot of a service's call, kept alive by the service's own `Arc` of the
+/// bulkhead (so that services on different threads do not contend on one reference
+/// count). Dropping it frees the slot.
 #[derive(Debug)]
-pub(crate) enum Owner {
-    Handle(Bulkhead),
-    Service(std::sync::Arc<Bulkhead>),
+pub(crate) struct ServicePermit {
+    bulkhead: std::sync::Arc<Bulkhead>,
+    source: Source,
 }
 
-impl Owner {
+impl ServicePermit {
     #[inline]
-    fn get(&self) -> &Bulkhead {
-        match self {
-            Owner::Handle(bulkhead) => bulkhead,
-            Owner::Service(bulkhead) => bulkhead,
-        }
+    pub(crate) fn new(bulkhead: std::sync::Arc<Bulkhead>, source: Source) -> Self {
+        ServicePermit { bulkhead, source }
     }
 }
 
-impl From<Bulkhead> for Owner {
-    fn from(bulkhead: Bulkhead) -> Self {
-        Owner::Handle(bulkhead)
-    }
-}
-
-impl From<std::sync::Arc<Bulkhead>> for Owner {
-    fn from(bulkhead: std::sync::Arc<Bulkhead>) -> Self {
-        Owner::Service(bulkhead)
+impl Drop for ServicePermit {
+    #[inline]
+    fn drop(&mut self) {
+        self.bulkhead.release(self.source);
     }
 }
 
@@ -193,22 +185,19 @@ impl From<std::sync::Arc<Bulkhead>> for Owner {
 /// (for the first waiter, if any).
 #[must_use = "the slot is freed as soon as the permit is dropped"]
 pub struct BulkheadPermit {
-    bulkhead: Owner,
+    bulkhead: Bulkhead,
     source: Source,
 }
 
 impl BulkheadPermit {
     #[inline]
-    pub(crate) fn new(bulkhead: impl Into<Owner>, source: Source) -> Self {
-        BulkheadPermit {
-            bulkhead: bulkhead.into(),
-            source,
-        }
+    pub(crate) fn new(bulkhead: Bulkhead, source: Source) -> Self {
+        BulkheadPermit { bulkhead, source }
     }
 
     /// The bulkhead the slot belongs to.
     pub fn bulkhead(&self) -> &Bulkhead {
-        self.bulkhead.get()
+        &self.bulkhead
     }
 
     /// Whether the slot is borrowed from the spare capacity of [`Partitions`](crate::Partitions).
@@ -220,7 +209,7 @@ impl BulkheadPermit {
 impl Drop for BulkheadPermit {
     #[inline]
     fn drop(&mut self) {
-        self.bulkhead.get().release(self.source);
+        self.bulkhead.release(self.source);
     }
 }
 
@@ -707,6 +696,7 @@ fn nanos(duration: Duration) -> u64 {
 
 /// The admitted-counter stripe of the calling thread.
 #[cfg(not(hardy_loom))]
+#[inline]
 fn stripe() -> usize {
     use std::cell::Cell;
     use std::sync::atomic::AtomicUsize;

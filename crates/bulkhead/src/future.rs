@@ -10,16 +10,17 @@ use pin_project::{pin_project, pinned_drop};
 use tower_service::Service;
 
 use crate::Bulkhead;
-use crate::bulkhead::{Admission, BulkheadPermit, Source, Waiting};
+use crate::bulkhead::{Admission, BulkheadPermit, ServicePermit, Source, Waiting};
 use std::sync::Arc;
 
 #[pin_project(project = StateProj)]
 enum State<S, Req, F> {
-    /// Admitted: the inner call runs, holding its slot.
+    /// Admitted: the inner call runs, holding its slot until it finishes (`None`
+    /// after).
     Running {
         #[pin]
         future: F,
-        permit: BulkheadPermit,
+        permit: Option<ServicePermit>,
     },
     /// Waiting for a slot, with the readied service and the request.
     Waiting {
@@ -30,8 +31,6 @@ enum State<S, Req, F> {
     },
     /// Refused.
     Rejected { rejection: Option<Rejection> },
-    /// Finished: the slot is free.
-    Done,
 }
 
 /// The response future of a [`BulkheadService`](crate::BulkheadService): the inner
@@ -57,9 +56,12 @@ where
     S: Service<Req>,
 {
     #[inline]
-    pub(crate) fn running(future: S::Future, permit: BulkheadPermit) -> Self {
+    pub(crate) fn running(future: S::Future, permit: ServicePermit) -> Self {
         ResponseFuture {
-            state: State::Running { future, permit },
+            state: State::Running {
+                future,
+                permit: Some(permit),
+            },
         }
     }
 
@@ -100,11 +102,13 @@ where
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
-                StateProj::Running { future, .. } => {
+                StateProj::Running { future, permit } => {
+                    assert!(permit.is_some(), "bulkhead future polled after completion");
                     let output = ready!(future.poll(cx));
                     // Free the slot as soon as the call is done, not when the future is
-                    // dropped.
-                    this.state.set(State::Done);
+                    // dropped. Dropped in place: setting the whole state would run the
+                    // drop code of every state, out of line.
+                    *permit = None;
                     return Poll::Ready(output);
                 }
                 StateProj::Waiting {
@@ -121,7 +125,7 @@ where
                                 .expect("the request is kept until the call is admitted");
                             State::Running {
                                 future: service.call(request),
-                                permit: BulkheadPermit::new(bulkhead.clone(), Source::Own),
+                                permit: Some(ServicePermit::new(bulkhead.clone(), Source::Own)),
                             }
                         }
                         Err(rejection) => State::Rejected {
@@ -136,7 +140,6 @@ where
                         .expect("bulkhead future polled after completion");
                     return Poll::Ready(Err(rejection.into()));
                 }
-                StateProj::Done => panic!("bulkhead future polled after completion"),
             }
         }
     }
@@ -163,10 +166,12 @@ where
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.state {
-            State::Running { .. } => "running",
+            State::Running {
+                permit: Some(_), ..
+            } => "running",
+            State::Running { permit: None, .. } => "done",
             State::Waiting { .. } => "waiting",
             State::Rejected { .. } => "rejected",
-            State::Done => "done",
         };
         f.debug_struct("ResponseFuture")
             .field("state", &state)

@@ -6,7 +6,7 @@ use hardy_core::{LocalArc, Rejection};
 use tower_service::Service;
 
 use crate::Bulkhead;
-use crate::bulkhead::{Admission, BulkheadPermit};
+use crate::bulkhead::{Admission, ServicePermit};
 use crate::future::ResponseFuture;
 use std::sync::Arc;
 
@@ -88,7 +88,7 @@ where
         match bulkhead.admit() {
             Admission::Now(source) => ResponseFuture::running(
                 self.inner.call(request),
-                BulkheadPermit::new(Arc::clone(bulkhead), source),
+                ServicePermit::new(Arc::clone(bulkhead), source),
             ),
             Admission::Wait(waiting) => {
                 let bulkhead = Arc::clone(bulkhead);
