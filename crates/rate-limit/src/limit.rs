@@ -72,7 +72,9 @@ impl<K: fmt::Debug> fmt::Debug for ForKey<K> {
 }
 
 impl<Req> Limit<Req> for RateLimiter {
-    #[inline]
+    // Always inlined: out of line, the admission (an enum as large as a rejection) is
+    // returned through memory and copied piece by piece on every call.
+    #[inline(always)]
     fn admit_request(&self, _: &Req) -> Admitted {
         Admitted(self.admit())
     }

@@ -86,8 +86,25 @@ impl Core {
     }
 
     /// The verdict as an admission; `refund` builds the refund of a waiting call's turn.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn admission(
+        &self,
+        verdict: Verdict,
+        now: u64,
+        refund: impl FnOnce() -> Refund,
+    ) -> Admission {
+        if let Verdict::Now = verdict {
+            self.admitted.increment(1);
+            return Admission::Now;
+        }
+        self.admission_later(verdict, now, refund)
+    }
+
+    /// [`admission`](Self::admission) of a call that waits or is refused: out of line,
+    /// so that the admitted call's path stays short.
+    #[cold]
+    #[inline(never)]
+    fn admission_later(
         &self,
         verdict: Verdict,
         now: u64,
@@ -327,7 +344,7 @@ impl RateLimiter {
     }
 
     /// Decides for a call that may wait up to `max_wait`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn admit(&self) -> Admission {
         let shared = &self.shared;
         let core = &shared.core;
