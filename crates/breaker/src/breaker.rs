@@ -712,16 +712,28 @@ impl CircuitBreaker {
             failure: false,
             slow: false,
         };
-        match &shared.window {
-            Ring::Count(count) if admission.slot != NO_SLOT => {
-                count.record_in_slot(admission.slot, SUCCESS)
-            }
-            Ring::Count(count) => count.record(SUCCESS),
-            Ring::Time(time) => time.record(self.since_epoch(), SUCCESS),
+        self.record_in_window(admission.slot, SUCCESS);
+        self.end_failure_run();
+    }
+
+    /// Puts a finished call's mark in the window: in its reserved count-window slot, if
+    /// it has one.
+    #[inline]
+    fn record_in_window(&self, slot: u64, mark: Mark) {
+        match &self.shared.window {
+            Ring::Count(count) if slot != NO_SLOT => count.record_in_slot(slot, mark),
+            Ring::Count(count) => count.record(mark),
+            Ring::Time(time) => time.record(self.since_epoch(), mark),
             Ring::Off => {}
         }
-        if shared.consecutive.load(Ordering::Relaxed) != 0 {
-            shared.consecutive.store(0, Ordering::Relaxed);
+    }
+
+    /// A success ends the run of consecutive failures (written only if there was one).
+    #[inline]
+    fn end_failure_run(&self) {
+        let consecutive = &self.shared.consecutive;
+        if consecutive.load(Ordering::Relaxed) != 0 {
+            consecutive.store(0, Ordering::Relaxed);
         }
     }
 
@@ -780,12 +792,7 @@ impl CircuitBreaker {
             self.record_probe(generation, outcome, mark);
             return;
         }
-        match &shared.window {
-            Ring::Count(count) if slot != NO_SLOT => count.record_in_slot(slot, mark),
-            Ring::Count(count) => count.record(mark),
-            Ring::Time(time) => time.record(self.since_epoch(), mark),
-            Ring::Off => {}
-        }
+        self.record_in_window(slot, mark);
         if failure {
             let in_a_row = shared
                 .consecutive
@@ -799,8 +806,8 @@ impl CircuitBreaker {
                 );
                 return;
             }
-        } else if shared.consecutive.load(Ordering::Relaxed) != 0 {
-            shared.consecutive.store(0, Ordering::Relaxed);
+        } else {
+            self.end_failure_run();
         }
         if failure || slow {
             let totals = self.totals(self.since_epoch());

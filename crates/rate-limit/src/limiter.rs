@@ -111,10 +111,7 @@ impl Core {
         refund: impl FnOnce() -> Refund,
     ) -> Admission {
         match verdict {
-            Verdict::Now => {
-                self.admitted.increment(1);
-                Admission::Now
-            }
+            Verdict::Now => unreachable!("an admitted call takes the inlined path"),
             Verdict::After(wait) => Admission::After(self.waiting(now, wait, refund())),
             Verdict::Refused(retry_after) => Admission::Refused(self.refuse(retry_after)),
         }
