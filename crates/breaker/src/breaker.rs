@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hardy_core::{
     AsRejection, Classify, ConfigError, DefaultClassifier, Listener, Name, Outcome, Rejection,
-    Retryability,
+    Retryability, thread_index,
 };
 use metrics::{Counter, Gauge};
 use rand::rngs::SmallRng;
@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
 use crate::future::{CallFuture, Guarded};
-use crate::state::{CountWindow, Mark, TimeWindow, Totals, Word};
+use crate::state::{CountWindow, Mark, TimeWindow, Totals, Word, thread_runs};
 use crate::sync::{Arc, AtomicU32, AtomicU64, Mutex, Ordering};
 use crate::{
     BreakerBuilder, BreakerConfig, BreakerEvent, BreakerLayer, BreakerState, TransitionReason,
@@ -260,15 +260,6 @@ impl Admission {
     }
 }
 
-/// A service's reserved run of count-window slots, valid in one generation: `left`
-/// slots from `slot` on (wrapping around the ring).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Cursor {
-    generation: u32,
-    slot: u64,
-    left: u64,
-}
-
 /// The right to run one call, and the duty to record it. Dropping it unrecorded (the
 /// call was cancelled or panicked) frees a probe slot.
 #[derive(Debug)]
@@ -340,9 +331,11 @@ impl CircuitBreaker {
     ) -> Self {
         let window = match config.window {
             Window::Off => Ring::Off,
-            Window::Count { size } => {
-                Ring::Count(CountWindow::new(size, config.slow_call_threshold.is_some()))
-            }
+            Window::Count { size } => Ring::Count(CountWindow::new(
+                size,
+                config.slow_call_threshold.is_some(),
+                thread_runs(),
+            )),
             Window::Time { length, buckets } => Ring::Time(TimeWindow::new(length, buckets)),
         };
         let rng = match config.seed {
@@ -397,7 +390,7 @@ impl CircuitBreaker {
     pub fn snapshot(&self) -> BreakerSnapshot {
         let shared = &*self.shared;
         let state = self.state();
-        let totals = self.totals(self.since_epoch());
+        let totals = self.totals(self.word().generation(), self.since_epoch());
         BreakerSnapshot {
             name: shared.name.clone(),
             state,
@@ -540,9 +533,9 @@ impl CircuitBreaker {
         Instant::now().saturating_duration_since(self.shared.epoch)
     }
 
-    fn totals(&self, since_epoch: Duration) -> Totals {
+    fn totals(&self, generation: u32, since_epoch: Duration) -> Totals {
         match &self.shared.window {
-            Ring::Count(count) => count.totals(),
+            Ring::Count(count) => count.totals(generation),
             Ring::Time(time) => time.totals(since_epoch),
             Ring::Off => Totals::default(),
         }
@@ -553,10 +546,11 @@ impl CircuitBreaker {
         Duration::from_nanos(until.saturating_sub(nanos(self.since_epoch())))
     }
 
-    /// Admits a call for a service, taking its count-window position from the
-    /// service's reserved run (reserving a new run when it is used up or stale).
+    /// Admits a call for a service on the thread with index `thread` (the services's
+    /// cached [`thread_index`](hardy_core::thread_index)), taking its count-window
+    /// position at once, so that positions follow the order calls start in.
     #[inline]
-    pub(crate) fn try_acquire_with(&self, cursor: &mut Cursor) -> Result<Admission, Rejection> {
+    pub(crate) fn try_acquire_on(&self, thread: usize) -> Result<Admission, Rejection> {
         let word = self.word();
         let mut admission = if word.is_closed() {
             Admission::new(word.generation(), false)
@@ -568,15 +562,7 @@ impl CircuitBreaker {
             admission
         };
         if let Ring::Count(count) = &self.shared.window {
-            if cursor.left == 0 || cursor.generation != admission.generation() {
-                let batch = count.batch();
-                cursor.slot = count.slot(count.reserve(batch));
-                cursor.left = batch;
-                cursor.generation = admission.generation();
-            }
-            admission.slot = cursor.slot;
-            cursor.slot = count.next_slot(cursor.slot);
-            cursor.left -= 1;
+            admission.slot = count.take(thread, admission.generation());
         }
         Ok(admission)
     }
@@ -712,17 +698,22 @@ impl CircuitBreaker {
             failure: false,
             slow: false,
         };
-        self.record_in_window(admission.slot, SUCCESS);
+        self.record_in_window(admission, SUCCESS);
         self.end_failure_run();
     }
 
-    /// Puts a finished call's mark in the window: in its reserved count-window slot, if
-    /// it has one.
+    /// Puts a finished call's mark in the window: in the count-window slot it took when
+    /// admitted, or else in the current thread's next one.
     #[inline]
-    fn record_in_window(&self, slot: u64, mark: Mark) {
+    fn record_in_window(&self, admission: Admission, mark: Mark) {
         match &self.shared.window {
-            Ring::Count(count) if slot != NO_SLOT => count.record_in_slot(slot, mark),
-            Ring::Count(count) => count.record(mark),
+            Ring::Count(count) => {
+                let slot = match admission.slot {
+                    NO_SLOT => count.take(thread_index(), admission.generation()),
+                    slot => slot,
+                };
+                count.record_in_slot(slot, mark);
+            }
             Ring::Time(time) => time.record(self.since_epoch(), mark),
             Ring::Off => {}
         }
@@ -740,7 +731,7 @@ impl CircuitBreaker {
     /// Records a finished call admitted in `admission`'s generation.
     #[inline(never)]
     fn record_outcome(&self, admission: Admission, started: u64, outcome: Outcome) {
-        let (generation, probe, slot) = (admission.generation(), admission.probe(), admission.slot);
+        let (generation, probe) = (admission.generation(), admission.probe());
         let shared = &*self.shared;
         let (failure, retry) = match outcome {
             Outcome::Success => (false, None),
@@ -792,7 +783,7 @@ impl CircuitBreaker {
             self.record_probe(generation, outcome, mark);
             return;
         }
-        self.record_in_window(slot, mark);
+        self.record_in_window(admission, mark);
         if failure {
             let in_a_row = shared
                 .consecutive
@@ -810,7 +801,7 @@ impl CircuitBreaker {
             self.end_failure_run();
         }
         if failure || slow {
-            let totals = self.totals(self.since_epoch());
+            let totals = self.totals(generation, self.since_epoch());
             // `minimum_calls` is at least 1, so the window is never empty here.
             if totals.calls >= shared.config.minimum_calls {
                 let failures = ratio(totals.failures, totals.calls);

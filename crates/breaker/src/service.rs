@@ -7,7 +7,7 @@ use hardy_core::{Classify, DefaultClassifier, LocalArc, Rejection};
 use tower_service::Service;
 
 use crate::CircuitBreaker;
-use crate::breaker::{Cursor, Permit};
+use crate::breaker::Permit;
 use crate::future::{Guarded, ResponseFuture};
 
 /// A tower service guarded by a [`CircuitBreaker`]; made by a
@@ -27,7 +27,6 @@ pub struct BreakerService<S, C = DefaultClassifier> {
     inner: S,
     breaker: LocalArc<CircuitBreaker>,
     classifier: C,
-    cursor: Cursor,
 }
 
 impl<S: Clone, C: Clone> Clone for BreakerService<S, C> {
@@ -36,7 +35,6 @@ impl<S: Clone, C: Clone> Clone for BreakerService<S, C> {
             inner: self.inner.clone(),
             breaker: self.breaker.clone(),
             classifier: self.classifier.clone(),
-            cursor: Cursor::default(),
         }
     }
 }
@@ -55,7 +53,6 @@ impl<S, C> BreakerService<S, C> {
             inner,
             breaker: LocalArc::new(breaker),
             classifier,
-            cursor: Cursor::default(),
         }
     }
 
@@ -99,8 +96,8 @@ where
     fn call(&mut self, request: Req) -> Self::Future {
         // Each arm builds the whole future, so it is written once, in place: building it
         // in parts and moving it costs store-forwarding stalls when it is first polled.
-        let breaker = self.breaker.get();
-        match breaker.try_acquire_with(&mut self.cursor) {
+        let (breaker, thread) = self.breaker.get_with_index();
+        match breaker.try_acquire_on(thread) {
             Ok(admission) => {
                 let permit = Permit::new(Arc::clone(breaker), admission);
                 ResponseFuture::new(Guarded::running(

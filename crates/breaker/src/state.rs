@@ -141,14 +141,24 @@ pub(crate) struct Totals {
 
 /// The last `size` calls: a ring of failure and slow bits with running counts. O(1) per
 /// call and lock-free; the counts always equal the set bits.
+///
+/// Every call takes the next position of the ring. So that threads do not all write one
+/// counter, each running thread (by its [`thread_index`](hardy_core::thread_index))
+/// reserves a run of positions at once and takes them one by one from a slot of its
+/// own. On one thread the window is exactly the last `size` calls: positions are taken
+/// in call order, and the unused rest of the run is not counted. With several threads
+/// a call can land up to a run per thread away from its place in time; together the
+/// runs cover at most half the window.
 #[derive(Debug)]
 pub(crate) struct CountWindow {
     size: u64,
-    /// The one counter every call writes: on a cache line of its own, so that writing
-    /// it does not evict the state word that every call reads.
+    /// The first position no thread has reserved: on a cache line of its own, so that
+    /// writing it does not evict the state word that every call reads.
     next: CachePadded<AtomicU64>,
-    /// Positions a service reserves at once.
+    /// Positions a thread reserves at once.
     batch: u64,
+    /// Each thread's reserved run, by thread index, each on a cache line of its own.
+    runs: Box<[CachePadded<AtomicU64>]>,
     failure_bits: Box<[AtomicU64]>,
     /// Empty when slow calls are not detected: no call is ever slow then.
     slow_bits: Box<[AtomicU64]>,
@@ -156,16 +166,43 @@ pub(crate) struct CountWindow {
     slow: AtomicU32,
 }
 
+/// A run packed in a word: the generation it was reserved in (high 32 bits), the
+/// positions left in it (8 bits) and the ring slot of the next one (low 24 bits).
+/// Window sizes are at most 2^20 and runs at most [`MAX_BATCH`] long, so both fit.
+const LEFT_SHIFT: u32 = 24;
+const LEFT_ONE: u64 = 1 << LEFT_SHIFT;
+const SLOT_MASK: u64 = LEFT_ONE - 1;
+const LEFT_MASK: u64 = 0xFF << LEFT_SHIFT;
+/// The longest run a thread reserves.
+const MAX_BATCH: u64 = 64;
+
+const _: () = assert!(crate::config::MAX_WINDOW_SIZE as u64 <= SLOT_MASK + 1);
+const _: () = assert!(MAX_BATCH < 0xFF);
+
+/// Threads that get a run of their own: twice the processors, at least 4 and at most
+/// 64. Threads beyond them (by index) take positions from the shared counter.
+pub(crate) fn thread_runs() -> usize {
+    static RUNS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *RUNS.get_or_init(|| {
+        let processors = std::thread::available_parallelism().map_or(1, usize::from);
+        (2 * processors).next_power_of_two().clamp(4, 64)
+    })
+}
+
 impl CountWindow {
     /// A window of the last `size` calls, with slow-call bits if `slow_calls` are
-    /// detected.
-    pub(crate) fn new(size: u32, slow_calls: bool) -> Self {
+    /// detected, and runs for the first `threads` thread indices.
+    pub(crate) fn new(size: u32, slow_calls: bool, threads: usize) -> Self {
         let words = (size as usize).div_ceil(64);
         let bits = |words| (0..words).map(|_| AtomicU64::new(0)).collect();
         CountWindow {
             size: u64::from(size),
             next: CachePadded::new(AtomicU64::new(0)),
-            batch: (u64::from(size) / 16).clamp(1, 32),
+            // All the runs together cover at most half the window.
+            batch: (u64::from(size) / (2 * threads.max(1) as u64)).clamp(1, MAX_BATCH),
+            runs: (0..threads)
+                .map(|_| CachePadded::new(AtomicU64::new(0)))
+                .collect(),
             failure_bits: bits(words),
             slow_bits: bits(if slow_calls { words } else { 0 }),
             failures: AtomicU32::new(0),
@@ -173,35 +210,57 @@ impl CountWindow {
         }
     }
 
-    #[inline]
+    /// Records a call in the next position of the shared counter.
+    #[cfg(test)]
     pub(crate) fn record(&self, mark: Mark) {
         self.record_in_slot(self.slot(self.reserve(1)), mark);
     }
 
-    /// Reserves `slots` consecutive positions for calls to come, returning the first.
-    /// A service reserves a few at a time so that threads rarely touch the shared
-    /// position counter.
+    /// Takes the next position for a call admitted in `generation` on the thread with
+    /// index `thread`, and returns its ring slot: from the thread's run, reserving a new
+    /// run when it is used up or from an earlier generation.
     #[inline]
-    pub(crate) fn reserve(&self, slots: u64) -> u64 {
+    pub(crate) fn take(&self, thread: usize, generation: u32) -> u64 {
+        let Some(run) = self.runs.get(thread) else {
+            return self.slot(self.reserve(1));
+        };
+        // Only this thread writes its run, so a load and a store suffice.
+        let packed = run.load(Ordering::Relaxed);
+        if (packed >> 32) as u32 != generation || packed & LEFT_MASK == 0 {
+            return self.refill(run, generation);
+        }
+        let slot = packed & SLOT_MASK;
+        let rest = (packed & !SLOT_MASK) - LEFT_ONE;
+        run.store(rest | self.next_slot(slot), Ordering::Relaxed);
+        slot
+    }
+
+    /// Reserves a new run for a thread and takes its first position.
+    #[inline(never)]
+    fn refill(&self, run: &AtomicU64, generation: u32) -> u64 {
+        let first = self.slot(self.reserve(self.batch));
+        let packed = (u64::from(generation) << 32)
+            | ((self.batch - 1) << LEFT_SHIFT)
+            | self.next_slot(first);
+        run.store(packed, Ordering::Relaxed);
+        first
+    }
+
+    /// Reserves `slots` consecutive positions, returning the first.
+    #[inline]
+    fn reserve(&self, slots: u64) -> u64 {
         self.next.fetch_add(slots, Ordering::Relaxed)
     }
 
-    /// How many positions a service reserves at once: about a sixteenth of the window,
-    /// so the reservations of a few services shift the window by little.
+    /// The ring slot of `position`.
     #[inline]
-    pub(crate) fn batch(&self) -> u64 {
-        self.batch
-    }
-
-    /// The ring slot of `position` (from [`reserve`](Self::reserve)).
-    #[inline]
-    pub(crate) fn slot(&self, position: u64) -> u64 {
+    fn slot(&self, position: u64) -> u64 {
         position % self.size
     }
 
     /// The slot after `slot`, without a division.
     #[inline]
-    pub(crate) fn next_slot(&self, slot: u64) -> u64 {
+    fn next_slot(&self, slot: u64) -> u64 {
         if slot + 1 == self.size { 0 } else { slot + 1 }
     }
 
@@ -215,10 +274,24 @@ impl CountWindow {
         }
     }
 
-    pub(crate) fn totals(&self) -> Totals {
-        let recorded = self.next.load(Ordering::Relaxed);
+    /// The totals of generation `generation`: positions reserved but not yet taken
+    /// (the rest of each thread's run) are not counted as calls.
+    pub(crate) fn totals(&self, generation: u32) -> Totals {
+        let reserved = self.next.load(Ordering::Relaxed);
+        let untaken: u64 = self
+            .runs
+            .iter()
+            .map(|run| {
+                let packed = run.load(Ordering::Relaxed);
+                if (packed >> 32) as u32 == generation {
+                    (packed & LEFT_MASK) >> LEFT_SHIFT
+                } else {
+                    0
+                }
+            })
+            .sum();
         Totals {
-            calls: recorded.min(self.size) as u32,
+            calls: reserved.saturating_sub(untaken).min(self.size) as u32,
             failures: self.failures.load(Ordering::Relaxed),
             slow: self.slow.load(Ordering::Relaxed),
         }
@@ -226,6 +299,9 @@ impl CountWindow {
 
     pub(crate) fn clear(&self) {
         self.next.store(0, Ordering::Relaxed);
+        for run in self.runs.iter() {
+            run.store(0, Ordering::Relaxed);
+        }
         for bits in self.failure_bits.iter().chain(self.slow_bits.iter()) {
             bits.store(0, Ordering::Relaxed);
         }
@@ -374,7 +450,7 @@ mod tests {
             slow_calls in any::<bool>(),
             calls in proptest::collection::vec((any::<bool>(), any::<bool>()), 0..600),
         ) {
-            let window = CountWindow::new(size, slow_calls);
+            let window = CountWindow::new(size, slow_calls, 4);
             // Without slow-call detection no call is slow.
             let calls: Vec<_> = calls.into_iter().map(|(failure, slow)| (failure, slow && slow_calls)).collect();
             for call in &calls {
@@ -386,7 +462,78 @@ mod tests {
                 failures: last.iter().filter(|(failure, _)| *failure).count() as u32,
                 slow: last.iter().filter(|(_, slow)| *slow).count() as u32,
             };
-            prop_assert_eq!(window.totals(), expected);
+            prop_assert_eq!(window.totals(0), expected);
+        }
+
+        /// One thread taking positions from its run, across generation changes and
+        /// clears: always exactly the last `size` calls of the current cycle.
+        #[test]
+        fn one_threads_runs_keep_exactly_the_last_calls(
+            size in 1_u32..200,
+            threads in 1_usize..8,
+            steps in proptest::collection::vec((any::<bool>(), 0_u8..40), 0..600),
+        ) {
+            let window = CountWindow::new(size, false, threads);
+            let thread = threads - 1;
+            let (mut generation, mut calls) = (0_u32, Vec::new());
+            for (failure, action) in steps {
+                match action {
+                    // A new cycle: the breaker clears the window and moves on.
+                    0 => {
+                        window.clear();
+                        generation = generation.wrapping_add(1);
+                        calls.clear();
+                    }
+                    // A clear in the same cycle (a metrics-only breaker's report).
+                    1 => {
+                        window.clear();
+                        calls.clear();
+                    }
+                    _ => {
+                        let slot = window.take(thread, generation);
+                        window.record_in_slot(slot, mark((failure, false)));
+                        calls.push(failure);
+                    }
+                }
+                let last: Vec<_> = calls.iter().rev().take(size as usize).collect();
+                let expected = Totals {
+                    calls: last.len() as u32,
+                    failures: last.iter().filter(|failure| ***failure).count() as u32,
+                    slow: 0,
+                };
+                prop_assert_eq!(window.totals(generation), expected);
+            }
+        }
+
+        /// Threads taking turns: the calls are counted exactly, and the failures are
+        /// those of calls at most the runs' length from the window's edge.
+        #[test]
+        fn threads_taking_turns_count_every_call(
+            size in 1_u32..200,
+            calls in proptest::collection::vec((0_usize..6, any::<bool>()), 0..600),
+        ) {
+            // Four threads with runs, two (indices 4 and 5) on the shared counter.
+            let window = CountWindow::new(size, false, 4);
+            let mut failures = 0;
+            for (n, (thread, failure)) in calls.iter().enumerate() {
+                let slot = window.take(*thread, 0);
+                window.record_in_slot(slot, mark((*failure, false)));
+                failures += u32::from(*failure);
+                let totals = window.totals(0);
+                prop_assert_eq!(totals.calls, (n as u32 + 1).min(size));
+                let bits: u32 = window.failure_bits.iter().map(|bits| bits.load(Ordering::Relaxed).count_ones()).sum();
+                prop_assert_eq!(totals.failures, bits);
+                prop_assert!(totals.failures <= failures.min(size));
+                // Every failure among the last calls that no run can hide is counted.
+                let reach = (4 * window.batch) as usize;
+                let seen = n + 1;
+                if seen >= size as usize + reach {
+                    let recent = calls[..seen].iter().rev().take(size as usize).filter(|(_, f)| *f).count() as u32;
+                    let wide = calls[..seen].iter().rev().take(size as usize + reach).filter(|(_, f)| *f).count() as u32;
+                    prop_assert!(totals.failures + reach as u32 >= recent, "{} of {}", totals.failures, recent);
+                    prop_assert!(totals.failures <= wide);
+                }
+            }
         }
 
         #[test]
@@ -415,24 +562,24 @@ mod tests {
 
     #[test]
     fn cleared_windows_are_empty() {
-        let count = CountWindow::new(10, true);
+        let count = CountWindow::new(10, true, 4);
         let time = TimeWindow::new(Duration::from_secs(10), 5);
         for _ in 0..20 {
             count.record(mark((true, true)));
             time.record(Duration::from_secs(3), mark((true, true)));
         }
-        let untimed = CountWindow::new(100, false);
+        let untimed = CountWindow::new(100, false, 4);
         for _ in 0..20 {
             untimed.record(mark((true, false)));
         }
         count.clear();
         time.clear();
         untimed.clear();
-        assert_eq!(count.totals(), Totals::default());
-        assert_eq!(untimed.totals(), Totals::default());
+        assert_eq!(count.totals(0), Totals::default());
+        assert_eq!(untimed.totals(0), Totals::default());
         untimed.record(mark((false, false)));
         assert_eq!(
-            untimed.totals(),
+            untimed.totals(0),
             Totals {
                 calls: 1,
                 ..Totals::default()
@@ -452,7 +599,7 @@ mod loom_models {
     #[test]
     fn loom_count_window_counts_match_bits() {
         loom::model(|| {
-            let window = crate::sync::Arc::new(CountWindow::new(2, true));
+            let window = crate::sync::Arc::new(CountWindow::new(2, true, 0));
             let threads: Vec<_> = [(true, false), (false, true)]
                 .into_iter()
                 .map(|(first, second)| {
@@ -472,12 +619,45 @@ mod loom_models {
             for thread in threads {
                 thread.join().unwrap();
             }
-            let totals = window.totals();
+            let totals = window.totals(0);
             let failures = window.failure_bits[0].load(Ordering::Relaxed).count_ones();
             let slow = window.slow_bits[0].load(Ordering::Relaxed).count_ones();
             assert_eq!(totals.calls, 2);
             assert_eq!(totals.failures, failures);
             assert_eq!(totals.slow, slow);
+        });
+    }
+
+    /// A thread taking a position from its own run while another takes one from the
+    /// shared counter: both calls are counted once, and the counts equal the bits.
+    #[test]
+    fn loom_thread_runs_count_every_call() {
+        loom::model(|| {
+            let window = crate::sync::Arc::new(CountWindow::new(8, false, 2));
+            let threads: Vec<_> = [0, 2]
+                .into_iter()
+                .map(|thread| {
+                    let window = window.clone();
+                    loom::thread::spawn(move || {
+                        let slot = window.take(thread, 0);
+                        window.record_in_slot(
+                            slot,
+                            Mark {
+                                failure: thread == 0,
+                                slow: false,
+                            },
+                        );
+                    })
+                })
+                .collect();
+            for thread in threads {
+                thread.join().unwrap();
+            }
+            let totals = window.totals(0);
+            let failures = window.failure_bits[0].load(Ordering::Relaxed).count_ones();
+            assert_eq!(totals.calls, 2);
+            assert_eq!(totals.failures, failures);
+            assert_eq!(failures, 1);
         });
     }
 }

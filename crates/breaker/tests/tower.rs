@@ -139,3 +139,57 @@ async fn a_service_records_into_the_count_window_in_call_order() {
         assert_eq!(breaker.state(), expected, "after {failures} failures");
     }
 }
+
+fn failing_ratio_breaker(size: u32) -> CircuitBreaker {
+    CircuitBreaker::builder("svc")
+        .consecutive_failures(0)
+        .count_window(size)
+        .minimum_calls(size)
+        .failure_ratio(0.6)
+        .build()
+        .expect("valid breaker")
+}
+
+fn always_failing(
+    breaker: &CircuitBreaker,
+) -> impl tower::Service<(), Response = (), Error = BoxError, Future: Send> + Clone {
+    tower::ServiceBuilder::new()
+        .layer(breaker.layer())
+        .service_fn(|()| async { Err::<(), BoxError>("down".into()) })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_cloned_for_every_call_fills_the_window_exactly() {
+    // Retries, routers and servers clone the service for each call: every clone's
+    // first call must take exactly one place in the window.
+    use tower::ServiceExt;
+    let breaker = failing_ratio_breaker(100);
+    let service = always_failing(&breaker);
+    for call in 1..=100 {
+        let _ = service.clone().oneshot(()).await;
+        let expected = if call < 100 {
+            BreakerState::Closed
+        } else {
+            BreakerState::Open
+        };
+        assert_eq!(breaker.state(), expected, "after {call} failed calls");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn many_services_taking_turns_fill_the_window_exactly() {
+    // A server keeps a service per connection; calls from many of them interleave.
+    use tower::{Service, ServiceExt};
+    let breaker = failing_ratio_breaker(100);
+    let mut services: Vec<_> = (0..40).map(|_| always_failing(&breaker)).collect();
+    for call in 1..=100 {
+        let service = &mut services[call % 40];
+        let _ = service.ready().await.unwrap().call(()).await;
+        let expected = if call < 100 {
+            BreakerState::Closed
+        } else {
+            BreakerState::Open
+        };
+        assert_eq!(breaker.state(), expected, "after {call} failed calls");
+    }
+}

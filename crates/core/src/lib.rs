@@ -72,7 +72,7 @@ pub use classify::{Classify, DefaultClassifier, Outcome, Retryability};
 pub use config::{ConfigError, Validate};
 pub use error::{AsRejection, Error, find_rejection};
 pub use listener::Listener;
-pub use local::LocalArc;
+pub use local::{LocalArc, thread_index};
 pub use name::Name;
 pub use policy::{PolicyError, PolicyErrors};
 pub use rejection::{Rejection, RejectionKind, SharedError, ShedReason};

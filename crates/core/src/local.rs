@@ -37,6 +37,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct LocalArc<T> {
     shared: Arc<T>,
     thread: u64,
+    /// The [`thread_index`] of `thread`, read once with it.
+    index: usize,
 }
 
 impl<T: Clone> LocalArc<T> {
@@ -45,6 +47,7 @@ impl<T: Clone> LocalArc<T> {
         LocalArc {
             shared: Arc::new(handle),
             thread: thread_id(),
+            index: thread_index(),
         }
     }
 
@@ -59,11 +62,23 @@ impl<T: Clone> LocalArc<T> {
         &self.shared
     }
 
+    /// [`get`](Self::get), and the current thread's [`thread_index`], kept with the
+    /// reference so that reading it costs nothing.
+    #[inline]
+    pub fn get_with_index(&mut self) -> (&Arc<T>, usize) {
+        let thread = thread_id();
+        if thread != self.thread {
+            self.rehome(thread);
+        }
+        (&self.shared, self.index)
+    }
+
     #[cold]
     #[inline(never)]
     fn rehome(&mut self, thread: u64) {
         self.shared = Arc::new(T::clone(&self.shared));
         self.thread = thread;
+        self.index = thread_index();
     }
 }
 
@@ -81,6 +96,7 @@ impl<T> Clone for LocalArc<T> {
         LocalArc {
             shared: Arc::clone(&self.shared),
             thread: self.thread,
+            index: self.index,
         }
     }
 }
@@ -107,6 +123,60 @@ fn thread_id() -> u64 {
         id.set(fresh);
         fresh
     })
+}
+
+/// A small number for the current thread, unique among the threads running now.
+///
+/// Numbers start at 0 and stay small: a thread that ends gives its number back, and a
+/// new thread takes the lowest free one. Handles use it to give each running thread a
+/// slot of its own (a per-thread counter, a reserved run of positions) in a short
+/// array, so that threads do not write the same cache line. While a thread's
+/// thread-locals are being destroyed it has no number, and this returns `usize::MAX`.
+///
+/// # Examples
+///
+/// ```
+/// use hardy_core::thread_index;
+///
+/// let here = thread_index();
+/// assert_eq!(here, thread_index(), "a thread keeps its number");
+/// let there = std::thread::spawn(thread_index).join().unwrap();
+/// assert_ne!(here, there, "threads running at once have different numbers");
+/// ```
+#[inline]
+pub fn thread_index() -> usize {
+    thread_local! {
+        static INDEX: Index = Index::take();
+    }
+    INDEX.try_with(|index| index.0).unwrap_or(usize::MAX)
+}
+
+/// A thread's [`thread_index`], given back when the thread ends.
+struct Index(usize);
+
+/// Numbers given back by ended threads, the lowest first.
+static FREE: std::sync::Mutex<std::collections::BinaryHeap<std::cmp::Reverse<usize>>> =
+    std::sync::Mutex::new(std::collections::BinaryHeap::new());
+
+/// The lowest number never given out.
+static FRESH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl Index {
+    fn take() -> Self {
+        let reused = FREE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        Index(reused.map_or_else(|| FRESH.fetch_add(1, Ordering::Relaxed), |free| free.0))
+    }
+}
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        FREE.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(std::cmp::Reverse(self.0));
+    }
 }
 
 #[cfg(test)]
@@ -138,6 +208,38 @@ mod tests {
             "the moved clone let go of the shared one"
         );
         assert_eq!(*local.handle(), 7);
+    }
+
+    #[test]
+    fn threads_running_at_once_have_different_indices() {
+        let here = thread_index();
+        let barrier = std::sync::Barrier::new(2);
+        let (first, second) = std::thread::scope(|scope| {
+            let run = || {
+                let index = thread_index();
+                barrier.wait();
+                index
+            };
+            let a = scope.spawn(run);
+            let b = scope.spawn(run);
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert_ne!(first, second);
+        assert_ne!(first, here);
+        assert_ne!(second, here);
+    }
+
+    #[test]
+    fn a_moved_reference_reads_its_new_threads_index() {
+        let mut local = LocalArc::new(1u8);
+        assert_eq!(local.get_with_index().1, thread_index());
+        let there = std::thread::spawn(move || {
+            let index = local.get_with_index().1;
+            (index, thread_index())
+        })
+        .join()
+        .unwrap();
+        assert_eq!(there.0, there.1);
     }
 
     #[test]
