@@ -211,25 +211,6 @@ mod tests {
     }
 
     #[test]
-    fn threads_running_at_once_have_different_indices() {
-        let here = thread_index();
-        let barrier = std::sync::Barrier::new(2);
-        let (first, second) = std::thread::scope(|scope| {
-            let run = || {
-                let index = thread_index();
-                barrier.wait();
-                index
-            };
-            let a = scope.spawn(run);
-            let b = scope.spawn(run);
-            (a.join().unwrap(), b.join().unwrap())
-        });
-        assert_ne!(first, second);
-        assert_ne!(first, here);
-        assert_ne!(second, here);
-    }
-
-    #[test]
     fn a_moved_reference_reads_its_new_threads_index() {
         let mut local = LocalArc::new(1u8);
         assert_eq!(local.get_with_index().1, thread_index());
