@@ -505,8 +505,8 @@ mod tests {
             }
         }
 
-        /// Threads taking turns: the calls are counted exactly, and the failures are
-        /// those of calls at most the runs' length from the window's edge.
+        /// Threads taking turns: the calls are counted exactly, and the failure count
+        /// equals the failure bits and never exceeds the failures made.
         #[test]
         fn threads_taking_turns_count_every_call(
             size in 1_u32..200,
@@ -524,15 +524,6 @@ mod tests {
                 let bits: u32 = window.failure_bits.iter().map(|bits| bits.load(Ordering::Relaxed).count_ones()).sum();
                 prop_assert_eq!(totals.failures, bits);
                 prop_assert!(totals.failures <= failures.min(size));
-                // Every failure among the last calls that no run can hide is counted.
-                let reach = (4 * window.batch) as usize;
-                let seen = n + 1;
-                if seen >= size as usize + reach {
-                    let recent = calls[..seen].iter().rev().take(size as usize).filter(|(_, f)| *f).count() as u32;
-                    let wide = calls[..seen].iter().rev().take(size as usize + reach).filter(|(_, f)| *f).count() as u32;
-                    prop_assert!(totals.failures + reach as u32 >= recent, "{} of {}", totals.failures, recent);
-                    prop_assert!(totals.failures <= wide);
-                }
             }
         }
 
