@@ -230,24 +230,20 @@ impl Owner for std::sync::Arc<CircuitBreaker> {
     }
 }
 
-/// An admitted call: the generation it was admitted in, whether it is a probe (and not
-/// yet recorded), and the count-window slot reserved for it, if any. Two words.
+/// An admitted call: the generation it was admitted in and whether it is a probe (and
+/// not yet recorded), in one word.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Admission {
     /// Generation in the high 32 bits, the probe flag in bit 0.
     word: u64,
-    /// The reserved slot, or `NO_SLOT`.
-    slot: u64,
 }
 
 const PROBE: u64 = 1;
-const NO_SLOT: u64 = u64::MAX;
 
 impl Admission {
     fn new(generation: u32, probe: bool) -> Self {
         Admission {
             word: (u64::from(generation) << 32) | u64::from(probe),
-            slot: NO_SLOT,
         }
     }
 
@@ -546,27 +542,6 @@ impl CircuitBreaker {
         Duration::from_nanos(until.saturating_sub(nanos(self.since_epoch())))
     }
 
-    /// Admits a call for a service on the thread with index `thread` (the services's
-    /// cached [`thread_index`](hardy_core::thread_index)), taking its count-window
-    /// position at once, so that positions follow the order calls start in.
-    #[inline]
-    pub(crate) fn try_acquire_on(&self, thread: usize) -> Result<Admission, Rejection> {
-        let word = self.word();
-        let mut admission = if word.is_closed() {
-            Admission::new(word.generation(), false)
-        } else {
-            let admission = self.try_acquire_slow()?;
-            if admission.probe() {
-                return Ok(admission);
-            }
-            admission
-        };
-        if let Ring::Count(count) = &self.shared.window {
-            admission.slot = count.take(thread, admission.generation());
-        }
-        Ok(admission)
-    }
-
     /// Admits a call, or says why not.
     #[inline]
     pub(crate) fn try_acquire(&self) -> Result<Admission, Rejection> {
@@ -702,17 +677,16 @@ impl CircuitBreaker {
         self.end_failure_run();
     }
 
-    /// Puts a finished call's mark in the window: in the count-window slot it took when
-    /// admitted, or else in the current thread's next one.
+    /// Puts a finished call's mark in the window: in the count window, at the current
+    /// thread's next position, unless the window has moved on to a new cycle since the
+    /// caller checked the generation.
     #[inline]
     fn record_in_window(&self, admission: Admission, mark: Mark) {
         match &self.shared.window {
             Ring::Count(count) => {
-                let slot = match admission.slot {
-                    NO_SLOT => count.take(thread_index(), admission.generation()),
-                    slot => slot,
-                };
-                count.record_in_slot(slot, mark);
+                if let Some(slot) = count.take(thread_index(), admission.generation()) {
+                    count.record_in_slot(slot, mark);
+                }
             }
             Ring::Time(time) => time.record(self.since_epoch(), mark),
             Ring::Off => {}
@@ -835,7 +809,7 @@ impl CircuitBreaker {
                 self.transition(&mut control, word, BreakerState::Open, reason, None)
             }
             BreakerState::MetricsOnly => {
-                self.clear_window();
+                self.clear_window(generation);
                 shared
                     .listener
                     .emit_with(|| BreakerEvent::ThresholdExceeded {
@@ -893,10 +867,11 @@ impl CircuitBreaker {
         }
     }
 
-    fn clear_window(&self) {
+    /// Empties the window for the calls of `generation`.
+    fn clear_window(&self, generation: u32) {
         let shared = &*self.shared;
         match &shared.window {
-            Ring::Count(count) => count.clear(),
+            Ring::Count(count) => count.clear(generation),
             Ring::Time(time) => time.clear(),
             Ring::Off => {}
         }
@@ -947,10 +922,13 @@ impl CircuitBreaker {
             }
             _ => {}
         }
+        let next = from.next(to);
         if to != BreakerState::HalfOpen {
-            self.clear_window();
+            // Before the new word: a call of the old cycle that passed its generation
+            // test takes no position in the new window.
+            self.clear_window(next.generation());
         }
-        shared.word.store(from.next(to).0, Ordering::Release);
+        shared.word.store(next.0, Ordering::Release);
         shared.metrics.state.set(to.code() as f64);
         shared.metrics.transitions[to.code() as usize].increment(1);
         shared.listener.emit_with(|| BreakerEvent::StateChanged {

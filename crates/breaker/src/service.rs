@@ -96,8 +96,8 @@ where
     fn call(&mut self, request: Req) -> Self::Future {
         // Each arm builds the whole future, so it is written once, in place: building it
         // in parts and moving it costs store-forwarding stalls when it is first polled.
-        let (breaker, thread) = self.breaker.get_with_index();
-        match breaker.try_acquire_on(thread) {
+        let breaker = self.breaker.get();
+        match breaker.try_acquire() {
             Ok(admission) => {
                 let permit = Permit::new(Arc::clone(breaker), admission);
                 ResponseFuture::new(Guarded::running(

@@ -142,11 +142,13 @@ pub(crate) struct Totals {
 /// The last `size` calls: a ring of failure and slow bits with running counts. O(1) per
 /// call and lock-free; the counts always equal the set bits.
 ///
-/// Every call takes the next position of the ring. So that threads do not all write one
-/// counter, each running thread (by its [`thread_index`](hardy_core::thread_index))
-/// reserves a run of positions at once and takes them one by one from a slot of its
-/// own. On one thread the window is exactly the last `size` calls: positions are taken
-/// in call order, and the unused rest of the run is not counted. With several threads
+/// Every finished call takes the next position of the ring. So that threads do not all
+/// write one counter, each running thread (by its
+/// [`thread_index`](hardy_core::thread_index)) reserves a run of positions at once and
+/// takes them one by one from a slot of its own. On one thread the window is exactly the
+/// last `size` calls: positions are taken in the order calls finish, and the unused rest
+/// of the run is not counted. The shared counter carries the generation it was cleared
+/// for, so a call of an earlier cycle finishing late reserves nothing in the new one. With several threads
 /// a call can land up to a run per thread away from its place in time; together the
 /// runs cover at most half the window.
 #[derive(Debug)]
@@ -175,6 +177,22 @@ const SLOT_MASK: u64 = LEFT_ONE - 1;
 const LEFT_MASK: u64 = 0xFF << LEFT_SHIFT;
 /// The longest run a thread reserves.
 const MAX_BATCH: u64 = 64;
+
+/// The shared counter packs the generation it reserves for (high 32 bits) with the
+/// number of positions reserved (low 32 bits).
+const POSITION_MASK: u64 = u32::MAX as u64;
+
+/// The generation a run or the shared counter belongs to.
+#[inline]
+fn generation_of(packed: u64) -> u32 {
+    (packed >> 32) as u32
+}
+
+/// The positions left in a run.
+#[inline]
+fn left_in(packed: u64) -> u64 {
+    (packed & LEFT_MASK) >> LEFT_SHIFT
+}
 
 const _: () = assert!(crate::config::MAX_WINDOW_SIZE as u64 <= SLOT_MASK + 1);
 const _: () = assert!(MAX_BATCH < 0xFF);
@@ -210,46 +228,71 @@ impl CountWindow {
         }
     }
 
-    /// Records a call in the next position of the shared counter.
+    /// Records a call of generation 0 in the next position of the shared counter.
     #[cfg(test)]
     pub(crate) fn record(&self, mark: Mark) {
-        self.record_in_slot(self.slot(self.reserve(1)), mark);
+        let slot = self.reserve(1, 0).expect("a window of generation 0");
+        self.record_in_slot(slot, mark);
     }
 
-    /// Takes the next position for a call admitted in `generation` on the thread with
+    /// Takes the next position for a call of `generation` finishing on the thread with
     /// index `thread`, and returns its ring slot: from the thread's run, reserving a new
-    /// run when it is used up or from an earlier generation.
+    /// run when it is used up or from an earlier generation. `None` if the window has
+    /// moved on to another generation: the call's result says nothing about it.
     #[inline]
-    pub(crate) fn take(&self, thread: usize, generation: u32) -> u64 {
+    pub(crate) fn take(&self, thread: usize, generation: u32) -> Option<u64> {
         let Some(run) = self.runs.get(thread) else {
-            return self.slot(self.reserve(1));
+            return self.reserve(1, generation);
         };
-        // Only this thread writes its run, so a load and a store suffice.
+        // Only this thread writes its run (and `clear`, which zeroes it), so a load and
+        // a store suffice.
         let packed = run.load(Ordering::Relaxed);
-        if (packed >> 32) as u32 != generation || packed & LEFT_MASK == 0 {
+        if generation_of(packed) != generation || left_in(packed) == 0 {
             return self.refill(run, generation);
         }
         let slot = packed & SLOT_MASK;
         let rest = (packed & !SLOT_MASK) - LEFT_ONE;
         run.store(rest | self.next_slot(slot), Ordering::Relaxed);
-        slot
+        Some(slot)
     }
 
     /// Reserves a new run for a thread and takes its first position.
     #[inline(never)]
-    fn refill(&self, run: &AtomicU64, generation: u32) -> u64 {
-        let first = self.slot(self.reserve(self.batch));
+    fn refill(&self, run: &AtomicU64, generation: u32) -> Option<u64> {
+        let first = self.reserve(self.batch, generation)?;
         let packed = (u64::from(generation) << 32)
             | ((self.batch - 1) << LEFT_SHIFT)
             | self.next_slot(first);
         run.store(packed, Ordering::Relaxed);
-        first
+        Some(first)
     }
 
-    /// Reserves `slots` consecutive positions, returning the first.
+    /// Reserves `slots` consecutive positions of `generation` and returns the ring slot
+    /// of the first, or `None` if the window was cleared for another generation.
     #[inline]
-    fn reserve(&self, slots: u64) -> u64 {
-        self.next.fetch_add(slots, Ordering::Relaxed)
+    fn reserve(&self, slots: u64, generation: u32) -> Option<u64> {
+        let mut current = self.next.load(Ordering::Relaxed);
+        loop {
+            if generation_of(current) != generation {
+                return None;
+            }
+            let position = current & POSITION_MASK;
+            let mut end = position + slots;
+            if end > POSITION_MASK / 2 {
+                // Keep the count bounded: the same ring slot, and more positions than
+                // all the runs can leave untaken, so the window still reads as full.
+                end = 2 * self.size + end % self.size;
+            }
+            match self.next.compare_exchange_weak(
+                current,
+                (current & !POSITION_MASK) | end,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(self.slot(position)),
+                Err(actual) => current = actual,
+            }
+        }
     }
 
     /// The ring slot of `position`.
@@ -277,18 +320,17 @@ impl CountWindow {
     /// The totals of generation `generation`: positions reserved but not yet taken
     /// (the rest of each thread's run) are not counted as calls.
     pub(crate) fn totals(&self, generation: u32) -> Totals {
-        let reserved = self.next.load(Ordering::Relaxed);
+        let next = self.next.load(Ordering::Relaxed);
+        if generation_of(next) != generation {
+            return Totals::default();
+        }
+        let reserved = next & POSITION_MASK;
         let untaken: u64 = self
             .runs
             .iter()
-            .map(|run| {
-                let packed = run.load(Ordering::Relaxed);
-                if (packed >> 32) as u32 == generation {
-                    (packed & LEFT_MASK) >> LEFT_SHIFT
-                } else {
-                    0
-                }
-            })
+            .map(|run| run.load(Ordering::Relaxed))
+            .filter(|&packed| generation_of(packed) == generation)
+            .map(left_in)
             .sum();
         Totals {
             calls: reserved.saturating_sub(untaken).min(self.size) as u32,
@@ -297,8 +339,11 @@ impl CountWindow {
         }
     }
 
-    pub(crate) fn clear(&self) {
-        self.next.store(0, Ordering::Relaxed);
+    /// Empties the window for the calls of `generation`: positions are reserved only
+    /// for it from now on.
+    pub(crate) fn clear(&self, generation: u32) {
+        self.next
+            .store(u64::from(generation) << 32, Ordering::Relaxed);
         for run in self.runs.iter() {
             run.store(0, Ordering::Relaxed);
         }
@@ -480,17 +525,22 @@ mod tests {
                 match action {
                     // A new cycle: the breaker clears the window and moves on.
                     0 => {
-                        window.clear();
                         generation = generation.wrapping_add(1);
+                        window.clear(generation);
                         calls.clear();
                     }
                     // A clear in the same cycle (a metrics-only breaker's report).
                     1 => {
-                        window.clear();
+                        window.clear(generation);
                         calls.clear();
                     }
+                    // A call of the cycle before, finishing late: it takes no position.
+                    2 => {
+                        let late = window.take(thread, generation.wrapping_sub(1));
+                        prop_assert_eq!(late, None);
+                    }
                     _ => {
-                        let slot = window.take(thread, generation);
+                        let slot = window.take(thread, generation).expect("the window's generation");
                         window.record_in_slot(slot, mark((failure, false)));
                         calls.push(failure);
                     }
@@ -516,7 +566,7 @@ mod tests {
             let window = CountWindow::new(size, false, 4);
             let mut failures = 0;
             for (n, (thread, failure)) in calls.iter().enumerate() {
-                let slot = window.take(*thread, 0);
+                let slot = window.take(*thread, 0).expect("the window's generation");
                 window.record_in_slot(slot, mark((*failure, false)));
                 failures += u32::from(*failure);
                 let totals = window.totals(0);
@@ -552,6 +602,55 @@ mod tests {
     }
 
     #[test]
+    fn a_late_call_of_an_earlier_cycle_reserves_nothing_in_the_new_one() {
+        let window = CountWindow::new(100, false, 4);
+        // A thread with a run of generation 0 and a thread on the shared counter.
+        for thread in [0, 7] {
+            let slot = window.take(thread, 0).expect("generation 0");
+            window.record_in_slot(slot, mark((true, false)));
+        }
+        window.clear(1);
+        for thread in [0, 1, 7] {
+            assert_eq!(window.take(thread, 0), None, "thread {thread}");
+        }
+        assert_eq!(window.totals(1), Totals::default());
+        let slot = window.take(1, 1).expect("generation 1");
+        window.record_in_slot(slot, mark((false, false)));
+        assert_eq!(
+            window.totals(1),
+            Totals {
+                calls: 1,
+                ..Totals::default()
+            }
+        );
+        assert_eq!(window.totals(0), Totals::default(), "generation 0 is gone");
+    }
+
+    #[test]
+    fn the_reserved_count_stays_bounded_and_the_window_full() {
+        let window = CountWindow::new(10, false, 1);
+        window.next.store(POSITION_MASK / 2 - 3, Ordering::Relaxed);
+        let mut slots = Vec::new();
+        for _ in 0..10 {
+            let slot = window.take(5, 0).expect("generation 0");
+            window.record_in_slot(slot, mark((true, false)));
+            slots.push(slot);
+        }
+        let first = (POSITION_MASK / 2 - 3) % 10;
+        let expected: Vec<_> = (0..10).map(|n| (first + n) % 10).collect();
+        assert_eq!(slots, expected, "the ring order survives the wrap");
+        assert!(window.next.load(Ordering::Relaxed) & POSITION_MASK < 100);
+        assert_eq!(
+            window.totals(0),
+            Totals {
+                calls: 10,
+                failures: 10,
+                slow: 0
+            }
+        );
+    }
+
+    #[test]
     fn cleared_windows_are_empty() {
         let count = CountWindow::new(10, true, 4);
         let time = TimeWindow::new(Duration::from_secs(10), 5);
@@ -563,9 +662,9 @@ mod tests {
         for _ in 0..20 {
             untimed.record(mark((true, false)));
         }
-        count.clear();
+        count.clear(0);
         time.clear();
-        untimed.clear();
+        untimed.clear(0);
         assert_eq!(count.totals(0), Totals::default());
         assert_eq!(untimed.totals(0), Totals::default());
         untimed.record(mark((false, false)));
@@ -630,7 +729,7 @@ mod loom_models {
                 .map(|thread| {
                     let window = window.clone();
                     loom::thread::spawn(move || {
-                        let slot = window.take(thread, 0);
+                        let slot = window.take(thread, 0).expect("generation 0");
                         window.record_in_slot(
                             slot,
                             Mark {

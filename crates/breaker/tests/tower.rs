@@ -193,3 +193,98 @@ async fn many_services_taking_turns_fill_the_window_exactly() {
         assert_eq!(breaker.state(), expected, "after {call} failed calls");
     }
 }
+
+/// What a call through [`answering`] does.
+#[derive(Clone, Copy)]
+enum Answer {
+    Succeed,
+    Fail,
+    /// An inner Hardy layer refuses the call: ignored by the default classifier.
+    Refuse,
+}
+
+fn answering(
+    breaker: &CircuitBreaker,
+) -> impl tower::Service<Answer, Response = (), Error = BoxError, Future: Send> + Clone {
+    tower::ServiceBuilder::new()
+        .layer(breaker.layer())
+        .service_fn(|answer| async move {
+            match answer {
+                Answer::Succeed => Ok(()),
+                Answer::Fail => Err::<(), BoxError>("down".into()),
+                Answer::Refuse => Err(Rejection::RateLimited {
+                    name: "inner".into(),
+                    retry_after: Duration::from_secs(1),
+                }
+                .into()),
+            }
+        })
+}
+
+/// A window of 10 calls that opens at half of them failed.
+fn half_of_ten() -> CircuitBreaker {
+    CircuitBreaker::builder("svc")
+        .consecutive_failures(0)
+        .count_window(10)
+        .minimum_calls(10)
+        .failure_ratio(0.5)
+        .build()
+        .expect("valid breaker")
+}
+
+#[tokio::test(start_paused = true)]
+async fn ignored_calls_take_no_place_in_the_window() {
+    use tower::{Service, ServiceExt};
+    let breaker = half_of_ten();
+    let mut service = answering(&breaker);
+    let mut run = async |answer| {
+        let _ = service.ready().await.unwrap().call(answer).await;
+    };
+    for _ in 0..4 {
+        run(Answer::Fail).await;
+    }
+    for _ in 0..6 {
+        run(Answer::Succeed).await;
+    }
+    for _ in 0..4 {
+        run(Answer::Refuse).await;
+    }
+    // Each new failure pushes an old one out of the last ten calls that count, until
+    // the six successes start leaving: the fifth new failure makes five of ten. Had the
+    // refused calls taken places, the four old failures would have stayed in them and
+    // the first new failure would have made five.
+    for failures in 1..=5 {
+        run(Answer::Fail).await;
+        let expected = if failures < 5 {
+            BreakerState::Closed
+        } else {
+            BreakerState::Open
+        };
+        assert_eq!(breaker.state(), expected, "after {failures} new failures");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelled_calls_take_no_place_in_the_window() {
+    use tower::{Service, ServiceExt};
+    let breaker = half_of_ten();
+    let mut service = answering(&breaker);
+    for _ in 0..4 {
+        let _ = service.ready().await.unwrap().call(Answer::Fail).await;
+    }
+    for _ in 0..6 {
+        let _ = service.ready().await.unwrap().call(Answer::Succeed).await;
+    }
+    for _ in 0..4 {
+        drop(service.ready().await.unwrap().call(Answer::Fail));
+    }
+    for failures in 1..=5 {
+        let _ = service.ready().await.unwrap().call(Answer::Fail).await;
+        let expected = if failures < 5 {
+            BreakerState::Closed
+        } else {
+            BreakerState::Open
+        };
+        assert_eq!(breaker.state(), expected, "after {failures} new failures");
+    }
+}

@@ -37,8 +37,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct LocalArc<T> {
     shared: Arc<T>,
     thread: u64,
-    /// The [`thread_index`] of `thread`, read once with it.
-    index: usize,
 }
 
 impl<T: Clone> LocalArc<T> {
@@ -47,7 +45,6 @@ impl<T: Clone> LocalArc<T> {
         LocalArc {
             shared: Arc::new(handle),
             thread: thread_id(),
-            index: thread_index(),
         }
     }
 
@@ -62,23 +59,11 @@ impl<T: Clone> LocalArc<T> {
         &self.shared
     }
 
-    /// [`get`](Self::get), and the current thread's [`thread_index`], kept with the
-    /// reference so that reading it costs nothing.
-    #[inline]
-    pub fn get_with_index(&mut self) -> (&Arc<T>, usize) {
-        let thread = thread_id();
-        if thread != self.thread {
-            self.rehome(thread);
-        }
-        (&self.shared, self.index)
-    }
-
     #[cold]
     #[inline(never)]
     fn rehome(&mut self, thread: u64) {
         self.shared = Arc::new(T::clone(&self.shared));
         self.thread = thread;
-        self.index = thread_index();
     }
 }
 
@@ -96,7 +81,6 @@ impl<T> Clone for LocalArc<T> {
         LocalArc {
             shared: Arc::clone(&self.shared),
             thread: self.thread,
-            index: self.index,
         }
     }
 }
@@ -145,10 +129,33 @@ fn thread_id() -> u64 {
 /// ```
 #[inline]
 pub fn thread_index() -> usize {
-    thread_local! {
-        static INDEX: Index = Index::take();
+    let index = INDEX.get();
+    if index != NO_INDEX {
+        return index;
     }
-    INDEX.try_with(|index| index.0).unwrap_or(usize::MAX)
+    assign_index()
+}
+
+/// What [`thread_index`] returns for a thread that has no number.
+const NO_INDEX: usize = usize::MAX;
+
+thread_local! {
+    /// The current thread's number, once it has one: a plain cell, so reading it is one
+    /// load. [`HELD`] owns the number and gives it back.
+    static INDEX: Cell<usize> = const { Cell::new(NO_INDEX) };
+    /// Holds the current thread's number until the thread ends.
+    static HELD: Index = Index::take();
+}
+
+/// Gives the current thread a number: its first call to [`thread_index`].
+#[cold]
+#[inline(never)]
+fn assign_index() -> usize {
+    HELD.try_with(|held| {
+        INDEX.set(held.0);
+        held.0
+    })
+    .unwrap_or(NO_INDEX)
 }
 
 /// A thread's [`thread_index`], given back when the thread ends.
@@ -173,6 +180,8 @@ impl Index {
 
 impl Drop for Index {
     fn drop(&mut self) {
+        // The thread stops reading the number before another thread can take it.
+        let _ = INDEX.try_with(|index| index.set(NO_INDEX));
         FREE.lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(std::cmp::Reverse(self.0));
@@ -208,19 +217,6 @@ mod tests {
             "the moved clone let go of the shared one"
         );
         assert_eq!(*local.handle(), 7);
-    }
-
-    #[test]
-    fn a_moved_reference_reads_its_new_threads_index() {
-        let mut local = LocalArc::new(1u8);
-        assert_eq!(local.get_with_index().1, thread_index());
-        let there = std::thread::spawn(move || {
-            let index = local.get_with_index().1;
-            (index, thread_index())
-        })
-        .join()
-        .unwrap();
-        assert_eq!(there.0, there.1);
     }
 
     #[test]
