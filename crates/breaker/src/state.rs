@@ -148,9 +148,9 @@ pub(crate) struct Totals {
 /// takes them one by one from a slot of its own. On one thread the window is exactly the
 /// last `size` calls: positions are taken in the order calls finish, and the unused rest
 /// of the run is not counted. The shared counter carries the generation it was cleared
-/// for, so a call of an earlier cycle finishing late reserves nothing in the new one. With several threads
-/// a call can land up to a run per thread away from its place in time; together the
-/// runs cover at most half the window.
+/// for, so a call of an earlier cycle finishing late reserves nothing in the new one.
+/// With several threads a call can land up to a run per thread away from its place in
+/// time; together the runs cover at most half the window.
 #[derive(Debug)]
 pub(crate) struct CountWindow {
     size: u64,
@@ -186,6 +186,12 @@ const POSITION_MASK: u64 = u32::MAX as u64;
 #[inline]
 fn generation_of(packed: u64) -> u32 {
     (packed >> 32) as u32
+}
+
+/// `generation` in the high 32 bits of a run or of the shared counter.
+#[inline]
+fn in_generation(generation: u32) -> u64 {
+    u64::from(generation) << 32
 }
 
 /// The positions left in a run.
@@ -260,9 +266,8 @@ impl CountWindow {
     #[inline(never)]
     fn refill(&self, run: &AtomicU64, generation: u32) -> Option<u64> {
         let first = self.reserve(self.batch, generation)?;
-        let packed = (u64::from(generation) << 32)
-            | ((self.batch - 1) << LEFT_SHIFT)
-            | self.next_slot(first);
+        let packed =
+            in_generation(generation) | ((self.batch - 1) << LEFT_SHIFT) | self.next_slot(first);
         run.store(packed, Ordering::Relaxed);
         Some(first)
     }
@@ -343,7 +348,7 @@ impl CountWindow {
     /// for it from now on.
     pub(crate) fn clear(&self, generation: u32) {
         self.next
-            .store(u64::from(generation) << 32, Ordering::Relaxed);
+            .store(in_generation(generation), Ordering::Relaxed);
         for run in self.runs.iter() {
             run.store(0, Ordering::Relaxed);
         }

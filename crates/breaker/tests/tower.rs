@@ -131,13 +131,20 @@ async fn a_service_records_into_the_count_window_in_call_order() {
     }
     for failures in 1..=20 {
         let _ = service.ready().await.unwrap().call(true).await;
-        let expected = if failures < 20 {
-            BreakerState::Closed
-        } else {
-            BreakerState::Open
-        };
-        assert_eq!(breaker.state(), expected, "after {failures} failures");
+        assert_opens_at(&breaker, failures as u32, 20, "failures");
     }
+}
+
+/// The breaker is closed after fewer than `opens_at` of the calls counted by `after`
+/// (named `what`), and open from the `opens_at`-th on.
+#[track_caller]
+fn assert_opens_at(breaker: &CircuitBreaker, after: u32, opens_at: u32, what: &str) {
+    let expected = if after < opens_at {
+        BreakerState::Closed
+    } else {
+        BreakerState::Open
+    };
+    assert_eq!(breaker.state(), expected, "after {after} {what}");
 }
 
 fn failing_ratio_breaker(size: u32) -> CircuitBreaker {
@@ -167,12 +174,7 @@ async fn a_service_cloned_for_every_call_fills_the_window_exactly() {
     let service = always_failing(&breaker);
     for call in 1..=100 {
         let _ = service.clone().oneshot(()).await;
-        let expected = if call < 100 {
-            BreakerState::Closed
-        } else {
-            BreakerState::Open
-        };
-        assert_eq!(breaker.state(), expected, "after {call} failed calls");
+        assert_opens_at(&breaker, call as u32, 100, "failed calls");
     }
 }
 
@@ -185,12 +187,7 @@ async fn many_services_taking_turns_fill_the_window_exactly() {
     for call in 1..=100 {
         let service = &mut services[call % 40];
         let _ = service.ready().await.unwrap().call(()).await;
-        let expected = if call < 100 {
-            BreakerState::Closed
-        } else {
-            BreakerState::Open
-        };
-        assert_eq!(breaker.state(), expected, "after {call} failed calls");
+        assert_opens_at(&breaker, call as u32, 100, "failed calls");
     }
 }
 
@@ -232,35 +229,48 @@ fn half_of_ten() -> CircuitBreaker {
         .expect("valid breaker")
 }
 
-#[tokio::test(start_paused = true)]
-async fn ignored_calls_take_no_place_in_the_window() {
-    use tower::{Service, ServiceExt};
-    let breaker = half_of_ten();
-    let mut service = answering(&breaker);
-    let mut run = async |answer| {
-        let _ = service.ready().await.unwrap().call(answer).await;
-    };
+/// One call through `service`, awaited to its end, whatever it answers.
+async fn call<S>(service: &mut S, answer: Answer)
+where
+    S: tower::Service<Answer, Response = (), Error = BoxError>,
+{
+    use tower::ServiceExt;
+    let _ = service
+        .ready()
+        .await
+        .expect("the service is ready")
+        .call(answer)
+        .await;
+}
+
+/// Four failures, then six successes: four of the ten failed, below the half.
+async fn four_of_ten_failed<S>(service: &mut S)
+where
+    S: tower::Service<Answer, Response = (), Error = BoxError>,
+{
     for _ in 0..4 {
-        run(Answer::Fail).await;
+        call(service, Answer::Fail).await;
     }
     for _ in 0..6 {
-        run(Answer::Succeed).await;
+        call(service, Answer::Succeed).await;
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn ignored_calls_take_no_place_in_the_window() {
+    let breaker = half_of_ten();
+    let mut service = answering(&breaker);
+    four_of_ten_failed(&mut service).await;
     for _ in 0..4 {
-        run(Answer::Refuse).await;
+        call(&mut service, Answer::Refuse).await;
     }
     // Each new failure pushes an old one out of the last ten calls that count, until
     // the six successes start leaving: the fifth new failure makes five of ten. Had the
     // refused calls taken places, the four old failures would have stayed in them and
     // the first new failure would have made five.
     for failures in 1..=5 {
-        run(Answer::Fail).await;
-        let expected = if failures < 5 {
-            BreakerState::Closed
-        } else {
-            BreakerState::Open
-        };
-        assert_eq!(breaker.state(), expected, "after {failures} new failures");
+        call(&mut service, Answer::Fail).await;
+        assert_opens_at(&breaker, failures, 5, "new failures");
     }
 }
 
@@ -269,22 +279,12 @@ async fn cancelled_calls_take_no_place_in_the_window() {
     use tower::{Service, ServiceExt};
     let breaker = half_of_ten();
     let mut service = answering(&breaker);
-    for _ in 0..4 {
-        let _ = service.ready().await.unwrap().call(Answer::Fail).await;
-    }
-    for _ in 0..6 {
-        let _ = service.ready().await.unwrap().call(Answer::Succeed).await;
-    }
+    four_of_ten_failed(&mut service).await;
     for _ in 0..4 {
         drop(service.ready().await.unwrap().call(Answer::Fail));
     }
     for failures in 1..=5 {
-        let _ = service.ready().await.unwrap().call(Answer::Fail).await;
-        let expected = if failures < 5 {
-            BreakerState::Closed
-        } else {
-            BreakerState::Open
-        };
-        assert_eq!(breaker.state(), expected, "after {failures} new failures");
+        call(&mut service, Answer::Fail).await;
+        assert_opens_at(&breaker, failures, 5, "new failures");
     }
 }
