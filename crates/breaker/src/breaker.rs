@@ -239,6 +239,8 @@ pub(crate) struct Admission {
 }
 
 const PROBE: u64 = 1;
+/// The admission word of a permit whose call is recorded: no admission has bit 1 set.
+const SPENT: u64 = 2;
 
 impl Admission {
     fn new(generation: u32, probe: bool) -> Self {
@@ -277,17 +279,18 @@ impl<O: Owner> Permit<O> {
         }
     }
 
-    /// Records the call's outcome; the permit is then spent, and dropping it frees
+    /// Records the call's outcome, once; the permit is then spent, and dropping it frees
     /// nothing. Futures record through this rather than moving the permit out:
     /// a moved permit is copied in wide loads from the narrow stores that built it,
     /// which stalls the processor's store forwarding.
     #[inline]
     pub(crate) fn record(&mut self, outcome: Outcome) {
         let admission = self.admission;
-        if admission.probe() {
-            // Recorded: dropping the permit now must not free a probe slot.
-            self.admission.word &= !PROBE;
+        if admission.word == SPENT {
+            return;
         }
+        // Recorded: dropping the permit now must not free a probe slot.
+        self.admission.word = SPENT;
         self.breaker
             .breaker()
             .record(admission, self.started, outcome);
@@ -664,16 +667,26 @@ impl CircuitBreaker {
     /// cannot apply (slow, retry-after, probe, trip).
     #[inline]
     fn record_success(&self, admission: Admission) {
-        let shared = &*self.shared;
-        shared.metrics.success.increment(1);
-        if self.word().generation() != admission.generation() {
-            return;
-        }
         const SUCCESS: Mark = Mark {
             failure: false,
             slow: false,
         };
-        self.record_in_window(admission, SUCCESS);
+        let shared = &*self.shared;
+        shared.metrics.success.increment(1);
+        if let Ring::Count(count) = &shared.window {
+            // The count window's generation answers for the state word's: it is cleared
+            // for every new cycle but half-open, whose probes are not recorded here, and
+            // a call of an earlier cycle finds its run emptied and the counter moved on.
+            let Some(slot) = count.take(thread_index(), admission.generation()) else {
+                return;
+            };
+            count.record_in_slot(slot, SUCCESS);
+        } else {
+            if self.word().generation() != admission.generation() {
+                return;
+            }
+            self.record_in_window(admission, SUCCESS);
+        }
         self.end_failure_run();
     }
 

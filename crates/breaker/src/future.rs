@@ -18,7 +18,7 @@ pub(crate) enum Guarded<F, C, O: Owner> {
     Running {
         #[pin]
         future: F,
-        permit: Option<Permit<O>>,
+        permit: Permit<O>,
         classifier: C,
     },
     Rejected {
@@ -31,7 +31,7 @@ impl<F, C, O: Owner> Guarded<F, C, O> {
     pub(crate) fn running(future: F, permit: Permit<O>, classifier: C) -> Self {
         Guarded::Running {
             future,
-            permit: Some(permit),
+            permit,
             classifier,
         }
     }
@@ -61,11 +61,9 @@ where
                 classifier,
             } => {
                 let result = ready!(future.poll(cx));
-                if let Some(held) = permit.as_mut() {
-                    held.record(classifier.classify(&result));
-                    // Dropped in place: the recorded permit only lets go of the breaker.
-                    *permit = None;
-                }
+                // Held until the future is dropped, which then only lets go of the
+                // breaker: a permit records once, however often the future is polled.
+                permit.record(classifier.classify(&result));
                 Poll::Ready(Ok(result))
             }
             GuardedProj::Rejected { rejection } => Poll::Ready(Err(rejection

@@ -253,7 +253,10 @@ impl CountWindow {
         // Only this thread writes its run (and `clear`, which zeroes it), so a load and
         // a store suffice.
         let packed = run.load(Ordering::Relaxed);
-        if generation_of(packed) != generation || left_in(packed) == 0 {
+        // Of `generation` with a position left, in one test: the generation bits cancel
+        // and the count of positions left is not zero.
+        let mine = packed ^ in_generation(generation);
+        if mine.wrapping_sub(LEFT_ONE) >= (1 << 32) - LEFT_ONE {
             return self.refill(run, generation);
         }
         let slot = packed & SLOT_MASK;

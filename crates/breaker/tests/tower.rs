@@ -288,3 +288,27 @@ async fn cancelled_calls_take_no_place_in_the_window() {
         assert_opens_at(&breaker, failures, 5, "new failures");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_response_polled_again_after_it_answered_is_recorded_once() {
+    use tower::{Service, ServiceBuilder, ServiceExt};
+    let breaker = breaker();
+    // An inner future that answers with a failure however often it is polled.
+    let mut service = ServiceBuilder::new()
+        .layer(breaker.layer())
+        .service_fn(|()| {
+            std::future::poll_fn(|_| std::task::Poll::Ready(Err::<(), BoxError>("down".into())))
+        });
+    let mut response = task::spawn(service.ready().await.expect("ready").call(()));
+    assert_ready_err!(response.poll());
+    assert_ready_err!(response.poll());
+    assert_eq!(breaker.state(), BreakerState::Closed, "one failure of two");
+    drop(response);
+    let second = service.ready().await.expect("ready").call(()).await;
+    assert!(second.is_err());
+    assert_eq!(
+        breaker.state(),
+        BreakerState::Open,
+        "the second failure opens it"
+    );
+}
