@@ -283,7 +283,7 @@ impl<O: Owner> Permit<O> {
     /// nothing. Futures record through this rather than moving the permit out:
     /// a moved permit is copied in wide loads from the narrow stores that built it,
     /// which stalls the processor's store forwarding.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(&mut self, outcome: Outcome) {
         let admission = self.admission;
         if admission.word == SPENT {
@@ -650,7 +650,7 @@ impl CircuitBreaker {
     }
 
     /// Records a finished call.
-    #[inline]
+    #[inline(always)]
     fn record(&self, admission: Admission, started: u64, outcome: Outcome) {
         if let Outcome::Success = outcome
             && !admission.probe()
@@ -665,7 +665,7 @@ impl CircuitBreaker {
     /// Records an untimed success that is not a probe, the common case: what
     /// [`record_outcome`](Self::record_outcome) does for it, without the tests that
     /// cannot apply (slow, retry-after, probe, trip).
-    #[inline]
+    #[inline(always)]
     fn record_success(&self, admission: Admission) {
         const SUCCESS: Mark = Mark {
             failure: false,
