@@ -92,7 +92,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, request: Req) -> Self::Future {
         // Each arm builds the whole future, so it is written once, in place: building it
         // in parts and moving it costs store-forwarding stalls when it is first polled.

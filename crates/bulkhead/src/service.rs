@@ -82,7 +82,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, request: Req) -> Self::Future {
         let bulkhead = self.bulkhead.get();
         match bulkhead.admit() {

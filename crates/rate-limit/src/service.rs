@@ -67,7 +67,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, request: Req) -> Self::Future {
         let Admitted(admission) = self.limit.admit_request(&request);
         match admission {

@@ -105,7 +105,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, request: Req) -> Self::Future {
         let retry = Arc::clone(self.retry.get());
         let call = retry.start(self.deadline.deadline(&request));

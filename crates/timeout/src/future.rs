@@ -31,13 +31,13 @@ pub struct Timed<F> {
     sleep: Option<Sleep>,
     timer: Timer,
     timeout: Timeout,
-    deadline: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Timer {
-    /// Not polled pending yet: no clock read, no timer.
-    Idle,
+    /// Not polled pending yet: no clock read, no timer; the caller's deadline, if the
+    /// request carried one, kept for when the timer starts.
+    Idle { deadline: Option<Instant> },
     /// Counting since `started`; `sleep` fires at the limit (or `sleep` is `None` when
     /// the limit is too far away to ever fire).
     Armed { started: Instant, by_deadline: bool },
@@ -48,9 +48,8 @@ impl<F> Timed<F> {
         Timed {
             future,
             sleep: None,
-            timer: Timer::Idle,
+            timer: Timer::Idle { deadline },
             timeout,
-            deadline,
         }
     }
 
@@ -79,10 +78,10 @@ impl<F: Future> Future for Timed<F> {
         if let Poll::Ready(output) = this.future.poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        if let Timer::Idle = this.timer {
+        if let Timer::Idle { deadline } = *this.timer {
             let started = Instant::now();
             let own = started.checked_add(this.timeout.duration());
-            let (expiry, by_deadline) = match (own, *this.deadline) {
+            let (expiry, by_deadline) = match (own, deadline) {
                 (Some(own), Some(deadline)) if deadline < own => (Some(deadline), true),
                 (None, Some(deadline)) => (Some(deadline), true),
                 (own, _) => (own, false),

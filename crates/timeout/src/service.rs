@@ -80,7 +80,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, request: Req) -> Self::Future {
         let deadline = self.deadline.deadline(&request);
         let inner = &mut self.inner;
