@@ -2,12 +2,13 @@
 //! `Timeout`, in one run.
 //!
 //! The ready path is a response available at the first poll; the pending path is one
-//! that is pending once, so a timer must be started.
+//! that is pending once, so a timer must be started. The ready path also runs on two
+//! threads sharing one timeout.
 
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hardy_benches::{Echo, YieldOnce, runtime, time_calls};
+use hardy_benches::{Echo, YieldOnce, runtime, time_calls, time_calls_on_two_threads};
 use tower::ServiceBuilder;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -46,6 +47,20 @@ fn timeout(c: &mut Criterion) {
     group.bench_function("tower", |b| {
         let mut service = ServiceBuilder::new().timeout(LIMIT).service(YieldOnce);
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("timeout/two_threads");
+    group.bench_function("bare", |b| {
+        b.iter_custom(|n| time_calls_on_two_threads(&Echo, n));
+    });
+    group.bench_function("hardy", |b| {
+        let service = ServiceBuilder::new().layer(hardy.layer()).service(Echo);
+        b.iter_custom(|n| time_calls_on_two_threads(&service, n));
+    });
+    group.bench_function("tower", |b| {
+        let service = ServiceBuilder::new().timeout(LIMIT).service(Echo);
+        b.iter_custom(|n| time_calls_on_two_threads(&service, n));
     });
     group.finish();
 }

@@ -1,7 +1,9 @@
 //! The futures of a timed call: [`Timed`], [`ResponseFuture`] and [`CallFuture`].
 
+use std::borrow::Borrow;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use hardy_core::Rejection;
@@ -24,13 +26,14 @@ use crate::Timeout;
 #[pin_project]
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
-pub struct Timed<F> {
+pub struct Timed<F, H = Timeout> {
     #[pin]
     future: F,
     #[pin]
     sleep: Option<Sleep>,
     timer: Timer,
-    timeout: Timeout,
+    /// The [`Timeout`], or (for a service) its per-thread reference.
+    timeout: H,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -43,8 +46,8 @@ enum Timer {
     Armed { started: Instant, by_deadline: bool },
 }
 
-impl<F> Timed<F> {
-    pub(crate) fn new(future: F, timeout: Timeout, deadline: Option<Instant>) -> Self {
+impl<F, H> Timed<F, H> {
+    pub(crate) fn new(future: F, timeout: H, deadline: Option<Instant>) -> Self {
         Timed {
             future,
             sleep: None,
@@ -69,7 +72,7 @@ impl<F> Timed<F> {
     }
 }
 
-impl<F: Future> Future for Timed<F> {
+impl<F: Future, H: Borrow<Timeout>> Future for Timed<F, H> {
     type Output = Result<F::Output, Rejection>;
 
     #[inline]
@@ -80,7 +83,7 @@ impl<F: Future> Future for Timed<F> {
         }
         if let Timer::Idle { deadline } = *this.timer {
             let started = Instant::now();
-            let own = started.checked_add(this.timeout.duration());
+            let own = started.checked_add(Borrow::<Timeout>::borrow(this.timeout).duration());
             let (expiry, by_deadline) = match (own, deadline) {
                 (Some(own), Some(deadline)) if deadline < own => (Some(deadline), true),
                 (None, Some(deadline)) => (Some(deadline), true),
@@ -106,7 +109,7 @@ impl<F: Future> Future for Timed<F> {
             return Poll::Pending;
         };
         ready!(sleep.as_mut().poll(cx));
-        Poll::Ready(Err(this.timeout.expired(
+        Poll::Ready(Err(Borrow::<Timeout>::borrow(this.timeout).expired(
             started,
             sleep.deadline(),
             by_deadline,
@@ -120,28 +123,31 @@ impl<F: Future> Future for Timed<F> {
 /// # Cancel safety
 ///
 /// Dropping it drops the inner service's future and the timer, and nothing else.
+///
+/// `H` is what it holds of the [`Timeout`]: a service's per-thread reference, so that
+/// threads calling one timeout never write one reference count.
 #[pin_project]
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
-pub struct ResponseFuture<F> {
+pub struct ResponseFuture<F, H = Arc<Timeout>> {
     #[pin]
-    state: State<F>,
+    state: State<F, H>,
 }
 
 #[pin_project(project = StateProj)]
 #[derive(Debug)]
-enum State<F> {
+enum State<F, H> {
     Running {
         #[pin]
-        timed: Timed<F>,
+        timed: Timed<F, H>,
     },
     Refused {
         rejection: Option<Rejection>,
     },
 }
 
-impl<F> ResponseFuture<F> {
-    pub(crate) fn running(timed: Timed<F>) -> Self {
+impl<F, H> ResponseFuture<F, H> {
+    pub(crate) fn running(timed: Timed<F, H>) -> Self {
         ResponseFuture {
             state: State::Running { timed },
         }
@@ -156,9 +162,10 @@ impl<F> ResponseFuture<F> {
     }
 }
 
-impl<F, T, E> Future for ResponseFuture<F>
+impl<F, H, T, E> Future for ResponseFuture<F, H>
 where
     F: Future<Output = Result<T, E>>,
+    H: Borrow<Timeout>,
     E: From<Rejection>,
 {
     type Output = Result<T, E>;
@@ -181,4 +188,4 @@ where
 
 /// The future of a direct [`Timeout::call`]: resolves to `Result<T, hardy_core::Error<E>>`
 /// for an operation returning `Result<T, E>`.
-pub type CallFuture<Fut> = ResponseFuture<WrapInner<Fut>>;
+pub type CallFuture<Fut> = ResponseFuture<WrapInner<Fut>, Timeout>;

@@ -1,8 +1,9 @@
 //! [`TimeoutService`]: a tower service whose calls are limited by a [`Timeout`].
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use hardy_core::Rejection;
+use hardy_core::{LocalArc, Rejection};
 use tower_service::Service;
 
 use crate::future::ResponseFuture;
@@ -19,18 +20,14 @@ use crate::{ExtractDeadline, NoDeadline, Timeout};
 #[derive(Debug, Clone)]
 pub struct TimeoutService<S, X = NoDeadline> {
     inner: S,
-    timeout: Timeout,
+    timeout: LocalArc<Timeout>,
     deadline: X,
 }
 
 impl<S> TimeoutService<S> {
     /// Wraps `inner`; requests carry no deadline.
     pub fn new(inner: S, timeout: Timeout) -> Self {
-        TimeoutService {
-            inner,
-            timeout,
-            deadline: NoDeadline,
-        }
+        TimeoutService::with_deadline(inner, timeout, NoDeadline)
     }
 }
 
@@ -39,14 +36,14 @@ impl<S, X> TimeoutService<S, X> {
     pub fn with_deadline(inner: S, timeout: Timeout, deadline: X) -> Self {
         TimeoutService {
             inner,
-            timeout,
+            timeout: LocalArc::new(timeout),
             deadline,
         }
     }
 
     /// The timeout applied to each call.
     pub fn timeout(&self) -> &Timeout {
-        &self.timeout
+        self.timeout.handle()
     }
 
     /// The inner service.
@@ -73,7 +70,7 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, Arc<Timeout>>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -83,7 +80,8 @@ where
     #[inline(always)]
     fn call(&mut self, request: Req) -> Self::Future {
         let deadline = self.deadline.deadline(&request);
+        let timeout = Arc::clone(self.timeout.get());
         let inner = &mut self.inner;
-        self.timeout.start(deadline, move || inner.call(request))
+        Timeout::start(timeout, deadline, move || inner.call(request))
     }
 }

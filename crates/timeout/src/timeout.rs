@@ -1,5 +1,6 @@
 //! The [`Timeout`] handle, its direct calls and its events.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -197,7 +198,7 @@ impl Timeout {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        self.start(None, || WrapInner::new(operation()))
+        Timeout::start(self.clone(), None, || WrapInner::new(operation()))
     }
 
     /// Like [`call`](Self::call), but the limit is also capped by `deadline`; if the
@@ -248,7 +249,7 @@ impl Timeout {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        self.start(Some(deadline), || WrapInner::new(operation()))
+        Timeout::start(self.clone(), Some(deadline), || WrapInner::new(operation()))
     }
 
     /// Wraps any future: it resolves to `Ok` with the future's output, or to
@@ -280,21 +281,22 @@ impl Timeout {
         Timed::new(future, self.clone(), None)
     }
 
-    /// The future of a call under an optional deadline: refused at once if the deadline
-    /// has passed, otherwise `make` builds the inner future and it runs under the timer.
+    /// The future of a call under an optional deadline, holding `handle` (the timeout,
+    /// or a reference to it): refused at once if the deadline has passed, otherwise
+    /// `make` builds the inner future and it runs under the timer.
     #[inline]
-    pub(crate) fn start<F>(
-        &self,
+    pub(crate) fn start<F, H: Borrow<Timeout>>(
+        handle: H,
         deadline: Option<Deadline>,
         make: impl FnOnce() -> F,
-    ) -> ResponseFuture<F> {
+    ) -> ResponseFuture<F, H> {
         match deadline {
-            None => ResponseFuture::running(Timed::new(make(), self.clone(), None)),
+            None => ResponseFuture::running(Timed::new(make(), handle, None)),
             Some(deadline) if deadline.is_expired() => {
-                ResponseFuture::refused(self.refuse_expired())
+                ResponseFuture::refused(handle.borrow().refuse_expired())
             }
             Some(deadline) => {
-                ResponseFuture::running(Timed::new(make(), self.clone(), Some(deadline.instant())))
+                ResponseFuture::running(Timed::new(make(), handle, Some(deadline.instant())))
             }
         }
     }
