@@ -181,8 +181,7 @@ pub(crate) struct Plan {
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct Progress {
     pub(crate) retries: u32,
-    /// The last delay, in nanoseconds: the decorrelated jitter works in them.
-    previous: f64,
+    previous: Duration,
     previous_curve: f64,
 }
 
@@ -209,10 +208,10 @@ impl Plan {
             }
             Jitter::Decorrelated => {
                 let low = nanos(self.backoff.initial());
-                let previous = if progress.previous == 0.0 {
+                let previous = if progress.previous.is_zero() {
                     low
                 } else {
-                    progress.previous
+                    nanos(progress.previous)
                 };
                 let high = (previous * 3.0).max(low);
                 from_nanos(low + (high - low) * rng.random::<f64>())
@@ -231,7 +230,7 @@ impl Plan {
             }
         }
         .min(self.max_delay);
-        progress.previous = nanos(delay);
+        progress.previous = delay;
         delay
     }
 
@@ -240,7 +239,7 @@ impl Plan {
     pub(crate) fn hinted_delay(&self, progress: &mut Progress, hint: Duration) -> Duration {
         progress.retries = progress.retries.saturating_add(1);
         let delay = hint.min(self.max_delay);
-        progress.previous = nanos(delay);
+        progress.previous = delay;
         delay
     }
 }
