@@ -203,8 +203,36 @@ fn handles_are_small_and_calls_allocate_nothing() {
             )
             .await,
         );
-        rows
+        // Built here, called on another thread: each service there takes a reference
+        // of its own to its handle once, on its first call, and never again (a retry
+        // clones the services below it for every call).
+        let moved = tower::ServiceBuilder::new()
+            .hardy_rate_limit(&limiter)
+            .hardy_retry(&retry)
+            .hardy_breaker(&breaker)
+            .hardy_bulkhead(&bulkhead)
+            .hardy_timeout(&timeout)
+            .service(echo());
+        (rows, moved)
     });
+    let (mut rows, moved) = rows;
+    let stack_bytes = rows.last().map_or(0, |row| row.handle_bytes);
+    rows.push(
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .expect("runtime")
+                .block_on(measure(
+                    "the stack, called on another thread",
+                    stack_bytes,
+                    moved,
+                ))
+        })
+        .join()
+        .expect("the other thread"),
+    );
 
     println!(
         "| pattern | heap bytes per handle | allocations per call | heap bytes per call | response future, bytes |"

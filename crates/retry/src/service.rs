@@ -110,9 +110,11 @@ where
         let retry = Arc::clone(self.retry.get());
         let call = retry.start(self.deadline.deadline(&request));
         let copy = self.policy.clone_request(&request);
-        let clone = self.inner.clone();
-        let mut service = std::mem::replace(&mut self.inner, clone);
-        let future = service.call(request);
+        let future = self.inner.call(request);
+        // Cloned after the call, which made the services below take a reference of their
+        // own to their handles for this thread (`hardy_core::LocalArc`): the clone shares
+        // them, so a stack built on one thread and called on another takes none per call.
+        let service = self.inner.clone();
         ResponseFuture::new(Retrying::running(
             future,
             Calls {
