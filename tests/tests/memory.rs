@@ -41,9 +41,13 @@ async fn measure<S>(pattern: &'static str, handle_bytes: u64, mut service: S) ->
 where
     S: Service<u64, Response = u64, Error = BoxError>,
 {
-    // Warm up: the first call may register metrics, grow a map, start a timer wheel.
-    service.ready().await.expect("ready");
-    service.call(0).await.expect("first call");
+    // Warm up: the first call may register metrics, grow a map, start a timer wheel;
+    // on another thread than the one a service was built on, the second takes the
+    // service's own reference to its handle there.
+    for i in 0..2 {
+        service.ready().await.expect("ready");
+        service.call(i).await.expect("warm-up call");
+    }
     let mut future_bytes = 0;
     let before = dhat::HeapStats::get();
     for i in 1..=100u64 {
@@ -55,6 +59,31 @@ where
     let after = dhat::HeapStats::get();
     Row {
         pattern,
+        handle_bytes,
+        call_blocks: after.total_blocks - before.total_blocks,
+        call_bytes: after.total_bytes - before.total_bytes,
+        future_bytes,
+    }
+}
+
+/// 100 calls on fresh clones of `service`, as a server clones its service for every
+/// request: a clone made for one call must not take a reference of its own.
+async fn per_call_clones<S>(handle_bytes: u64, service: S) -> Row
+where
+    S: Service<u64, Response = u64, Error = BoxError> + Clone,
+{
+    let before = dhat::HeapStats::get();
+    let mut future_bytes = 0;
+    for i in 0..100u64 {
+        let mut clone = service.clone();
+        clone.ready().await.expect("ready");
+        let future = clone.call(i);
+        future_bytes = size_of_val(&future);
+        assert_eq!(future.await.expect("call"), i);
+    }
+    let after = dhat::HeapStats::get();
+    Row {
+        pattern: "the stack, cloned for every call on another thread",
         handle_bytes,
         call_blocks: after.total_blocks - before.total_blocks,
         call_bytes: after.total_bytes - before.total_bytes,
@@ -217,22 +246,21 @@ fn handles_are_small_and_calls_allocate_nothing() {
     });
     let (mut rows, moved) = rows;
     let stack_bytes = rows.last().map_or(0, |row| row.handle_bytes);
-    rows.push(
-        std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .start_paused(true)
-                .build()
-                .expect("runtime")
-                .block_on(measure(
-                    "the stack, called on another thread",
-                    stack_bytes,
-                    moved,
-                ))
-        })
-        .join()
-        .expect("the other thread"),
-    );
+    let on_another_thread = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("runtime")
+            .block_on(async move {
+                let per_call = per_call_clones(stack_bytes, moved.clone()).await;
+                let called = measure("the stack, called on another thread", stack_bytes, moved);
+                [called.await, per_call]
+            })
+    })
+    .join()
+    .expect("the other thread");
+    rows.extend(on_another_thread);
 
     println!(
         "| pattern | heap bytes per handle | allocations per call | heap bytes per call | response future, bytes |"

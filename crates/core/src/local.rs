@@ -12,8 +12,10 @@ use std::sync::atomic::Ordering;
 /// reference count. If the services of every thread shared one count, its cache line
 /// would move between cores on every call. A `LocalArc` keeps the count per thread:
 /// clones share it (so cloning a service, as retries and routers do for every call,
-/// never allocates), and the first call from another thread gives that service a
-/// reference of its own (one allocation, once).
+/// never allocates), and a service called twice from another thread takes a reference
+/// of its own there (one allocation, once). A clone made for a single call elsewhere,
+/// as servers clone a service for every request, uses the shared reference and
+/// allocates nothing.
 ///
 /// # Examples
 ///
@@ -30,7 +32,8 @@ use std::sync::atomic::Ordering;
 /// std::thread::scope(|scope| {
 ///     scope.spawn(move || {
 ///         let mut moved = clone;
-///         assert!(!Arc::ptr_eq(moved.get(), &for_a_call), "another thread, its own");
+///         assert!(Arc::ptr_eq(moved.get(), &for_a_call), "one call: the shared one");
+///         assert!(!Arc::ptr_eq(moved.get(), &for_a_call), "staying: its own");
 ///     });
 /// });
 /// ```
@@ -38,7 +41,18 @@ pub struct LocalArc<T> {
     shared: Arc<T>,
     /// The [`thread_index`] of the thread the reference is for. Indices are reused
     /// only after a thread ends, so two running threads never share a reference.
-    thread: usize,
+    thread: u32,
+    /// The thread of the last call from another thread than `thread`, or `NO_THREAD`.
+    visitor: u32,
+}
+
+/// No thread: `visitor` before any call from another thread.
+const NO_THREAD: u32 = u32::MAX;
+
+/// The current thread's index, in the width `LocalArc` keeps it in.
+#[inline]
+fn current() -> u32 {
+    u32::try_from(thread_index()).unwrap_or(NO_THREAD - 1)
 }
 
 impl<T: Clone> LocalArc<T> {
@@ -46,26 +60,35 @@ impl<T: Clone> LocalArc<T> {
     pub fn new(handle: T) -> Self {
         LocalArc {
             shared: Arc::new(handle),
-            thread: thread_index(),
+            thread: current(),
+            visitor: NO_THREAD,
         }
     }
 
     /// The reference for the current thread: the same one while the service stays on
-    /// its thread, a new one (a clone of the handle) after it moved.
+    /// its thread. A service called from another thread uses the shared reference for
+    /// its first call there and takes one of its own (a clone of the handle) at its
+    /// second: a clone made for one call (as servers clone a service per request)
+    /// allocates nothing, and a service that stays on its new thread pays once.
     #[inline]
     pub fn get(&mut self) -> &Arc<T> {
-        let thread = thread_index();
+        let thread = current();
         if thread != self.thread {
-            self.rehome(thread);
+            self.visit(thread);
         }
         &self.shared
     }
 
     #[cold]
     #[inline(never)]
-    fn rehome(&mut self, thread: usize) {
-        self.shared = Arc::new(T::clone(&self.shared));
-        self.thread = thread;
+    fn visit(&mut self, thread: u32) {
+        if self.visitor == thread {
+            self.shared = Arc::new(T::clone(&self.shared));
+            self.thread = thread;
+            self.visitor = NO_THREAD;
+        } else {
+            self.visitor = thread;
+        }
     }
 }
 
@@ -83,6 +106,7 @@ impl<T> Clone for LocalArc<T> {
         LocalArc {
             shared: Arc::clone(&self.shared),
             thread: self.thread,
+            visitor: self.visitor,
         }
     }
 }
@@ -183,17 +207,20 @@ mod tests {
         let mut clone = local.clone();
         assert!(Arc::ptr_eq(clone.get(), &first));
         assert_eq!(Arc::strong_count(&first), 3);
+        let shared = Arc::clone(&first);
         let moved = std::thread::spawn(move || {
+            let visiting = Arc::ptr_eq(clone.get(), &shared);
+            drop(shared);
             let fresh = Arc::clone(clone.get());
             let again = Arc::clone(clone.get());
-            (Arc::ptr_eq(&fresh, &again), *fresh)
+            (visiting, Arc::ptr_eq(&fresh, &again), *fresh)
         })
         .join()
         .expect("thread");
         assert_eq!(
             moved,
-            (true, 7),
-            "one new reference per move, the same value"
+            (true, true, 7),
+            "the first call there shares, the second takes one reference for the thread"
         );
         assert_eq!(
             Arc::strong_count(&first),
@@ -201,5 +228,19 @@ mod tests {
             "the moved clone let go of the shared one"
         );
         assert_eq!(*local.handle(), 7);
+    }
+
+    #[test]
+    fn a_clone_for_one_call_on_another_thread_takes_no_reference() {
+        let local = LocalArc::new(7u32);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for _ in 0..3 {
+                    let mut per_request = local.clone();
+                    assert!(Arc::ptr_eq(per_request.get(), &local.shared));
+                }
+            });
+        });
+        assert_eq!(Arc::strong_count(&local.shared), 1);
     }
 }
