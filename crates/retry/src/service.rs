@@ -111,9 +111,10 @@ where
         let call = retry.start(self.deadline.deadline(&request));
         let copy = self.policy.clone_request(&request);
         let future = self.inner.call(request);
-        // Cloned after the call, which made the services below take a reference of their
-        // own to their handles for this thread (`hardy_core::LocalArc`): the clone shares
-        // them, so a stack built on one thread and called on another takes none per call.
+        // Cloned after the call, which moved the services below onto this thread (their
+        // `hardy_core::LocalArc`s): the clone carries that on, and the services kept here
+        // are the ones called, so a stack built on one thread and called on another takes
+        // its own references there once, not on every call.
         let service = self.inner.clone();
         ResponseFuture::new(Retrying::running(
             future,
