@@ -68,7 +68,7 @@ where
 
 /// 100 calls on fresh clones of `service`, as a server clones its service for every
 /// request: a clone made for one call must not take a reference of its own.
-async fn per_call_clones<S>(handle_bytes: u64, service: S) -> Row
+async fn per_call_clones<S>(pattern: &'static str, handle_bytes: u64, service: S) -> Row
 where
     S: Service<u64, Response = u64, Error = BoxError> + Clone,
 {
@@ -83,12 +83,21 @@ where
     }
     let after = dhat::HeapStats::get();
     Row {
-        pattern: "the stack, cloned for every call on another thread",
+        pattern,
         handle_bytes,
         call_blocks: after.total_blocks - before.total_blocks,
         call_bytes: after.total_bytes - before.total_bytes,
         future_bytes,
     }
+}
+
+/// A current-thread runtime on paused time.
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("runtime")
 }
 
 fn echo() -> impl Service<u64, Response = u64, Error = BoxError, Future: Future + Send> + Clone {
@@ -97,13 +106,9 @@ fn echo() -> impl Service<u64, Response = u64, Error = BoxError, Future: Future 
 
 #[test]
 fn handles_are_small_and_calls_allocate_nothing() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .expect("runtime");
+    let runtime = paused_runtime();
     let _profiler = dhat::Profiler::builder().testing().build();
-    let rows = runtime.block_on(async {
+    let (mut rows, stack) = runtime.block_on(async {
         tokio::time::sleep(Duration::from_millis(1)).await;
         let mut rows = Vec::new();
 
@@ -218,45 +223,39 @@ fn handles_are_small_and_calls_allocate_nothing() {
         );
 
         let stack_bytes = rows[1..6].iter().map(|row| row.handle_bytes).sum();
-        rows.push(
-            measure(
-                "stack (rate limit, retry, breaker, bulkhead, timeout)",
-                stack_bytes,
-                tower::ServiceBuilder::new()
-                    .hardy_rate_limit(&limiter)
-                    .hardy_retry(&retry)
-                    .hardy_breaker(&breaker)
-                    .hardy_bulkhead(&bulkhead)
-                    .hardy_timeout(&timeout)
-                    .service(echo()),
-            )
-            .await,
-        );
-        // Built here, called on another thread: each service there takes a reference
-        // of its own to its handle once, on its first call, and never again (a retry
-        // clones the services below it for every call).
-        let moved = tower::ServiceBuilder::new()
+        let stack = tower::ServiceBuilder::new()
             .hardy_rate_limit(&limiter)
             .hardy_retry(&retry)
             .hardy_breaker(&breaker)
             .hardy_bulkhead(&bulkhead)
             .hardy_timeout(&timeout)
             .service(echo());
-        (rows, moved)
+        rows.push(
+            measure(
+                "stack (rate limit, retry, breaker, bulkhead, timeout)",
+                stack_bytes,
+                stack.clone(),
+            )
+            .await,
+        );
+        // The original, never called, for another thread: each service there takes a
+        // reference of its own to its handle once, on its second call, and never again
+        // (a retry clones the services below it for every call); clones made there for
+        // one call each take none.
+        (rows, stack)
     });
-    let (mut rows, moved) = rows;
     let stack_bytes = rows.last().map_or(0, |row| row.handle_bytes);
     let on_another_thread = std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .expect("runtime")
-            .block_on(async move {
-                let per_call = per_call_clones(stack_bytes, moved.clone()).await;
-                let called = measure("the stack, called on another thread", stack_bytes, moved);
-                [called.await, per_call]
-            })
+        paused_runtime().block_on(async move {
+            let per_call = per_call_clones(
+                "the stack, cloned for every call on another thread",
+                stack_bytes,
+                stack.clone(),
+            )
+            .await;
+            let called = measure("the stack, called on another thread", stack_bytes, stack);
+            [called.await, per_call]
+        })
     })
     .join()
     .expect("the other thread");
