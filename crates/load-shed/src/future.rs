@@ -11,7 +11,7 @@ use pin_project::pin_project;
 use tokio::time::Sleep;
 use tower_service::Service;
 
-use crate::shedder::{Admission, Shared};
+use crate::shedder::{Admission, ServicePermit, Shared};
 use crate::state::Waiter;
 use crate::sync::Arc;
 use crate::{CallInfo, LoadShedPermit, LoadShedder};
@@ -144,12 +144,14 @@ enum State<S, Req, F, C, E> {
     Running {
         #[pin]
         future: F,
-        permit: LoadShedPermit,
+        permit: ServicePermit,
         classifier: C,
     },
-    /// Waiting for a slot, with the readied service and the request.
+    /// Waiting for a slot, with the service's reference to the shedder, the readied
+    /// service and the request.
     Waiting {
         waiting: Box<Waiting>,
+        shedder: std::sync::Arc<LoadShedder>,
         service: S,
         request: Option<Req>,
         classifier: Option<C>,
@@ -157,8 +159,6 @@ enum State<S, Req, F, C, E> {
     /// Shed: the rejection, already made the service's error (so the state holds no
     /// large enum of its own).
     Shed { error: Option<E> },
-    /// Finished: the slot is free.
-    Done,
 }
 
 /// The response future of a [`LoadShedService`](crate::LoadShedService): the inner
@@ -184,7 +184,7 @@ where
     S: Service<Req>,
 {
     #[inline(always)]
-    pub(crate) fn running(future: S::Future, permit: LoadShedPermit, classifier: C) -> Self {
+    pub(crate) fn running(future: S::Future, permit: ServicePermit, classifier: C) -> Self {
         ResponseFuture {
             state: State::Running {
                 future,
@@ -194,10 +194,17 @@ where
         }
     }
 
-    pub(crate) fn waiting(waiting: Box<Waiting>, service: S, request: Req, classifier: C) -> Self {
+    pub(crate) fn waiting(
+        waiting: Box<Waiting>,
+        shedder: std::sync::Arc<LoadShedder>,
+        service: S,
+        request: Req,
+        classifier: C,
+    ) -> Self {
         ResponseFuture {
             state: State::Waiting {
                 waiting,
+                shedder,
                 service,
                 request: Some(request),
                 classifier: Some(classifier),
@@ -235,13 +242,20 @@ where
                     permit,
                     classifier,
                 } => {
+                    assert!(
+                        !permit.is_spent(),
+                        "load shedder future polled after completion"
+                    );
                     let output = ready!(future.poll(cx));
+                    // Frees the slot as soon as the call is done, not when the future is
+                    // dropped. The state stays: setting it would run the drop code of
+                    // every state, out of line.
                     permit.complete(classifier, &output);
-                    this.state.set(State::Done);
                     return Poll::Ready(output);
                 }
                 StateProj::Waiting {
                     waiting,
+                    shedder,
                     service,
                     request,
                     classifier,
@@ -253,7 +267,7 @@ where
                                     .take()
                                     .expect("the request is kept until the call is admitted"),
                             ),
-                            permit,
+                            permit: permit.into_service(std::sync::Arc::clone(shedder)),
                             classifier: classifier
                                 .take()
                                 .expect("the classifier is kept until the call is admitted"),
@@ -270,7 +284,6 @@ where
                         .expect("load shedder future polled after completion");
                     return Poll::Ready(Err(error));
                 }
-                StateProj::Done => panic!("load shedder future polled after completion"),
             }
         }
     }
@@ -282,10 +295,10 @@ where
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.state {
+            State::Running { permit, .. } if permit.is_spent() => "done",
             State::Running { .. } => "running",
             State::Waiting { .. } => "waiting",
             State::Shed { .. } => "shed",
-            State::Done => "done",
         };
         f.debug_struct("ResponseFuture")
             .field("state", &state)

@@ -3,13 +3,13 @@
 
 use std::task::{Context, Poll};
 
-use hardy_core::{Classify, Rejection};
+use hardy_core::{Classify, LocalArc, Rejection};
 use tower_service::Service;
 
 use crate::LoadShedder;
 use crate::extract::{CallInfo, ClientOf, Priority, PriorityOf};
 use crate::future::ResponseFuture;
-use crate::shedder::Admission;
+use crate::shedder::{Admission, ServicePermit};
 
 /// A tower service whose calls are admitted or shed by a [`LoadShedder`]; made by a
 /// [`LoadShedLayer`](crate::LoadShedLayer).
@@ -19,10 +19,15 @@ use crate::shedder::Admission;
 /// inner service at once; one that waits in the queue takes the readied inner service
 /// with it (leaving a clone for the next call); a shed call never reaches it and ends
 /// with its error type made from [`Rejection::Shed`].
+///
+/// Each service made by the layer keeps its own reference to the shedder, so services
+/// on different threads do not contend on one reference count; a clone shares its
+/// original's, so cloning a service (as retries and routers do for every call) never
+/// allocates.
 #[derive(Debug, Clone)]
 pub struct LoadShedService<S, P, K, C> {
     inner: S,
-    shedder: LoadShedder,
+    shedder: LocalArc<LoadShedder>,
     priority: P,
     client: K,
     classifier: C,
@@ -35,7 +40,7 @@ impl<S, P, K, C> LoadShedService<S, P, K, C> {
     pub fn new(inner: S, shedder: LoadShedder, priority: P, client: K, classifier: C) -> Self {
         LoadShedService {
             inner,
-            shedder,
+            shedder: LocalArc::new(shedder),
             priority,
             client,
             classifier,
@@ -44,7 +49,7 @@ impl<S, P, K, C> LoadShedService<S, P, K, C> {
 
     /// The shedder admitting the calls.
     pub fn shedder(&self) -> &LoadShedder {
-        &self.shedder
+        self.shedder.handle()
     }
 
     /// The inner service.
@@ -80,17 +85,18 @@ where
         self.inner.poll_ready(cx)
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, request: Req) -> Self::Future {
         let priority: Priority = self.priority.priority_of(&request);
         let mut info = CallInfo::new().priority(priority);
         if let Some(client) = self.client.client_of(&request) {
             info = info.client_hash(client);
         }
-        if let Some(permit) = self.shedder.admit_fast(&info) {
+        let shedder = self.shedder.get();
+        if shedder.admit_fast(&info) {
             return ResponseFuture::running(
                 self.inner.call(request),
-                permit,
+                ServicePermit::new(std::sync::Arc::clone(shedder)),
                 self.classifier.clone(),
             );
         }
@@ -107,14 +113,18 @@ impl<S, P, K, C> LoadShedService<S, P, K, C> {
         S::Error: From<Rejection>,
         C: Clone,
     {
-        match self.shedder.admit(info) {
-            Admission::Now(permit) => {
-                ResponseFuture::running(self.inner.call(request), permit, self.classifier.clone())
-            }
+        let shedder = self.shedder.get();
+        match shedder.admit(info) {
+            Admission::Now(permit) => ResponseFuture::running(
+                self.inner.call(request),
+                permit.into_service(std::sync::Arc::clone(shedder)),
+                self.classifier.clone(),
+            ),
             Admission::Wait(waiting) => {
+                let shedder = std::sync::Arc::clone(shedder);
                 let clone = self.inner.clone();
                 let service = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::waiting(waiting, service, request, self.classifier.clone())
+                ResponseFuture::waiting(waiting, shedder, service, request, self.classifier.clone())
             }
             Admission::Shed(rejection) => ResponseFuture::shed(rejection),
         }

@@ -456,25 +456,20 @@ impl LoadShedder {
         self.admit_with(info, true)
     }
 
-    /// The fast path alone: a permit if no probabilistic stage or fair share applies
-    /// and the call is below its threshold; `None` means "take the full path".
-    ///
-    /// Returning a small `Option` (rather than an [`Admission`] holding a rejection)
-    /// keeps the caller's moves of it aligned.
+    /// The fast path alone: whether a slot was taken because no probabilistic stage or
+    /// fair share applies and the call is below its threshold; `false` means "take the
+    /// full path". The caller makes the slot's permit
+    /// ([`ServicePermit::new`] with no client).
     #[inline(always)]
-    pub(crate) fn admit_fast(&self, info: &CallInfo) -> Option<LoadShedPermit> {
+    pub(crate) fn admit_fast(&self, info: &CallInfo) -> bool {
         let shared = &self.shared;
         if shared.probabilistic.load(Ordering::Relaxed)
             || (info.client_id() != 0 && shared.fair.is_some())
         {
-            return None;
+            return false;
         }
         let level = info.get_priority().level().min(shared.gate.levels() - 1);
-        if shared.gate.try_admit(level) {
-            Some(LoadShedPermit::new(Arc::clone(&self.shared), 0))
-        } else {
-            None
-        }
+        shared.gate.try_admit(level)
     }
 
     #[inline(always)]
@@ -746,6 +741,70 @@ impl LoadShedPermit {
         if let Some(shared) = self.shared.take() {
             shared.complete(self.start, self.client, outcome);
         }
+    }
+
+    /// The same slot, held by a service's own reference to the shedder.
+    #[inline]
+    pub(crate) fn into_service(mut self, shedder: std::sync::Arc<LoadShedder>) -> ServicePermit {
+        self.shared = None;
+        ServicePermit {
+            shedder: Some(shedder),
+            start: self.start,
+            client: self.client,
+        }
+    }
+}
+
+/// A held slot of a service's call, kept alive by the service's own `Arc` of the
+/// shedder (so that services on different threads do not contend on one reference
+/// count). Dropping it unreported frees the slot without a measurement.
+pub(crate) struct ServicePermit {
+    /// Taken when the slot is freed.
+    shedder: Option<std::sync::Arc<LoadShedder>>,
+    start: u64,
+    client: u64,
+}
+
+impl ServicePermit {
+    /// The permit of a slot just taken by the fast path (no client).
+    #[inline(always)]
+    pub(crate) fn new(shedder: std::sync::Arc<LoadShedder>) -> Self {
+        let start = shedder.shared.admitted();
+        ServicePermit {
+            shedder: Some(shedder),
+            start,
+            client: 0,
+        }
+    }
+
+    /// Frees the slot, reporting a result as classified by `classifier`; the permit is
+    /// spent.
+    #[inline(always)]
+    pub(crate) fn complete<C, T, E>(&mut self, classifier: &C, result: &Result<T, E>)
+    where
+        C: Classify<T, E>,
+    {
+        self.finish(Some(classifier.classify(result)));
+    }
+
+    /// Whether the slot is already freed.
+    #[inline(always)]
+    pub(crate) fn is_spent(&self) -> bool {
+        self.shedder.is_none()
+    }
+
+    #[inline(always)]
+    fn finish(&mut self, outcome: Option<Outcome>) {
+        if let Some(shedder) = self.shedder.take() {
+            shedder.shared.complete(self.start, self.client, outcome);
+        }
+    }
+}
+
+impl Drop for ServicePermit {
+    #[inline]
+    fn drop(&mut self) {
+        self.finish(None);
     }
 }
 

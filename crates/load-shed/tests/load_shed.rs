@@ -599,6 +599,32 @@ async fn the_layer_keeps_poll_ready_of_the_inner_service() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_response_frees_its_slot_once_as_it_answers_and_panics_if_polled_again() {
+    let shedder = fixed(2).build().unwrap();
+    let mut service = ServiceBuilder::new()
+        .layer(shedder.layer())
+        .service(tower::service_fn(
+            |n: u32| async move { Ok::<_, BoxError>(n) },
+        ));
+    let held = shedder.try_acquire(CallInfo::new()).unwrap();
+    let mut future = Box::pin(service.ready().await.unwrap().call(7));
+    assert_eq!(shedder.stats().in_flight, 2);
+    assert!(format!("{future:?}").contains("running"));
+    let answer = futures_poll(&mut future).expect("the call answers at once");
+    assert_eq!(answer.unwrap(), 7);
+    // Freed as it answered, before the future is dropped.
+    assert_eq!(shedder.stats().in_flight, 1);
+    assert!(format!("{future:?}").contains("done"));
+    let again =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| futures_poll(&mut future)));
+    assert!(again.is_err(), "a second poll panics");
+    drop(future);
+    assert_eq!(shedder.stats().in_flight, 1, "the slot is freed once");
+    drop(held);
+    assert_eq!(shedder.stats().in_flight, 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn shed_calls_carry_the_recent_latency_as_retry_after() {
     let shedder = LoadShedder::builder("test")
         .aimd(AimdConfig {
