@@ -1,6 +1,11 @@
 //! Circuit breaker, closed-state success path: the bare service, Hardy's breaker (count
 //! window, and consecutive failures only), tower-resilience's breaker and failsafe, on
-//! one thread and with two threads sharing one breaker, in one run.
+//! one thread and with two threads sharing one breaker, as tower services; and as
+//! direct calls, Hardy's `CircuitBreaker::call` beside failsafe's own future API; in
+//! one run.
+
+use std::hint::black_box;
+use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hardy_benches::{Echo, Failsafe, runtime, time_calls, time_calls_on_two_threads};
@@ -89,6 +94,60 @@ fn breaker(c: &mut Criterion) {
     group.bench_function("failsafe", |b| {
         let service = failsafe();
         b.iter_custom(|n| time_calls_on_two_threads(&service, n));
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("breaker/direct");
+    group.bench_function("bare", |b| {
+        b.iter_custom(|n| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for i in 0..n {
+                    let value = async { Ok::<u64, std::io::Error>(black_box(i)) }
+                        .await
+                        .expect("ok");
+                    black_box(value);
+                }
+                start.elapsed()
+            })
+        });
+    });
+    for (name, breaker) in [
+        ("hardy", hardy_window()),
+        ("hardy_consecutive", hardy_consecutive()),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|n| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for i in 0..n {
+                        let value = breaker
+                            .call(|| async { Ok::<u64, std::io::Error>(black_box(i)) })
+                            .await
+                            .expect("ok");
+                        black_box(value);
+                    }
+                    start.elapsed()
+                })
+            });
+        });
+    }
+    group.bench_function("failsafe", |b| {
+        use failsafe::futures::CircuitBreaker as _;
+        let breaker = failsafe::Config::new().build();
+        b.iter_custom(|n| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for i in 0..n {
+                    let value = breaker
+                        .call(async { Ok::<u64, std::io::Error>(black_box(i)) })
+                        .await
+                        .expect("ok");
+                    black_box(value);
+                }
+                start.elapsed()
+            })
+        });
     });
     group.finish();
 }

@@ -13,7 +13,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
-use crate::future::{CallFuture, Guarded};
+use crate::future::CallFuture;
 use crate::state::{CountWindow, Mark, TimeWindow, Totals, Word, thread_runs};
 use crate::sync::{Arc, AtomicU32, AtomicU64, Mutex, Ordering};
 use crate::{
@@ -209,14 +209,21 @@ fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// What keeps a breaker alive for one call: a clone of the handle (direct calls), or
-/// the service's own `Arc` (tower), so that services on different threads do not contend
-/// on one reference count.
+/// What a call reaches its breaker through: a borrow of the handle (direct calls, which
+/// then take no reference), or the service's own `Arc` (tower), so that services on
+/// different threads do not contend on one reference count.
 pub(crate) trait Owner: fmt::Debug {
     fn breaker(&self) -> &CircuitBreaker;
 }
 
 impl Owner for CircuitBreaker {
+    #[inline]
+    fn breaker(&self) -> &CircuitBreaker {
+        self
+    }
+}
+
+impl Owner for &CircuitBreaker {
     #[inline]
     fn breaker(&self) -> &CircuitBreaker {
         self
@@ -419,7 +426,7 @@ impl CircuitBreaker {
     ///
     /// Dropping the returned future drops the operation, records nothing, and frees the
     /// probe slot if the call was a half-open probe.
-    pub fn call<F, Fut, T, E>(&self, operation: F) -> CallFuture<Fut, DefaultClassifier>
+    pub fn call<F, Fut, T, E>(&self, operation: F) -> CallFuture<'_, F, Fut, DefaultClassifier>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -458,20 +465,17 @@ impl CircuitBreaker {
     /// # Cancel safety
     ///
     /// As [`call`](Self::call).
-    pub fn call_with<C, F, Fut, T, E>(&self, classifier: C, operation: F) -> CallFuture<Fut, C>
+    pub fn call_with<C, F, Fut, T, E>(
+        &self,
+        classifier: C,
+        operation: F,
+    ) -> CallFuture<'_, F, Fut, C>
     where
         C: Classify<T, E>,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        // Each arm builds the whole future, so it is written once, in place.
-        match self.try_acquire() {
-            Ok(admission) => {
-                let permit = Permit::new(self.clone(), admission);
-                CallFuture::new(Guarded::running(operation(), permit, classifier))
-            }
-            Err(rejection) => CallFuture::new(Guarded::rejected(rejection)),
-        }
+        CallFuture::new(self, operation, classifier)
     }
 
     /// Opens the breaker until [`reset`](Self::reset): every call is rejected.

@@ -1,5 +1,6 @@
 //! The futures of a guarded call: [`ResponseFuture`] (tower) and [`CallFuture`] (direct).
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -116,37 +117,99 @@ where
 /// The future of a direct [`CircuitBreaker::call`](crate::CircuitBreaker::call):
 /// `Result<T, hardy_core::Error<E>>` for an operation returning `Result<T, E>`.
 ///
+/// Nothing runs until it is first polled: the breaker admits the call then, and the
+/// operation's future is built inside this one, where it runs (it is never moved). It
+/// borrows the breaker, as Tokio's semaphore futures borrow theirs, so a call takes no
+/// reference count; a call that must outlive the borrow (a spawned task) moves a clone
+/// of the handle in with it.
+///
 /// # Cancel safety
 ///
-/// As [`ResponseFuture`].
+/// Dropped before its first poll, nothing was admitted; after, as [`ResponseFuture`].
 #[pin_project]
-#[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
-pub struct CallFuture<F, C> {
+pub struct CallFuture<'a, Op, Fut, C> {
     #[pin]
-    guarded: Guarded<F, C, CircuitBreaker>,
+    state: CallState<'a, Op, Fut, C>,
 }
 
-impl<F, C> CallFuture<F, C> {
+#[pin_project(project = CallProj)]
+enum CallState<'a, Op, Fut, C> {
+    /// Not polled yet: the breaker, the operation and the classifier.
+    Start {
+        breaker: &'a CircuitBreaker,
+        operation: Option<(Op, C)>,
+    },
+    /// Admitted or rejected.
+    Guarded {
+        #[pin]
+        guarded: Guarded<Fut, C, &'a CircuitBreaker>,
+    },
+}
+
+impl<'a, Op, Fut, C> CallFuture<'a, Op, Fut, C> {
     #[inline(always)]
-    pub(crate) fn new(guarded: Guarded<F, C, CircuitBreaker>) -> Self {
-        CallFuture { guarded }
+    pub(crate) fn new(breaker: &'a CircuitBreaker, operation: Op, classifier: C) -> Self {
+        CallFuture {
+            state: CallState::Start {
+                breaker,
+                operation: Some((operation, classifier)),
+            },
+        }
     }
 }
 
-impl<F, C, T, E> Future for CallFuture<F, C>
+impl<Op, Fut, C, T, E> Future for CallFuture<'_, Op, Fut, C>
 where
-    F: Future<Output = Result<T, E>>,
+    Op: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
     C: Classify<T, E>,
 {
     type Output = Result<T, Error<E>>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Poll::Ready(match ready!(self.project().guarded.poll(cx)) {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(Error::Inner(error)),
-            Err(rejection) => Err(Error::Rejected(rejection)),
-        })
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                CallProj::Start { breaker, operation } => {
+                    let breaker: &CircuitBreaker = breaker;
+                    let (operation, classifier) = operation
+                        .take()
+                        .expect("breaker future polled after completion");
+                    let guarded = match breaker.try_acquire() {
+                        Ok(admission) => Guarded::running(
+                            operation(),
+                            Permit::new(breaker, admission),
+                            classifier,
+                        ),
+                        Err(rejection) => Guarded::rejected(rejection),
+                    };
+                    state.set(CallState::Guarded { guarded });
+                }
+                CallProj::Guarded { guarded } => {
+                    return Poll::Ready(match ready!(guarded.poll(cx)) {
+                        Ok(Ok(value)) => Ok(value),
+                        Ok(Err(error)) => Err(Error::Inner(error)),
+                        Err(rejection) => Err(Error::Rejected(rejection)),
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl<Op, Fut: fmt::Debug, C: fmt::Debug> fmt::Debug for CallFuture<'_, Op, Fut, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.state {
+            CallState::Start { breaker, .. } => f
+                .debug_struct("CallFuture")
+                .field("breaker", breaker.name())
+                .field("state", &"not started")
+                .finish(),
+            CallState::Guarded { guarded } => {
+                f.debug_struct("CallFuture").field("call", guarded).finish()
+            }
+        }
     }
 }

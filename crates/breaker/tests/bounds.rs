@@ -10,6 +10,8 @@ use hardy_breaker::{
 use hardy_core::DefaultClassifier;
 
 fn send_sync<T: Send + Sync>() {}
+
+type Operation = fn() -> Ready<Result<(), ()>>;
 fn unpin<T: Unpin>() {}
 
 #[test]
@@ -24,8 +26,9 @@ fn bounds() {
     send_sync::<BreakerSnapshot>();
     send_sync::<BreakerState>();
     send_sync::<ResponseFuture<Ready<Result<(), ()>>, DefaultClassifier>>();
-    send_sync::<CallFuture<Ready<Result<(), ()>>, DefaultClassifier>>();
+    send_sync::<CallFuture<'static, Operation, Ready<Result<(), ()>>, DefaultClassifier>>();
     unpin::<CircuitBreaker>();
     unpin::<BreakerLayer>();
     unpin::<ResponseFuture<Ready<Result<(), ()>>, DefaultClassifier>>();
+    unpin::<CallFuture<'static, Operation, Ready<Result<(), ()>>, DefaultClassifier>>();
 }

@@ -287,6 +287,42 @@ async fn a_late_result_from_an_earlier_cycle_is_ignored() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_direct_call_is_admitted_at_its_first_poll() {
+    let breaker = half_open(consecutive(1)).await;
+    let runs = AtomicUsize::new(0);
+    let operation = || {
+        runs.fetch_add(1, Ordering::Relaxed);
+        pending::<Result<(), Io>>()
+    };
+    // Made but never polled: no probe slot is taken and the operation never runs.
+    let unpolled = breaker.call(operation);
+    assert!(format!("{unpolled:?}").contains("not started"));
+    drop(unpolled);
+    assert_eq!(runs.load(Ordering::Relaxed), 0);
+    assert_eq!(breaker.state(), BreakerState::Open, "no call asked yet");
+
+    let mut probe = task::spawn(breaker.call(operation));
+    assert_eq!(
+        runs.load(Ordering::Relaxed),
+        0,
+        "nothing runs before the first poll"
+    );
+    assert_pending!(probe.poll());
+    assert_eq!(runs.load(Ordering::Relaxed), 1);
+    assert_eq!(breaker.state(), BreakerState::HalfOpen);
+    assert!(
+        rejection(succeed(&breaker).await).is_circuit_open(),
+        "the polled call holds the probe slot"
+    );
+    assert_pending!(probe.poll());
+    assert_eq!(
+        runs.load(Ordering::Relaxed),
+        1,
+        "the operation is made once"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_cancelled_probe_frees_its_slot() {
     let breaker = half_open(consecutive(1)).await;
     let mut probe = task::spawn(breaker.call(pending::<Result<(), Io>>));
@@ -300,12 +336,18 @@ async fn a_cancelled_probe_frees_its_slot() {
 #[tokio::test(start_paused = true)]
 async fn a_panicking_probe_frees_its_slot() {
     let breaker = half_open(consecutive(1)).await;
-    let probe = breaker.call(|| async {
-        sleep(Duration::from_millis(1)).await;
-        panic!("driver bug");
-        #[allow(unreachable_code)]
-        Ok::<(), Io>(())
-    });
+    // A spawned call moves a clone of the handle in with it.
+    let handle = breaker.clone();
+    let probe = async move {
+        handle
+            .call(|| async {
+                sleep(Duration::from_millis(1)).await;
+                panic!("driver bug");
+                #[allow(unreachable_code)]
+                Ok::<(), Io>(())
+            })
+            .await
+    };
     assert!(tokio::spawn(probe).await.unwrap_err().is_panic());
     succeed(&breaker).await.unwrap();
     assert_eq!(breaker.state(), BreakerState::Closed);
