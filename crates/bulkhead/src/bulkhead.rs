@@ -181,6 +181,27 @@ impl Drop for ServicePermit {
     }
 }
 
+/// A direct call's slot, freed when dropped: it borrows the bulkhead, as the call does.
+#[derive(Debug)]
+pub(crate) struct BorrowedPermit<'a> {
+    bulkhead: &'a Bulkhead,
+    source: Source,
+}
+
+impl<'a> BorrowedPermit<'a> {
+    #[inline]
+    pub(crate) fn new(bulkhead: &'a Bulkhead, source: Source) -> Self {
+        BorrowedPermit { bulkhead, source }
+    }
+}
+
+impl Drop for BorrowedPermit<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.bulkhead.release(self.source);
+    }
+}
+
 /// A held slot of a [`Bulkhead`]: the call it admits may run. Dropping it frees the slot
 /// (for the first waiter, if any).
 #[must_use = "the slot is freed as soon as the permit is dropped"]
@@ -398,12 +419,12 @@ impl Bulkhead {
     ///
     /// Dropping the future while it waits leaves the queue; while it runs, drops the
     /// operation and frees the slot.
-    pub fn call<F, Fut, T, E>(&self, operation: F) -> CallFuture<F, Fut>
+    pub fn call<F, Fut, T, E>(&self, operation: F) -> CallFuture<'_, F, Fut>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        CallFuture::new(self.clone(), operation)
+        CallFuture::new(self, operation)
     }
 
     /// Runs the blocking closure `operation` (bus or file I/O) on Tokio's blocking

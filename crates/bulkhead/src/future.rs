@@ -10,7 +10,7 @@ use pin_project::{pin_project, pinned_drop};
 use tower_service::Service;
 
 use crate::Bulkhead;
-use crate::bulkhead::{Admission, BulkheadPermit, ServicePermit, Source, Waiting};
+use crate::bulkhead::{Admission, BorrowedPermit, ServicePermit, Source, Waiting};
 use std::sync::Arc;
 
 #[pin_project(project = StateProj)]
@@ -180,7 +180,7 @@ where
 }
 
 #[pin_project(project = CallProj)]
-enum CallState<F, Fut> {
+enum CallState<'a, F, Fut> {
     Start {
         operation: Option<F>,
     },
@@ -191,7 +191,7 @@ enum CallState<F, Fut> {
     Running {
         #[pin]
         future: Fut,
-        permit: BulkheadPermit,
+        permit: BorrowedPermit<'a>,
     },
     Done,
 }
@@ -199,20 +199,24 @@ enum CallState<F, Fut> {
 /// The future of a direct [`Bulkhead::call`]: `Result<T, hardy_core::Error<E>>` for an
 /// operation returning `Result<T, E>`. Admission happens at the first poll.
 ///
+/// It borrows the bulkhead, as Tokio's semaphore futures borrow theirs, so a call takes
+/// no reference count; a call that must outlive the borrow (a spawned task) moves a
+/// clone of the handle in with it.
+///
 /// # Cancel safety
 ///
 /// Dropping it while it waits leaves the queue; while the operation runs, drops it and
 /// frees the slot.
 #[pin_project(PinnedDrop)]
 #[must_use = "futures do nothing unless polled"]
-pub struct CallFuture<F, Fut> {
-    bulkhead: Bulkhead,
+pub struct CallFuture<'a, F, Fut> {
+    bulkhead: &'a Bulkhead,
     #[pin]
-    state: CallState<F, Fut>,
+    state: CallState<'a, F, Fut>,
 }
 
-impl<F, Fut> CallFuture<F, Fut> {
-    pub(crate) fn new(bulkhead: Bulkhead, operation: F) -> Self {
+impl<'a, F, Fut> CallFuture<'a, F, Fut> {
+    pub(crate) fn new(bulkhead: &'a Bulkhead, operation: F) -> Self {
         CallFuture {
             bulkhead,
             state: CallState::Start {
@@ -222,7 +226,7 @@ impl<F, Fut> CallFuture<F, Fut> {
     }
 }
 
-impl<F, Fut, T, E> Future for CallFuture<F, Fut>
+impl<F, Fut, T, E> Future for CallFuture<'_, F, Fut>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -231,16 +235,17 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        let bulkhead: &Bulkhead = this.bulkhead;
         loop {
             match this.state.as_mut().project() {
                 CallProj::Start { operation } => {
                     let operation = operation
                         .take()
                         .expect("bulkhead call polled after completion");
-                    let next = match this.bulkhead.admit() {
+                    let next = match bulkhead.admit() {
                         Admission::Now(source) => CallState::Running {
                             future: operation(),
-                            permit: BulkheadPermit::new(this.bulkhead.clone(), source),
+                            permit: BorrowedPermit::new(bulkhead, source),
                         },
                         Admission::Wait(waiting) => CallState::Waiting {
                             waiting: Box::into_pin(waiting),
@@ -254,14 +259,14 @@ where
                     this.state.set(next);
                 }
                 CallProj::Waiting { waiting, operation } => {
-                    match ready!(waiting.as_mut().poll_admit(this.bulkhead, cx)) {
+                    match ready!(waiting.as_mut().poll_admit(bulkhead, cx)) {
                         Ok(()) => {
                             let operation = operation
                                 .take()
                                 .expect("the operation is kept until the call is admitted");
                             this.state.set(CallState::Running {
                                 future: operation(),
-                                permit: BulkheadPermit::new(this.bulkhead.clone(), Source::Own),
+                                permit: BorrowedPermit::new(bulkhead, Source::Own),
                             });
                         }
                         Err(rejection) => {
@@ -283,7 +288,7 @@ where
 }
 
 #[pinned_drop]
-impl<F, Fut> PinnedDrop for CallFuture<F, Fut> {
+impl<F, Fut> PinnedDrop for CallFuture<'_, F, Fut> {
     fn drop(self: Pin<&mut Self>) {
         let this = self.project();
         if let CallProj::Waiting { waiting, .. } = this.state.project() {
@@ -292,7 +297,7 @@ impl<F, Fut> PinnedDrop for CallFuture<F, Fut> {
     }
 }
 
-impl<F, Fut> std::fmt::Debug for CallFuture<F, Fut> {
+impl<F, Fut> std::fmt::Debug for CallFuture<'_, F, Fut> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.state {
             CallState::Start { .. } => "start",

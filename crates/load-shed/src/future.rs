@@ -307,7 +307,7 @@ where
 }
 
 #[pin_project(project = CallProj)]
-enum CallState<F, Fut, C> {
+enum CallState<'a, F, Fut, C> {
     Start {
         operation: Option<F>,
         classifier: Option<C>,
@@ -320,7 +320,7 @@ enum CallState<F, Fut, C> {
     Running {
         #[pin]
         future: Fut,
-        permit: LoadShedPermit,
+        permit: ServicePermit<&'a LoadShedder>,
         classifier: C,
     },
     Done,
@@ -329,21 +329,30 @@ enum CallState<F, Fut, C> {
 /// The future of a direct [`LoadShedder::call`]: `Result<T, hardy_core::Error<E>>` for
 /// an operation returning `Result<T, E>`. Admission happens at the first poll.
 ///
+/// It borrows the shedder, as Tokio's semaphore futures borrow theirs, so a call takes
+/// no reference count; a call that must outlive the borrow (a spawned task) moves a
+/// clone of the handle in with it.
+///
 /// # Cancel safety
 ///
 /// Dropping it while it waits leaves the queue; while the operation runs, drops it and
 /// frees the slot without measuring the call.
 #[pin_project]
 #[must_use = "futures do nothing unless polled"]
-pub struct CallFuture<F, Fut, C> {
-    shedder: LoadShedder,
+pub struct CallFuture<'a, F, Fut, C> {
+    shedder: &'a LoadShedder,
     info: CallInfo,
     #[pin]
-    state: CallState<F, Fut, C>,
+    state: CallState<'a, F, Fut, C>,
 }
 
-impl<F, Fut, C> CallFuture<F, Fut, C> {
-    pub(crate) fn new(shedder: LoadShedder, info: CallInfo, operation: F, classifier: C) -> Self {
+impl<'a, F, Fut, C> CallFuture<'a, F, Fut, C> {
+    pub(crate) fn new(
+        shedder: &'a LoadShedder,
+        info: CallInfo,
+        operation: F,
+        classifier: C,
+    ) -> Self {
         CallFuture {
             shedder,
             info,
@@ -355,7 +364,7 @@ impl<F, Fut, C> CallFuture<F, Fut, C> {
     }
 }
 
-impl<F, Fut, T, E, C> Future for CallFuture<F, Fut, C>
+impl<F, Fut, T, E, C> Future for CallFuture<'_, F, Fut, C>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -365,6 +374,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        let shedder: &LoadShedder = this.shedder;
         loop {
             match this.state.as_mut().project() {
                 CallProj::Start {
@@ -377,20 +387,28 @@ where
                     let classifier = classifier
                         .take()
                         .expect("load shedder call polled after completion");
-                    let next = match this.shedder.admit(*this.info) {
-                        Admission::Now(permit) => CallState::Running {
+                    let next = if shedder.admit_fast(this.info) {
+                        CallState::Running {
                             future: operation(),
-                            permit,
+                            permit: ServicePermit::new(shedder),
                             classifier,
-                        },
-                        Admission::Wait(waiting) => CallState::Waiting {
-                            waiting,
-                            operation: Some(operation),
-                            classifier: Some(classifier),
-                        },
-                        Admission::Shed(rejection) => {
-                            this.state.set(CallState::Done);
-                            return Poll::Ready(Err(Error::Rejected(rejection)));
+                        }
+                    } else {
+                        match shedder.admit(*this.info) {
+                            Admission::Now(permit) => CallState::Running {
+                                future: operation(),
+                                permit: permit.into_service(shedder),
+                                classifier,
+                            },
+                            Admission::Wait(waiting) => CallState::Waiting {
+                                waiting,
+                                operation: Some(operation),
+                                classifier: Some(classifier),
+                            },
+                            Admission::Shed(rejection) => {
+                                this.state.set(CallState::Done);
+                                return Poll::Ready(Err(Error::Rejected(rejection)));
+                            }
                         }
                     };
                     this.state.set(next);
@@ -409,7 +427,7 @@ where
                             .expect("the classifier is kept until the call is admitted");
                         this.state.set(CallState::Running {
                             future: operation(),
-                            permit,
+                            permit: permit.into_service(shedder),
                             classifier,
                         });
                     }
@@ -434,7 +452,7 @@ where
     }
 }
 
-impl<F, Fut, C> std::fmt::Debug for CallFuture<F, Fut, C> {
+impl<F, Fut, C> std::fmt::Debug for CallFuture<'_, F, Fut, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.state {
             CallState::Start { .. } => "start",

@@ -1,5 +1,6 @@
 //! The [`LoadShedder`] handle: admission, permits, direct calls, run-time settings.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
@@ -344,7 +345,7 @@ impl LoadShedder {
 
     /// Runs `operation` at priority 0 if admitted; a failure is its error, classified
     /// with [`DefaultClassifier`].
-    pub fn call<F, Fut, T, E>(&self, operation: F) -> CallFuture<F, Fut, DefaultClassifier>
+    pub fn call<F, Fut, T, E>(&self, operation: F) -> CallFuture<'_, F, Fut, DefaultClassifier>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -358,7 +359,7 @@ impl LoadShedder {
         &self,
         info: CallInfo,
         operation: F,
-    ) -> CallFuture<F, Fut, DefaultClassifier>
+    ) -> CallFuture<'_, F, Fut, DefaultClassifier>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -375,13 +376,13 @@ impl LoadShedder {
         info: CallInfo,
         classifier: C,
         operation: F,
-    ) -> CallFuture<F, Fut, C>
+    ) -> CallFuture<'_, F, Fut, C>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E>,
     {
-        CallFuture::new(self.clone(), info, operation, classifier)
+        CallFuture::new(self, info, operation, classifier)
     }
 
     /// A snapshot of the limit, the calls in flight and what was shed.
@@ -726,16 +727,6 @@ impl LoadShedPermit {
         self.finish(Some(outcome));
     }
 
-    /// Frees the slot, reporting a result as classified by `classifier`; the permit is
-    /// spent.
-    #[inline(always)]
-    pub(crate) fn complete<C, T, E>(&mut self, classifier: &C, result: &Result<T, E>)
-    where
-        C: Classify<T, E>,
-    {
-        self.finish(Some(classifier.classify(result)));
-    }
-
     #[inline(always)]
     fn finish(&mut self, outcome: Option<Outcome>) {
         if let Some(shared) = self.shared.take() {
@@ -743,33 +734,35 @@ impl LoadShedPermit {
         }
     }
 
-    /// The same slot, held by a service's own reference to the shedder.
+    /// The same slot, held through `owner`: a service's own reference to the shedder, or
+    /// a direct call's borrow.
     #[inline]
-    pub(crate) fn into_service(mut self, shedder: std::sync::Arc<LoadShedder>) -> ServicePermit {
+    pub(crate) fn into_service<O: Borrow<LoadShedder>>(mut self, owner: O) -> ServicePermit<O> {
         self.shared = None;
         ServicePermit {
-            shedder: Some(shedder),
+            shedder: Some(owner),
             start: self.start,
             client: self.client,
         }
     }
 }
 
-/// A held slot of a service's call, kept alive by the service's own `Arc` of the
-/// shedder (so that services on different threads do not contend on one reference
-/// count). Dropping it unreported frees the slot without a measurement.
-pub(crate) struct ServicePermit {
+/// A held slot of a call through a service or a direct call, kept alive by `O`: the
+/// service's own `Arc` of the shedder (so that services on different threads do not
+/// contend on one reference count) or the call's borrow of it. Dropping it unreported
+/// frees the slot without a measurement.
+pub(crate) struct ServicePermit<O: Borrow<LoadShedder> = std::sync::Arc<LoadShedder>> {
     /// Taken when the slot is freed.
-    shedder: Option<std::sync::Arc<LoadShedder>>,
+    shedder: Option<O>,
     start: u64,
     client: u64,
 }
 
-impl ServicePermit {
+impl<O: Borrow<LoadShedder>> ServicePermit<O> {
     /// The permit of a slot just taken by the fast path (no client).
     #[inline(always)]
-    pub(crate) fn new(shedder: std::sync::Arc<LoadShedder>) -> Self {
-        let start = shedder.shared.admitted();
+    pub(crate) fn new(shedder: O) -> Self {
+        let start = shedder.borrow().shared.admitted();
         ServicePermit {
             shedder: Some(shedder),
             start,
@@ -796,12 +789,15 @@ impl ServicePermit {
     #[inline(always)]
     fn finish(&mut self, outcome: Option<Outcome>) {
         if let Some(shedder) = self.shedder.take() {
-            shedder.shared.complete(self.start, self.client, outcome);
+            shedder
+                .borrow()
+                .shared
+                .complete(self.start, self.client, outcome);
         }
     }
 }
 
-impl Drop for ServicePermit {
+impl<O: Borrow<LoadShedder>> Drop for ServicePermit<O> {
     #[inline]
     fn drop(&mut self) {
         self.finish(None);

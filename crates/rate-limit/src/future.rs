@@ -149,6 +149,10 @@ enum CallState<F, Fut> {
 /// [`RateLimiter::call`]: crate::RateLimiter::call
 /// [`KeyedRateLimiter::call_key`]: crate::KeyedRateLimiter::call_key
 ///
+/// It borrows the limiter, as Tokio's semaphore futures borrow theirs, so a call takes
+/// no reference count; a call that must outlive the borrow (a spawned task) moves a
+/// clone of the handle in with it.
+///
 /// # Cancel safety
 ///
 /// Dropping it while it waits gives its turn back (unless a later call has reserved one

@@ -238,18 +238,12 @@ where
     /// # Cancel safety
     ///
     /// As [`RateLimiter::call`](crate::RateLimiter::call).
-    pub fn call_key<F, Fut, T, E>(&self, key: K, operation: F) -> CallFuture<ForKey<K>, F, Fut>
+    pub fn call_key<F, Fut, T, E>(&self, key: K, operation: F) -> CallFuture<ForKey<'_, K>, F, Fut>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        CallFuture::new(
-            ForKey {
-                limiter: self.clone(),
-                key,
-            },
-            operation,
-        )
+        CallFuture::new(ForKey { limiter: self, key }, operation)
     }
 
     /// A tower layer limiting each wrapped service's calls per key, the key read from

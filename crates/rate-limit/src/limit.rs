@@ -42,18 +42,18 @@ impl<K, X> fmt::Debug for ByKey<K, X> {
     }
 }
 
-/// A keyed limiter with one key, for a direct call; made by
+/// A borrowed keyed limiter with one key, for a direct call; made by
 /// [`KeyedRateLimiter::call_key`].
 #[derive(Clone)]
-pub struct ForKey<K> {
-    pub(crate) limiter: KeyedRateLimiter<K>,
+pub struct ForKey<'a, K> {
+    pub(crate) limiter: &'a KeyedRateLimiter<K>,
     pub(crate) key: K,
 }
 
-impl<K> ForKey<K> {
+impl<K> ForKey<'_, K> {
     /// The keyed limiter.
     pub fn limiter(&self) -> &KeyedRateLimiter<K> {
-        &self.limiter
+        self.limiter
     }
 
     /// The key.
@@ -62,7 +62,7 @@ impl<K> ForKey<K> {
     }
 }
 
-impl<K: fmt::Debug> fmt::Debug for ForKey<K> {
+impl<K: fmt::Debug> fmt::Debug for ForKey<'_, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ForKey")
             .field("limiter", &self.limiter)
@@ -91,7 +91,14 @@ where
     }
 }
 
-impl<Req, K> Limit<Req> for ForKey<K>
+impl<Req> Limit<Req> for &RateLimiter {
+    #[inline(always)]
+    fn admit_request(&self, _: &Req) -> Admitted {
+        Admitted(self.admit())
+    }
+}
+
+impl<Req, K> Limit<Req> for ForKey<'_, K>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
@@ -105,5 +112,6 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for crate::RateLimiter {}
     impl<K, X> Sealed for crate::ByKey<K, X> {}
-    impl<K> Sealed for crate::ForKey<K> {}
+    impl Sealed for &crate::RateLimiter {}
+    impl<K> Sealed for crate::ForKey<'_, K> {}
 }

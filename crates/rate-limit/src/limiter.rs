@@ -326,12 +326,12 @@ impl RateLimiter {
     ///
     /// Dropping the future while it waits gives its turn back (unless a later call has
     /// reserved one since); while the operation runs, drops the operation.
-    pub fn call<F, Fut, T, E>(&self, operation: F) -> CallFuture<RateLimiter, F, Fut>
+    pub fn call<F, Fut, T, E>(&self, operation: F) -> CallFuture<&RateLimiter, F, Fut>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        CallFuture::new(self.clone(), operation)
+        CallFuture::new(self, operation)
     }
 
     /// A tower layer limiting the calls of every wrapped service with this limiter

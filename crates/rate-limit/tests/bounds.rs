@@ -25,6 +25,6 @@ fn bounds() {
     send_sync::<RateLimitLayer<ByKey<u32, fn(&u32) -> u32>>>();
     send_sync::<RateLimitService<Echo, RateLimiter>>();
     send_sync::<ResponseFuture<Echo, u32>>();
-    send_sync::<CallFuture<RateLimiter, Op, Ready<Result<(), ()>>>>();
-    send_sync::<CallFuture<ForKey<u32>, Op, Ready<Result<(), ()>>>>();
+    send_sync::<CallFuture<&'static RateLimiter, Op, Ready<Result<(), ()>>>>();
+    send_sync::<CallFuture<ForKey<'static, u32>, Op, Ready<Result<(), ()>>>>();
 }

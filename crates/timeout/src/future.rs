@@ -188,4 +188,8 @@ where
 
 /// The future of a direct [`Timeout::call`]: resolves to `Result<T, hardy_core::Error<E>>`
 /// for an operation returning `Result<T, E>`.
-pub type CallFuture<Fut> = ResponseFuture<WrapInner<Fut>, Timeout>;
+///
+/// It borrows the timeout, as Tokio's semaphore futures borrow theirs, so a call takes
+/// no reference count; a call that must outlive the borrow (a spawned task) moves a
+/// clone of the handle in with it, or uses [`Timeout::wrap`], which holds one.
+pub type CallFuture<'a, Fut> = ResponseFuture<WrapInner<Fut>, &'a Timeout>;

@@ -139,7 +139,7 @@ impl OperationTimeouts {
     /// # Cancel safety
     ///
     /// As [`Timeout::call`].
-    pub fn call<F, Fut, T, E>(&self, operation: &str, operation_fn: F) -> CallFuture<Fut>
+    pub fn call<F, Fut, T, E>(&self, operation: &str, operation_fn: F) -> CallFuture<'_, Fut>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,

@@ -193,12 +193,12 @@ impl Timeout {
     ///
     /// Dropping the returned future drops the operation's future and the timer, and
     /// nothing else: whatever the operation held is released.
-    pub fn call<F, Fut, T, E>(&self, operation: F) -> CallFuture<Fut>
+    pub fn call<F, Fut, T, E>(&self, operation: F) -> CallFuture<'_, Fut>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        Timeout::start(self.clone(), None, || WrapInner::new(operation()))
+        Timeout::start(self, None, || WrapInner::new(operation()))
     }
 
     /// Like [`call`](Self::call), but the limit is also capped by `deadline`; if the
@@ -244,12 +244,12 @@ impl Timeout {
     /// # Cancel safety
     ///
     /// As [`call`](Self::call).
-    pub fn call_until<F, Fut, T, E>(&self, deadline: Deadline, operation: F) -> CallFuture<Fut>
+    pub fn call_until<F, Fut, T, E>(&self, deadline: Deadline, operation: F) -> CallFuture<'_, Fut>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        Timeout::start(self.clone(), Some(deadline), || WrapInner::new(operation()))
+        Timeout::start(self, Some(deadline), || WrapInner::new(operation()))
     }
 
     /// Wraps any future: it resolves to `Ok` with the future's output, or to

@@ -26,7 +26,7 @@ fn bounds() {
     send_sync::<Deadline>();
     send_sync::<Timed<Ready<()>>>();
     send_sync::<ResponseFuture<Ready<Result<(), ()>>>>();
-    send_sync::<CallFuture<Ready<Result<(), ()>>>>();
+    send_sync::<CallFuture<'static, Ready<Result<(), ()>>>>();
     unpin::<Timeout>();
     unpin::<TimeoutLayer>();
     unpin::<Deadline>();

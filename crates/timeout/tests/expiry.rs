@@ -147,13 +147,18 @@ async fn a_panicking_operation_releases_what_it_held() {
     let live = Arc::new(AtomicUsize::new(0));
     let timeout = timeout();
     let held = live.clone();
-    let outcome = tokio::spawn(timeout.call(move || async move {
-        let _guard = Guard::new(&held);
-        sleep(Duration::from_secs(1)).await;
-        panic!("driver bug");
-        #[allow(unreachable_code)]
-        Ok::<(), ()>(())
-    }))
+    // A spawned call moves a clone of the handle in with it.
+    let outcome = tokio::spawn(async move {
+        timeout
+            .call(move || async move {
+                let _guard = Guard::new(&held);
+                sleep(Duration::from_secs(1)).await;
+                panic!("driver bug");
+                #[allow(unreachable_code)]
+                Ok::<(), ()>(())
+            })
+            .await
+    })
     .await;
     assert!(outcome.unwrap_err().is_panic());
     assert_eq!(live.load(Ordering::SeqCst), 0);
