@@ -152,7 +152,12 @@ pub struct BulkheadStats {
 }
 
 /// Where an admitted call's slot came from.
+///
+/// A whole word: a one-byte tag left the permit fifteen bytes of padding, which moving
+/// a response future copied as two overlapping loads from the stores that had just
+/// built it (a store-forwarding stall).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u64)]
 pub(crate) enum Source {
     Own,
     Spare,
