@@ -4,11 +4,10 @@
 //! direct calls, Hardy's `CircuitBreaker::call` beside failsafe's own future API; in
 //! one run.
 
-use std::hint::black_box;
-use std::time::Instant;
-
 use criterion::{Criterion, criterion_group, criterion_main};
-use hardy_benches::{Echo, Failsafe, runtime, time_calls, time_calls_on_two_threads};
+use hardy_benches::{
+    Echo, Failsafe, runtime, time_calls, time_calls_on_two_threads, time_direct_calls,
+};
 use hardy_breaker::{CircuitBreaker, Window};
 use tower::{Layer, ServiceBuilder};
 
@@ -100,16 +99,7 @@ fn breaker(c: &mut Criterion) {
     let mut group = c.benchmark_group("breaker/direct");
     group.bench_function("bare", |b| {
         b.iter_custom(|n| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for i in 0..n {
-                    let value = async { Ok::<u64, std::io::Error>(black_box(i)) }
-                        .await
-                        .expect("ok");
-                    black_box(value);
-                }
-                start.elapsed()
-            })
+            time_direct_calls(&rt, n, |i| async move { Ok::<u64, std::io::Error>(i) })
         });
     });
     for (name, breaker) in [
@@ -118,16 +108,8 @@ fn breaker(c: &mut Criterion) {
     ] {
         group.bench_function(name, |b| {
             b.iter_custom(|n| {
-                rt.block_on(async {
-                    let start = Instant::now();
-                    for i in 0..n {
-                        let value = breaker
-                            .call(|| async { Ok::<u64, std::io::Error>(black_box(i)) })
-                            .await
-                            .expect("ok");
-                        black_box(value);
-                    }
-                    start.elapsed()
+                time_direct_calls(&rt, n, |i| {
+                    breaker.call(move || async move { Ok::<u64, std::io::Error>(i) })
                 })
             });
         });
@@ -136,16 +118,8 @@ fn breaker(c: &mut Criterion) {
         use failsafe::futures::CircuitBreaker as _;
         let breaker = failsafe::Config::new().build();
         b.iter_custom(|n| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for i in 0..n {
-                    let value = breaker
-                        .call(async { Ok::<u64, std::io::Error>(black_box(i)) })
-                        .await
-                        .expect("ok");
-                    black_box(value);
-                }
-                start.elapsed()
+            time_direct_calls(&rt, n, |i| {
+                breaker.call(async move { Ok::<u64, std::io::Error>(i) })
             })
         });
     });

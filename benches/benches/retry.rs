@@ -2,12 +2,13 @@
 //! and with a retry budget), tower's `Retry` with a policy that never retries (and with
 //! its `TpsBudget`), and as a direct call, Hardy's `Retry::call` beside backon.
 
-use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use backon::Retryable;
 use criterion::{Criterion, criterion_group, criterion_main};
-use hardy_benches::{Echo, NeverRetry, runtime, time_calls, time_calls_on_two_threads};
+use hardy_benches::{
+    Echo, NeverRetry, runtime, time_calls, time_calls_on_two_threads, time_direct_calls,
+};
 use hardy_retry::{Retry, RetryBudget, RetryBudgetConfig};
 use tower::retry::budget::{Budget, TpsBudget};
 use tower::{BoxError, Layer, ServiceBuilder};
@@ -102,46 +103,22 @@ fn retry(c: &mut Criterion) {
     let mut group = c.benchmark_group("retry/direct");
     group.bench_function("bare", |b| {
         b.iter_custom(|n| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for i in 0..n {
-                    let value = async { Ok::<u64, std::io::Error>(black_box(i)) }
-                        .await
-                        .expect("ok");
-                    black_box(value);
-                }
-                start.elapsed()
-            })
+            time_direct_calls(&rt, n, |i| async move { Ok::<u64, std::io::Error>(i) })
         });
     });
     group.bench_function("hardy", |b| {
         let retry = hardy();
         b.iter_custom(|n| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for i in 0..n {
-                    let value = retry
-                        .call(|| async { Ok::<u64, std::io::Error>(black_box(i)) })
-                        .await
-                        .expect("ok");
-                    black_box(value);
-                }
-                start.elapsed()
+            time_direct_calls(&rt, n, |i| {
+                retry.call(move || async move { Ok::<u64, std::io::Error>(i) })
             })
         });
     });
     group.bench_function("backon", |b| {
         b.iter_custom(|n| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for i in 0..n {
-                    let value = (|| async { Ok::<u64, std::io::Error>(black_box(i)) })
-                        .retry(backon::ExponentialBuilder::default())
-                        .await
-                        .expect("ok");
-                    black_box(value);
-                }
-                start.elapsed()
+            time_direct_calls(&rt, n, |i| {
+                (move || async move { Ok::<u64, std::io::Error>(i) })
+                    .retry(backon::ExponentialBuilder::default())
             })
         });
     });

@@ -118,6 +118,33 @@ where
     })
 }
 
+/// Times `iterations` direct calls on `runtime`: `call(i)` makes the future of call
+/// `i`, and the calls are awaited one after another on one task, as criterion's
+/// `iter_custom` wants.
+///
+/// # Panics
+///
+/// Panics if a call fails: benchmarks measure the success path.
+pub fn time_direct_calls<F, Fut, E>(
+    runtime: &tokio::runtime::Runtime,
+    iterations: u64,
+    mut call: F,
+) -> Duration
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<u64, E>>,
+    E: std::fmt::Debug,
+{
+    runtime.block_on(async {
+        let start = Instant::now();
+        for i in 0..iterations {
+            let value = call(black_box(i)).await.expect("call succeeds");
+            black_box(value);
+        }
+        start.elapsed()
+    })
+}
+
 /// Times `iterations` calls on each of two threads at once, each thread with its own
 /// current-thread runtime and its own clone of `service` (clones share the layer's
 /// state, as the clones of one service do across connections). Returns the wall time,
