@@ -108,7 +108,7 @@ fn echo() -> impl Service<u64, Response = u64, Error = BoxError, Future: Future 
 fn handles_are_small_and_calls_allocate_nothing() {
     let runtime = paused_runtime();
     let _profiler = dhat::Profiler::builder().testing().build();
-    let (mut rows, stack) = runtime.block_on(async {
+    let (mut rows, stack, shed) = runtime.block_on(async {
         tokio::time::sleep(Duration::from_millis(1)).await;
         let mut rows = Vec::new();
 
@@ -186,17 +186,12 @@ fn handles_are_small_and_calls_allocate_nothing() {
             .await,
         );
 
-        let (shedder, _, bytes) = heap_of(|| LoadShedder::builder("m").build().expect("valid"));
-        rows.push(
-            measure(
-                "load shed",
-                bytes,
-                tower::ServiceBuilder::new()
-                    .hardy_load_shed(&shedder)
-                    .service(echo()),
-            )
-            .await,
-        );
+        let (shedder, _, shed_bytes) =
+            heap_of(|| LoadShedder::builder("m").build().expect("valid"));
+        let shed = tower::ServiceBuilder::new()
+            .hardy_load_shed(&shedder)
+            .service(echo());
+        rows.push(measure("load shed", shed_bytes, shed.clone()).await);
 
         let (fallback, _, bytes) = heap_of(|| Fallback::builder("m").value(0u64).build());
         rows.push(
@@ -241,8 +236,8 @@ fn handles_are_small_and_calls_allocate_nothing() {
         // The original, never called, for another thread: each service there takes a
         // reference of its own to its handle once, on its second call, and never again
         // (a retry clones the services below it for every call); clones made there for
-        // one call each take none.
-        (rows, stack)
+        // one call each take none. The load shedder's service likewise.
+        (rows, stack, (shed_bytes, shed))
     });
     let stack_bytes = rows.last().map_or(0, |row| row.handle_bytes);
     let on_another_thread = std::thread::spawn(move || {
@@ -254,7 +249,9 @@ fn handles_are_small_and_calls_allocate_nothing() {
             )
             .await;
             let called = measure("the stack, called on another thread", stack_bytes, stack);
-            [called.await, per_call]
+            let (shed_bytes, shed) = shed;
+            let shed = measure("load shed, called on another thread", shed_bytes, shed);
+            [called.await, per_call, shed.await]
         })
     })
     .join()
