@@ -11,7 +11,7 @@ use pin_project::pin_project;
 use tokio::time::Sleep;
 use tower_service::Service;
 
-use crate::shedder::{Admission, ServicePermit, Shared};
+use crate::shedder::{Admission, CallPermit, Shared};
 use crate::state::Waiter;
 use crate::sync::Arc;
 use crate::{CallInfo, LoadShedPermit, LoadShedder};
@@ -144,7 +144,7 @@ enum State<S, Req, F, C, E> {
     Running {
         #[pin]
         future: F,
-        permit: ServicePermit,
+        permit: CallPermit,
         classifier: C,
     },
     /// Waiting for a slot, with the service's reference to the shedder, the readied
@@ -184,7 +184,7 @@ where
     S: Service<Req>,
 {
     #[inline(always)]
-    pub(crate) fn running(future: S::Future, permit: ServicePermit, classifier: C) -> Self {
+    pub(crate) fn running(future: S::Future, permit: CallPermit, classifier: C) -> Self {
         ResponseFuture {
             state: State::Running {
                 future,
@@ -267,7 +267,7 @@ where
                                     .take()
                                     .expect("the request is kept until the call is admitted"),
                             ),
-                            permit: permit.into_service(std::sync::Arc::clone(shedder)),
+                            permit: permit.into_call(std::sync::Arc::clone(shedder)),
                             classifier: classifier
                                 .take()
                                 .expect("the classifier is kept until the call is admitted"),
@@ -320,7 +320,7 @@ enum CallState<'a, F, Fut, C> {
     Running {
         #[pin]
         future: Fut,
-        permit: ServicePermit<&'a LoadShedder>,
+        permit: CallPermit<&'a LoadShedder>,
         classifier: C,
     },
     Done,
@@ -390,14 +390,14 @@ where
                     let next = if shedder.admit_fast(this.info) {
                         CallState::Running {
                             future: operation(),
-                            permit: ServicePermit::new(shedder),
+                            permit: CallPermit::new(shedder),
                             classifier,
                         }
                     } else {
                         match shedder.admit(*this.info) {
                             Admission::Now(permit) => CallState::Running {
                                 future: operation(),
-                                permit: permit.into_service(shedder),
+                                permit: permit.into_call(shedder),
                                 classifier,
                             },
                             Admission::Wait(waiting) => CallState::Waiting {
@@ -427,7 +427,7 @@ where
                             .expect("the classifier is kept until the call is admitted");
                         this.state.set(CallState::Running {
                             future: operation(),
-                            permit: permit.into_service(shedder),
+                            permit: permit.into_call(shedder),
                             classifier,
                         });
                     }

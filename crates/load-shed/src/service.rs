@@ -9,7 +9,7 @@ use tower_service::Service;
 use crate::LoadShedder;
 use crate::extract::{CallInfo, ClientOf, Priority, PriorityOf};
 use crate::future::ResponseFuture;
-use crate::shedder::{Admission, ServicePermit};
+use crate::shedder::{Admission, CallPermit};
 
 /// A tower service whose calls are admitted or shed by a [`LoadShedder`]; made by a
 /// [`LoadShedLayer`](crate::LoadShedLayer).
@@ -96,7 +96,7 @@ where
         if shedder.admit_fast(&info) {
             return ResponseFuture::running(
                 self.inner.call(request),
-                ServicePermit::new(std::sync::Arc::clone(shedder)),
+                CallPermit::new(std::sync::Arc::clone(shedder)),
                 self.classifier.clone(),
             );
         }
@@ -122,7 +122,7 @@ impl<S, P, K, C> LoadShedService<S, P, K, C> {
         match shedder.admit(info) {
             Admission::Now(permit) => ResponseFuture::running(
                 self.inner.call(request),
-                permit.into_service(std::sync::Arc::clone(shedder)),
+                permit.into_call(std::sync::Arc::clone(shedder)),
                 self.classifier.clone(),
             ),
             Admission::Wait(waiting) => {

@@ -460,7 +460,7 @@ impl LoadShedder {
     /// The fast path alone: whether a slot was taken because no probabilistic stage or
     /// fair share applies and the call is below its threshold; `false` means "take the
     /// full path". The caller makes the slot's permit
-    /// ([`ServicePermit::new`] with no client).
+    /// ([`CallPermit::new`] with no client).
     #[inline(always)]
     pub(crate) fn admit_fast(&self, info: &CallInfo) -> bool {
         let shared = &self.shared;
@@ -737,9 +737,9 @@ impl LoadShedPermit {
     /// The same slot, held through `owner`: a service's own reference to the shedder, or
     /// a direct call's borrow.
     #[inline]
-    pub(crate) fn into_service<O: Borrow<LoadShedder>>(mut self, owner: O) -> ServicePermit<O> {
+    pub(crate) fn into_call<O: Borrow<LoadShedder>>(mut self, owner: O) -> CallPermit<O> {
         self.shared = None;
-        ServicePermit {
+        CallPermit {
             shedder: Some(owner),
             start: self.start,
             client: self.client,
@@ -751,19 +751,19 @@ impl LoadShedPermit {
 /// service's own `Arc` of the shedder (so that services on different threads do not
 /// contend on one reference count) or the call's borrow of it. Dropping it unreported
 /// frees the slot without a measurement.
-pub(crate) struct ServicePermit<O: Borrow<LoadShedder> = std::sync::Arc<LoadShedder>> {
+pub(crate) struct CallPermit<O: Borrow<LoadShedder> = std::sync::Arc<LoadShedder>> {
     /// Taken when the slot is freed.
     shedder: Option<O>,
     start: u64,
     client: u64,
 }
 
-impl<O: Borrow<LoadShedder>> ServicePermit<O> {
+impl<O: Borrow<LoadShedder>> CallPermit<O> {
     /// The permit of a slot just taken by the fast path (no client).
     #[inline(always)]
     pub(crate) fn new(shedder: O) -> Self {
         let start = shedder.borrow().shared.admitted();
-        ServicePermit {
+        CallPermit {
             shedder: Some(shedder),
             start,
             client: 0,
@@ -797,7 +797,7 @@ impl<O: Borrow<LoadShedder>> ServicePermit<O> {
     }
 }
 
-impl<O: Borrow<LoadShedder>> Drop for ServicePermit<O> {
+impl<O: Borrow<LoadShedder>> Drop for CallPermit<O> {
     #[inline]
     fn drop(&mut self) {
         self.finish(None);
