@@ -416,6 +416,10 @@ impl CircuitBreaker {
     /// Runs the future `operation` builds if the breaker admits it, and records its
     /// result with the [`DefaultClassifier`].
     ///
+    /// The breaker decides when the returned future is first polled, and `operation`
+    /// is called then. The future borrows the breaker; a call spawned as a task moves
+    /// a clone of the handle in with it.
+    ///
     /// # Errors
     ///
     /// [`Error::Rejected`](hardy_core::Error::Rejected) with [`Rejection::CircuitOpen`]
@@ -425,7 +429,8 @@ impl CircuitBreaker {
     /// # Cancel safety
     ///
     /// Dropping the returned future drops the operation, records nothing, and frees the
-    /// probe slot if the call was a half-open probe.
+    /// probe slot if the call was a half-open probe; dropped before its first poll, it
+    /// was never admitted.
     pub fn call<F, Fut, T, E>(&self, operation: F) -> CallFuture<'_, F, Fut, DefaultClassifier>
     where
         F: FnOnce() -> Fut,
