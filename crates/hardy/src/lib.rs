@@ -73,6 +73,8 @@
 mod document;
 mod ext;
 #[cfg(feature = "config")]
+pub mod optional;
+#[cfg(feature = "config")]
 mod policies;
 
 #[cfg(feature = "config")]

@@ -9,7 +9,6 @@ use hardy_core::{ConfigError, Listener, Name, PolicyErrors};
 use parking_lot::Mutex;
 use tower::ServiceBuilder;
 use tower::layer::util::{Identity, Stack};
-use tower::util::Either;
 use tower_layer::Layer;
 
 use crate::breaker::{BreakerEvent, BreakerLayer, CircuitBreaker};
@@ -18,6 +17,7 @@ use crate::chaos::{Chaos, ChaosEvent, ChaosLayer};
 use crate::document::{DEFAULT_POLICY, OperationConfig, PolicyDocument, PolicyRef};
 use crate::fallback::LastKnownGoodConfig;
 use crate::load_shed::{LoadShedEvent, LoadShedLayer, LoadShedder};
+use crate::optional::Optional;
 use crate::pool::PoolConfig;
 use crate::rate_limit::{RateLimitEvent, RateLimitLayer, RateLimiter};
 use crate::retry::{Retry, RetryEvent, RetryLayer};
@@ -446,33 +446,37 @@ impl Policies {
     pub fn stack(&self, operation: &str) -> OperationLayer {
         let plan = self.plan(operation);
         let layers = ServiceBuilder::new()
-            .option_layer(
+            .layer(Optional::new(
                 plan.load_shed
                     .and_then(|n| self.load_shed(&n))
                     .map(|h| h.layer()),
-            )
-            .option_layer(plan.retry.and_then(|n| self.retry(&n)).map(|h| h.layer()))
-            .option_layer(
+            ))
+            .layer(Optional::new(
+                plan.retry.and_then(|n| self.retry(&n)).map(|h| h.layer()),
+            ))
+            .layer(Optional::new(
                 plan.breaker
                     .and_then(|n| self.breaker(&n))
                     .map(|h| h.layer()),
-            )
-            .option_layer(
+            ))
+            .layer(Optional::new(
                 plan.rate_limit
                     .and_then(|n| self.rate_limit(&n))
                     .map(|h| h.layer()),
-            )
-            .option_layer(
+            ))
+            .layer(Optional::new(
                 plan.bulkhead
                     .and_then(|n| self.bulkhead(&n))
                     .map(|h| h.layer()),
-            )
-            .option_layer(
+            ))
+            .layer(Optional::new(
                 plan.timeout
                     .and_then(|_| self.timeout(operation))
                     .map(|h| h.layer()),
-            )
-            .option_layer(plan.chaos.and_then(|n| self.chaos(&n)).map(|h| h.layer()))
+            ))
+            .layer(Optional::new(
+                plan.chaos.and_then(|n| self.chaos(&n)).map(|h| h.layer()),
+            ))
             .into_inner();
         OperationLayer {
             operation: Name::from(operation),
@@ -540,19 +544,16 @@ impl fmt::Debug for Policies {
 }
 
 type Layers = Stack<
-    Either<ChaosLayer, Identity>,
+    Optional<ChaosLayer>,
     Stack<
-        Either<TimeoutLayer, Identity>,
+        Optional<TimeoutLayer>,
         Stack<
-            Either<BulkheadLayer, Identity>,
+            Optional<BulkheadLayer>,
             Stack<
-                Either<RateLimitLayer<RateLimiter>, Identity>,
+                Optional<RateLimitLayer<RateLimiter>>,
                 Stack<
-                    Either<BreakerLayer, Identity>,
-                    Stack<
-                        Either<RetryLayer, Identity>,
-                        Stack<Either<LoadShedLayer, Identity>, Identity>,
-                    >,
+                    Optional<BreakerLayer>,
+                    Stack<Optional<RetryLayer>, Stack<Optional<LoadShedLayer>, Identity>>,
                 >,
             >,
         >,
