@@ -119,7 +119,7 @@ mod tests {
         let inner = tower::service_fn(|n: u32| async move { Ok::<_, std::io::Error>(n + 1) });
         let applied = ServiceBuilder::new()
             .layer(Optional::new(Some(double())))
-            .service(inner.clone());
+            .service(inner);
         assert!(matches!(applied, OptionalService::Applied(_)));
         assert_eq!(applied.oneshot(1).await.unwrap(), 4);
 
