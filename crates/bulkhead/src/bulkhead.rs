@@ -1,5 +1,6 @@
 //! The [`Bulkhead`] handle: admission, permits, waiting, direct and blocking calls.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -163,47 +164,27 @@ pub(crate) enum Source {
     Spare,
 }
 
-/// A held slot of a service's call, kept alive by the service's own `Arc` of the
-/// bulkhead (so that services on different threads do not contend on one reference
-/// count). Dropping it frees the slot.
+/// A held slot of a service's or a direct call's future, kept alive by `B`: the
+/// service's own `Arc` of the bulkhead (so that services on different threads do not
+/// contend on one reference count) or the direct call's borrow of it. Dropping it frees
+/// the slot.
 #[derive(Debug)]
-pub(crate) struct ServicePermit {
-    bulkhead: std::sync::Arc<Bulkhead>,
+pub(crate) struct ServicePermit<B: Borrow<Bulkhead> = std::sync::Arc<Bulkhead>> {
+    bulkhead: B,
     source: Source,
 }
 
-impl ServicePermit {
+impl<B: Borrow<Bulkhead>> ServicePermit<B> {
     #[inline]
-    pub(crate) fn new(bulkhead: std::sync::Arc<Bulkhead>, source: Source) -> Self {
+    pub(crate) fn new(bulkhead: B, source: Source) -> Self {
         ServicePermit { bulkhead, source }
     }
 }
 
-impl Drop for ServicePermit {
+impl<B: Borrow<Bulkhead>> Drop for ServicePermit<B> {
     #[inline]
     fn drop(&mut self) {
-        self.bulkhead.release(self.source);
-    }
-}
-
-/// A direct call's slot, freed when dropped: it borrows the bulkhead, as the call does.
-#[derive(Debug)]
-pub(crate) struct BorrowedPermit<'a> {
-    bulkhead: &'a Bulkhead,
-    source: Source,
-}
-
-impl<'a> BorrowedPermit<'a> {
-    #[inline]
-    pub(crate) fn new(bulkhead: &'a Bulkhead, source: Source) -> Self {
-        BorrowedPermit { bulkhead, source }
-    }
-}
-
-impl Drop for BorrowedPermit<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        self.bulkhead.release(self.source);
+        self.bulkhead.borrow().release(self.source);
     }
 }
 

@@ -10,7 +10,7 @@ use pin_project::{pin_project, pinned_drop};
 use tower_service::Service;
 
 use crate::Bulkhead;
-use crate::bulkhead::{Admission, BorrowedPermit, ServicePermit, Source, Waiting};
+use crate::bulkhead::{Admission, ServicePermit, Source, Waiting};
 use std::sync::Arc;
 
 #[pin_project(project = StateProj)]
@@ -191,7 +191,7 @@ enum CallState<'a, F, Fut> {
     Running {
         #[pin]
         future: Fut,
-        permit: BorrowedPermit<'a>,
+        permit: ServicePermit<&'a Bulkhead>,
     },
     Done,
 }
@@ -245,7 +245,7 @@ where
                     let next = match bulkhead.admit() {
                         Admission::Now(source) => CallState::Running {
                             future: operation(),
-                            permit: BorrowedPermit::new(bulkhead, source),
+                            permit: ServicePermit::new(bulkhead, source),
                         },
                         Admission::Wait(waiting) => CallState::Waiting {
                             waiting: Box::into_pin(waiting),
@@ -266,7 +266,7 @@ where
                                 .expect("the operation is kept until the call is admitted");
                             this.state.set(CallState::Running {
                                 future: operation(),
-                                permit: BorrowedPermit::new(bulkhead, Source::Own),
+                                permit: ServicePermit::new(bulkhead, Source::Own),
                             });
                         }
                         Err(rejection) => {

@@ -390,7 +390,7 @@ where
                     let next = if shedder.admit_fast(this.info) {
                         CallState::Running {
                             future: operation(),
-                            permit: CallPermit::new(shedder),
+                            permit: CallPermit::new(shedder, 0),
                             classifier,
                         }
                     } else {

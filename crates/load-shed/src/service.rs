@@ -96,7 +96,7 @@ where
         if shedder.admit_fast(&info) {
             return ResponseFuture::running(
                 self.inner.call(request),
-                CallPermit::new(std::sync::Arc::clone(shedder)),
+                CallPermit::new(std::sync::Arc::clone(shedder), 0),
                 self.classifier.clone(),
             );
         }

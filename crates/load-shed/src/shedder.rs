@@ -1,6 +1,5 @@
 //! The [`LoadShedder`] handle: admission, permits, direct calls, run-time settings.
 
-use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
@@ -692,23 +691,12 @@ impl fmt::Debug for LoadShedder {
 /// [`record`](Self::record), which feeds an adaptive limit; dropping it unreported frees
 /// the slot without a measurement (as for a cancelled call).
 #[must_use = "the slot is freed as soon as the permit is dropped"]
-pub struct LoadShedPermit {
-    /// Taken when the slot is freed.
-    shared: Option<Arc<Shared>>,
-    start: u64,
-    /// The client's hash; zero: none.
-    client: u64,
-}
+pub struct LoadShedPermit(CallPermit<Arc<Shared>>);
 
 impl LoadShedPermit {
     #[inline(always)]
     pub(crate) fn new(shared: Arc<Shared>, client: u64) -> Self {
-        let start = shared.admitted();
-        LoadShedPermit {
-            shared: Some(shared),
-            start,
-            client,
-        }
+        LoadShedPermit(CallPermit::new(shared, client))
     }
 
     /// The call succeeded: frees the slot and measures the call.
@@ -724,49 +712,71 @@ impl LoadShedPermit {
     /// Frees the slot, measuring the call as `outcome` (an ignored outcome is not
     /// measured).
     pub fn record(mut self, outcome: Outcome) {
-        self.finish(Some(outcome));
-    }
-
-    #[inline(always)]
-    fn finish(&mut self, outcome: Option<Outcome>) {
-        if let Some(shared) = self.shared.take() {
-            shared.complete(self.start, self.client, outcome);
-        }
+        self.0.finish(Some(outcome));
     }
 
     /// The same slot, held through `owner`: a service's own reference to the shedder, or
     /// a direct call's borrow.
     #[inline]
-    pub(crate) fn into_call<O: Borrow<LoadShedder>>(mut self, owner: O) -> CallPermit<O> {
-        self.shared = None;
+    pub(crate) fn into_call<O: Owner>(mut self, owner: O) -> CallPermit<O> {
+        let slot = &mut self.0;
+        // Let go of this permit's reference without freeing the slot.
+        slot.owner = None;
         CallPermit {
-            shedder: Some(owner),
-            start: self.start,
-            client: self.client,
+            owner: Some(owner),
+            start: slot.start,
+            client: slot.client,
         }
     }
 }
 
-/// A held slot of a call through a service or a direct call, kept alive by `O`: the
-/// service's own `Arc` of the shedder (so that services on different threads do not
-/// contend on one reference count) or the call's borrow of it. Dropping it unreported
-/// frees the slot without a measurement.
-pub(crate) struct CallPermit<O: Borrow<LoadShedder> = std::sync::Arc<LoadShedder>> {
+/// What keeps a shedder alive while a slot is held: a permit's reference to its
+/// state, a service's own `Arc` of the shedder (so that services on different threads
+/// do not contend on one reference count), or a direct call's borrow.
+pub(crate) trait Owner {
+    fn shared(&self) -> &Shared;
+}
+
+impl Owner for Arc<Shared> {
+    #[inline(always)]
+    fn shared(&self) -> &Shared {
+        self
+    }
+}
+
+impl Owner for std::sync::Arc<LoadShedder> {
+    #[inline(always)]
+    fn shared(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+impl Owner for &LoadShedder {
+    #[inline(always)]
+    fn shared(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// A held slot, kept alive by `O`; dropping it unreported frees the slot without a
+/// measurement.
+pub(crate) struct CallPermit<O: Owner = std::sync::Arc<LoadShedder>> {
     /// Taken when the slot is freed.
-    shedder: Option<O>,
+    owner: Option<O>,
     start: u64,
+    /// The client's hash; zero: none.
     client: u64,
 }
 
-impl<O: Borrow<LoadShedder>> CallPermit<O> {
-    /// The permit of a slot just taken by the fast path (no client).
+impl<O: Owner> CallPermit<O> {
+    /// The permit of a slot just taken for `client` (zero: none).
     #[inline(always)]
-    pub(crate) fn new(shedder: O) -> Self {
-        let start = shedder.borrow().shared.admitted();
+    pub(crate) fn new(owner: O, client: u64) -> Self {
+        let start = owner.shared().admitted();
         CallPermit {
-            shedder: Some(shedder),
+            owner: Some(owner),
             start,
-            client: 0,
+            client,
         }
     }
 
@@ -783,28 +793,19 @@ impl<O: Borrow<LoadShedder>> CallPermit<O> {
     /// Whether the slot is already freed.
     #[inline(always)]
     pub(crate) fn is_spent(&self) -> bool {
-        self.shedder.is_none()
+        self.owner.is_none()
     }
 
     #[inline(always)]
     fn finish(&mut self, outcome: Option<Outcome>) {
-        if let Some(shedder) = self.shedder.take() {
-            shedder
-                .borrow()
-                .shared
-                .complete(self.start, self.client, outcome);
+        if let Some(owner) = self.owner.take() {
+            owner.shared().complete(self.start, self.client, outcome);
         }
     }
 }
 
-impl<O: Borrow<LoadShedder>> Drop for CallPermit<O> {
+impl<O: Owner> Drop for CallPermit<O> {
     #[inline]
-    fn drop(&mut self) {
-        self.finish(None);
-    }
-}
-
-impl Drop for LoadShedPermit {
     fn drop(&mut self) {
         self.finish(None);
     }
@@ -813,7 +814,7 @@ impl Drop for LoadShedPermit {
 impl fmt::Debug for LoadShedPermit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoadShedPermit")
-            .field("shedder", &self.shared.as_ref().map(|shared| &shared.name))
+            .field("shedder", &self.0.owner.as_ref().map(|shared| &shared.name))
             .finish_non_exhaustive()
     }
 }

@@ -91,10 +91,11 @@ where
     }
 }
 
-impl<Req> Limit<Req> for &RateLimiter {
+/// A borrowed limit (a direct call's) decides as the limit does.
+impl<Req, L: Limit<Req>> Limit<Req> for &L {
     #[inline(always)]
-    fn admit_request(&self, _: &Req) -> Admitted {
-        Admitted(self.admit())
+    fn admit_request(&self, request: &Req) -> Admitted {
+        (**self).admit_request(request)
     }
 }
 
@@ -112,6 +113,6 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for crate::RateLimiter {}
     impl<K, X> Sealed for crate::ByKey<K, X> {}
-    impl Sealed for &crate::RateLimiter {}
+    impl<L: Sealed> Sealed for &L {}
     impl<K> Sealed for crate::ForKey<'_, K> {}
 }
