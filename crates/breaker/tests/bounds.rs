@@ -9,9 +9,10 @@ use hardy_breaker::{
 };
 use hardy_core::DefaultClassifier;
 
-fn send_sync<T: Send + Sync>() {}
-
+/// The operation of a direct call, in the types below.
 type Operation = fn() -> Ready<Result<(), ()>>;
+
+fn send_sync<T: Send + Sync>() {}
 fn unpin<T: Unpin>() {}
 
 #[test]
