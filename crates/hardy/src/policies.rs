@@ -580,7 +580,9 @@ impl OperationLayer {
     }
 }
 
-impl<S> Layer<S> for OperationLayer {
+/// The service must be [`Clone`], as the retry's layer wants: retries are made with
+/// clones of it.
+impl<S: Clone> Layer<S> for OperationLayer {
     type Service = OperationService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {

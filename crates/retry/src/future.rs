@@ -1,12 +1,13 @@
 //! The futures of a retried call: [`ResponseFuture`] (tower) and [`CallFuture`] (direct).
 
-use std::borrow::Borrow;
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use hardy_core::sync::Mutex;
 use hardy_core::{Classify, Error, Outcome};
 use hardy_timeout::Deadline;
 use pin_project::pin_project;
@@ -16,14 +17,22 @@ use tower_service::Service;
 use crate::CloneRequest;
 use crate::retry::{CallState, Next, Retry};
 
-/// Makes the attempts of one call.
-pub(crate) trait Attempts {
+/// Makes the attempts of one call, with `R`, what the call holds of its retry.
+pub(crate) trait Attempts<R> {
     type Future: Future<Output = Result<Self::Ok, Self::Error>>;
     type Ok;
     type Error;
+    /// What an attempt is made with while it waits to be made (a service being made
+    /// ready), kept in the call's state only between attempts.
+    type Caller;
 
     /// The next attempt, once it can be made; an error ends the call.
-    fn poll_attempt(&mut self, cx: &mut Context<'_>) -> Poll<Result<Self::Future, Self::Error>>;
+    fn poll_attempt(
+        &mut self,
+        retry: &R,
+        caller: &mut Option<Self::Caller>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Self::Future, Self::Error>>;
 
     /// Whether another attempt can be made at all.
     fn can_retry(&self) -> bool;
@@ -36,17 +45,66 @@ pub(crate) trait Attempts {
     }
 }
 
-/// The retry behind a handle or a service's own reference to one.
+/// What a call holds of its retry: the handle, or what a service shares with its
+/// calls.
+pub(crate) trait HoldsRetry {
+    /// The retry.
+    fn retry(&self) -> &Retry;
+}
+
+impl HoldsRetry for &Retry {
+    #[inline]
+    fn retry(&self) -> &Retry {
+        self
+    }
+}
+
+impl<S> HoldsRetry for Arc<Shared<S>> {
+    #[inline]
+    fn retry(&self) -> &Retry {
+        &self.retry
+    }
+}
+
+/// The retry behind what a call holds.
 #[inline]
-fn handle<R: Borrow<Retry>>(retry: &R) -> &Retry {
-    retry.borrow()
+fn handle<R: HoldsRetry>(retry: &R) -> &Retry {
+    retry.retry()
+}
+
+/// What a [`RetryService`](crate::RetryService) shares with the calls it makes: the
+/// retry, and a spare of the inner service, which a call clones only when it makes a
+/// retry.
+///
+/// One reference to this is all a call holds, so a call that succeeds at once touches
+/// one reference count however many services are below: the clone of the inner
+/// service, which would touch each of their handles' counts twice, is made only for a
+/// retry.
+pub(crate) struct Shared<S> {
+    pub(crate) retry: Retry,
+    pub(crate) spare: Mutex<S>,
+}
+
+impl<S: Clone> Clone for Shared<S> {
+    fn clone(&self) -> Self {
+        Shared {
+            retry: self.retry.clone(),
+            spare: Mutex::new(self.spare.lock().clone()),
+        }
+    }
+}
+
+impl<S> fmt::Debug for Shared<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.retry, f)
+    }
 }
 
 /// The attempts of a direct call: the operation called again.
 #[derive(Debug)]
 pub(crate) struct Operation<F>(F);
 
-impl<F, Fut, T, E> Attempts for Operation<F>
+impl<F, Fut, T, E, R> Attempts<R> for Operation<F>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -54,9 +112,15 @@ where
     type Future = Fut;
     type Ok = T;
     type Error = E;
+    type Caller = ();
 
     #[inline]
-    fn poll_attempt(&mut self, _: &mut Context<'_>) -> Poll<Result<Fut, E>> {
+    fn poll_attempt(
+        &mut self,
+        _: &R,
+        _: &mut Option<()>,
+        _: &mut Context<'_>,
+    ) -> Poll<Result<Fut, E>> {
         Poll::Ready(Ok((self.0)()))
     }
 
@@ -71,32 +135,38 @@ where
     }
 }
 
-/// The attempts of a tower call: the service made ready again and called with a clone
-/// of the request, kept from the attempt before.
+/// The attempts of a tower call: a clone of the service's spare made ready and called
+/// with a clone of the request, kept from the attempt before.
 #[derive(Debug)]
-pub(crate) struct Calls<S, Req, P> {
-    pub(crate) service: S,
+pub(crate) struct Calls<Req, P> {
     pub(crate) request: Option<Req>,
     pub(crate) policy: P,
 }
 
-impl<S, Req, P> Attempts for Calls<S, Req, P>
+impl<S, Req, P> Attempts<Arc<Shared<S>>> for Calls<Req, P>
 where
-    S: Service<Req>,
+    S: Service<Req> + Clone,
     P: CloneRequest<Req>,
 {
     type Future = S::Future;
     type Ok = S::Response;
     type Error = S::Error;
+    type Caller = S;
 
-    fn poll_attempt(&mut self, cx: &mut Context<'_>) -> Poll<Result<S::Future, S::Error>> {
-        ready!(self.service.poll_ready(cx))?;
+    fn poll_attempt(
+        &mut self,
+        shared: &Arc<Shared<S>>,
+        caller: &mut Option<S>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<S::Future, S::Error>> {
+        let service = caller.get_or_insert_with(|| shared.spare.lock().clone());
+        ready!(service.poll_ready(cx))?;
         let request = self
             .request
             .take()
             .expect("an attempt is made only while a request is kept");
         self.request = self.policy.clone_request(&request);
-        Poll::Ready(Ok(self.service.call(request)))
+        Poll::Ready(Ok(service.call(request)))
     }
 
     #[inline]
@@ -107,7 +177,7 @@ where
 
 #[pin_project(project = StateProj)]
 #[derive(Debug)]
-enum State<F> {
+enum State<F, W> {
     /// A direct call not yet polled: start it at the first poll.
     Start { deadline: Option<Deadline> },
     /// An attempt is running.
@@ -117,8 +187,8 @@ enum State<F> {
     },
     /// Waiting before the next attempt, on the call's timer.
     Sleeping,
-    /// The next attempt is to be made.
-    Ready,
+    /// The next attempt is to be made, with what it is made with once there is one.
+    Ready { caller: Option<W> },
     /// The call ended after a failed readiness check: polling again is a bug.
     Done,
 }
@@ -129,16 +199,16 @@ const FAR_FUTURE_SECS: u64 = 30 * 365 * 24 * 3600;
 /// The retry loop shared by both futures.
 #[pin_project]
 #[derive(Debug)]
-pub(crate) struct Retrying<A, Fut, C, R> {
+pub(crate) struct Retrying<A, Fut, C, R, W = ()> {
     #[pin]
-    state: State<Fut>,
+    state: State<Fut, W>,
     /// The timer of the delays, made at the first retry and reset for the next ones: a
     /// call that succeeds at once carries no timer, and one that retries allocates it
     /// once, not per attempt.
     timer: Option<Pin<Box<Sleep>>>,
     attempts: A,
     classifier: C,
-    /// The handle, or the service's own reference to it.
+    /// The handle, or what the service shares with its calls.
     retry: R,
     call: CallState,
 }
@@ -161,7 +231,7 @@ impl<'r, F, Fut, C> Retrying<Operation<F>, Fut, C, &'r Retry> {
     }
 }
 
-impl<A, Fut, C, R> Retrying<A, Fut, C, R> {
+impl<A, Fut, C, R, W> Retrying<A, Fut, C, R, W> {
     #[inline]
     pub(crate) fn running(
         future: Fut,
@@ -181,11 +251,11 @@ impl<A, Fut, C, R> Retrying<A, Fut, C, R> {
     }
 }
 
-impl<A, C, R> Future for Retrying<A, A::Future, C, R>
+impl<A, C, R> Future for Retrying<A, A::Future, C, R, A::Caller>
 where
-    A: Attempts,
+    A: Attempts<R>,
     C: Classify<A::Ok, A::Error>,
-    R: Borrow<Retry>,
+    R: HoldsRetry,
 {
     type Output = Result<A::Ok, A::Error>;
 
@@ -203,7 +273,7 @@ where
             if !self.as_mut().failed(outcome) {
                 return Poll::Ready(result);
             }
-            if matches!(self.state, State::Ready) {
+            if matches!(self.state, State::Ready { .. }) {
                 // A zero delay: let other tasks run before the next attempt.
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
@@ -213,11 +283,11 @@ where
     }
 }
 
-impl<A, C, R> Retrying<A, A::Future, C, R>
+impl<A, C, R> Retrying<A, A::Future, C, R, A::Caller>
 where
-    A: Attempts,
+    A: Attempts<R>,
     C: Classify<A::Ok, A::Error>,
-    R: Borrow<Retry>,
+    R: HoldsRetry,
 {
     /// Starts a call that has not started (a direct call, at its first poll) and makes
     /// its first attempt if that needs no waiting, so that the attempt is polled on the
@@ -229,7 +299,7 @@ where
             *this.call = handle(this.retry).start(deadline.take());
             match this.attempts.first_now() {
                 Some(future) => this.state.set(State::Running { future }),
-                None => this.state.set(State::Ready),
+                None => this.state.set(State::Ready { caller: None }),
             }
         }
     }
@@ -242,7 +312,7 @@ where
         match handle(this.retry).after_failure(this.call, outcome, this.attempts.can_retry()) {
             Next::Return => false,
             Next::Retry(delay) if delay.is_zero() => {
-                this.state.set(State::Ready);
+                this.state.set(State::Ready { caller: None });
                 true
             }
             Next::Retry(delay) => {
@@ -281,7 +351,7 @@ where
                     if !self.as_mut().failed(outcome) {
                         return Poll::Ready(result);
                     }
-                    if matches!(self.state, State::Ready) {
+                    if matches!(self.state, State::Ready { .. }) {
                         // A zero delay: let other tasks run before the next attempt.
                         cx.waker().wake_by_ref();
                         return Poll::Pending;
@@ -291,23 +361,34 @@ where
                     if let Some(timer) = this.timer {
                         ready!(timer.as_mut().poll(cx));
                     }
-                    self.as_mut().project().state.set(State::Ready);
+                    self.as_mut()
+                        .project()
+                        .state
+                        .set(State::Ready { caller: None });
                 }
-                StateProj::Ready => match ready!(this.attempts.poll_attempt(cx)) {
-                    Ok(future) => this.state.set(State::Running { future }),
-                    Err(error) => {
-                        let result = Err(error);
-                        handle(this.retry).not_ready(this.call, this.classifier.classify(&result));
-                        this.state.set(State::Done);
-                        return Poll::Ready(result);
+                StateProj::Ready { caller } => {
+                    match ready!(this.attempts.poll_attempt(this.retry, caller, cx)) {
+                        Ok(future) => this.state.set(State::Running { future }),
+                        Err(error) => {
+                            let result = Err(error);
+                            handle(this.retry)
+                                .not_ready(this.call, this.classifier.classify(&result));
+                            this.state.set(State::Done);
+                            return Poll::Ready(result);
+                        }
                     }
-                },
+                }
                 StateProj::Done => panic!("retry future polled after completion"),
                 StateProj::Start { .. } => self.as_mut().start(),
             }
         }
     }
 }
+
+/// The retry loop of a service's call: attempts of clones of the service's spare, what
+/// the service shares with its calls held, the clone being made ready kept between
+/// attempts.
+type ServiceRetrying<S, Fut, Req, C, P> = Retrying<Calls<Req, P>, Fut, C, Arc<Shared<S>>, S>;
 
 /// The response future of a [`RetryService`](crate::RetryService): the result of the
 /// last attempt.
@@ -323,7 +404,7 @@ where
     S: Service<Req>,
 {
     #[pin]
-    retrying: Retrying<Calls<S, Req, P>, S::Future, C, Arc<Retry>>,
+    retrying: ServiceRetrying<S, S::Future, Req, C, P>,
 }
 
 impl<S, Req, C, P> ResponseFuture<S, Req, C, P>
@@ -331,14 +412,14 @@ where
     S: Service<Req>,
 {
     #[inline]
-    pub(crate) fn new(retrying: Retrying<Calls<S, Req, P>, S::Future, C, Arc<Retry>>) -> Self {
+    pub(crate) fn new(retrying: ServiceRetrying<S, S::Future, Req, C, P>) -> Self {
         ResponseFuture { retrying }
     }
 }
 
 impl<S, Req, C, P> Future for ResponseFuture<S, Req, C, P>
 where
-    S: Service<Req>,
+    S: Service<Req> + Clone,
     P: CloneRequest<Req>,
     C: Classify<S::Response, S::Error>,
 {

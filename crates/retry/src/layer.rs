@@ -101,7 +101,8 @@ impl<C, P, X> RetryLayer<C, P, X> {
     }
 }
 
-impl<S, C: Clone, P: Clone, X: Clone> Layer<S> for RetryLayer<C, P, X> {
+/// The service must be [`Clone`]: retries are made with clones of it.
+impl<S: Clone, C: Clone, P: Clone, X: Clone> Layer<S> for RetryLayer<C, P, X> {
     type Service = RetryService<S, C, P, X>;
 
     fn layer(&self, inner: S) -> Self::Service {

@@ -3,35 +3,41 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use hardy_core::sync::Mutex;
 use hardy_core::{Classify, DefaultClassifier, LocalArc};
 use hardy_timeout::{ExtractDeadline, NoDeadline};
 use tower_service::Service;
 
-use crate::future::{Calls, ResponseFuture, Retrying};
+use crate::future::{Calls, ResponseFuture, Retrying, Shared};
 use crate::{CloneRequest, Cloned, Retry};
 
 /// A tower service whose calls are retried by a [`Retry`]; made by a
 /// [`RetryLayer`](crate::RetryLayer).
 ///
 /// `poll_ready` is the inner service's. `call` copies the request for the next attempt
-/// (with the layer's [`CloneRequest`]), hands the readied inner service to the call
-/// and keeps a clone of it for the next call. Each retry makes the call's service ready
-/// again before sending the copy.
+/// (with the layer's [`CloneRequest`]) and sends the request to the readied inner
+/// service. A retry is made with a clone of a spare of the inner service, made ready
+/// before the copy is sent; the spare is cloned from the inner service when the
+/// service is built and again after [`get_mut`](Self::get_mut). A call that succeeds
+/// at once clones no service, so it touches no reference count of the services below.
 ///
-/// Each service made by the layer keeps its own reference to the retry, so services
-/// built for different threads do not contend on one reference count; a clone shares
-/// its original's, so cloning a service (as retries and routers do for every call)
+/// Each service made by the layer keeps its own reference to the retry and the spare,
+/// so services built for different threads do not contend on one reference count; a
+/// clone shares its original's, so cloning a service (as routers do for every call)
 /// never allocates.
 #[derive(Debug)]
 pub struct RetryService<S, C = DefaultClassifier, P = Cloned, X = NoDeadline> {
     inner: S,
-    retry: LocalArc<Retry>,
+    shared: LocalArc<Shared<S>>,
+    /// The inner service may have changed since the spare was cloned from it (it was
+    /// lent out by `get_mut`): clone the spare again at the next call.
+    stale: bool,
     classifier: C,
     policy: P,
     deadline: X,
 }
 
-impl<S> RetryService<S> {
+impl<S: Clone> RetryService<S> {
     /// Retries the calls of `inner` with `retry`, the default classifier, cloned requests
     /// and no deadline.
     pub fn new(inner: S, retry: Retry) -> Self {
@@ -39,7 +45,7 @@ impl<S> RetryService<S> {
     }
 }
 
-impl<S, C, P, X> RetryService<S, C, P, X> {
+impl<S: Clone, C, P, X> RetryService<S, C, P, X> {
     pub(crate) fn from_parts(
         inner: S,
         retry: Retry,
@@ -48,17 +54,34 @@ impl<S, C, P, X> RetryService<S, C, P, X> {
         deadline: X,
     ) -> Self {
         RetryService {
+            shared: LocalArc::new(Shared {
+                retry,
+                spare: Mutex::new(inner.clone()),
+            }),
             inner,
-            retry: LocalArc::new(retry),
+            stale: false,
             classifier,
             policy,
             deadline,
         }
     }
 
+    /// Clones the spare again from the inner service, which `get_mut` lent out.
+    #[cold]
+    #[inline(never)]
+    fn renew_spare(&mut self) {
+        self.shared = LocalArc::new(Shared {
+            retry: self.shared.handle().retry.clone(),
+            spare: Mutex::new(self.inner.clone()),
+        });
+        self.stale = false;
+    }
+}
+
+impl<S, C, P, X> RetryService<S, C, P, X> {
     /// The retry applied to the calls.
     pub fn retry(&self) -> &Retry {
-        self.retry.handle()
+        &self.shared.handle().retry
     }
 
     /// The inner service.
@@ -66,8 +89,10 @@ impl<S, C, P, X> RetryService<S, C, P, X> {
         &self.inner
     }
 
-    /// The inner service, mutably.
+    /// The inner service, mutably. Retries made after this are made with a clone of
+    /// the service as it is at the next call.
     pub fn get_mut(&mut self) -> &mut S {
+        self.stale = true;
         &mut self.inner
     }
 
@@ -81,7 +106,8 @@ impl<S: Clone, C: Clone, P: Clone, X: Clone> Clone for RetryService<S, C, P, X> 
     fn clone(&self) -> Self {
         RetryService {
             inner: self.inner.clone(),
-            retry: self.retry.clone(),
+            shared: self.shared.clone(),
+            stale: self.stale,
             classifier: self.classifier.clone(),
             policy: self.policy.clone(),
             deadline: self.deadline.clone(),
@@ -107,24 +133,21 @@ where
 
     #[inline(always)]
     fn call(&mut self, request: Req) -> Self::Future {
-        let retry = Arc::clone(self.retry.get());
-        let call = retry.start(self.deadline.deadline(&request));
+        if self.stale {
+            self.renew_spare();
+        }
+        let shared = Arc::clone(self.shared.get());
+        let call = shared.retry.start(self.deadline.deadline(&request));
         let copy = self.policy.clone_request(&request);
         let future = self.inner.call(request);
-        // Cloned after the call, which moved the services below onto this thread (their
-        // `hardy_core::LocalArc`s): the clone carries that on, and the services kept here
-        // are the ones called, so a stack built on one thread and called on another takes
-        // its own references there once, not on every call.
-        let service = self.inner.clone();
         ResponseFuture::new(Retrying::running(
             future,
             Calls {
-                service,
                 request: copy,
                 policy: self.policy.clone(),
             },
             self.classifier.clone(),
-            retry,
+            shared,
             call,
         ))
     }

@@ -66,13 +66,14 @@ fn retries_allocate_one_timer_per_call_and_nothing_per_attempt() {
         }
 
         // Through the tower layer with a u64 request, which clones without allocating.
-        let mut tries = 0u32;
+        // Retries call clones of the service, so its clones share the count of tries.
+        let tries = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
         let mut service =
             tower::ServiceBuilder::new()
                 .layer(retry.layer())
                 .service(tower::service_fn(move |request: u64| {
-                    tries += 1;
-                    let ok = tries.is_multiple_of(4);
+                    let tried = tries.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    let ok = tried.is_multiple_of(4);
                     async move { if ok { Ok(request) } else { Err(Down) } }
                 }));
         let ready = service.ready().await.expect("ready");

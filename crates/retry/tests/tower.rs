@@ -170,3 +170,59 @@ fn a_layer_is_cheap_to_clone_and_reports_its_retry() {
     let layer: RetryLayer = retry(2).layer();
     assert_eq!(layer.clone().retry().name(), "svc");
 }
+
+/// A service that records its number at each call and answers every third call with
+/// it, failing the others: which clone a retry calls shows in the record.
+#[derive(Clone)]
+struct Numbered {
+    number: u32,
+    calls: std::sync::Arc<std::sync::Mutex<Vec<u32>>>,
+}
+
+impl tower::Service<u8> for Numbered {
+    type Response = u32;
+    type Error = BoxError;
+    type Future = std::future::Ready<Result<u32, BoxError>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: u8) -> Self::Future {
+        let mut calls = self.calls.lock().expect("calls");
+        calls.push(self.number);
+        let result = if calls.len().is_multiple_of(3) {
+            Ok(self.number)
+        } else {
+            Err("not yet".into())
+        };
+        std::future::ready(result)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_call_clones_of_the_service_as_built_or_as_last_lent_out() {
+    use tower::{Layer, Service, ServiceExt};
+
+    let calls = std::sync::Arc::default();
+    let mut service = retry(3).layer().layer(Numbered {
+        number: 1,
+        calls: std::sync::Arc::clone(&calls),
+    });
+    service.get_mut().number = 2;
+    let answer = service.ready().await.expect("ready").call(0).await;
+    assert_eq!(answer.expect("the third attempt succeeds"), 2);
+    assert_eq!(
+        *calls.lock().expect("calls"),
+        [2, 2, 2],
+        "the spare is taken again after the service was lent out"
+    );
+
+    service.get_mut().number = 3;
+    let answer = service.ready().await.expect("ready").call(0).await;
+    assert_eq!(answer.expect("the third attempt succeeds"), 3);
+    assert_eq!(*calls.lock().expect("calls"), [2, 2, 2, 3, 3, 3]);
+}
