@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
 use crate::future::CallFuture;
-use crate::state::{CountWindow, Mark, TimeWindow, Totals, Word, thread_runs};
+use crate::state::{CountWindow, Mark, TimeWindow, Totals, Word};
 use crate::sync::{Arc, AtomicU32, AtomicU64, Mutex, Ordering};
 use crate::{
     BreakerBuilder, BreakerConfig, BreakerEvent, BreakerLayer, BreakerState, TransitionReason,
@@ -340,7 +340,7 @@ impl CircuitBreaker {
             Window::Count { size } => Ring::Count(CountWindow::new(
                 size,
                 config.slow_call_threshold.is_some(),
-                thread_runs(),
+                hardy_core::sync::thread_slots(),
             )),
             Window::Time { length, buckets } => Ring::Time(TimeWindow::new(length, buckets)),
         };

@@ -203,16 +203,6 @@ fn left_in(packed: u64) -> u64 {
 const _: () = assert!(crate::config::MAX_WINDOW_SIZE as u64 <= SLOT_MASK + 1);
 const _: () = assert!(MAX_BATCH < 0xFF);
 
-/// Threads that get a run of their own: twice the processors, at least 4 and at most
-/// 64. Threads beyond them (by index) take positions from the shared counter.
-pub(crate) fn thread_runs() -> usize {
-    static RUNS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *RUNS.get_or_init(|| {
-        let processors = std::thread::available_parallelism().map_or(1, usize::from);
-        (2 * processors).next_power_of_two().clamp(4, 64)
-    })
-}
-
 impl CountWindow {
     /// A window of the last `size` calls, with slow-call bits if `slow_calls` are
     /// detected, and runs for the first `threads` thread indices.

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crossbeam_utils::CachePadded;
+use hardy_core::sync::Tally;
 use hardy_core::{ConfigError, Error, Listener, Name, Rejection, Validate};
 use metrics::{Counter, Gauge, Histogram};
 use tokio::time::{Instant, Sleep};
@@ -29,9 +29,6 @@ pub const METRIC_IN_FLIGHT: &str = "hardy_bulkhead_in_flight";
 pub const METRIC_WAITING: &str = "hardy_bulkhead_waiting";
 /// `hardy_bulkhead_wait_seconds{name}`: how long calls that had to wait waited.
 pub const METRIC_WAIT: &str = "hardy_bulkhead_wait_seconds";
-
-/// Counters of admitted calls, one per thread stripe, each on its own cache line.
-const STRIPES: usize = 8;
 
 /// Caps how many calls to a dependency run at once, so that a slow or stuck
 /// dependency ties up a bounded share of the callers, never all of them.
@@ -79,7 +76,8 @@ struct Shared {
     max_wait: AtomicU64,
     /// Serialises run-time resizes.
     resize: Mutex<()>,
-    admitted: [CachePadded<AtomicU64>; STRIPES],
+    /// Calls admitted, counted per thread.
+    admitted: Tally,
     rejected: AtomicU64,
     /// Spare slots this bulkhead holds now.
     borrowed: AtomicU32,
@@ -332,7 +330,7 @@ impl Bulkhead {
                 max_waiting: AtomicU32::new(config.max_waiting),
                 max_wait: AtomicU64::new(nanos(config.max_wait)),
                 resize: Mutex::new(()),
-                admitted: std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0))),
+                admitted: Tally::new(),
                 rejected: AtomicU64::new(0),
                 borrowed: AtomicU32::new(0),
                 listener,
@@ -477,11 +475,7 @@ impl Bulkhead {
             name: shared.name.clone(),
             in_flight: self.in_flight(),
             waiting: shared.semaphore.waiting() as usize,
-            admitted: shared
-                .admitted
-                .iter()
-                .map(|stripe| stripe.load(Ordering::Relaxed))
-                .sum(),
+            admitted: shared.admitted.sum(),
             rejected: shared.rejected.load(Ordering::Relaxed),
             borrowed: borrowed as usize,
             max_concurrent: max_concurrent as usize,
@@ -566,7 +560,7 @@ impl Bulkhead {
         } else {
             self.try_borrow()?
         };
-        shared.admitted[stripe()].fetch_add(1, Ordering::Relaxed);
+        shared.admitted.add(1);
         shared.metrics.admitted.increment(1);
         shared.metrics.in_flight.increment(1.0);
         Some(source)
@@ -621,7 +615,7 @@ impl Bulkhead {
 
     fn admitted_after(&self, waited: Duration) {
         let shared = &*self.shared;
-        shared.admitted[stripe()].fetch_add(1, Ordering::Relaxed);
+        shared.admitted.add(1);
         shared.metrics.admitted.increment(1);
         shared.metrics.in_flight.increment(1.0);
         if !waited.is_zero() {
@@ -699,29 +693,4 @@ impl fmt::Debug for Bulkhead {
 
 fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// The admitted-counter stripe of the calling thread.
-#[cfg(not(hardy_loom))]
-#[inline]
-fn stripe() -> usize {
-    use std::cell::Cell;
-    use std::sync::atomic::AtomicUsize;
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
-    STRIPE.with(|stripe| {
-        let mut index = stripe.get();
-        if index == usize::MAX {
-            index = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STRIPES;
-            stripe.set(index);
-        }
-        index
-    })
-}
-
-#[cfg(hardy_loom)]
-fn stripe() -> usize {
-    0
 }

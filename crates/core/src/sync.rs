@@ -1,4 +1,7 @@
-//! [`Mutex`]: the lock the pattern crates share, `parking_lot`'s or loom's.
+//! The locks and counts the pattern crates share: [`Mutex`] and [`RwLock`],
+//! `parking_lot`'s or loom's, and [`Tally`], a count kept per thread.
+
+use std::fmt;
 
 /// A mutex whose `lock` never fails: `parking_lot`'s, or loom's when the crates are
 /// built for model checking (`RUSTFLAGS="--cfg hardy_loom"`), so that the loom models
@@ -121,5 +124,149 @@ impl<T> RwLock<T> {
         self.inner
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A count many threads add to and few read: a slot per running thread, so that adding
+/// is a plain load and store on a cache line no other thread writes, with no atomic
+/// read-modify-write; the threads beyond the slots share one slot and add to it
+/// atomically. Reading sums the slots.
+///
+/// A slot belongs to the thread with its [`thread_index`](crate::thread_index), which
+/// no other running thread has; a thread that ends gives its index back before another
+/// takes it, so the next owner of a slot sees its count. Built for model checking
+/// (`RUSTFLAGS="--cfg hardy_loom"`), every thread adds to the shared slot atomically.
+///
+/// # Examples
+///
+/// ```
+/// use hardy_core::sync::Tally;
+///
+/// let admitted = Tally::new();
+/// admitted.add(1);
+/// std::thread::scope(|scope| {
+///     scope.spawn(|| admitted.add(2));
+/// });
+/// assert_eq!(admitted.sum(), 3);
+/// ```
+pub struct Tally {
+    #[cfg(not(hardy_loom))]
+    slots: Box<[crossbeam_utils::CachePadded<std::sync::atomic::AtomicU64>]>,
+    #[cfg(not(hardy_loom))]
+    shared: crossbeam_utils::CachePadded<std::sync::atomic::AtomicU64>,
+    #[cfg(hardy_loom)]
+    shared: loom::sync::atomic::AtomicU64,
+}
+
+impl Tally {
+    /// A count of zero, with a slot for each of the first [`thread_slots`] threads.
+    #[must_use]
+    pub fn new() -> Self {
+        Tally {
+            #[cfg(not(hardy_loom))]
+            slots: (0..thread_slots())
+                .map(|_| crossbeam_utils::CachePadded::new(std::sync::atomic::AtomicU64::new(0)))
+                .collect(),
+            #[cfg(not(hardy_loom))]
+            shared: crossbeam_utils::CachePadded::new(std::sync::atomic::AtomicU64::new(0)),
+            #[cfg(hardy_loom)]
+            shared: loom::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Adds `n` (wrapping around at `u64::MAX`).
+    #[cfg(not(hardy_loom))]
+    #[inline]
+    pub fn add(&self, n: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        match self.slots.get(crate::thread_index()) {
+            // Only this thread writes its slot: a load and a store suffice.
+            Some(slot) => slot.store(slot.load(Relaxed).wrapping_add(n), Relaxed),
+            None => {
+                self.shared.fetch_add(n, Relaxed);
+            }
+        }
+    }
+
+    /// Adds `n` (wrapping around at `u64::MAX`).
+    #[cfg(hardy_loom)]
+    pub fn add(&self, n: u64) {
+        self.shared
+            .fetch_add(n, loom::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The sum of everything added, wrapping around at `u64::MAX`. An addition racing
+    /// with the read may or may not be in it.
+    #[must_use]
+    pub fn sum(&self) -> u64 {
+        use std::sync::atomic::Ordering::Relaxed;
+        #[cfg(not(hardy_loom))]
+        let slots = self
+            .slots
+            .iter()
+            .map(|slot| slot.load(Relaxed))
+            .fold(0, u64::wrapping_add);
+        #[cfg(hardy_loom)]
+        let slots = 0_u64;
+        slots.wrapping_add(self.shared.load(Relaxed))
+    }
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally::new()
+    }
+}
+
+impl fmt::Debug for Tally {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Tally").field(&self.sum()).finish()
+    }
+}
+
+/// How many threads, by [`thread_index`](crate::thread_index), get a slot of their own
+/// in a [`Tally`] or another per-thread array of a handle: twice the processors, at
+/// least 4 and at most 64. Threads beyond them share.
+pub fn thread_slots() -> usize {
+    static SLOTS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *SLOTS.get_or_init(|| {
+        let processors = std::thread::available_parallelism().map_or(1, usize::from);
+        (2 * processors).next_power_of_two().clamp(4, 64)
+    })
+}
+
+#[cfg(all(test, not(hardy_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tally_counts_every_thread_including_those_past_the_slots() {
+        let tally = Tally::new();
+        let threads = thread_slots() + 3;
+        // All running at once, so that some have indices past the slots.
+        let barrier = std::sync::Barrier::new(threads);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    barrier.wait();
+                    for _ in 0..1000 {
+                        tally.add(1);
+                    }
+                    barrier.wait();
+                });
+            }
+        });
+        assert_eq!(tally.sum(), 1000 * threads as u64);
+    }
+
+    #[test]
+    fn a_slot_given_back_by_an_ended_thread_keeps_its_count() {
+        let tally = Tally::new();
+        for round in 1..=20 {
+            std::thread::scope(|scope| {
+                scope.spawn(|| tally.add(5));
+            });
+            assert_eq!(tally.sum(), 5 * round);
+        }
     }
 }

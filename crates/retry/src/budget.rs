@@ -3,18 +3,15 @@
 use std::fmt;
 use std::time::Duration;
 
-use crossbeam_utils::CachePadded;
 use hardy_core::{ConfigError, Name};
 use tokio::time::Instant;
 
 use crate::RetryBudgetConfig;
-use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
+use crate::sync::{Arc, Mutex};
+use hardy_core::sync::Tally;
 
 /// Tokens are counted in thousandths.
 const MILLI: u64 = 1_000;
-/// Deposit counters, each on its own cache line, so that callers on different cores do
-/// not contend on one.
-const STRIPES: usize = 8;
 
 /// A retry budget shared by every call (and every [`Retry`](crate::Retry)) that draws
 /// on it: retries are allowed only while the budget holds a token, so when a
@@ -28,9 +25,10 @@ const STRIPES: usize = 8;
 /// [`max_balance`](RetryBudgetConfig::max_balance). In the style of gRPC's retry
 /// throttling and Finagle's retry budget.
 ///
-/// Exact under concurrency: two callers can never spend the same token. A deposit is one
-/// atomic addition on a counter of the caller's own stripe; a withdrawal settles the
-/// deposits and the time elapsed under a short lock, taken only by retries.
+/// Exact under concurrency: two callers can never spend the same token. A deposit adds
+/// to the calling thread's own counter (a `hardy_core::sync::Tally`: a load and a
+/// store, no atomic read-modify-write); a withdrawal settles the deposits and the time
+/// elapsed under a short lock, taken only by retries.
 ///
 /// # Examples
 ///
@@ -66,7 +64,7 @@ struct Shared {
     per_second: u64,
     /// The most thousandths of a token the budget holds.
     cap: u64,
-    deposits: [CachePadded<AtomicU64>; STRIPES],
+    deposits: Tally,
     ledger: Mutex<Ledger>,
 }
 
@@ -99,7 +97,7 @@ impl RetryBudget {
                 per_second: milli(config.min_retries_per_second),
                 cap,
                 config,
-                deposits: std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0))),
+                deposits: Tally::new(),
                 ledger: Mutex::new(Ledger {
                     balance: cap,
                     counted: 0,
@@ -124,7 +122,7 @@ impl RetryBudget {
     pub fn deposit(&self) {
         let shared = &*self.shared;
         if shared.per_call != 0 {
-            shared.deposits[stripe()].fetch_add(shared.per_call, Ordering::Relaxed);
+            shared.deposits.add(shared.per_call);
         }
     }
 
@@ -152,11 +150,7 @@ impl RetryBudget {
     /// refill of the time elapsed, capped.
     fn settle(&self, ledger: &mut Ledger) {
         let shared = &*self.shared;
-        let deposited: u64 = shared
-            .deposits
-            .iter()
-            .map(|stripe| stripe.load(Ordering::Relaxed))
-            .fold(0, u64::wrapping_add);
+        let deposited = shared.deposits.sum();
         let new = deposited.wrapping_sub(ledger.counted);
         ledger.counted = deposited;
         let now = Instant::now();
@@ -194,32 +188,6 @@ impl fmt::Debug for RetryBudget {
             .field("config", &self.shared.config)
             .finish_non_exhaustive()
     }
-}
-
-/// The deposit stripe of the calling thread.
-#[cfg(not(hardy_loom))]
-fn stripe() -> usize {
-    use std::cell::Cell;
-    use std::sync::atomic::AtomicUsize;
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
-    STRIPE.with(|stripe| {
-        let mut index = stripe.get();
-        if index == usize::MAX {
-            index = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STRIPES;
-            stripe.set(index);
-        }
-        index
-    })
-}
-
-/// Under the model checker every thread shares one stripe: the contention is the case
-/// worth checking.
-#[cfg(hardy_loom)]
-fn stripe() -> usize {
-    0
 }
 
 #[cfg(test)]

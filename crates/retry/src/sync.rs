@@ -3,11 +3,7 @@
 
 #[cfg(hardy_loom)]
 pub(crate) use loom::sync::Arc;
-#[cfg(hardy_loom)]
-pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
 #[cfg(not(hardy_loom))]
 pub(crate) use std::sync::Arc;
-#[cfg(not(hardy_loom))]
-pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) use hardy_core::sync::Mutex;
