@@ -15,7 +15,7 @@ if [ "${1:-}" = "--quick" ]; then
 fi
 benches=("$@")
 if [ ${#benches[@]} -eq 0 ]; then
-    benches=(timeout retry breaker bulkhead rate_limit load_shed pool fallback chaos stack)
+    benches=(floor timeout retry breaker bulkhead rate_limit load_shed pool fallback chaos stack)
 fi
 
 rm -rf target/criterion

@@ -1,13 +1,18 @@
 //! Retry, success at the first attempt: the bare service, Hardy's retry layer (without
 //! and with a retry budget), tower's `Retry` with a policy that never retries (and with
 //! its `TpsBudget`), and as a direct call, Hardy's `Retry::call` beside backon.
+//!
+//! `retry/first_try` wraps `Echo`, which is zero-sized, so tower's retry, which clones
+//! the service for every call, clones nothing. `retry/over_a_client` wraps a service
+//! holding a reference to shared state, as real clients do, so that cloning it costs
+//! what cloning a client costs.
 
 use std::time::Duration;
 
 use backon::Retryable;
 use criterion::{Criterion, criterion_group, criterion_main};
 use hardy_benches::{
-    Echo, NeverRetry, runtime, time_calls, time_calls_on_two_threads, time_direct_calls,
+    Echo, NeverRetry, SharedEcho, runtime, time_calls, time_calls_on_two_threads, time_direct_calls,
 };
 use hardy_retry::{Retry, RetryBudget, RetryBudgetConfig};
 use tower::retry::budget::{Budget, TpsBudget};
@@ -80,6 +85,23 @@ fn retry(c: &mut Criterion) {
     });
     group.bench_function("tower_budget", |b| {
         let mut service = tower::retry::RetryLayer::new(tower_budget()).layer(Echo);
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("retry/over_a_client");
+    group.bench_function("bare", |b| {
+        let mut service = SharedEcho::default();
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.bench_function("hardy", |b| {
+        let mut service = ServiceBuilder::new()
+            .layer(hardy().layer())
+            .service(SharedEcho::default());
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.bench_function("tower_never_retry", |b| {
+        let mut service = tower::retry::RetryLayer::new(NeverRetry).layer(SharedEcho::default());
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
     group.finish();

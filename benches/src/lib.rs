@@ -46,6 +46,28 @@ impl Service<u64> for Echo {
     }
 }
 
+/// [`Echo`] holding a reference to shared state, as real clients do (a connection
+/// pool, a channel to a worker): cloning it takes a reference count, as cloning a
+/// hyper client or a tonic channel does.
+#[derive(Debug, Clone, Default)]
+pub struct SharedEcho(std::sync::Arc<u64>);
+
+impl Service<u64> for SharedEcho {
+    type Response = u64;
+    type Error = tower::BoxError;
+    type Future = Ready<Result<u64, tower::BoxError>>;
+
+    #[inline]
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    #[inline]
+    fn call(&mut self, request: u64) -> Self::Future {
+        ready(Ok(request.wrapping_add(*self.0)))
+    }
+}
+
 /// A service whose response is pending at the first poll and ready at the second:
 /// the cheapest call that makes a timeout start its timer.
 #[derive(Debug, Clone, Copy, Default)]

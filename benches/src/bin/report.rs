@@ -89,10 +89,12 @@ fn report(cases: &[Case]) -> String {
             .iter()
             .find(|case| case.function == "bare")
             .map(|case| case.median_ns);
+        // A group without a Hardy case (the machine's floor) has nothing to compare.
+        let has_hardy = cases.iter().any(|case| is_hardy(&case.function));
         let peers: Vec<&Case> = cases
             .iter()
             .copied()
-            .filter(|case| case.function != "bare" && !is_hardy(&case.function))
+            .filter(|case| has_hardy && case.function != "bare" && !is_hardy(&case.function))
             .collect();
         let _ = writeln!(out, "### {group}\n");
         let mut header = String::from("| case | median | over bare |");
@@ -171,6 +173,24 @@ mod tests {
              | bare | 2.0 ns | | |\n\
              | hardy | 12.0 ns | +10.0 ns (6.0×) | **0.20** |\n\
              | tower | 60.0 ns | +58.0 ns (30.0×) | |\n\n"
+        );
+    }
+
+    #[test]
+    fn a_group_without_hardy_lists_its_cases_alone() {
+        let case = |function: &str, median_ns| Case {
+            group: "floor".into(),
+            function: function.into(),
+            median_ns,
+        };
+        let text = report(&[case("atomic_add", 5.0), case("plain_add", 0.4)]);
+        assert_eq!(
+            text,
+            "### floor\n\n\
+             | case | median | over bare |\n\
+             | --- | --- | --- |\n\
+             | atomic_add | 5.0 ns | |\n\
+             | plain_add | 0.4 ns | |\n\n"
         );
     }
 }
