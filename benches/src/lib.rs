@@ -53,18 +53,19 @@ impl Service<u64> for Echo {
 pub struct SharedEcho(std::sync::Arc<u64>);
 
 impl Service<u64> for SharedEcho {
-    type Response = u64;
-    type Error = tower::BoxError;
-    type Future = Ready<Result<u64, tower::BoxError>>;
+    type Response = <Echo as Service<u64>>::Response;
+    type Error = <Echo as Service<u64>>::Error;
+    type Future = <Echo as Service<u64>>::Future;
 
     #[inline]
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Echo.poll_ready(cx)
     }
 
     #[inline]
     fn call(&mut self, request: u64) -> Self::Future {
-        ready(Ok(request.wrapping_add(*self.0)))
+        // Reads the shared state, as a client reads its pool or channel.
+        Echo.call(request.wrapping_add(*self.0))
     }
 }
 
