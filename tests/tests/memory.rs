@@ -274,8 +274,11 @@ fn handles_are_small_and_calls_allocate_nothing() {
             "{}: the success path allocates nothing",
             row.pattern
         );
+        // Handles keep per-thread slots (the breaker's count-window runs, the bulkhead's
+        // tally of admissions), a cache line each, so their size follows the processors.
+        let per_thread = 2 * 128 * u64::try_from(hardy_core::sync::thread_slots()).unwrap_or(64);
         assert!(
-            row.handle_bytes < 16 * 1024,
+            row.handle_bytes < 16 * 1024 + per_thread,
             "{}: {} bytes per handle",
             row.pattern,
             row.handle_bytes

@@ -395,7 +395,9 @@ type ServiceRetrying<S, Fut, Req, C, P> = Retrying<Calls<Req, P>, Fut, C, Arc<Sh
 ///
 /// # Cancel safety
 ///
-/// Dropping it drops the running attempt or the pending delay; nothing else is held.
+/// Dropping it drops the running attempt or the pending delay, the clone of the
+/// service being made ready for a retry if there is one, and its reference to what the
+/// service shares with its calls (the retry and the spare); nothing else is held.
 #[pin_project]
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]

@@ -21,6 +21,13 @@ use crate::{CloneRequest, Cloned, Retry};
 /// service is built and again after [`get_mut`](Self::get_mut). A call that succeeds
 /// at once clones no service, so it touches no reference count of the services below.
 ///
+/// State a service keeps per clone (a `service_fn` closure's captured counter, a
+/// connection cached in the service itself rather than behind a shared reference) is
+/// therefore the spare's at each retry, not what the first attempt left. The clones of
+/// a `RetryService` on one thread share one spare, and a retry clones it under a short
+/// lock; the spare's own services take references for the thread it was cloned on, so
+/// retries made on other threads share those reference counts (a cost of retries only).
+///
 /// Each service made by the layer keeps its own reference to the retry and the spare,
 /// so services built for different threads do not contend on one reference count; a
 /// clone shares its original's, so cloning a service (as routers do for every call)

@@ -171,12 +171,30 @@ fn a_layer_is_cheap_to_clone_and_reports_its_retry() {
     assert_eq!(layer.clone().retry().name(), "svc");
 }
 
-/// A service that records its number at each call and answers every third call with
-/// it, failing the others: which clone a retry calls shows in the record.
+/// A service that records, at each call, its number and how many calls this clone of
+/// it made before, and answers every third call with its number, failing the others.
+/// Each clone is pending once before it is ready, and a call must follow a ready poll
+/// of the same clone: which clone a retry calls, and whether it was made ready, shows
+/// in the record.
 #[derive(Clone)]
 struct Numbered {
     number: u32,
-    calls: std::sync::Arc<std::sync::Mutex<Vec<u32>>>,
+    calls_made: u32,
+    polled_once: bool,
+    ready: bool,
+    record: std::sync::Arc<std::sync::Mutex<Vec<(u32, u32)>>>,
+}
+
+impl Numbered {
+    fn new(record: &std::sync::Arc<std::sync::Mutex<Vec<(u32, u32)>>>) -> Self {
+        Numbered {
+            number: 1,
+            calls_made: 0,
+            polled_once: false,
+            ready: false,
+            record: std::sync::Arc::clone(record),
+        }
+    }
 }
 
 impl tower::Service<u8> for Numbered {
@@ -186,15 +204,24 @@ impl tower::Service<u8> for Numbered {
 
     fn poll_ready(
         &mut self,
-        _: &mut std::task::Context<'_>,
+        cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Result<(), BoxError>> {
+        if !self.polled_once {
+            self.polled_once = true;
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        self.ready = true;
         std::task::Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, _: u8) -> Self::Future {
-        let mut calls = self.calls.lock().expect("calls");
-        calls.push(self.number);
-        let result = if calls.len().is_multiple_of(3) {
+        assert!(self.ready, "called without a ready poll of the same clone");
+        self.ready = false;
+        let mut record = self.record.lock().expect("record");
+        record.push((self.number, self.calls_made));
+        self.calls_made += 1;
+        let result = if record.len().is_multiple_of(3) {
             Ok(self.number)
         } else {
             Err("not yet".into())
@@ -207,22 +234,23 @@ impl tower::Service<u8> for Numbered {
 async fn retries_call_clones_of_the_service_as_built_or_as_last_lent_out() {
     use tower::{Layer, Service, ServiceExt};
 
-    let calls = std::sync::Arc::default();
-    let mut service = retry(3).layer().layer(Numbered {
-        number: 1,
-        calls: std::sync::Arc::clone(&calls),
-    });
+    let record = std::sync::Arc::default();
+    let mut service = retry(3).layer().layer(Numbered::new(&record));
+    let answer = service.ready().await.expect("ready").call(0).await;
+    assert_eq!(answer.expect("the third attempt succeeds"), 1);
+    assert_eq!(
+        *record.lock().expect("record"),
+        [(1, 0), (1, 0), (1, 0)],
+        "each retry calls a fresh clone of the spare taken when the service was built, \
+         not of the service the first attempt left"
+    );
+
     service.get_mut().number = 2;
     let answer = service.ready().await.expect("ready").call(0).await;
     assert_eq!(answer.expect("the third attempt succeeds"), 2);
     assert_eq!(
-        *calls.lock().expect("calls"),
-        [2, 2, 2],
-        "the spare is taken again after the service was lent out"
+        record.lock().expect("record")[3..],
+        [(2, 1), (2, 1), (2, 1)],
+        "the spare is taken again, from the service as it is, after it was lent out"
     );
-
-    service.get_mut().number = 3;
-    let answer = service.ready().await.expect("ready").call(0).await;
-    assert_eq!(answer.expect("the third attempt succeeds"), 3);
-    assert_eq!(*calls.lock().expect("calls"), [2, 2, 2, 3, 3, 3]);
 }
