@@ -1,12 +1,12 @@
 //! Fallback: the bare service, Hardy's fallback and tower-resilience's, on the success
 //! path (the fallback stands by) and the failure path (every call fails and a value
-//! answers it), in one run.
+//! answers it), in one run; and the success path on two threads sharing one fallback.
 
 use std::future::{Ready, ready};
 use std::task::{Context, Poll};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hardy_benches::{Echo, runtime, time_calls};
+use hardy_benches::{Echo, runtime, time_calls, time_calls_on_two_threads};
 use tower::{BoxError, Layer, Service, ServiceBuilder};
 
 /// A dependency that is down: every call fails at once. Its error is zero-sized, so
@@ -58,6 +58,20 @@ fn fallback(c: &mut Criterion) {
     group.bench_function("tower_resilience", |b| {
         let mut service = resilience().layer(Echo);
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("fallback/two_threads");
+    group.bench_function("bare", |b| {
+        b.iter_custom(|n| time_calls_on_two_threads(&Echo, n));
+    });
+    group.bench_function("hardy", |b| {
+        let service = ServiceBuilder::new().layer(hardy.layer()).service(Echo);
+        b.iter_custom(|n| time_calls_on_two_threads(&service, n));
+    });
+    group.bench_function("tower_resilience", |b| {
+        let service = resilience().layer(Echo);
+        b.iter_custom(|n| time_calls_on_two_threads(&service, n));
     });
     group.finish();
 

@@ -108,7 +108,7 @@ fn echo() -> impl Service<u64, Response = u64, Error = BoxError, Future: Future 
 fn handles_are_small_and_calls_allocate_nothing() {
     let runtime = paused_runtime();
     let _profiler = dhat::Profiler::builder().testing().build();
-    let (mut rows, stack, shed) = runtime.block_on(async {
+    let (mut rows, stack, shed, answered) = runtime.block_on(async {
         tokio::time::sleep(Duration::from_millis(1)).await;
         let mut rows = Vec::new();
 
@@ -193,17 +193,11 @@ fn handles_are_small_and_calls_allocate_nothing() {
             .service(echo());
         rows.push(measure("load shed", shed_bytes, shed.clone()).await);
 
-        let (fallback, _, bytes) = heap_of(|| Fallback::builder("m").value(0u64).build());
-        rows.push(
-            measure(
-                "fallback",
-                bytes,
-                tower::ServiceBuilder::new()
-                    .hardy_fallback(&fallback)
-                    .service(echo()),
-            )
-            .await,
-        );
+        let (fallback, _, fallback_bytes) = heap_of(|| Fallback::builder("m").value(0u64).build());
+        let answered = tower::ServiceBuilder::new()
+            .hardy_fallback(&fallback)
+            .service(echo());
+        rows.push(measure("fallback", fallback_bytes, answered.clone()).await);
 
         let (chaos, _, bytes) = heap_of(|| Chaos::builder("m").seed(1).build().expect("valid"));
         rows.push(
@@ -234,10 +228,10 @@ fn handles_are_small_and_calls_allocate_nothing() {
             .await,
         );
         // The original, never called, for another thread: each service there takes a
-        // reference of its own to its handle once, on its second call, and never again
-        // (a retry clones the services below it for every call); clones made there for
-        // one call each take none. The load shedder's service likewise.
-        (rows, stack, (shed_bytes, shed))
+        // reference of its own to its handle once, on its second call, and never again;
+        // clones made there for one call each take none. The load shedder's and the
+        // fallback's services likewise.
+        (rows, stack, (shed_bytes, shed), (fallback_bytes, answered))
     });
     let stack_bytes = rows.last().map_or(0, |row| row.handle_bytes);
     let on_another_thread = std::thread::spawn(move || {
@@ -251,7 +245,13 @@ fn handles_are_small_and_calls_allocate_nothing() {
             let called = measure("the stack, called on another thread", stack_bytes, stack);
             let (shed_bytes, shed) = shed;
             let shed = measure("load shed, called on another thread", shed_bytes, shed);
-            [called.await, per_call, shed.await]
+            let (fallback_bytes, answered) = answered;
+            let answered = measure(
+                "fallback, called on another thread",
+                fallback_bytes,
+                answered,
+            );
+            [called.await, per_call, shed.await, answered.await]
         })
     })
     .join()

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -11,8 +12,8 @@ use hardy_core::{Classify, Error};
 use pin_project::pin_project;
 use tower_service::Service;
 
-use crate::Recover;
 use crate::fallback::{Shared, cause_of};
+use crate::{Fallback, Recover};
 
 #[pin_project(project = StateProj)]
 enum State<F, R, Req> {
@@ -29,28 +30,57 @@ enum State<F, R, Req> {
     },
 }
 
-/// A call and, if it fails, the fallback's answer.
-#[pin_project]
-pub(crate) struct Guarded<F, R, A, C, Req> {
-    #[pin]
-    state: State<F, R, Req>,
-    shared: Arc<Shared<A, C>>,
+/// What a call holds of its fallback's shared state: the handle's own reference (a
+/// direct call), or a service's per-thread reference to the handle.
+pub(crate) trait HoldsShared<A, C> {
+    /// The fallback's shared state.
+    fn shared(&self) -> &Shared<A, C>;
 }
 
-impl<F, R, A, C, Req> Guarded<F, R, A, C, Req> {
-    pub(crate) fn new(future: F, kept: Option<Req>, shared: Arc<Shared<A, C>>) -> Self {
-        Guarded {
-            state: State::Calling { future, kept },
-            shared,
-        }
+impl<A, C> HoldsShared<A, C> for Arc<Shared<A, C>> {
+    #[inline]
+    fn shared(&self) -> &Shared<A, C> {
+        self
     }
 }
 
-impl<F, A, C, Req, T, E> Future for Guarded<F, A::Future, A, C, Req>
+impl<A, C> HoldsShared<A, C> for Arc<Fallback<A, C>> {
+    #[inline]
+    fn shared(&self) -> &Shared<A, C> {
+        &self.shared
+    }
+}
+
+/// A call and, if it fails, the fallback's answer.
+#[pin_project]
+pub(crate) struct Guarded<F, R, A, C, Req, H = Arc<Shared<A, C>>> {
+    #[pin]
+    state: State<F, R, Req>,
+    holder: H,
+    _shared: PhantomData<fn() -> (A, C)>,
+}
+
+impl<F, R, A, C, Req, H: HoldsShared<A, C>> Guarded<F, R, A, C, Req, H> {
+    pub(crate) fn new(future: F, kept: Option<Req>, holder: H) -> Self {
+        Guarded {
+            state: State::Calling { future, kept },
+            holder,
+            _shared: PhantomData,
+        }
+    }
+
+    /// The fallback's shared state.
+    fn shared(&self) -> &Shared<A, C> {
+        self.holder.shared()
+    }
+}
+
+impl<F, A, C, Req, T, E, H> Future for Guarded<F, A::Future, A, C, Req, H>
 where
     F: Future<Output = Result<T, E>>,
     A: Recover<Req, T, E>,
     C: Classify<T, E>,
+    H: HoldsShared<A, C>,
 {
     type Output = Result<T, E>;
 
@@ -60,12 +90,13 @@ where
             match this.state.as_mut().project() {
                 StateProj::Calling { future, kept } => {
                     let result = ready!(future.poll(cx));
-                    let outcome = this.shared.classifier.classify(&result);
+                    let shared = this.holder.shared();
+                    let outcome = shared.classifier.classify(&result);
                     let Some(cause) = cause_of(outcome, result.is_err()) else {
                         return Poll::Ready(result);
                     };
-                    this.shared.used(cause);
-                    let answer = this.shared.action.recover(kept.take(), result);
+                    shared.used(cause);
+                    let answer = shared.action.recover(kept.take(), result);
                     this.state.set(State::Answering { future: answer });
                 }
                 StateProj::Answering { future } => return future.poll(cx),
@@ -73,6 +104,10 @@ where
         }
     }
 }
+
+/// A service's call: the guarded call holding the service's per-thread reference to
+/// the fallback.
+type ServiceGuarded<F, R, A, C, Req> = Guarded<F, R, A, C, Req, Arc<Fallback<A, C>>>;
 
 /// The response future of a [`FallbackService`](crate::FallbackService): the inner
 /// service's response, or the fallback's answer when it failed.
@@ -88,7 +123,7 @@ where
     A: Recover<Req, S::Response, S::Error>,
 {
     #[pin]
-    guarded: Guarded<S::Future, A::Future, A, C, Req>,
+    guarded: ServiceGuarded<S::Future, A::Future, A, C, Req>,
 }
 
 impl<S, Req, A, C> ResponseFuture<S, Req, A, C>
@@ -96,7 +131,7 @@ where
     S: Service<Req>,
     A: Recover<Req, S::Response, S::Error>,
 {
-    pub(crate) fn new(guarded: Guarded<S::Future, A::Future, A, C, Req>) -> Self {
+    pub(crate) fn new(guarded: ServiceGuarded<S::Future, A::Future, A, C, Req>) -> Self {
         ResponseFuture { guarded }
     }
 }
@@ -121,7 +156,7 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture")
-            .field("fallback", &self.guarded.shared.name)
+            .field("fallback", &self.guarded.shared().name)
             .finish_non_exhaustive()
     }
 }
@@ -187,7 +222,7 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CallFuture")
-            .field("fallback", &self.guarded.shared.name)
+            .field("fallback", &self.guarded.shared().name)
             .finish_non_exhaustive()
     }
 }

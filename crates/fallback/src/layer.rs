@@ -3,7 +3,9 @@
 use std::fmt;
 use std::task::{Context, Poll};
 
-use hardy_core::Classify;
+use std::sync::Arc;
+
+use hardy_core::{Classify, LocalArc};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -64,7 +66,7 @@ impl<S, A, C> Layer<S> for FallbackLayer<A, C> {
     fn layer(&self, inner: S) -> Self::Service {
         FallbackService {
             inner,
-            fallback: self.fallback.clone(),
+            fallback: LocalArc::new(self.fallback.clone()),
         }
     }
 }
@@ -78,7 +80,9 @@ impl<S, A, C> Layer<S> for FallbackLayer<A, C> {
 /// response.
 pub struct FallbackService<S, A, C> {
     inner: S,
-    fallback: Fallback<A, C>,
+    /// The service's own reference to the fallback, per thread, so that services on
+    /// different threads do not contend on one reference count.
+    fallback: LocalArc<Fallback<A, C>>,
 }
 
 impl<S: Clone, A, C> Clone for FallbackService<S, A, C> {
@@ -102,7 +106,7 @@ impl<S: fmt::Debug, A, C> fmt::Debug for FallbackService<S, A, C> {
 impl<S, A, C> FallbackService<S, A, C> {
     /// The fallback answering failed calls.
     pub fn fallback(&self) -> &Fallback<A, C> {
-        &self.fallback
+        self.fallback.handle()
     }
 
     /// The inner service.
@@ -136,8 +140,8 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        let shared = &self.fallback.shared;
-        let kept = shared.action.keep(&request);
-        ResponseFuture::new(Guarded::new(self.inner.call(request), kept, shared.clone()))
+        let fallback = Arc::clone(self.fallback.get());
+        let kept = fallback.shared.action.keep(&request);
+        ResponseFuture::new(Guarded::new(self.inner.call(request), kept, fallback))
     }
 }
