@@ -247,17 +247,20 @@ impl<A, C> Fallback<A, C> {
     /// `Err(Error::Inner(e))` when the operation failed and the fallback failed too
     /// (a `map_failure` or `or_else` answer that returns an error).
     ///
+    /// The future borrows the fallback, so a call takes no reference count; a call that
+    /// must outlive the borrow (a spawned task) moves a clone of the handle in with it.
+    ///
     /// # Cancel safety
     ///
     /// Dropping the future drops the operation, or the fallback's answer under way.
-    pub fn call<F, Fut, T, E>(&self, operation: F) -> CallFuture<Fut, A, C>
+    pub fn call<F, Fut, T, E>(&self, operation: F) -> CallFuture<'_, Fut, A, C>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         A: Recover<(), T, E> + crate::action::Answer,
         C: Classify<T, E>,
     {
-        CallFuture::new(Guarded::new(operation(), None, self.shared.clone()))
+        CallFuture::new(Guarded::new(operation(), None, &*self.shared))
     }
 
     /// A tower layer answering each wrapped service's failed calls with this

@@ -44,6 +44,13 @@ impl<A, C> HoldsShared<A, C> for Arc<Shared<A, C>> {
     }
 }
 
+impl<A, C> HoldsShared<A, C> for &Shared<A, C> {
+    #[inline]
+    fn shared(&self) -> &Shared<A, C> {
+        self
+    }
+}
+
 impl<A, C> HoldsShared<A, C> for Arc<Fallback<A, C>> {
     #[inline]
     fn shared(&self) -> &Shared<A, C> {
@@ -164,18 +171,22 @@ where
 /// The future of a direct [`Fallback::call`](crate::Fallback::call):
 /// `Result<T, hardy_core::Error<E>>` for an operation returning `Result<T, E>`.
 ///
+/// It borrows the fallback, as Tokio's semaphore futures borrow theirs, so a call takes
+/// no reference count; a call that must outlive the borrow (a spawned task) moves a
+/// clone of the handle in with it.
+///
 /// # Cancel safety
 ///
 /// As [`ResponseFuture`].
 #[pin_project]
 #[must_use = "futures do nothing unless polled"]
-pub struct CallFuture<Fut, A, C>
+pub struct CallFuture<'a, Fut, A, C>
 where
     Fut: Future,
     A: RecoverOutput<Fut::Output>,
 {
     #[pin]
-    guarded: Guarded<Fut, A::Future, A, C, ()>,
+    guarded: Guarded<Fut, A::Future, A, C, (), &'a Shared<A, C>>,
 }
 
 /// [`Recover`] for an operation's output type; implemented for every answer that
@@ -192,17 +203,17 @@ where
     type Future = <A as Recover<(), T, E>>::Future;
 }
 
-impl<Fut, A, C> CallFuture<Fut, A, C>
+impl<'a, Fut, A, C> CallFuture<'a, Fut, A, C>
 where
     Fut: Future,
     A: RecoverOutput<Fut::Output>,
 {
-    pub(crate) fn new(guarded: Guarded<Fut, A::Future, A, C, ()>) -> Self {
+    pub(crate) fn new(guarded: Guarded<Fut, A::Future, A, C, (), &'a Shared<A, C>>) -> Self {
         CallFuture { guarded }
     }
 }
 
-impl<Fut, A, C, T, E> Future for CallFuture<Fut, A, C>
+impl<Fut, A, C, T, E> Future for CallFuture<'_, Fut, A, C>
 where
     Fut: Future<Output = Result<T, E>>,
     A: Recover<(), T, E> + RecoverOutput<Result<T, E>, Future = <A as Recover<(), T, E>>::Future>,
@@ -215,7 +226,7 @@ where
     }
 }
 
-impl<Fut, A, C> fmt::Debug for CallFuture<Fut, A, C>
+impl<Fut, A, C> fmt::Debug for CallFuture<'_, Fut, A, C>
 where
     Fut: Future,
     A: RecoverOutput<Fut::Output>,
