@@ -488,8 +488,33 @@ impl Chaos {
     /// Draws the next fault and acts on it: an injected error or rejection without
     /// calling `call`, else `call`'s future, delayed and corrupted as drawn. The tower
     /// service and the direct calls both answer through it.
-    #[inline]
+    ///
+    /// A disabled chaos is one atomic load here, inlined into the caller, so that the
+    /// passed-through future is built where it is returned (returned from an out-of-line
+    /// call, it went through memory and was read back in wide loads from the narrow
+    /// stores that wrote it, a store-forwarding stall).
+    #[inline(always)]
     pub(crate) fn respond<Fut, T, E, M, C>(
+        &self,
+        make_error: &M,
+        corrupt: &C,
+        call: impl FnOnce() -> Fut,
+    ) -> ResponseFuture<Fut, E, C>
+    where
+        Fut: Future<Output = Result<T, E>>,
+        E: From<hardy_core::Rejection>,
+        M: MakeError<E>,
+        C: Corrupt<T> + Clone,
+    {
+        if !self.shared.enabled.load(Ordering::Relaxed) {
+            return ResponseFuture::pass(call());
+        }
+        self.respond_enabled(make_error, corrupt, call)
+    }
+
+    /// [`respond`](Self::respond) while enabled: draws the fault and acts on it.
+    #[inline(never)]
+    fn respond_enabled<Fut, T, E, M, C>(
         &self,
         make_error: &M,
         corrupt: &C,

@@ -83,11 +83,11 @@ where
 {
     type Output = Result<T, E>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if let Some(delay) = this.delay.as_mut() {
-            ready!(delay.as_mut().poll(cx));
-            *this.delay = None;
+        if this.delay.is_some() {
+            ready!(wait_out(this.delay, cx));
         }
         match this.state.project() {
             StateProj::Call { future, corrupt } => {
@@ -102,6 +102,17 @@ where
                 .expect("a chaos response future polled after it completed"))),
         }
     }
+}
+
+/// Waits out an injected delay, then drops its timer.
+#[cold]
+#[inline(never)]
+fn wait_out(delay: &mut Option<Pin<Box<Sleep>>>, cx: &mut Context<'_>) -> Poll<()> {
+    if let Some(timer) = delay.as_mut() {
+        ready!(timer.as_mut().poll(cx));
+        *delay = None;
+    }
+    Poll::Ready(())
 }
 
 impl<F, E, C> fmt::Debug for ResponseFuture<F, E, C> {
