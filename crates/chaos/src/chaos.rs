@@ -526,7 +526,8 @@ impl Chaos {
         M: MakeError<E>,
         C: Corrupt<T> + Clone,
     {
-        let Some(plan) = self.plan() else {
+        // `respond` has read the enabled flag; the settings decide under their lock.
+        let Some(plan) = self.plan_enabled() else {
             return ResponseFuture::pass(call());
         };
         let delay = self.delayed(plan.fault.delay);

@@ -30,18 +30,11 @@ enum State<F, R, Req> {
     },
 }
 
-/// What a call holds of its fallback's shared state: the handle's own reference (a
-/// direct call), or a service's per-thread reference to the handle.
+/// What a call holds of its fallback's shared state: a borrow of the handle's (a direct
+/// call), or a service's per-thread reference to the handle.
 pub(crate) trait HoldsShared<A, C> {
     /// The fallback's shared state.
     fn shared(&self) -> &Shared<A, C>;
-}
-
-impl<A, C> HoldsShared<A, C> for Arc<Shared<A, C>> {
-    #[inline]
-    fn shared(&self) -> &Shared<A, C> {
-        self
-    }
 }
 
 impl<A, C> HoldsShared<A, C> for &Shared<A, C> {
@@ -60,7 +53,7 @@ impl<A, C> HoldsShared<A, C> for Arc<Fallback<A, C>> {
 
 /// A call and, if it fails, the fallback's answer.
 #[pin_project]
-pub(crate) struct Guarded<F, R, A, C, Req, H = Arc<Shared<A, C>>> {
+pub(crate) struct Guarded<F, R, A, C, Req, H> {
     #[pin]
     state: State<F, R, Req>,
     holder: H,

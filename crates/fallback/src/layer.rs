@@ -1,9 +1,8 @@
 //! [`FallbackLayer`] and [`FallbackService`].
 
 use std::fmt;
-use std::task::{Context, Poll};
-
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use hardy_core::{Classify, LocalArc};
 use tower_layer::Layer;

@@ -3,12 +3,12 @@
 use std::fmt;
 use std::time::Duration;
 
+use hardy_core::sync::Tally;
 use hardy_core::{ConfigError, Name};
 use tokio::time::Instant;
 
 use crate::RetryBudgetConfig;
 use crate::sync::{Arc, Mutex};
-use hardy_core::sync::Tally;
 
 /// Tokens are counted in thousandths.
 const MILLI: u64 = 1_000;

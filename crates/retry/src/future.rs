@@ -66,12 +66,6 @@ impl<S> HoldsRetry for Arc<Shared<S>> {
     }
 }
 
-/// The retry behind what a call holds.
-#[inline]
-fn handle<R: HoldsRetry>(retry: &R) -> &Retry {
-    retry.retry()
-}
-
 /// What a [`RetryService`](crate::RetryService) shares with the calls it makes: the
 /// retry, and a spare of the inner service, which a call clones only when it makes a
 /// retry.
@@ -267,7 +261,7 @@ where
             let result = ready!(future.poll(cx));
             let outcome = this.classifier.classify(&result);
             if outcome.is_success() {
-                handle(this.retry).succeeded(this.call);
+                this.retry.retry().succeeded(this.call);
                 return Poll::Ready(result);
             }
             if !self.as_mut().failed(outcome) {
@@ -296,7 +290,7 @@ where
     fn start(self: Pin<&mut Self>) {
         let mut this = self.project();
         if let StateProj::Start { deadline } = this.state.as_mut().project() {
-            *this.call = handle(this.retry).start(deadline.take());
+            *this.call = this.retry.retry().start(deadline.take());
             match this.attempts.first_now() {
                 Some(future) => this.state.set(State::Running { future }),
                 None => this.state.set(State::Ready { caller: None }),
@@ -309,7 +303,11 @@ where
     #[inline(never)]
     fn failed(self: Pin<&mut Self>, outcome: Outcome) -> bool {
         let mut this = self.project();
-        match handle(this.retry).after_failure(this.call, outcome, this.attempts.can_retry()) {
+        match this
+            .retry
+            .retry()
+            .after_failure(this.call, outcome, this.attempts.can_retry())
+        {
             Next::Return => false,
             Next::Retry(delay) if delay.is_zero() => {
                 this.state.set(State::Ready { caller: None });
@@ -345,7 +343,7 @@ where
                     let result = ready!(future.poll(cx));
                     let outcome = this.classifier.classify(&result);
                     if outcome.is_success() {
-                        handle(this.retry).succeeded(this.call);
+                        this.retry.retry().succeeded(this.call);
                         return Poll::Ready(result);
                     }
                     if !self.as_mut().failed(outcome) {
@@ -371,7 +369,8 @@ where
                         Ok(future) => this.state.set(State::Running { future }),
                         Err(error) => {
                             let result = Err(error);
-                            handle(this.retry)
+                            this.retry
+                                .retry()
                                 .not_ready(this.call, this.classifier.classify(&result));
                             this.state.set(State::Done);
                             return Poll::Ready(result);
