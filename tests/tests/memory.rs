@@ -211,6 +211,37 @@ fn handles_are_small_and_calls_allocate_nothing() {
             .await,
         );
 
+        // A call still pending at its first poll allocates its timer, once: the timer
+        // is boxed so that calls answered at once carry no inline `Sleep`.
+        let mut pending = tower::ServiceBuilder::new()
+            .hardy_timeout(&timeout)
+            .service(tower::service_fn(|n: u64| async move {
+                tokio::task::yield_now().await;
+                Ok::<u64, BoxError>(n)
+            }));
+        for i in 0..2 {
+            pending.ready().await.expect("ready");
+            pending.call(i).await.expect("warm-up call");
+        }
+        let (blocks, bytes) = {
+            let before = dhat::HeapStats::get();
+            for i in 0..100u64 {
+                pending.ready().await.expect("ready");
+                assert_eq!(pending.call(i).await.expect("call"), i);
+            }
+            let after = dhat::HeapStats::get();
+            (
+                after.total_blocks - before.total_blocks,
+                after.total_bytes - before.total_bytes,
+            )
+        };
+        let sleep = u64::try_from(std::mem::size_of::<tokio::time::Sleep>()).expect("small");
+        assert_eq!(
+            (blocks, bytes),
+            (100, 100 * sleep),
+            "a pending call through a timeout allocates its timer once"
+        );
+
         let stack_bytes = rows[1..6].iter().map(|row| row.handle_bytes).sum();
         let stack = tower::ServiceBuilder::new()
             .hardy_rate_limit(&limiter)

@@ -10,7 +10,7 @@ use hardy_core::{Error, Rejection};
 use pin_project::pin_project;
 use tower_service::Service;
 
-use crate::limit::{Admitted, Limit};
+use crate::limit::Limit;
 use crate::limiter::Admission;
 use crate::wait::Wait;
 
@@ -192,7 +192,10 @@ where
                     let operation = operation
                         .take()
                         .expect("rate limit call polled after completion");
-                    let Admitted(admission) = this.limit.admit_request(&());
+                    let admission = match this.limit.admit_request(&()) {
+                        Ok(()) => Admission::Now,
+                        Err(later) => this.limit.admit_later(later).0,
+                    };
                     let next = match admission {
                         Admission::Now => CallState::Running {
                             future: operation(),

@@ -93,5 +93,7 @@ pub use event::RateLimitEvent;
 pub use keyed::KeyedRateLimiter;
 pub use layer::RateLimitLayer;
 pub use limit::{Admitted, ByKey, ForKey, Limit};
+#[doc(hidden)]
+pub use limiter::Undecided;
 pub use limiter::{METRIC_CALLS, METRIC_KEYS, RateLimiter};
 pub use service::RateLimitService;

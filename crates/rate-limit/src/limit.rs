@@ -3,15 +3,26 @@
 use std::fmt;
 use std::hash::Hash;
 
-use crate::limiter::Admission;
+use crate::limiter::{Admission, Undecided};
 use crate::{KeyedRateLimiter, RateLimiter};
 
 /// What decides whether a request may go: a [`RateLimiter`] (every request shares one
 /// rate), a [`ByKey`] (the rate of the request's key) or a [`ForKey`] (the rate of one
 /// fixed key). Sealed.
 pub trait Limit<Req>: sealed::Sealed {
+    /// What the limit decided for a request it did not admit at once; opaque.
     #[doc(hidden)]
-    fn admit_request(&self, request: &Req) -> Admitted;
+    type Later;
+
+    /// Admits the request now (`Ok`), or returns what its wait or refusal is made of.
+    /// The admitted path returns nothing through memory, so a call admitted at once
+    /// copies no admission.
+    #[doc(hidden)]
+    fn admit_request(&self, request: &Req) -> Result<(), Self::Later>;
+
+    /// The wait or the refusal of a request not admitted at once.
+    #[doc(hidden)]
+    fn admit_later(&self, later: Self::Later) -> Admitted;
 }
 
 /// The decision a [`Limit`] makes; opaque.
@@ -72,11 +83,27 @@ impl<K: fmt::Debug> fmt::Debug for ForKey<'_, K> {
 }
 
 impl<Req> Limit<Req> for RateLimiter {
-    // Always inlined: out of line, the admission (an enum as large as a rejection) is
-    // returned through memory and copied piece by piece on every call.
+    type Later = Undecided;
+
+    // Always inlined: the verdict stays in registers and only a call that is not
+    // admitted at once makes an admission (an enum as large as a rejection), out of line.
     #[inline(always)]
-    fn admit_request(&self, _: &Req) -> Admitted {
-        Admitted(self.admit())
+    fn admit_request(&self, _: &Req) -> Result<(), Undecided> {
+        self.decide()
+    }
+
+    #[inline(always)]
+    fn admit_later(&self, later: Undecided) -> Admitted {
+        Admitted(self.admission_later(later))
+    }
+}
+
+/// A keyed limit's admission as a [`Limit`]'s: admitted now, or the whole admission.
+#[inline]
+fn now_or_later(admission: Admission) -> Result<(), Admitted> {
+    match admission {
+        Admission::Now => Ok(()),
+        later => Err(Admitted(later)),
     }
 }
 
@@ -85,17 +112,29 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     X: Fn(&Req) -> K,
 {
+    type Later = Admitted;
+
     #[inline]
-    fn admit_request(&self, request: &Req) -> Admitted {
-        Admitted(self.limiter.admit(&(self.key)(request)))
+    fn admit_request(&self, request: &Req) -> Result<(), Admitted> {
+        now_or_later(self.limiter.admit(&(self.key)(request)))
+    }
+
+    fn admit_later(&self, later: Admitted) -> Admitted {
+        later
     }
 }
 
 /// A borrowed limit (a direct call's) decides as the limit does.
 impl<Req, L: Limit<Req>> Limit<Req> for &L {
+    type Later = L::Later;
+
     #[inline(always)]
-    fn admit_request(&self, request: &Req) -> Admitted {
+    fn admit_request(&self, request: &Req) -> Result<(), L::Later> {
         (**self).admit_request(request)
+    }
+
+    fn admit_later(&self, later: L::Later) -> Admitted {
+        (**self).admit_later(later)
     }
 }
 
@@ -103,9 +142,15 @@ impl<Req, K> Limit<Req> for ForKey<'_, K>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
+    type Later = Admitted;
+
     #[inline]
-    fn admit_request(&self, _: &Req) -> Admitted {
-        Admitted(self.limiter.admit(&self.key))
+    fn admit_request(&self, _: &Req) -> Result<(), Admitted> {
+        now_or_later(self.limiter.admit(&self.key))
+    }
+
+    fn admit_later(&self, later: Admitted) -> Admitted {
+        later
     }
 }
 

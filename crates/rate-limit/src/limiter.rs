@@ -100,11 +100,17 @@ impl Core {
         self.admission_later(verdict, now, refund)
     }
 
+    /// Counts a call admitted at once.
+    #[inline(always)]
+    pub(crate) fn admitted_now(&self) {
+        self.admitted.increment(1);
+    }
+
     /// [`admission`](Self::admission) of a call that waits or is refused: out of line,
     /// so that the admitted call's path stays short.
     #[cold]
     #[inline(never)]
-    fn admission_later(
+    pub(crate) fn admission_later(
         &self,
         verdict: Verdict,
         now: u64,
@@ -341,19 +347,51 @@ impl RateLimiter {
     }
 
     /// Decides for a call that may wait up to `max_wait`.
-    #[inline(always)]
     pub(crate) fn admit(&self) -> Admission {
+        match self.decide() {
+            Ok(()) => Admission::Now,
+            Err(later) => self.admission_later(later),
+        }
+    }
+
+    /// Admits a call now (`Ok`, counted), or returns the verdict that
+    /// [`admission_later`](Self::admission_later) makes a wait or a refusal of.
+    #[inline(always)]
+    pub(crate) fn decide(&self) -> Result<(), Undecided> {
         let shared = &self.shared;
         let core = &shared.core;
         let now = core.now();
         let (verdict, next) = core.gcra.decide_atomic(&shared.tat, now);
-        core.admission(verdict, now, || {
+        if let Verdict::Now = verdict {
+            core.admitted_now();
+            return Ok(());
+        }
+        Err(Undecided { verdict, now, next })
+    }
+
+    /// The wait or the refusal of a call that [`decide`](Self::decide) did not admit.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn admission_later(&self, later: Undecided) -> Admission {
+        let shared = &self.shared;
+        let Undecided { verdict, now, next } = later;
+        shared.core.admission_later(verdict, now, || {
             let shared = shared.clone();
             Box::new(move || {
                 shared.core.gcra.refund_atomic(&shared.tat, next);
             })
         })
     }
+}
+
+/// A limiter's verdict on a call it did not admit at once, with the clock reading and
+/// the state it was taken at; opaque.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct Undecided {
+    verdict: Verdict,
+    now: u64,
+    next: u64,
 }
 
 impl fmt::Debug for RateLimiter {

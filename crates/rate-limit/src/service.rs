@@ -69,7 +69,12 @@ where
 
     #[inline(always)]
     fn call(&mut self, request: Req) -> Self::Future {
-        let Admitted(admission) = self.limit.admit_request(&request);
+        let later = match self.limit.admit_request(&request) {
+            Ok(()) => return ResponseFuture::running(self.inner.call(request)),
+            Err(later) => later,
+        };
+        // Not admitted at once: the limit makes the wait or the refusal out of line.
+        let Admitted(admission) = self.limit.admit_later(later);
         match admission {
             Admission::Now => ResponseFuture::running(self.inner.call(request)),
             Admission::After(wait) => {

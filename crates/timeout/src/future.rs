@@ -18,7 +18,10 @@ use crate::Timeout;
 /// [`Timeout::wrap`].
 ///
 /// The inner future is polled first. If it is ready, no timer is created and no clock
-/// is read; the timer starts at the first poll that finds it pending.
+/// is read; the timer starts at the first poll that finds it pending, and is allocated
+/// then. Kept inline, Tokio's timer would be most of the future's size (112 bytes),
+/// which every caller's `.await` copies, twice, for every call, including those that
+/// are ready at once.
 ///
 /// # Cancel safety
 ///
@@ -29,8 +32,8 @@ use crate::Timeout;
 pub struct Timed<F, H = Timeout> {
     #[pin]
     future: F,
-    #[pin]
-    sleep: Option<Sleep>,
+    /// The timer, from the first poll that found the inner future pending.
+    sleep: Option<Pin<Box<Sleep>>>,
     timer: Timer,
     /// The [`Timeout`], or (for a service) its per-thread reference.
     timeout: H,
@@ -77,7 +80,7 @@ impl<F: Future, H: Borrow<Timeout>> Future for Timed<F, H> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
+        let this = self.project();
         if let Poll::Ready(output) = this.future.poll(cx) {
             return Poll::Ready(Ok(output));
         }
@@ -94,7 +97,7 @@ impl<F: Future, H: Borrow<Timeout>> Future for Timed<F, H> {
                 by_deadline,
             };
             if let Some(expiry) = expiry {
-                this.sleep.set(Some(sleep_until(expiry)));
+                *this.sleep = Some(Box::pin(sleep_until(expiry)));
             }
         }
         let (
@@ -103,7 +106,7 @@ impl<F: Future, H: Borrow<Timeout>> Future for Timed<F, H> {
                 by_deadline,
             },
             Some(mut sleep),
-        ) = (*this.timer, this.sleep.as_mut().as_pin_mut())
+        ) = (*this.timer, this.sleep.as_mut().map(Pin::as_mut))
         else {
             // A limit too far away to add to the clock never fires.
             return Poll::Pending;
