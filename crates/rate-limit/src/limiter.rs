@@ -387,7 +387,7 @@ impl RateLimiter {
 /// A limiter's verdict on a call it did not admit at once, with the clock reading and
 /// the state it was taken at; opaque.
 #[doc(hidden)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct Undecided {
     verdict: Verdict,
     now: u64,

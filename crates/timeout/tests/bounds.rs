@@ -30,4 +30,8 @@ fn bounds() {
     unpin::<Timeout>();
     unpin::<TimeoutLayer>();
     unpin::<Deadline>();
+    // The timer is boxed, so a timed future is `Unpin` when the inner future is.
+    unpin::<Timed<Ready<()>>>();
+    unpin::<ResponseFuture<Ready<Result<(), ()>>>>();
+    unpin::<CallFuture<'static, Ready<Result<(), ()>>>>();
 }
