@@ -94,7 +94,7 @@ impl Core {
         refund: impl FnOnce() -> Refund,
     ) -> Admission {
         if let Verdict::Now = verdict {
-            self.admitted.increment(1);
+            self.admitted_now();
             return Admission::Now;
         }
         self.admission_later(verdict, now, refund)
@@ -128,7 +128,7 @@ impl Core {
     pub(crate) fn checked(&self, verdict: Verdict) -> Result<(), Rejection> {
         match verdict {
             Verdict::Now => {
-                self.admitted.increment(1);
+                self.admitted_now();
                 Ok(())
             }
             Verdict::After(retry_after) | Verdict::Refused(retry_after) => {
