@@ -69,6 +69,24 @@ macro_rules! hardy_stack {
     };
 }
 
+/// The same five patterns, the breaker, bulkhead and timeout as one [`hardy::Pipeline`]
+/// whose calls hold one reference for the three.
+macro_rules! hardy_pipeline {
+    ($h:expr, $limit:ident) => {
+        ServiceBuilder::new()
+            .hardy_rate_limit(&$h.$limit)
+            .hardy_retry(&$h.retry)
+            .layer(
+                hardy::Pipeline::new()
+                    .breaker(&$h.breaker)
+                    .bulkhead(&$h.bulkhead)
+                    .timeout(&$h.timeout)
+                    .layer(),
+            )
+            .service(Echo)
+    };
+}
+
 /// tower's own layers, with tower-resilience's breaker where tower has none.
 macro_rules! tower_stack {
     () => {
@@ -138,6 +156,14 @@ fn stack(c: &mut Criterion) {
         let mut service = hardy_stack!(handles, fast_limit);
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
+    group.bench_function("hardy_pipeline", |b| {
+        let mut service = hardy_pipeline!(handles, limit);
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.bench_function("hardy_pipeline_fast_clock", |b| {
+        let mut service = hardy_pipeline!(handles, fast_limit);
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
     group.bench_function("tower", |b| {
         let mut service = rt.block_on(async { tower_stack!() });
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
@@ -154,6 +180,10 @@ fn stack(c: &mut Criterion) {
     });
     group.bench_function("hardy", |b| {
         let service = hardy_stack!(handles);
+        b.iter_custom(|n| time_calls_on_two_threads(&service, n));
+    });
+    group.bench_function("hardy_pipeline", |b| {
+        let service = hardy_pipeline!(handles, limit);
         b.iter_custom(|n| time_calls_on_two_threads(&service, n));
     });
     group.bench_function("tower_resilience", |b| {

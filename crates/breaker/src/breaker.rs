@@ -265,24 +265,86 @@ impl Admission {
     }
 }
 
-/// The right to run one call, and the duty to record it. Dropping it unrecorded (the
-/// call was cancelled or panicked) frees a probe slot.
+/// The right to run one call, and the duty to record it, without the breaker: whoever
+/// holds it keeps the breaker and hands it to [`record`](Self::record), or to
+/// [`release`](Self::release) if the call ends unrecorded (cancelled or panicked), which
+/// frees a half-open probe's slot. A ticket neither recorded nor released leaves a
+/// probe's slot taken until the breaker's next transition.
+///
+/// The breaker's own futures hold a [`Permit`] (a ticket and what keeps the breaker
+/// alive); a future that composes several patterns and keeps one reference to all their
+/// handles holds tickets instead (`hardy::Pipeline`).
 #[derive(Debug)]
-pub(crate) struct Permit<O: Owner> {
-    breaker: O,
+#[must_use = "a ticket is recorded or released"]
+pub struct Ticket {
     admission: Admission,
     /// When the call started, in nanoseconds since the breaker's epoch, when slow calls
     /// are detected; `NOT_TIMED` otherwise.
     started: u64,
 }
 
+impl Ticket {
+    /// Admits a call to `breaker` (and starts its clock, if slow calls are detected), or
+    /// says why not: [`Rejection::CircuitOpen`].
+    #[inline(always)]
+    pub fn admit(breaker: &CircuitBreaker) -> Result<Ticket, Rejection> {
+        let admission = breaker.try_acquire()?;
+        Ok(Ticket::new(breaker, admission))
+    }
+
+    #[inline(always)]
+    fn new(breaker: &CircuitBreaker, admission: Admission) -> Self {
+        Ticket {
+            started: breaker.call_started(),
+            admission,
+        }
+    }
+
+    /// Records the call's outcome on `breaker`, the breaker that admitted it, once: a
+    /// ticket recorded or released records nothing more.
+    #[inline(always)]
+    pub fn record(&mut self, breaker: &CircuitBreaker, outcome: Outcome) {
+        let admission = self.admission;
+        if admission.word == SPENT {
+            return;
+        }
+        // Recorded: releasing the ticket now must not free a probe slot.
+        self.admission.word = SPENT;
+        breaker.record(admission, self.started, outcome);
+    }
+
+    /// Lets go of a call that ends unrecorded: a probe's slot is freed for another
+    /// probe. Nothing happens for a ticket already recorded or released.
+    #[inline]
+    pub fn release(&mut self, breaker: &CircuitBreaker) {
+        let admission = self.admission;
+        self.admission.word = SPENT;
+        if admission.word != SPENT && admission.probe() {
+            breaker.release_probe(admission.generation());
+        }
+    }
+
+    /// Whether the ticket is recorded or released.
+    #[must_use]
+    pub fn is_spent(&self) -> bool {
+        self.admission.word == SPENT
+    }
+}
+
+/// A [`Ticket`] and what keeps its breaker alive. Dropping it unrecorded (the call was
+/// cancelled or panicked) frees a probe slot.
+#[derive(Debug)]
+pub(crate) struct Permit<O: Owner> {
+    breaker: O,
+    ticket: Ticket,
+}
+
 impl<O: Owner> Permit<O> {
     #[inline]
     pub(crate) fn new(breaker: O, admission: Admission) -> Self {
         Permit {
-            started: breaker.breaker().call_started(),
+            ticket: Ticket::new(breaker.breaker(), admission),
             breaker,
-            admission,
         }
     }
 
@@ -292,24 +354,14 @@ impl<O: Owner> Permit<O> {
     /// which stalls the processor's store forwarding.
     #[inline(always)]
     pub(crate) fn record(&mut self, outcome: Outcome) {
-        let admission = self.admission;
-        if admission.word == SPENT {
-            return;
-        }
-        // Recorded: dropping the permit now must not free a probe slot.
-        self.admission.word = SPENT;
-        self.breaker
-            .breaker()
-            .record(admission, self.started, outcome);
+        self.ticket.record(self.breaker.breaker(), outcome);
     }
 }
 
 impl<O: Owner> Drop for Permit<O> {
     fn drop(&mut self) {
-        if self.admission.probe() {
-            self.breaker
-                .breaker()
-                .release_probe(self.admission.generation());
+        if self.ticket.admission.probe() {
+            self.ticket.release(self.breaker.breaker());
         }
     }
 }

@@ -81,7 +81,7 @@ mod state;
 mod sync;
 
 pub use breaker::{
-    BreakerSnapshot, CircuitBreaker, METRIC_CALLS, METRIC_STATE, METRIC_TRANSITIONS,
+    BreakerSnapshot, CircuitBreaker, METRIC_CALLS, METRIC_STATE, METRIC_TRANSITIONS, Ticket,
 };
 pub use config::{
     BreakerBuilder, BreakerConfig, DEFAULT_CONSECUTIVE_FAILURES, DEFAULT_FAILURE_RATIO,

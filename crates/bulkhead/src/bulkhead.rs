@@ -227,6 +227,91 @@ impl fmt::Debug for BulkheadPermit {
     }
 }
 
+/// A held slot without the bulkhead: whoever holds it keeps the bulkhead and hands it to
+/// [`release`](Self::release) when the call ends, however it ends. A ticket never
+/// released keeps its slot taken for good.
+///
+/// The bulkhead's own futures and [`BulkheadPermit`] free their slot when dropped; a
+/// future that composes several patterns and keeps one reference to all their handles
+/// holds tickets instead (`hardy::Pipeline`).
+#[derive(Debug)]
+#[must_use = "a ticket's slot is taken until it is released"]
+pub struct Ticket {
+    source: Source,
+}
+
+impl Ticket {
+    /// Takes a slot of `bulkhead` now, queues for one (within the bulkhead's
+    /// `max_waiting` and `max_wait`), or says why not: [`Rejection::BulkheadFull`].
+    #[inline(always)]
+    pub fn admit(bulkhead: &Bulkhead) -> Admit {
+        match bulkhead.admit() {
+            Admission::Now(source) => Admit::Now(Ticket { source }),
+            Admission::Wait(waiting) => Admit::Wait(Queued {
+                waiting: Box::into_pin(waiting),
+            }),
+            Admission::Refused(rejection) => Admit::Refused(rejection),
+        }
+    }
+
+    /// Frees the slot on `bulkhead`, the bulkhead that granted it (for the first waiter,
+    /// if any).
+    #[inline(always)]
+    pub fn release(self, bulkhead: &Bulkhead) {
+        bulkhead.release(self.source);
+    }
+
+    /// Whether the slot is borrowed from the spare capacity of [`Partitions`](crate::Partitions).
+    #[must_use]
+    pub fn is_borrowed(&self) -> bool {
+        self.source == Source::Spare
+    }
+}
+
+/// What [`Ticket::admit`] decided.
+#[derive(Debug)]
+pub enum Admit {
+    /// A slot, taken now.
+    Now(Ticket),
+    /// A place in the bulkhead's queue.
+    Wait(Queued),
+    /// Refused: no slot, and no place in the queue.
+    Refused(Rejection),
+}
+
+/// A call's place in a bulkhead's queue, without the bulkhead: polled with it until a
+/// slot is granted or the wait runs out, or [`abandon`](Self::abandon)ed with it if the
+/// call is given up first. A place neither granted nor abandoned takes the slot it is
+/// granted for good.
+#[derive(Debug)]
+#[must_use = "a queued call is polled until admitted or abandoned"]
+pub struct Queued {
+    waiting: Pin<Box<Waiting>>,
+}
+
+impl Queued {
+    /// Ready with a slot, or with [`Rejection::BulkheadFull`] once the bulkhead's
+    /// `max_wait` runs out. `bulkhead` is the one the call queued on.
+    pub fn poll_admit(
+        &mut self,
+        bulkhead: &Bulkhead,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Ticket, Rejection>> {
+        self.waiting
+            .as_mut()
+            .poll_admit(bulkhead, cx)
+            .map_ok(|()| Ticket {
+                source: Source::Own,
+            })
+    }
+
+    /// Leaves the queue if still in it; a slot granted meanwhile goes to the next
+    /// waiter. Nothing happens once the wait is settled.
+    pub fn abandon(&mut self, bulkhead: &Bulkhead) {
+        self.waiting.as_mut().abandon(bulkhead);
+    }
+}
+
 /// How a call was admitted, or not.
 pub(crate) enum Admission {
     Now(Source),

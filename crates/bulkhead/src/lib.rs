@@ -79,8 +79,8 @@ mod state;
 mod sync;
 
 pub use bulkhead::{
-    Bulkhead, BulkheadPermit, BulkheadStats, METRIC_CALLS, METRIC_IN_FLIGHT, METRIC_WAIT,
-    METRIC_WAITING,
+    Admit, Bulkhead, BulkheadPermit, BulkheadStats, METRIC_CALLS, METRIC_IN_FLIGHT, METRIC_WAIT,
+    METRIC_WAITING, Queued, Ticket,
 };
 pub use config::{
     BulkheadBuilder, BulkheadConfig, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_WAIT, DEFAULT_MAX_WAITING,

@@ -74,6 +74,8 @@ mod document;
 mod ext;
 #[cfg(feature = "config")]
 pub mod optional;
+#[cfg(all(feature = "breaker", feature = "bulkhead", feature = "timeout"))]
+pub mod pipeline;
 #[cfg(feature = "config")]
 mod policies;
 
@@ -118,6 +120,8 @@ pub use hardy_retry as retry;
 /// Timeouts, per-operation timeout tables and deadlines: `hardy-timeout`.
 #[cfg(feature = "timeout")]
 pub use hardy_timeout as timeout;
+#[cfg(all(feature = "breaker", feature = "bulkhead", feature = "timeout"))]
+pub use pipeline::{Pipeline, PipelineLayer, PipelineService};
 #[cfg(feature = "config")]
 pub use policies::{OperationLayer, OperationService, Policies, StackPlan, TIMEOUT_TABLE};
 

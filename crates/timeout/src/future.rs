@@ -32,13 +32,26 @@ use crate::Timeout;
 pub struct Timed<F, H = Timeout> {
     #[pin]
     future: F,
-    /// The timer, from the first poll that found the inner future pending.
-    sleep: Option<Pin<Box<Sleep>>>,
-    timer: Timer,
+    countdown: Countdown,
     /// The [`Timeout`], or (for a service) its per-thread reference.
     timeout: H,
 }
 
+/// One call's countdown, without the timeout: whoever holds it keeps the [`Timeout`] and
+/// polls it with the timeout whenever the call is found pending. The first such poll
+/// reads the clock and allocates the timer, so a call that is never pending reads no
+/// clock and allocates nothing; the countdown ends at the timeout's limit, or at the
+/// caller's deadline if that is earlier.
+///
+/// [`Timed`] and the timeout's service hold one beside the timeout; a future that
+/// composes several patterns and keeps one reference to all their handles holds a
+/// countdown instead (`hardy::Pipeline`).
+#[derive(Debug)]
+pub struct Countdown {
+    /// The timer, from the first poll that found the call pending.
+    sleep: Option<Pin<Box<Sleep>>>,
+    timer: Timer,
+}
 #[derive(Debug, Clone, Copy)]
 enum Timer {
     /// Not polled pending yet: no clock read, no timer; the caller's deadline, if the
@@ -53,8 +66,7 @@ impl<F, H> Timed<F, H> {
     pub(crate) fn new(future: F, timeout: H, deadline: Option<Instant>) -> Self {
         Timed {
             future,
-            sleep: None,
-            timer: Timer::Idle { deadline },
+            countdown: Countdown::new(deadline),
             timeout,
         }
     }
@@ -84,39 +96,63 @@ impl<F: Future, H: Borrow<Timeout>> Future for Timed<F, H> {
         if let Poll::Ready(output) = this.future.poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        if let Timer::Idle { deadline } = *this.timer {
-            let started = Instant::now();
-            let own = started.checked_add(Borrow::<Timeout>::borrow(this.timeout).duration());
-            let (expiry, by_deadline) = match (own, deadline) {
-                (Some(own), Some(deadline)) if deadline < own => (Some(deadline), true),
-                (None, Some(deadline)) => (Some(deadline), true),
-                (own, _) => (own, false),
-            };
-            *this.timer = Timer::Armed {
-                started,
-                by_deadline,
-            };
-            if let Some(expiry) = expiry {
-                *this.sleep = Some(Box::pin(sleep_until(expiry)));
-            }
+        this.countdown
+            .poll_expired(Borrow::<Timeout>::borrow(this.timeout), cx)
+            .map(Err)
+    }
+}
+
+impl Countdown {
+    /// A countdown not started, for a call whose caller's deadline, if any, is
+    /// `deadline`.
+    #[inline(always)]
+    pub fn new(deadline: Option<Instant>) -> Self {
+        Countdown {
+            sleep: None,
+            timer: Timer::Idle { deadline },
+        }
+    }
+
+    /// Starts the countdown if it has not started, and is ready with
+    /// [`Rejection::Timeout`] once it runs out. Polled only while the call is pending:
+    /// the first poll is when the call's time starts. `timeout` is the timeout the
+    /// countdown is for.
+    #[inline]
+    pub fn poll_expired(&mut self, timeout: &Timeout, cx: &mut Context<'_>) -> Poll<Rejection> {
+        if let Timer::Idle { deadline } = self.timer {
+            self.start(timeout, deadline);
         }
         let (
             Timer::Armed {
                 started,
                 by_deadline,
             },
-            Some(mut sleep),
-        ) = (*this.timer, this.sleep.as_mut().map(Pin::as_mut))
+            Some(sleep),
+        ) = (self.timer, self.sleep.as_mut())
         else {
             // A limit too far away to add to the clock never fires.
             return Poll::Pending;
         };
         ready!(sleep.as_mut().poll(cx));
-        Poll::Ready(Err(Borrow::<Timeout>::borrow(this.timeout).expired(
+        Poll::Ready(timeout.expired(started, sleep.deadline(), by_deadline))
+    }
+
+    #[cold]
+    fn start(&mut self, timeout: &Timeout, deadline: Option<Instant>) {
+        let started = Instant::now();
+        let own = started.checked_add(timeout.duration());
+        let (expiry, by_deadline) = match (own, deadline) {
+            (Some(own), Some(deadline)) if deadline < own => (Some(deadline), true),
+            (None, Some(deadline)) => (Some(deadline), true),
+            (own, _) => (own, false),
+        };
+        self.timer = Timer::Armed {
             started,
-            sleep.deadline(),
             by_deadline,
-        )))
+        };
+        if let Some(expiry) = expiry {
+            self.sleep = Some(Box::pin(sleep_until(expiry)));
+        }
     }
 }
 
