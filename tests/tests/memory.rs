@@ -258,13 +258,47 @@ fn handles_are_small_and_calls_allocate_nothing() {
             )
             .await,
         );
+        let pipeline = hardy::Pipeline::new()
+            .breaker(&breaker)
+            .bulkhead(&bulkhead)
+            .timeout(&timeout);
+        let pipeline_bytes = rows
+            .iter()
+            .filter(|row| matches!(row.pattern, "breaker" | "bulkhead" | "timeout"))
+            .map(|row| row.handle_bytes)
+            .sum();
+        rows.push(
+            measure(
+                "pipeline (breaker, bulkhead, timeout)",
+                pipeline_bytes,
+                tower::ServiceBuilder::new()
+                    .hardy_pipeline(&pipeline)
+                    .service(echo()),
+            )
+            .await,
+        );
+        rows.push(
+            measure(
+                "stack with the pipeline (rate limit, retry, pipeline)",
+                stack_bytes,
+                tower::ServiceBuilder::new()
+                    .hardy_rate_limit(&limiter)
+                    .hardy_retry(&retry)
+                    .hardy_pipeline(&pipeline)
+                    .service(echo()),
+            )
+            .await,
+        );
         // The original, never called, for another thread: each service there takes a
         // reference of its own to its handle once, on its second call, and never again;
         // clones made there for one call each take none. The load shedder's and the
         // fallback's services likewise.
         (rows, stack, (shed_bytes, shed), (fallback_bytes, answered))
     });
-    let stack_bytes = rows.last().map_or(0, |row| row.handle_bytes);
+    let stack_bytes = rows
+        .iter()
+        .find(|row| row.pattern.starts_with("stack (rate limit"))
+        .map_or(0, |row| row.handle_bytes);
     let on_another_thread = std::thread::spawn(move || {
         paused_runtime().block_on(async move {
             let per_call = per_call_clones(

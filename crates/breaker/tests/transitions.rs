@@ -521,3 +521,38 @@ async fn metrics_only_reports_instead_of_opening() {
         "each trip reported once, then the window starts over"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_ticket_records_once_and_a_released_probe_frees_its_slot() {
+    use hardy_breaker::Ticket;
+
+    let breaker = half_open(consecutive(1)).await;
+    let mut probe = Ticket::admit(&breaker).expect("the one probe is admitted");
+    assert!(!probe.is_spent());
+    assert!(
+        matches!(Ticket::admit(&breaker), Err(Rejection::CircuitOpen { .. })),
+        "the probe slot is taken"
+    );
+    probe.release(&breaker);
+    assert!(probe.is_spent());
+    // Released: nothing recorded, the breaker still half-open, the slot free again.
+    probe.record(&breaker, Outcome::RETRYABLE_FAILURE);
+    assert_eq!(breaker.state(), BreakerState::HalfOpen);
+
+    let mut next = Ticket::admit(&breaker).expect("the freed slot admits another probe");
+    next.record(&breaker, Outcome::Success);
+    assert!(next.is_spent());
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    // Recorded once: a second record or a release changes nothing.
+    next.record(&breaker, Outcome::RETRYABLE_FAILURE);
+    next.release(&breaker);
+    assert_eq!(breaker.state(), BreakerState::Closed);
+
+    let mut failing = Ticket::admit(&breaker).expect("closed");
+    failing.record(&breaker, Outcome::RETRYABLE_FAILURE);
+    assert_eq!(
+        breaker.state(),
+        BreakerState::Open,
+        "one failure in a row opens it"
+    );
+}

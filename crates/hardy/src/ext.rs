@@ -51,6 +51,21 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
         bulkhead: &crate::bulkhead::Bulkhead,
     ) -> ServiceBuilder<Stack<crate::bulkhead::BulkheadLayer, L>>;
 
+    /// Adds a [`PipelineLayer`](crate::PipelineLayer) guarding each call with
+    /// `pipeline`'s breaker, bulkhead and timeout, in that order, and the default
+    /// classifier: the three layers' decisions, one reference per call.
+    #[cfg(all(
+        feature = "retry",
+        feature = "breaker",
+        feature = "rate-limit",
+        feature = "bulkhead",
+        feature = "timeout"
+    ))]
+    fn hardy_pipeline(
+        self,
+        pipeline: &crate::Pipeline,
+    ) -> ServiceBuilder<Stack<crate::PipelineLayer, L>>;
+
     /// Adds a [`RetryLayer`](crate::retry::RetryLayer) retrying each call with `retry`,
     /// the default classifier and cloned requests.
     #[cfg(feature = "retry")]
@@ -132,6 +147,20 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         bulkhead: &crate::bulkhead::Bulkhead,
     ) -> ServiceBuilder<Stack<crate::bulkhead::BulkheadLayer, L>> {
         self.layer(bulkhead.layer())
+    }
+
+    #[cfg(all(
+        feature = "retry",
+        feature = "breaker",
+        feature = "rate-limit",
+        feature = "bulkhead",
+        feature = "timeout"
+    ))]
+    fn hardy_pipeline(
+        self,
+        pipeline: &crate::Pipeline,
+    ) -> ServiceBuilder<Stack<crate::PipelineLayer, L>> {
+        self.layer(pipeline.layer())
     }
 
     #[cfg(feature = "retry")]

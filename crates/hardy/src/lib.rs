@@ -74,7 +74,13 @@ mod document;
 mod ext;
 #[cfg(feature = "config")]
 pub mod optional;
-#[cfg(all(feature = "breaker", feature = "bulkhead", feature = "timeout"))]
+#[cfg(all(
+    feature = "retry",
+    feature = "breaker",
+    feature = "rate-limit",
+    feature = "bulkhead",
+    feature = "timeout"
+))]
 pub mod pipeline;
 #[cfg(feature = "config")]
 mod policies;
@@ -120,7 +126,13 @@ pub use hardy_retry as retry;
 /// Timeouts, per-operation timeout tables and deadlines: `hardy-timeout`.
 #[cfg(feature = "timeout")]
 pub use hardy_timeout as timeout;
-#[cfg(all(feature = "breaker", feature = "bulkhead", feature = "timeout"))]
+#[cfg(all(
+    feature = "retry",
+    feature = "breaker",
+    feature = "rate-limit",
+    feature = "bulkhead",
+    feature = "timeout"
+))]
 pub use pipeline::{Pipeline, PipelineLayer, PipelineService};
 #[cfg(feature = "config")]
 pub use policies::{OperationLayer, OperationService, Policies, StackPlan, TIMEOUT_TABLE};

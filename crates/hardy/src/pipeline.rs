@@ -1,13 +1,15 @@
-//! [`Pipeline`]: a circuit breaker, a bulkhead and a timeout guarding each call in one
-//! layer, whose calls hold one reference for all three.
+//! [`Pipeline`]: a retry, a circuit breaker, a rate limit, a bulkhead and a timeout
+//! guarding each call in one layer, whose calls hold one reference for all five.
 //!
-//! Stacked as three layers, each pattern's response future holds its own reference to
-//! its handle, because a tower response future outlives the service that made it: three
-//! reference counts taken and given back on every call, each an atomic operation on a
-//! shared word. A pipeline keeps the three handles behind one reference, and its future
-//! is one state machine that admits, runs, times and records the call against them:
-//! one reference count for all three. What each pattern decides is unchanged: the same
-//! handles, shared with any layer or direct call that uses them, in the same order.
+//! Stacked as layers, each pattern's response future that records something after the
+//! call holds its own reference to its handle, because a tower response future
+//! outlives the service that made it: a reference count taken and given back on every
+//! call for each of the retry, the breaker, the bulkhead and the timeout, each an
+//! atomic operation on a shared word. A pipeline keeps the handles behind one reference,
+//! and its future is one state machine that admits, runs, times, records and retries
+//! the call against them: one reference count for all of them. What each pattern
+//! decides is unchanged: the same handles, shared with any layer or direct call that
+//! uses them, in the same order.
 
 use std::fmt;
 use std::future::Future;
@@ -17,34 +19,43 @@ use std::task::{Context, Poll, ready};
 
 use hardy_breaker::{CircuitBreaker, Ticket as BreakerTicket};
 use hardy_bulkhead::{Admit, Bulkhead, Queued, Ticket as BulkheadTicket};
-use hardy_core::{Classify, DefaultClassifier, LocalArc, Rejection};
+use hardy_core::sync::Mutex;
+use hardy_core::{Classify, DefaultClassifier, LocalArc, Outcome, Rejection};
+use hardy_rate_limit::{Limit, RateLimiter, Turn, TurnWait};
+use hardy_retry::{CloneRequest, Cloned, Next, Retry, Tries};
 use hardy_timeout::Timeout;
 use hardy_timeout::future::Countdown;
 use pin_project::{pin_project, pinned_drop};
 use tower_layer::Layer;
 use tower_service::Service;
 
-/// A circuit breaker, a bulkhead and a timeout, each optional, guarding each call in
-/// that order, outermost first, as one tower layer.
+/// A retry, a circuit breaker, a rate limit, a bulkhead and a timeout, each optional,
+/// guarding each call in that order, outermost first, as one tower layer.
 ///
-/// It decides exactly as the three layers stacked in that order
-/// (`.hardy_breaker(&b).hardy_bulkhead(&k).hardy_timeout(&t)`) do:
+/// It decides exactly as those layers stacked in that order do
+/// (`.hardy_retry(&r).hardy_breaker(&b).hardy_rate_limit(&l).hardy_bulkhead(&k)
+/// .hardy_timeout(&t)`, the order of [`Policies::stack`](crate::Policies::stack)):
 ///
-/// - the breaker admits the call or refuses it with [`Rejection::CircuitOpen`];
-/// - the bulkhead takes a slot, queues for one, or refuses with
-///   [`Rejection::BulkheadFull`];
-/// - the timeout starts when the call is first found pending, and ends it with
+/// - the retry makes each attempt through everything below it, and retries failures
+///   its schedule, budget and deadline allow, with a clone of the service made ready
+///   and a copy of the request;
+/// - for each attempt the breaker admits or refuses with [`Rejection::CircuitOpen`];
+///   the rate limit admits now, after a wait for a reserved turn, or refuses with
+///   [`Rejection::RateLimited`]; the bulkhead takes a slot, queues for one, or refuses
+///   with [`Rejection::BulkheadFull`];
+/// - the timeout starts when the attempt is first found pending, and ends it with
 ///   [`Rejection::Timeout`] at the limit;
-/// - the call's result, or the bulkhead's or the timeout's rejection, is classified and
-///   recorded by the breaker, and the slot freed, as soon as the call ends.
+/// - the attempt's result, or a rejection from below the breaker, is classified once,
+///   recorded by the breaker and judged by the retry, and the slot is freed, as soon as
+///   the attempt ends.
 ///
-/// Its calls differ from the stack's in what they cost: the three handles sit behind one
-/// reference, so a call takes one reference count instead of three, and its future is
-/// one state machine instead of three nested ones. The handles are the same: a breaker,
-/// bulkhead or timeout in a pipeline shares its state with every other layer, service and
-/// direct call that uses it.
+/// Its calls differ from the stack's in what they cost: the handles sit behind one
+/// reference, so a call takes one reference count instead of four, and its future is
+/// one state machine instead of five nested ones. The handles are the same: a handle in
+/// a pipeline shares its state with every other layer, service and direct call that
+/// uses it.
 ///
-/// A pipeline is a cheap handle: clones share the same three handles.
+/// A pipeline is a cheap handle: clones share the same handles.
 ///
 /// # Examples
 ///
@@ -56,15 +67,17 @@ use tower_service::Service;
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() -> Result<(), BoxError> {
+/// let retry = Retry::builder("soil-read").max_attempts(3).build()?;
 /// let breaker = CircuitBreaker::builder("soil-sensor").build()?;
 /// let bulkhead = Bulkhead::builder("soil-sensor").max_concurrent(4).build()?;
 /// let timeout = Timeout::new("soil-read", Duration::from_secs(1))?;
 /// let pipeline = Pipeline::new()
+///     .retry(&retry)
 ///     .breaker(&breaker)
 ///     .bulkhead(&bulkhead)
 ///     .timeout(&timeout);
 /// let mut read = ServiceBuilder::new()
-///     .layer(pipeline.layer())
+///     .hardy_pipeline(&pipeline)
 ///     .service_fn(|sensor: u8| async move { Ok::<_, BoxError>(u16::from(sensor) * 10) });
 /// assert_eq!(read.ready().await?.call(3).await?, 30);
 /// # Ok(())
@@ -72,7 +85,9 @@ use tower_service::Service;
 /// ```
 #[derive(Clone, Default)]
 pub struct Pipeline {
+    retry: Option<Retry>,
     breaker: Option<CircuitBreaker>,
+    rate_limit: Option<RateLimiter>,
     bulkhead: Option<Bulkhead>,
     timeout: Option<Timeout>,
 }
@@ -83,22 +98,38 @@ impl Pipeline {
         Pipeline::default()
     }
 
-    /// Guards each call with `breaker`, outermost (replacing any breaker set before).
+    /// Retries each call with `retry`, outermost: each attempt goes through everything
+    /// below (replacing any retry set before).
+    #[must_use]
+    pub fn retry(mut self, retry: &Retry) -> Self {
+        self.retry = Some(retry.clone());
+        self
+    }
+
+    /// Guards each attempt with `breaker` (replacing any breaker set before).
     #[must_use]
     pub fn breaker(mut self, breaker: &CircuitBreaker) -> Self {
         self.breaker = Some(breaker.clone());
         self
     }
 
-    /// Admits each call the breaker lets through with `bulkhead` (replacing any bulkhead
-    /// set before).
+    /// Paces the attempts the breaker lets through with `limiter` (replacing any rate
+    /// limit set before).
+    #[must_use]
+    pub fn rate_limit(mut self, limiter: &RateLimiter) -> Self {
+        self.rate_limit = Some(limiter.clone());
+        self
+    }
+
+    /// Admits each attempt the rate limit lets through with `bulkhead` (replacing any
+    /// bulkhead set before).
     #[must_use]
     pub fn bulkhead(mut self, bulkhead: &Bulkhead) -> Self {
         self.bulkhead = Some(bulkhead.clone());
         self
     }
 
-    /// Limits each admitted call with `timeout`, innermost (replacing any timeout set
+    /// Limits each admitted attempt with `timeout`, innermost (replacing any timeout set
     /// before).
     #[must_use]
     pub fn timeout(mut self, timeout: &Timeout) -> Self {
@@ -106,9 +137,19 @@ impl Pipeline {
         self
     }
 
+    /// The retry, if one is set.
+    pub fn get_retry(&self) -> Option<&Retry> {
+        self.retry.as_ref()
+    }
+
     /// The breaker, if one is set.
     pub fn get_breaker(&self) -> Option<&CircuitBreaker> {
         self.breaker.as_ref()
+    }
+
+    /// The rate limit, if one is set.
+    pub fn get_rate_limit(&self) -> Option<&RateLimiter> {
+        self.rate_limit.as_ref()
     }
 
     /// The bulkhead, if one is set.
@@ -121,12 +162,13 @@ impl Pipeline {
         self.timeout.as_ref()
     }
 
-    /// A layer guarding services with this pipeline, the breaker classifying results with
-    /// [`DefaultClassifier`].
+    /// A layer guarding services with this pipeline: results are classified with
+    /// [`DefaultClassifier`] and requests copied for retries with `Clone`.
     pub fn layer(&self) -> PipelineLayer {
         PipelineLayer {
             pipeline: self.clone(),
             classifier: DefaultClassifier,
+            policy: Cloned,
         }
     }
 }
@@ -134,7 +176,12 @@ impl Pipeline {
 impl fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pipeline")
+            .field("retry", &self.retry.as_ref().map(Retry::name))
             .field("breaker", &self.breaker.as_ref().map(CircuitBreaker::name))
+            .field(
+                "rate_limit",
+                &self.rate_limit.as_ref().map(RateLimiter::name),
+            )
             .field("bulkhead", &self.bulkhead.as_ref().map(Bulkhead::name))
             .field("timeout", &self.timeout.as_ref().map(Timeout::name))
             .finish()
@@ -143,62 +190,118 @@ impl fmt::Debug for Pipeline {
 
 /// A tower layer guarding services with a [`Pipeline`]; made by [`Pipeline::layer`].
 #[derive(Debug, Clone)]
-pub struct PipelineLayer<C = DefaultClassifier> {
+pub struct PipelineLayer<C = DefaultClassifier, P = Cloned> {
     pipeline: Pipeline,
     classifier: C,
+    policy: P,
 }
 
-impl<C> PipelineLayer<C> {
-    /// The same layer, the breaker classifying results with `classifier`.
-    pub fn classifier<D>(self, classifier: D) -> PipelineLayer<D> {
+impl<C, P> PipelineLayer<C, P> {
+    /// The same layer, classifying results with `classifier`: one classification of
+    /// each attempt's result, which the breaker records and the retry judges.
+    pub fn classifier<D>(self, classifier: D) -> PipelineLayer<D, P> {
         PipelineLayer {
             pipeline: self.pipeline,
             classifier,
+            policy: self.policy,
+        }
+    }
+
+    /// The same layer, copying requests for retries with `policy` (as
+    /// [`RetryLayer::clone_requests`](crate::retry::RetryLayer::clone_requests) does):
+    /// [`SendOnce`](crate::retry::SendOnce) for requests that are never sent twice or
+    /// cannot be cloned.
+    pub fn clone_requests<Q>(self, policy: Q) -> PipelineLayer<C, Q> {
+        PipelineLayer {
+            pipeline: self.pipeline,
+            classifier: self.classifier,
+            policy,
+        }
+    }
+
+    /// The pipeline.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+}
+
+impl<S: Clone, C: Clone, P: Clone> Layer<S> for PipelineLayer<C, P> {
+    type Service = PipelineService<S, C, P>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        PipelineService {
+            shared: LocalArc::new(Shared {
+                pipeline: self.pipeline.clone(),
+                spare: Mutex::new(inner.clone()),
+            }),
+            inner,
+            stale: false,
+            classifier: self.classifier.clone(),
+            policy: self.policy.clone(),
         }
     }
 }
 
-impl<S, C: Clone> Layer<S> for PipelineLayer<C> {
-    type Service = PipelineService<S, C>;
+/// What a [`PipelineService`] shares with the calls it makes: the pipeline's handles and
+/// a spare of the inner service, which a call clones only for a retry (so a call that
+/// succeeds at once clones no service), as the retry's own service does.
+struct Shared<S> {
+    pipeline: Pipeline,
+    spare: Mutex<S>,
+}
 
-    fn layer(&self, inner: S) -> Self::Service {
-        PipelineService {
-            inner,
-            pipeline: LocalArc::new(self.pipeline.clone()),
-            classifier: self.classifier.clone(),
+impl<S: Clone> Clone for Shared<S> {
+    fn clone(&self) -> Self {
+        Shared {
+            pipeline: self.pipeline.clone(),
+            spare: Mutex::new(self.spare.lock().clone()),
         }
+    }
+}
+
+impl<S> fmt::Debug for Shared<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.pipeline, f)
     }
 }
 
 /// A tower service guarded by a [`Pipeline`]; made by a [`PipelineLayer`].
 ///
-/// `poll_ready` is the inner service's; the breaker and the bulkhead decide in `call`.
-/// A call refused by either never reaches the inner service, and ends with its error
-/// type made from the [`Rejection`].
+/// `poll_ready` is the inner service's; the breaker, the rate limit and the bulkhead
+/// decide in `call`, and again for each retry. An attempt refused by one of them never
+/// reaches the inner service, and ends with its error type made from the
+/// [`Rejection`]. A retry is made with a clone of a spare of the inner service, made
+/// ready first, as [`RetryService`](crate::retry::RetryService)'s are; the spare is
+/// cloned when the service is built and again after [`get_mut`](Self::get_mut).
 ///
 /// Each service made by the layer keeps its own reference to the pipeline, so services
 /// on different threads do not contend on one reference count; a clone shares its
 /// original's.
-pub struct PipelineService<S, C = DefaultClassifier> {
+pub struct PipelineService<S, C = DefaultClassifier, P = Cloned> {
     inner: S,
-    pipeline: LocalArc<Pipeline>,
+    shared: LocalArc<Shared<S>>,
+    /// The inner service may have changed since the spare was cloned from it.
+    stale: bool,
     classifier: C,
+    policy: P,
 }
 
-impl<S: Clone, C: Clone> Clone for PipelineService<S, C> {
+impl<S: Clone, C: Clone, P: Clone> Clone for PipelineService<S, C, P> {
     fn clone(&self) -> Self {
         PipelineService {
             inner: self.inner.clone(),
-            pipeline: self.pipeline.clone(),
+            shared: self.shared.clone(),
+            stale: self.stale,
             classifier: self.classifier.clone(),
+            policy: self.policy.clone(),
         }
     }
 }
 
-impl<S, C> PipelineService<S, C> {
+impl<S, C, P> PipelineService<S, C, P> {
     /// The pipeline guarding the service.
     pub fn pipeline(&self) -> &Pipeline {
-        self.pipeline.handle()
+        &self.shared.handle().pipeline
     }
 
     /// The inner service.
@@ -206,8 +309,10 @@ impl<S, C> PipelineService<S, C> {
         &self.inner
     }
 
-    /// The inner service, mutably.
+    /// The inner service, mutably. Retries made after this are made with a clone of
+    /// the service as it is at the next call.
     pub fn get_mut(&mut self) -> &mut S {
+        self.stale = true;
         &mut self.inner
     }
 
@@ -217,24 +322,38 @@ impl<S, C> PipelineService<S, C> {
     }
 }
 
-impl<S: fmt::Debug, C> fmt::Debug for PipelineService<S, C> {
+impl<S: Clone, C, P> PipelineService<S, C, P> {
+    /// Clones the spare again from the inner service, which `get_mut` lent out.
+    #[cold]
+    #[inline(never)]
+    fn renew_spare(&mut self) {
+        self.shared = LocalArc::new(Shared {
+            pipeline: self.shared.handle().pipeline.clone(),
+            spare: Mutex::new(self.inner.clone()),
+        });
+        self.stale = false;
+    }
+}
+
+impl<S: fmt::Debug, C, P> fmt::Debug for PipelineService<S, C, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PipelineService")
             .field("inner", &self.inner)
-            .field("pipeline", self.pipeline.handle())
+            .field("pipeline", &self.shared.handle().pipeline)
             .finish()
     }
 }
 
-impl<S, C, Req> Service<Req> for PipelineService<S, C>
+impl<S, C, P, Req> Service<Req> for PipelineService<S, C, P>
 where
     S: Service<Req> + Clone,
     S::Error: From<Rejection>,
     C: Classify<S::Response, S::Error> + Clone,
+    P: CloneRequest<Req> + Clone,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S, Req, C>;
+    type Future = ResponseFuture<S, Req, C, P>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -243,166 +362,332 @@ where
 
     #[inline(always)]
     fn call(&mut self, request: Req) -> Self::Future {
-        let pipeline = self.pipeline.get();
-        let breaker = match &pipeline.breaker {
-            None => None,
-            Some(breaker) => match BreakerTicket::admit(breaker) {
-                Ok(ticket) => Some(ticket),
-                Err(rejection) => {
-                    return ResponseFuture::new(
-                        Arc::clone(pipeline),
-                        None,
-                        None,
-                        State::rejected(rejection),
-                        self.classifier.clone(),
-                    );
-                }
-            },
+        if self.stale {
+            self.renew_spare();
+        }
+        let shared = self.shared.get();
+        let pipeline = &shared.pipeline;
+        let (tries, copy) = match &pipeline.retry {
+            None => (None, None),
+            Some(retry) => (
+                Some(Tries::start(retry, None)),
+                self.policy.clone_request(&request),
+            ),
         };
-        let (slot, state) = match &pipeline.bulkhead {
-            None => (None, State::running(self.inner.call(request))),
-            Some(bulkhead) => match BulkheadTicket::admit(bulkhead) {
-                Admit::Now(slot) => (Some(slot), State::running(self.inner.call(request))),
-                Admit::Wait(queued) => (None, queue(&mut self.inner, queued, request)),
-                Admit::Refused(rejection) => (None, State::rejected(rejection)),
+        let mut breaker = None;
+        let mut slot = None;
+        let state = match admit(pipeline, &request, &mut breaker, &mut slot) {
+            Gate::Open => State::Running {
+                future: self.inner.call(request),
             },
+            gate => wait_or_refuse(gate, &mut self.inner, request),
         };
-        ResponseFuture::new(
-            Arc::clone(pipeline),
+        ResponseFuture {
+            state,
+            shared: Arc::clone(shared),
             breaker,
             slot,
-            state,
-            self.classifier.clone(),
-        )
+            countdown: Countdown::new(None),
+            tries,
+            copy,
+            classifier: self.classifier.clone(),
+            policy: self.policy.clone(),
+        }
     }
 }
 
-/// A call queued for a bulkhead slot takes the service made ready for it, leaving a
-/// clone in its place, as tower's buffering layers do.
+/// What the breaker, the rate limit and the bulkhead decided for an attempt.
+enum Gate {
+    /// Admitted by all: call the service now.
+    Open,
+    /// The rate limit's turn is to be waited for (then the bulkhead decides).
+    Turn(TurnWait),
+    /// A place in the bulkhead's queue.
+    Queued(Queued),
+    /// Refused by one of them.
+    Refused(Rejection),
+}
+
+/// Admits an attempt through the breaker, the rate limit and the bulkhead, in that
+/// order, keeping the breaker's ticket and the bulkhead's slot.
+#[inline(always)]
+fn admit<Req>(
+    pipeline: &Pipeline,
+    request: &Req,
+    breaker: &mut Option<BreakerTicket>,
+    slot: &mut Option<BulkheadTicket>,
+) -> Gate {
+    if let Some(handle) = &pipeline.breaker {
+        match BreakerTicket::admit(handle) {
+            Ok(ticket) => *breaker = Some(ticket),
+            Err(rejection) => return Gate::Refused(rejection),
+        }
+    }
+    if let Some(limiter) = &pipeline.rate_limit
+        && let Err(later) = Limit::<Req>::admit_request(limiter, request)
+    {
+        match Limit::<Req>::admit_later(limiter, later).into_turn() {
+            Turn::Now => {}
+            Turn::Wait(wait) => return Gate::Turn(wait),
+            Turn::Refused(rejection) => return Gate::Refused(rejection),
+        }
+    }
+    admit_bulkhead(pipeline, slot)
+}
+
+/// The bulkhead's part of [`admit`], also made after a rate limit's wait.
+#[inline(always)]
+fn admit_bulkhead(pipeline: &Pipeline, slot: &mut Option<BulkheadTicket>) -> Gate {
+    if let Some(bulkhead) = &pipeline.bulkhead {
+        match BulkheadTicket::admit(bulkhead) {
+            Admit::Now(ticket) => *slot = Some(ticket),
+            Admit::Wait(queued) => return Gate::Queued(queued),
+            Admit::Refused(rejection) => return Gate::Refused(rejection),
+        }
+    }
+    Gate::Open
+}
+
+/// The state of an attempt that must wait or was refused. A waiting attempt takes the
+/// service made ready for it, leaving a clone in its place, as tower's buffering layers
+/// do.
 #[cold]
-fn queue<S: Service<Req> + Clone, Req>(
-    inner: &mut S,
-    queued: Queued,
+#[inline(never)]
+fn wait_or_refuse<S: Service<Req> + Clone, Req>(
+    gate: Gate,
+    service: &mut S,
     request: Req,
 ) -> State<S, Req> {
-    let clone = inner.clone();
-    let service = std::mem::replace(inner, clone);
-    State::Queued {
-        queued,
-        service,
-        request: Some(request),
+    let take = || {
+        let clone = service.clone();
+        Some(Box::new((std::mem::replace(service, clone), request)))
+    };
+    match gate {
+        Gate::Open => unreachable!("an open gate is called at once"),
+        Gate::Turn(wait) => State::Turn { wait, call: take() },
+        Gate::Queued(queued) => State::Queued {
+            queued,
+            call: take(),
+        },
+        Gate::Refused(rejection) => State::Rejected {
+            rejection: Some(rejection),
+        },
     }
 }
 
 #[pin_project(project = StateProj)]
 enum State<S: Service<Req>, Req> {
-    /// Admitted: the inner call runs.
+    /// Admitted: the attempt runs.
     Running {
         #[pin]
         future: S::Future,
     },
+    /// Waiting for the rate limit's turn, with the readied service and the request.
+    Turn {
+        wait: TurnWait,
+        call: Option<Box<(S, Req)>>,
+    },
     /// Waiting for a bulkhead slot, with the readied service and the request.
     Queued {
         queued: Queued,
-        service: S,
-        request: Option<Req>,
+        call: Option<Box<(S, Req)>>,
     },
-    /// Refused, or timed out: the rejection, until it is returned.
+    /// Refused, or timed out: the rejection, until the attempt ends with it.
     Rejected { rejection: Option<Rejection> },
+    /// Waiting out the retry's delay.
+    Sleeping,
+    /// The next attempt is to be made, with a clone of the spare being made ready.
+    Ready { caller: Option<Box<S>> },
     /// Returned, or dropped.
     Done,
 }
 
-impl<S: Service<Req>, Req> State<S, Req> {
-    #[inline(always)]
-    fn running(future: S::Future) -> Self {
-        State::Running { future }
-    }
-
-    #[cold]
-    fn rejected(rejection: Rejection) -> Self {
-        State::Rejected {
-            rejection: Some(rejection),
-        }
-    }
-}
-
-/// The response future of a [`PipelineService`]: the inner service's result, or its
-/// error type made from the breaker's, the bulkhead's or the timeout's [`Rejection`].
+/// The response future of a [`PipelineService`]: the last attempt's result, or its
+/// error type made from the breaker's, the rate limit's, the bulkhead's or the
+/// timeout's [`Rejection`].
 ///
-/// It holds one reference to the pipeline, through which it reaches the three handles,
-/// and what each pattern keeps of the call: the breaker's ticket, the bulkhead's slot
-/// (or place in its queue) and the timeout's countdown.
+/// It holds one reference to what the service shares with its calls (the pipeline's
+/// handles and the spare service), and what each pattern keeps of the call: the retry's
+/// tries, the breaker's ticket, the rate limit's turn, the bulkhead's slot (or place in
+/// its queue) and the timeout's countdown.
 ///
 /// # Cancel safety
 ///
-/// Dropping it drops the inner call, then leaves the bulkhead's queue or frees the slot,
-/// and lets go of the breaker's ticket unrecorded (a half-open probe's slot is freed):
-/// the same as dropping the three layers' futures.
+/// Dropping it drops the running attempt (or the service and request waiting for a
+/// turn or a slot, or being readied for a retry), then gives back a reserved turn not
+/// yet come, leaves the bulkhead's queue or frees the slot, and lets go of the
+/// breaker's ticket unrecorded (a half-open probe's slot is freed): the same as
+/// dropping the layers' futures.
 #[pin_project(PinnedDrop)]
 #[must_use = "futures do nothing unless polled"]
-pub struct ResponseFuture<S: Service<Req>, Req, C> {
+pub struct ResponseFuture<S: Service<Req>, Req, C, P> {
     #[pin]
     state: State<S, Req>,
-    pipeline: Arc<Pipeline>,
+    shared: Arc<Shared<S>>,
     breaker: Option<BreakerTicket>,
     slot: Option<BulkheadTicket>,
     countdown: Countdown,
+    tries: Option<Tries>,
+    /// The copy of the request for the next attempt, if it could be copied.
+    copy: Option<Req>,
     classifier: C,
+    policy: P,
 }
 
-impl<S: Service<Req>, Req, C> ResponseFuture<S, Req, C> {
-    #[inline(always)]
-    fn new(
-        pipeline: Arc<Pipeline>,
-        breaker: Option<BreakerTicket>,
-        slot: Option<BulkheadTicket>,
-        state: State<S, Req>,
-        classifier: C,
-    ) -> Self {
-        ResponseFuture {
-            state,
-            pipeline,
-            breaker,
-            slot,
-            countdown: Countdown::new(None),
-            classifier,
-        }
-    }
-}
-
-impl<S, Req, C> Future for ResponseFuture<S, Req, C>
+impl<S, Req, C, P> Future for ResponseFuture<S, Req, C, P>
 where
-    S: Service<Req>,
+    S: Service<Req> + Clone,
     S::Error: From<Rejection>,
     C: Classify<S::Response, S::Error>,
+    P: CloneRequest<Req>,
 {
     type Output = Result<S::Response, S::Error>;
 
     #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // The path of an attempt that ends at its first poll, kept small enough to
+        // inline.
+        let this = self.as_mut().project();
+        if let StateProj::Running { future } = this.state.project()
+            && let Poll::Ready(result) = future.poll(cx)
+        {
+            let outcome = this.classifier.classify(&result);
+            if let Some(slot) = this.slot.take() {
+                release_slot(&this.shared.pipeline, slot);
+            }
+            if let (Some(ticket), Some(breaker)) = (this.breaker, &this.shared.pipeline.breaker) {
+                ticket.record(breaker, outcome);
+            }
+            if outcome.is_success() {
+                if let (Some(tries), Some(retry)) = (&*this.tries, &this.shared.pipeline.retry) {
+                    tries.succeeded(retry);
+                }
+                return Poll::Ready(result);
+            }
+            if !self.as_mut().failed(outcome) {
+                return Poll::Ready(result);
+            }
+        }
+        self.poll_slow(cx)
+    }
+}
+
+/// Frees an attempt's bulkhead slot.
+#[inline(always)]
+fn release_slot(pipeline: &Pipeline, slot: BulkheadTicket) {
+    if let Some(bulkhead) = &pipeline.bulkhead {
+        slot.release(bulkhead);
+    }
+}
+
+impl<S, Req, C, P> ResponseFuture<S, Req, C, P>
+where
+    S: Service<Req> + Clone,
+    S::Error: From<Rejection>,
+    C: Classify<S::Response, S::Error>,
+    P: CloneRequest<Req>,
+{
+    /// An attempt failed with `outcome` (recorded by the breaker already): `true` if
+    /// another follows (and the state says when), `false` if the call ends with it.
+    #[cold]
+    #[inline(never)]
+    fn failed(self: Pin<&mut Self>, outcome: Outcome) -> bool {
         let mut this = self.project();
+        let (Some(tries), Some(retry)) = (this.tries, &this.shared.pipeline.retry) else {
+            return false;
+        };
+        *this.countdown = Countdown::new(None);
+        match tries.failed(retry, outcome, this.copy.is_some()) {
+            Next::Return => false,
+            Next::Retry(delay) if delay.is_zero() => {
+                this.state.set(State::Ready { caller: None });
+                true
+            }
+            Next::Retry(_) => {
+                this.state.set(State::Sleeping);
+                true
+            }
+        }
+    }
+
+    /// An attempt ended with `result`, not at the inlined first poll: records it and
+    /// returns it, or moves on to the next attempt (`None`).
+    fn ended(
+        mut self: Pin<&mut Self>,
+        result: Result<S::Response, S::Error>,
+    ) -> Option<Result<S::Response, S::Error>> {
+        let this = self.as_mut().project();
+        let outcome = this.classifier.classify(&result);
+        if let Some(slot) = this.slot.take() {
+            release_slot(&this.shared.pipeline, slot);
+        }
+        if let (Some(ticket), Some(breaker)) = (this.breaker.take(), &this.shared.pipeline.breaker)
+        {
+            let mut ticket = ticket;
+            ticket.record(breaker, outcome);
+        }
+        if outcome.is_success() {
+            if let (Some(tries), Some(retry)) = (&*this.tries, &this.shared.pipeline.retry) {
+                tries.succeeded(retry);
+            }
+            return Some(result);
+        }
+        if self.failed(outcome) {
+            None
+        } else {
+            Some(result)
+        }
+    }
+
+    /// Everything past an attempt that ends at its first poll: pending attempts and their
+    /// timeout, waits for a turn or a slot, refusals, delays and further attempts.
+    #[cold]
+    #[inline(never)]
+    fn poll_slow(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<S::Response, S::Error>> {
         loop {
+            let mut this = self.as_mut().project();
             let result = match this.state.as_mut().project() {
                 StateProj::Running { future } => match future.poll(cx) {
                     Poll::Ready(result) => result,
                     Poll::Pending => {
-                        let Some(timeout) = &this.pipeline.timeout else {
+                        let Some(timeout) = &this.shared.pipeline.timeout else {
                             return Poll::Pending;
                         };
                         let rejection = ready!(this.countdown.poll_expired(timeout, cx));
-                        // The call is abandoned: dropped now, as the timeout's layer
+                        // The attempt is abandoned: dropped now, as the timeout's layer
                         // drops it when its future returns.
                         this.state.set(State::Done);
                         Err(S::Error::from(rejection))
                     }
                 },
-                StateProj::Queued {
-                    queued,
-                    service,
-                    request,
-                } => {
+                StateProj::Turn { wait, call } => {
+                    ready!(Pin::new(wait).poll(cx));
+                    let call = call.take().expect("the call is kept until its turn");
+                    let next = match admit_bulkhead(&this.shared.pipeline, this.slot) {
+                        Gate::Open => {
+                            let (mut service, request) = *call;
+                            State::Running {
+                                future: service.call(request),
+                            }
+                        }
+                        Gate::Queued(queued) => State::Queued {
+                            queued,
+                            call: Some(call),
+                        },
+                        Gate::Refused(rejection) => State::Rejected {
+                            rejection: Some(rejection),
+                        },
+                        Gate::Turn(_) => unreachable!("the bulkhead gives no turns"),
+                    };
+                    this.state.set(next);
+                    continue;
+                }
+                StateProj::Queued { queued, call } => {
                     let bulkhead = this
+                        .shared
                         .pipeline
                         .bulkhead
                         .as_ref()
@@ -410,9 +695,8 @@ where
                     match ready!(queued.poll_admit(bulkhead, cx)) {
                         Ok(slot) => {
                             *this.slot = Some(slot);
-                            let request = request
-                                .take()
-                                .expect("the request is kept until the call is admitted");
+                            let (mut service, request) =
+                                *call.take().expect("the call is kept until it is admitted");
                             let future = service.call(request);
                             this.state.set(State::Running { future });
                             continue;
@@ -428,32 +712,71 @@ where
                         .take()
                         .expect("pipeline future polled after completion"),
                 )),
+                StateProj::Sleeping => {
+                    if let Some(tries) = this.tries {
+                        ready!(tries.poll_delay(cx));
+                    }
+                    this.state.set(State::Ready { caller: None });
+                    continue;
+                }
+                StateProj::Ready { caller } => {
+                    let service =
+                        caller.get_or_insert_with(|| Box::new(this.shared.spare.lock().clone()));
+                    match ready!(service.poll_ready(cx)) {
+                        Ok(()) => {}
+                        Err(error) => {
+                            let result = Err(error);
+                            if let (Some(tries), Some(retry)) =
+                                (&*this.tries, &this.shared.pipeline.retry)
+                            {
+                                tries.not_ready(retry, this.classifier.classify(&result));
+                            }
+                            this.state.set(State::Done);
+                            return Poll::Ready(result);
+                        }
+                    }
+                    let mut service = caller.take().expect("made ready above");
+                    let request = this
+                        .copy
+                        .take()
+                        .expect("an attempt is made only while a request is kept");
+                    *this.copy = this.policy.clone_request(&request);
+                    let pipeline = &this.shared.pipeline;
+                    let next = match admit(pipeline, &request, this.breaker, this.slot) {
+                        Gate::Open => State::Running {
+                            future: service.call(request),
+                        },
+                        gate => wait_or_refuse(gate, &mut *service, request),
+                    };
+                    this.state.set(next);
+                    continue;
+                }
                 StateProj::Done => panic!("pipeline future polled after completion"),
             };
-            // Ended: the slot is freed and the breaker records, as the bulkhead's and the
-            // breaker's futures do when the call below them ends.
-            if let (Some(slot), Some(bulkhead)) = (this.slot.take(), &this.pipeline.bulkhead) {
-                slot.release(bulkhead);
+            if let Some(result) = self.as_mut().ended(result) {
+                return Poll::Ready(result);
             }
-            if let (Some(ticket), Some(breaker)) = (this.breaker, &this.pipeline.breaker) {
-                ticket.record(breaker, this.classifier.classify(&result));
+            if matches!(self.state, State::Ready { .. }) {
+                // A zero delay: let other tasks run before the next attempt.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
-            return Poll::Ready(result);
         }
     }
 }
 
 #[pinned_drop]
-impl<S: Service<Req>, Req, C> PinnedDrop for ResponseFuture<S, Req, C> {
+impl<S: Service<Req>, Req, C, P> PinnedDrop for ResponseFuture<S, Req, C, P> {
     fn drop(self: Pin<&mut Self>) {
         let mut this = self.project();
-        let pipeline = &**this.pipeline;
+        let pipeline = &this.shared.pipeline;
         if let (StateProj::Queued { queued, .. }, Some(bulkhead)) =
             (this.state.as_mut().project(), &pipeline.bulkhead)
         {
             queued.abandon(bulkhead);
         }
-        // The call below goes first, as it does in the stacked layers.
+        // The attempt below goes first (a turn not come is given back with it), as it
+        // does in the stacked layers.
         this.state.set(State::Done);
         if let (Some(slot), Some(bulkhead)) = (this.slot.take(), &pipeline.bulkhead) {
             slot.release(bulkhead);
@@ -464,19 +787,23 @@ impl<S: Service<Req>, Req, C> PinnedDrop for ResponseFuture<S, Req, C> {
     }
 }
 
-impl<S: Service<Req>, Req, C> fmt::Debug for ResponseFuture<S, Req, C> {
+impl<S: Service<Req>, Req, C, P> fmt::Debug for ResponseFuture<S, Req, C, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Running { .. } => "running",
+            State::Turn { .. } => "waiting for its turn",
             State::Queued { .. } => "queued",
             State::Rejected { .. } => "rejected",
+            State::Sleeping => "waiting to retry",
+            State::Ready { .. } => "readying a retry",
             State::Done => "done",
         };
         f.debug_struct("ResponseFuture")
-            .field("pipeline", &*self.pipeline)
+            .field("pipeline", &self.shared.pipeline)
             .field("state", &state)
             .field("breaker", &self.breaker)
             .field("slot", &self.slot)
+            .field("tries", &self.tries)
             .finish_non_exhaustive()
     }
 }

@@ -92,7 +92,7 @@ pub use config::{
 pub use event::RateLimitEvent;
 pub use keyed::KeyedRateLimiter;
 pub use layer::RateLimitLayer;
-pub use limit::{Admitted, ByKey, ForKey, Limit};
+pub use limit::{Admitted, ByKey, ForKey, Limit, Turn, TurnWait};
 #[doc(hidden)]
 pub use limiter::Undecided;
 pub use limiter::{METRIC_CALLS, METRIC_KEYS, RateLimiter};

@@ -3,7 +3,10 @@
 use std::fmt;
 use std::hash::Hash;
 
+use hardy_core::Rejection;
+
 use crate::limiter::{Admission, Undecided};
+use crate::wait::Wait;
 use crate::{KeyedRateLimiter, RateLimiter};
 
 /// What decides whether a request may go: a [`RateLimiter`] (every request shares one
@@ -29,6 +32,50 @@ pub trait Limit<Req>: sealed::Sealed {
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct Admitted(pub(crate) Admission);
+
+impl Admitted {
+    /// The decision as a [`Turn`].
+    #[doc(hidden)]
+    pub fn into_turn(self) -> Turn {
+        match self.0 {
+            Admission::Now => Turn::Now,
+            Admission::After(wait) => Turn::Wait(TurnWait(wait)),
+            Admission::Refused(rejection) => Turn::Refused(rejection),
+        }
+    }
+}
+
+/// A call's turn as a limit decided it, without the limiter: now, after a wait for a
+/// reserved turn, or refused with [`Rejection::RateLimited`].
+///
+/// The rate limit's own futures hold the same; a future that composes several patterns
+/// and keeps one reference to all their handles holds a turn (`hardy::Pipeline`).
+#[derive(Debug)]
+pub enum Turn {
+    /// Admitted now.
+    Now,
+    /// Admitted once the wait ends.
+    Wait(TurnWait),
+    /// Refused.
+    Refused(Rejection),
+}
+
+/// A call waiting for its reserved turn: completes at the turn. Dropped before then, it
+/// gives the turn back (unless a later call has reserved one since).
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct TurnWait(Wait);
+
+impl std::future::Future for TurnWait {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
 
 /// A keyed limiter with the function that reads each request's key; made by
 /// [`KeyedRateLimiter::layer`].

@@ -5,17 +5,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use hardy_core::sync::Mutex;
 use hardy_core::{Classify, Error, Outcome};
 use hardy_timeout::Deadline;
 use pin_project::pin_project;
-use tokio::time::{Sleep, sleep_until};
 use tower_service::Service;
 
 use crate::CloneRequest;
-use crate::retry::{CallState, Next, Retry};
+use crate::retry::{Next, Retry, Tries};
 
 /// Makes the attempts of one call, with `R`, what the call holds of its retry.
 pub(crate) trait Attempts<R> {
@@ -187,24 +185,17 @@ enum State<F, W> {
     Done,
 }
 
-/// About thirty years: where a delay too long for the clock ends.
-const FAR_FUTURE_SECS: u64 = 30 * 365 * 24 * 3600;
-
 /// The retry loop shared by both futures.
 #[pin_project]
 #[derive(Debug)]
 pub(crate) struct Retrying<A, Fut, C, R, W = ()> {
     #[pin]
     state: State<Fut, W>,
-    /// The timer of the delays, made at the first retry and reset for the next ones: a
-    /// call that succeeds at once carries no timer, and one that retries allocates it
-    /// once, not per attempt.
-    timer: Option<Pin<Box<Sleep>>>,
     attempts: A,
     classifier: C,
     /// The handle, or what the service shares with its calls.
     retry: R,
-    call: CallState,
+    tries: Tries,
 }
 
 impl<'r, F, Fut, C> Retrying<Operation<F>, Fut, C, &'r Retry> {
@@ -216,31 +207,23 @@ impl<'r, F, Fut, C> Retrying<Operation<F>, Fut, C, &'r Retry> {
     ) -> Self {
         Retrying {
             state: State::Start { deadline },
-            timer: None,
             attempts: Operation(operation),
             classifier,
             retry,
-            call: CallState::default(),
+            tries: Tries::default(),
         }
     }
 }
 
 impl<A, Fut, C, R, W> Retrying<A, Fut, C, R, W> {
     #[inline]
-    pub(crate) fn running(
-        future: Fut,
-        attempts: A,
-        classifier: C,
-        retry: R,
-        call: CallState,
-    ) -> Self {
+    pub(crate) fn running(future: Fut, attempts: A, classifier: C, retry: R, tries: Tries) -> Self {
         Retrying {
             state: State::Running { future },
-            timer: None,
             attempts,
             classifier,
             retry,
-            call,
+            tries,
         }
     }
 }
@@ -261,7 +244,7 @@ where
             let result = ready!(future.poll(cx));
             let outcome = this.classifier.classify(&result);
             if outcome.is_success() {
-                this.retry.retry().succeeded(this.call);
+                this.tries.succeeded(this.retry.retry());
                 return Poll::Ready(result);
             }
             if !self.as_mut().failed(outcome) {
@@ -290,7 +273,7 @@ where
     fn start(self: Pin<&mut Self>) {
         let mut this = self.project();
         if let StateProj::Start { deadline } = this.state.as_mut().project() {
-            *this.call = this.retry.retry().start(deadline.take());
+            *this.tries = Tries::start(this.retry.retry(), deadline.take());
             match this.attempts.first_now() {
                 Some(future) => this.state.set(State::Running { future }),
                 None => this.state.set(State::Ready { caller: None }),
@@ -303,26 +286,14 @@ where
     #[inline(never)]
     fn failed(self: Pin<&mut Self>, outcome: Outcome) -> bool {
         let mut this = self.project();
-        match this
-            .retry
-            .retry()
-            .after_failure(this.call, outcome, this.attempts.can_retry())
-        {
+        let can_retry = this.attempts.can_retry();
+        match this.tries.failed(this.retry.retry(), outcome, can_retry) {
             Next::Return => false,
             Next::Retry(delay) if delay.is_zero() => {
                 this.state.set(State::Ready { caller: None });
                 true
             }
-            Next::Retry(delay) => {
-                let now = tokio::time::Instant::now();
-                // A delay too long to add to the clock waits as long as the clock allows.
-                let wake_at = now
-                    .checked_add(delay)
-                    .unwrap_or_else(|| now + Duration::from_secs(FAR_FUTURE_SECS));
-                match this.timer {
-                    Some(timer) => timer.as_mut().reset(wake_at),
-                    None => *this.timer = Some(Box::pin(sleep_until(wake_at))),
-                }
+            Next::Retry(_) => {
                 this.state.set(State::Sleeping);
                 true
             }
@@ -343,7 +314,7 @@ where
                     let result = ready!(future.poll(cx));
                     let outcome = this.classifier.classify(&result);
                     if outcome.is_success() {
-                        this.retry.retry().succeeded(this.call);
+                        this.tries.succeeded(this.retry.retry());
                         return Poll::Ready(result);
                     }
                     if !self.as_mut().failed(outcome) {
@@ -356,9 +327,7 @@ where
                     }
                 }
                 StateProj::Sleeping => {
-                    if let Some(timer) = this.timer {
-                        ready!(timer.as_mut().poll(cx));
-                    }
+                    ready!(this.tries.poll_delay(cx));
                     self.as_mut()
                         .project()
                         .state
@@ -369,9 +338,8 @@ where
                         Ok(future) => this.state.set(State::Running { future }),
                         Err(error) => {
                             let result = Err(error);
-                            this.retry
-                                .retry()
-                                .not_ready(this.call, this.classifier.classify(&result));
+                            this.tries
+                                .not_ready(this.retry.retry(), this.classifier.classify(&result));
                             this.state.set(State::Done);
                             return Poll::Ready(result);
                         }

@@ -91,7 +91,7 @@ pub use layer::RetryLayer;
 pub use request::{CloneRequest, Cloned, SendOnce};
 pub use retry::{
     METRIC_ATTEMPTS_PER_CALL, METRIC_BUDGET_REFUSALS, METRIC_CALLS, METRIC_GAVE_UP, METRIC_RETRIES,
-    Retry,
+    Next, Retry, Tries,
 };
 pub use schedule::{Backoff, Jitter, Schedule};
 pub use service::RetryService;

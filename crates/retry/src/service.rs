@@ -9,7 +9,7 @@ use hardy_timeout::{ExtractDeadline, NoDeadline};
 use tower_service::Service;
 
 use crate::future::{Calls, ResponseFuture, Retrying, Shared};
-use crate::{CloneRequest, Cloned, Retry};
+use crate::{CloneRequest, Cloned, Retry, Tries};
 
 /// A tower service whose calls are retried by a [`Retry`]; made by a
 /// [`RetryLayer`](crate::RetryLayer).
@@ -144,7 +144,7 @@ where
             self.renew_spare();
         }
         let shared = Arc::clone(self.shared.get());
-        let call = shared.retry.start(self.deadline.deadline(&request));
+        let call = Tries::start(&shared.retry, self.deadline.deadline(&request));
         let copy = self.policy.clone_request(&request);
         let future = self.inner.call(request);
         ResponseFuture::new(Retrying::running(

@@ -194,3 +194,44 @@ async fn clones_share_one_handle() {
     let (elapsed, _) = expect_timeout(copy.call(pending::<Result<(), ()>>).await);
     assert_eq!(elapsed, LIMIT);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_countdown_starts_at_its_first_poll_and_ends_at_the_limit_or_the_deadline() {
+    use hardy_timeout::future::Countdown;
+
+    let timeout = timeout();
+    let mut countdown = Countdown::new(None);
+    // Created long before it is first polled: the time counts from the first poll.
+    advance(Duration::from_secs(60)).await;
+    let mut expiry = task::spawn(std::future::poll_fn(|cx| {
+        countdown.poll_expired(&timeout, cx)
+    }));
+    assert_pending!(expiry.poll());
+    advance(LIMIT - Duration::from_millis(1)).await;
+    assert_pending!(expiry.poll());
+    advance(Duration::from_millis(1)).await;
+    match assert_ready!(expiry.poll()) {
+        Rejection::Timeout {
+            name,
+            elapsed,
+            limit,
+        } => {
+            assert_eq!(name, "sensor");
+            assert_eq!((elapsed, limit), (LIMIT, LIMIT));
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+
+    // A caller's deadline earlier than the limit ends it first.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut countdown = Countdown::new(Some(deadline));
+    let mut expiry = task::spawn(std::future::poll_fn(|cx| {
+        countdown.poll_expired(&timeout, cx)
+    }));
+    assert_pending!(expiry.poll());
+    advance(Duration::from_secs(2)).await;
+    assert!(matches!(
+        assert_ready!(expiry.poll()),
+        Rejection::Timeout { elapsed, .. } if elapsed == Duration::from_secs(2)
+    ));
+}
