@@ -657,8 +657,9 @@ where
                             return Poll::Pending;
                         };
                         let rejection = ready!(this.countdown.poll_expired(timeout, cx));
-                        // The attempt is abandoned: dropped now, as the timeout's layer
-                        // drops it when its future returns.
+                        // The attempt is abandoned: dropped now, before its slot is
+                        // freed (stacked, the timeout's future keeps it until the caller
+                        // drops the response future; nothing decides differently).
                         this.state.set(State::Done);
                         Err(S::Error::from(rejection))
                     }
