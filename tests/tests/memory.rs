@@ -259,31 +259,16 @@ fn handles_are_small_and_calls_allocate_nothing() {
             .await,
         );
         let pipeline = hardy::Pipeline::new()
+            .retry(&retry)
             .breaker(&breaker)
+            .rate_limit(&limiter)
             .bulkhead(&bulkhead)
             .timeout(&timeout);
-        let pipeline_bytes = rows
-            .iter()
-            .filter(|row| matches!(row.pattern, "breaker" | "bulkhead" | "timeout"))
-            .map(|row| row.handle_bytes)
-            .sum();
         rows.push(
             measure(
-                "pipeline (breaker, bulkhead, timeout)",
-                pipeline_bytes,
-                tower::ServiceBuilder::new()
-                    .hardy_pipeline(&pipeline)
-                    .service(echo()),
-            )
-            .await,
-        );
-        rows.push(
-            measure(
-                "stack with the pipeline (rate limit, retry, pipeline)",
+                "pipeline (retry, breaker, rate limit, bulkhead, timeout)",
                 stack_bytes,
                 tower::ServiceBuilder::new()
-                    .hardy_rate_limit(&limiter)
-                    .hardy_retry(&retry)
                     .hardy_pipeline(&pipeline)
                     .service(echo()),
             )

@@ -11,17 +11,18 @@ use tower::ServiceBuilder;
 use tower::layer::util::{Identity, Stack};
 use tower_layer::Layer;
 
-use crate::breaker::{BreakerEvent, BreakerLayer, CircuitBreaker};
-use crate::bulkhead::{Bulkhead, BulkheadEvent, BulkheadLayer, Partitions};
+use crate::breaker::{BreakerEvent, CircuitBreaker};
+use crate::bulkhead::{Bulkhead, BulkheadEvent, Partitions};
 use crate::chaos::{Chaos, ChaosEvent, ChaosLayer};
 use crate::document::{DEFAULT_POLICY, OperationConfig, PolicyDocument, PolicyRef};
 use crate::fallback::LastKnownGoodConfig;
 use crate::load_shed::{LoadShedEvent, LoadShedLayer, LoadShedder};
 use crate::optional::Optional;
 use crate::pool::PoolConfig;
-use crate::rate_limit::{RateLimitEvent, RateLimitLayer, RateLimiter};
-use crate::retry::{Retry, RetryEvent, RetryLayer};
-use crate::timeout::{OperationTimeouts, Timeout, TimeoutEvent, TimeoutLayer};
+use crate::rate_limit::{RateLimitEvent, RateLimiter};
+use crate::retry::{Retry, RetryEvent};
+use crate::timeout::{OperationTimeouts, Timeout, TimeoutEvent};
+use crate::{Pipeline, PipelineLayer};
 
 /// The name of the [`OperationTimeouts`] table built from `[timeout]`.
 pub const TIMEOUT_TABLE: &str = "timeout";
@@ -438,42 +439,45 @@ impl Policies {
     /// the rate limit, the bulkhead, the per-attempt timeout, fault injection. Patterns
     /// the document leaves out are left out of the stack.
     ///
-    /// The layers use the default classifier; the retry clones each request, so the
-    /// request type must be `Clone` when a retry is in the stack. Fault injection
+    /// The retry, the breaker, the rate limit, the bulkhead and the timeout are one
+    /// [`Pipeline`], which decides as those layers stacked in that order do and whose
+    /// calls hold one reference for all of them. It classifies with the default
+    /// classifier and copies requests for retries with `Clone`, so the request type must
+    /// be `Clone` when any of the five is in the stack. Fault injection
     /// injects latency and rejections; build its layer from
     /// [`chaos`](Self::chaos) with an error maker to inject errors.
     #[must_use]
     pub fn stack(&self, operation: &str) -> OperationLayer {
         let plan = self.plan(operation);
+        let mut pipeline = Pipeline::new();
+        let mut guarded = false;
+        if let Some(retry) = plan.retry.and_then(|n| self.retry(&n)) {
+            pipeline = pipeline.retry(&retry);
+            guarded = true;
+        }
+        if let Some(breaker) = plan.breaker.and_then(|n| self.breaker(&n)) {
+            pipeline = pipeline.breaker(&breaker);
+            guarded = true;
+        }
+        if let Some(limiter) = plan.rate_limit.and_then(|n| self.rate_limit(&n)) {
+            pipeline = pipeline.rate_limit(&limiter);
+            guarded = true;
+        }
+        if let Some(bulkhead) = plan.bulkhead.and_then(|n| self.bulkhead(&n)) {
+            pipeline = pipeline.bulkhead(&bulkhead);
+            guarded = true;
+        }
+        if let Some(timeout) = plan.timeout.and_then(|_| self.timeout(operation)) {
+            pipeline = pipeline.timeout(&timeout);
+            guarded = true;
+        }
         let layers = ServiceBuilder::new()
             .layer(Optional::new(
                 plan.load_shed
                     .and_then(|n| self.load_shed(&n))
                     .map(|h| h.layer()),
             ))
-            .layer(Optional::new(
-                plan.retry.and_then(|n| self.retry(&n)).map(|h| h.layer()),
-            ))
-            .layer(Optional::new(
-                plan.breaker
-                    .and_then(|n| self.breaker(&n))
-                    .map(|h| h.layer()),
-            ))
-            .layer(Optional::new(
-                plan.rate_limit
-                    .and_then(|n| self.rate_limit(&n))
-                    .map(|h| h.layer()),
-            ))
-            .layer(Optional::new(
-                plan.bulkhead
-                    .and_then(|n| self.bulkhead(&n))
-                    .map(|h| h.layer()),
-            ))
-            .layer(Optional::new(
-                plan.timeout
-                    .and_then(|_| self.timeout(operation))
-                    .map(|h| h.layer()),
-            ))
+            .layer(Optional::new(guarded.then(|| pipeline.layer())))
             .layer(Optional::new(
                 plan.chaos.and_then(|n| self.chaos(&n)).map(|h| h.layer()),
             ))
@@ -545,19 +549,7 @@ impl fmt::Debug for Policies {
 
 type Layers = Stack<
     Optional<ChaosLayer>,
-    Stack<
-        Optional<TimeoutLayer>,
-        Stack<
-            Optional<BulkheadLayer>,
-            Stack<
-                Optional<RateLimitLayer<RateLimiter>>,
-                Stack<
-                    Optional<BreakerLayer>,
-                    Stack<Optional<RetryLayer>, Stack<Optional<LoadShedLayer>, Identity>>,
-                >,
-            >,
-        >,
-    >,
+    Stack<Optional<PipelineLayer>, Stack<Optional<LoadShedLayer>, Identity>>,
 >;
 
 /// The service an [`OperationLayer`] makes of `S`: each pattern's service, or `S`
