@@ -55,6 +55,10 @@ use tower_service::Service;
 /// a pipeline shares its state with every other layer, service and direct call that
 /// uses it.
 ///
+/// Unlike the retry's and the timeout's own layers, a pipeline reads no caller's
+/// deadline from the request: put a total timeout (or a timeout layer with a deadline
+/// extractor) around it for the caller's whole budget.
+///
 /// A pipeline is a cheap handle: clones share the same handles.
 ///
 /// # Examples
