@@ -571,6 +571,11 @@ where
             if !self.as_mut().failed(outcome) {
                 return Poll::Ready(result);
             }
+            if matches!(self.state, State::Ready { .. }) {
+                // A zero delay: let other tasks run before the next attempt.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
         }
         self.poll_slow(cx)
     }
