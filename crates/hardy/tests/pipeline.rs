@@ -1,15 +1,26 @@
-//! `Pipeline` decides exactly as the breaker, bulkhead and timeout layers stacked in its
-//! order (`.hardy_breaker(&b).hardy_bulkhead(&k).hardy_timeout(&t)`).
+//! `Pipeline` decides exactly as the retry, breaker, rate limit, bulkhead and timeout
+//! layers stacked in its order
+//! (`.hardy_retry(&r).hardy_breaker(&b).hardy_rate_limit(&l).hardy_bulkhead(&k)
+//! .hardy_timeout(&t)`).
 //!
 //! Most scenarios run twice, on twin handles built from one setup: once through the
 //! stacked layers and once through a pipeline. Each run asserts what the scenario must
-//! show; then the two runs are compared: every event the three handles emitted, in
-//! order, the breaker's snapshot, the bulkhead's stats and the calls that reached the
-//! dependency.
-#![cfg(all(feature = "breaker", feature = "bulkhead", feature = "timeout"))]
+//! show; then the two runs are compared: every event the handles emitted, in order, the
+//! breaker's snapshot, the bulkhead's stats, the retry budget's balance, the time until
+//! the rate limit admits a call at once, and every call that reached the dependency
+//! (which service instance made it, and whether that instance was made ready).
+#![cfg(all(
+    feature = "retry",
+    feature = "breaker",
+    feature = "rate-limit",
+    feature = "bulkhead",
+    feature = "timeout"
+))]
 
-use std::future::{Ready, pending};
+use std::collections::{HashMap, VecDeque};
+use std::future::{Future, Ready, pending};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -18,6 +29,8 @@ use std::time::Duration;
 use hardy::breaker::{BreakerConfig, BreakerSnapshot, BreakerState, Window};
 use hardy::bulkhead::{BulkheadConfig, BulkheadStats};
 use hardy::prelude::*;
+use hardy::rate_limit::RateLimitConfig;
+use hardy::retry::{CloneRequest, Cloned, RetryBudgetConfig, RetryConfig, SendOnce};
 use hardy::{Pipeline, PipelineLayer, PipelineService};
 use proptest::prelude::*;
 use tokio::time::{Instant, advance, sleep};
@@ -41,6 +54,8 @@ enum Call {
     Ok(u32),
     /// Fails at once.
     Fail,
+    /// Fails at once with the error `no ack {n}`.
+    FailWith(u32),
     /// Never answers.
     Hang,
     /// Answers 1 after the delay.
@@ -49,61 +64,201 @@ enum Call {
     FailAfter(Duration),
     /// Panics when first polled.
     Panic,
+    /// Does what the dependency's script of this number says next (`Ok(0)` once the
+    /// script is done): a call's attempts each take the next step.
+    Script(u8),
 }
 
-/// The guarded dependency; counts the calls that reach it.
+/// Whether the dependency's services are ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Readiness {
+    #[default]
+    Ready,
+    /// Not yet: woken when it changes.
+    Pending,
+    /// `poll_ready` fails with the error `not ready`.
+    Fail,
+}
+
+/// A call that reached the dependency: the calls the service instance it reached had
+/// made before (a clone starts from its original's count), and whether that instance
+/// was polled ready for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Reach {
+    before: usize,
+    readied: bool,
+}
+
+/// The guarded dependency; logs the calls that reach it.
 #[derive(Debug, Clone, Default)]
 struct Dependency {
-    reached: Arc<AtomicUsize>,
+    shared: Arc<DependencyState>,
+}
+
+#[derive(Debug, Default)]
+struct DependencyState {
+    reaches: Mutex<Vec<Reach>>,
+    scripts: Mutex<HashMap<u8, VecDeque<Call>>>,
+    readiness: Mutex<(Readiness, Vec<Waker>)>,
 }
 
 impl Dependency {
     fn reached(&self) -> usize {
-        self.reached.load(Ordering::SeqCst)
+        self.reaches().len()
     }
 
-    fn service(
-        &self,
-    ) -> impl Service<Call, Response = u32, Error = BoxError, Future: Send + 'static>
-    + Clone
-    + Send
-    + Sync
-    + 'static {
-        let reached = self.reached.clone();
-        service_fn(move |call: Call| {
-            reached.fetch_add(1, Ordering::SeqCst);
-            async move {
-                match call {
-                    Call::Ok(value) => Ok(value),
-                    Call::Fail => Err(BoxError::from("no ack")),
-                    Call::Hang => pending().await,
-                    Call::OkAfter(delay) => {
-                        sleep(delay).await;
-                        Ok(1)
-                    }
-                    Call::FailAfter(delay) => {
-                        sleep(delay).await;
-                        Err(BoxError::from("no ack"))
-                    }
-                    Call::Panic => panic!("driver bug"),
+    fn reaches(&self) -> Vec<Reach> {
+        self.shared.reaches.lock().expect("reaches").clone()
+    }
+
+    /// What calls `Call::Script(key)` do, one step per call, from now on.
+    fn script(&self, key: u8, steps: impl IntoIterator<Item = Call>) {
+        let steps = steps.into_iter().collect();
+        self.shared
+            .scripts
+            .lock()
+            .expect("scripts")
+            .insert(key, steps);
+    }
+
+    /// Makes every service of the dependency ready, pending or failing, waking those
+    /// waiting to be ready.
+    fn readiness(&self, readiness: Readiness) {
+        let waiting = {
+            let mut state = self.shared.readiness.lock().expect("readiness");
+            state.0 = readiness;
+            std::mem::take(&mut state.1)
+        };
+        waiting.into_iter().for_each(Waker::wake);
+    }
+
+    fn service(&self) -> DependencyService {
+        DependencyService {
+            dependency: self.clone(),
+            calls: 0,
+            ready: false,
+        }
+    }
+}
+
+/// A service instance of the dependency: it counts its own calls (a clone starts from
+/// its original's count) and knows whether it was polled ready (a clone was not).
+#[derive(Debug)]
+struct DependencyService {
+    dependency: Dependency,
+    calls: usize,
+    ready: bool,
+}
+
+impl Clone for DependencyService {
+    fn clone(&self) -> Self {
+        DependencyService {
+            dependency: self.dependency.clone(),
+            calls: self.calls,
+            ready: false,
+        }
+    }
+}
+
+type Answer = Pin<Box<dyn Future<Output = Result<u32, BoxError>> + Send>>;
+
+impl Service<Call> for DependencyService {
+    type Response = u32;
+    type Error = BoxError;
+    type Future = Answer;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        let mut state = self.dependency.shared.readiness.lock().expect("readiness");
+        match state.0 {
+            Readiness::Ready => {
+                self.ready = true;
+                Poll::Ready(Ok(()))
+            }
+            Readiness::Pending => {
+                state.1.push(cx.waker().clone());
+                Poll::Pending
+            }
+            Readiness::Fail => Poll::Ready(Err(BoxError::from("not ready"))),
+        }
+    }
+
+    fn call(&mut self, call: Call) -> Answer {
+        let shared = &self.dependency.shared;
+        shared.reaches.lock().expect("reaches").push(Reach {
+            before: self.calls,
+            readied: self.ready,
+        });
+        self.calls += 1;
+        self.ready = false;
+        let call = match call {
+            Call::Script(key) => shared
+                .scripts
+                .lock()
+                .expect("scripts")
+                .get_mut(&key)
+                .and_then(VecDeque::pop_front)
+                .unwrap_or(Call::Ok(0)),
+            call => call,
+        };
+        Box::pin(async move {
+            match call {
+                Call::Ok(value) => Ok(value),
+                Call::Fail => Err(BoxError::from("no ack")),
+                Call::FailWith(n) => Err(BoxError::from(format!("no ack {n}"))),
+                Call::Hang => pending().await,
+                Call::OkAfter(delay) => {
+                    sleep(delay).await;
+                    Ok(1)
                 }
+                Call::FailAfter(delay) => {
+                    sleep(delay).await;
+                    Err(BoxError::from("no ack"))
+                }
+                Call::Panic => panic!("driver bug"),
+                Call::Script(_) => unreachable!("a script's steps are not scripts"),
             }
         })
     }
 }
 
-/// The settings of the three handles; `build` makes a fresh set, so one setup gives
-/// twins.
+/// The settings of the handles; `build` makes a fresh set, so one setup gives twins.
+/// A retry and a rate limit are part of the set only when configured.
 #[derive(Debug, Clone)]
 struct Setup {
     breaker: BreakerConfig,
     bulkhead: BulkheadConfig,
     timeout: Duration,
+    retry: Option<RetryConfig>,
+    /// A retry budget given to the retry's builder (`Retry::builder(..).budget(..)`).
+    budget: Option<RetryBudgetConfig>,
+    rate_limit: Option<RateLimitConfig>,
+}
+
+/// Retries up to `max_attempts` attempts, `delay` apart, unjittered.
+fn retries(max_attempts: u32, delay: Duration) -> RetryConfig {
+    RetryConfig {
+        max_attempts,
+        backoff: Backoff::Constant { delay },
+        jitter: Jitter::None,
+        ..RetryConfig::default()
+    }
+}
+
+/// `limit` calls per `period`, bursts of `burst`, a wait of up to `max_wait` for a turn.
+fn rate(limit: u32, period: Duration, burst: u32, max_wait: Duration) -> RateLimitConfig {
+    RateLimitConfig {
+        limit,
+        period,
+        burst: Some(burst),
+        max_wait,
+        ..RateLimitConfig::default()
+    }
 }
 
 impl Setup {
     /// A breaker opened by three failures in a row (its window too large to trip
-    /// first), one probe, open 5 s; a bulkhead of two slots and no queue; a 1 s timeout.
+    /// first), one probe, open 5 s; a bulkhead of two slots and no queue; a 1 s timeout;
+    /// no retry and no rate limit.
     fn new() -> Self {
         Setup {
             breaker: BreakerConfig {
@@ -120,6 +275,9 @@ impl Setup {
                 max_wait: Duration::ZERO,
             },
             timeout: LIMIT,
+            retry: None,
+            budget: None,
+            rate_limit: None,
         }
     }
 
@@ -139,7 +297,22 @@ impl Setup {
         self
     }
 
-    /// Fresh handles, all three reporting their events to one log.
+    fn retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    fn budget(mut self, budget: RetryBudgetConfig) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    fn rate_limit(mut self, rate_limit: RateLimitConfig) -> Self {
+        self.rate_limit = Some(rate_limit);
+        self
+    }
+
+    /// Fresh handles, all reporting their events to one log.
     fn build(&self) -> Guards {
         let events = Arc::new(Mutex::new(Vec::new()));
         let log = |events: &Arc<Mutex<Vec<String>>>| {
@@ -149,12 +322,30 @@ impl Setup {
             }
         };
         let (to_breaker, to_bulkhead, to_timeout) = (log(&events), log(&events), log(&events));
+        let (to_retry, to_limiter) = (log(&events), log(&events));
         Guards {
+            retry: self.retry.as_ref().map(|config| {
+                let mut builder = Retry::builder("dep")
+                    .config(config.clone())
+                    .on_event(move |event| to_retry(event));
+                if let Some(budget) = &self.budget {
+                    builder = builder
+                        .budget(RetryBudget::new("dep", budget.clone()).expect("valid budget"));
+                }
+                builder.build().expect("valid retry")
+            }),
             breaker: CircuitBreaker::builder("dep")
                 .config(self.breaker.clone())
                 .on_event(move |event| to_breaker(event))
                 .build()
                 .expect("valid breaker"),
+            limiter: self.rate_limit.as_ref().map(|config| {
+                RateLimiter::builder("dep")
+                    .config(config.clone())
+                    .on_event(move |event| to_limiter(event))
+                    .build()
+                    .expect("valid rate limit")
+            }),
             bulkhead: Bulkhead::builder("dep")
                 .config(self.bulkhead.clone())
                 .on_event(move |event| to_bulkhead(event))
@@ -174,9 +365,10 @@ impl Setup {
 /// How a scenario reaches the dependency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Via {
-    /// `.hardy_breaker(&b).hardy_bulkhead(&k).hardy_timeout(&t)`.
+    /// `.hardy_retry(&r).hardy_breaker(&b).hardy_rate_limit(&l).hardy_bulkhead(&k)
+    /// .hardy_timeout(&t)`, without the retry or the rate limit when there is none.
     Stack,
-    /// `Pipeline::new().breaker(&b).bulkhead(&k).timeout(&t)`.
+    /// A pipeline of the same handles.
     Pipeline,
 }
 
@@ -185,7 +377,9 @@ type Response = task::Spawn<<Svc as Service<Call>>::Future>;
 
 /// One set of handles, its dependency and the log of its events.
 struct Guards {
+    retry: Option<Retry>,
     breaker: CircuitBreaker,
+    limiter: Option<RateLimiter>,
     bulkhead: Bulkhead,
     timeout: Timeout,
     dependency: Dependency,
@@ -194,45 +388,77 @@ struct Guards {
 
 impl Guards {
     fn pipeline(&self) -> Pipeline {
-        Pipeline::new()
+        let mut pipeline = Pipeline::new()
             .breaker(&self.breaker)
             .bulkhead(&self.bulkhead)
-            .timeout(&self.timeout)
-    }
-
-    /// The dependency guarded by the three handles, `via` the stack or a pipeline.
-    fn service(&self, via: Via) -> Svc {
-        let dependency = self.dependency.service();
-        match via {
-            Via::Stack => Svc::new(
-                ServiceBuilder::new()
-                    .hardy_breaker(&self.breaker)
-                    .hardy_bulkhead(&self.bulkhead)
-                    .hardy_timeout(&self.timeout)
-                    .service(dependency),
-            ),
-            Via::Pipeline => Svc::new(
-                ServiceBuilder::new()
-                    .layer(self.pipeline().layer())
-                    .service(dependency),
-            ),
+            .timeout(&self.timeout);
+        if let Some(retry) = &self.retry {
+            pipeline = pipeline.retry(retry);
         }
+        if let Some(limiter) = &self.limiter {
+            pipeline = pipeline.rate_limit(limiter);
+        }
+        pipeline
     }
 
-    /// As [`service`](Self::service), the breaker classifying results with `classifier`.
+    /// The dependency guarded by the handles, `via` the stack or a pipeline.
+    fn service(&self, via: Via) -> Svc {
+        self.guard(via, self.dependency.service(), DefaultClassifier, Cloned)
+    }
+
+    /// As [`service`](Self::service), the breaker (and the retry) classifying results
+    /// with `classifier`.
     fn service_classified(&self, via: Via, classifier: Classifier) -> Svc {
-        let dependency = self.dependency.service();
+        self.guard(via, self.dependency.service(), classifier, Cloned)
+    }
+
+    /// `dependency` guarded by the handles, `via` the stack or a pipeline, results
+    /// classified by `classifier` (in the stack, the breaker's and the retry's), requests
+    /// copied for retries by `policy`.
+    fn guard<D, Req, C, P>(
+        &self,
+        via: Via,
+        dependency: D,
+        classifier: C,
+        policy: P,
+    ) -> BoxCloneSyncService<Req, u32, BoxError>
+    where
+        D: Service<Req, Response = u32, Error = BoxError, Future: Send + 'static>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        Req: Send + 'static,
+        C: Classify<u32, BoxError> + Clone + Send + Sync + 'static,
+        P: CloneRequest<Req> + Clone + Send + Sync + 'static,
+    {
         match via {
-            Via::Stack => Svc::new(
-                ServiceBuilder::new()
-                    .layer(self.breaker.layer().classify(classifier))
+            Via::Stack => {
+                let below = ServiceBuilder::new()
+                    .layer(self.breaker.layer().classify(classifier.clone()))
+                    .option_layer(self.limiter.as_ref().map(RateLimiter::layer))
                     .hardy_bulkhead(&self.bulkhead)
                     .hardy_timeout(&self.timeout)
-                    .service(dependency),
-            ),
-            Via::Pipeline => Svc::new(
+                    .service(dependency);
+                match &self.retry {
+                    Some(retry) => BoxCloneSyncService::new(
+                        retry
+                            .layer()
+                            .classify(classifier)
+                            .clone_requests(policy)
+                            .layer(below),
+                    ),
+                    None => BoxCloneSyncService::new(below),
+                }
+            }
+            Via::Pipeline => BoxCloneSyncService::new(
                 ServiceBuilder::new()
-                    .layer(self.pipeline().layer().classifier(classifier))
+                    .layer(
+                        self.pipeline()
+                            .layer()
+                            .classifier(classifier)
+                            .clone_requests(policy),
+                    )
                     .service(dependency),
             ),
         }
@@ -240,6 +466,29 @@ impl Guards {
 
     fn events(&self) -> Vec<String> {
         self.events.lock().expect("log").clone()
+    }
+
+    /// The retry's events only.
+    fn retry_events(&self) -> Vec<String> {
+        self.events()
+            .into_iter()
+            .filter(|event| {
+                ["Retrying {", "Succeeded {", "GaveUp {"]
+                    .iter()
+                    .any(|kind| event.starts_with(kind))
+            })
+            .collect()
+    }
+
+    fn limiter(&self) -> &RateLimiter {
+        self.limiter.as_ref().expect("a rate limit")
+    }
+
+    fn budget_balance(&self) -> Option<f64> {
+        self.retry
+            .as_ref()
+            .and_then(Retry::budget)
+            .map(RetryBudget::balance)
     }
 
     /// (state, calls, failures, consecutive failures) of the breaker.
@@ -269,22 +518,27 @@ impl Guards {
             events: self.events(),
             breaker: self.breaker.snapshot(),
             bulkhead: self.bulkhead.stats(),
-            reached: self.dependency.reached(),
+            budget: self.budget_balance(),
+            rate_limit_ready_in: self.limiter.as_ref().map(RateLimiter::time_to_ready),
+            reaches: self.dependency.reaches(),
         }
     }
 }
 
 type Classifier = fn(&Result<u32, BoxError>) -> Outcome;
 
-/// What a run leaves: every event of the three handles, in order, the breaker's
-/// snapshot, the bulkhead's stats and the calls that reached the dependency. Taken as
-/// the run ends (a snapshot reads the clock).
+/// What a run leaves: every event of the handles, in order, the breaker's snapshot, the
+/// bulkhead's stats, the retry budget's balance, the time until the rate limit admits a
+/// call at once, and the calls that reached the dependency. Taken as the run ends (a
+/// snapshot reads the clock).
 #[derive(Debug, PartialEq)]
 struct Record {
     events: Vec<String>,
     breaker: BreakerSnapshot,
     bulkhead: BulkheadStats,
-    reached: usize,
+    budget: Option<f64>,
+    rate_limit_ready_in: Option<Duration>,
+    reaches: Vec<Reach>,
 }
 
 /// Runs `scenario` through the stack, then through a pipeline on twin handles, and
@@ -310,7 +564,7 @@ fn start(service: &mut Svc, call: Call) -> Response {
     let ready = service.poll_ready(&mut Context::from_waker(Waker::noop()));
     assert!(
         matches!(ready, Poll::Ready(Ok(()))),
-        "the dependency is always ready"
+        "the dependency is ready"
     );
     task::spawn(service.call(call))
 }
@@ -1019,7 +1273,1164 @@ fn bounds() {
     send_sync::<<PipelineService<Inner> as Service<u8>>::Future>();
 }
 
-// 9. The model: random calls through both.
+// 9. Retries.
+
+async fn a_failing_dependency_retried_on_schedule(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    // A first call: the service the caller readies has made one call since.
+    assert_eq!(answer(&mut service, Call::Ok(1)).await.expect("ok"), 1);
+    guards
+        .dependency
+        .script(0, [Call::Fail, Call::Fail, Call::Ok(7)]);
+    let started = Instant::now();
+    let mut call = start(&mut service, Call::Script(0));
+    assert_pending!(call.poll());
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}");
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 2, 1, 1),
+        "{via:?}: the failed attempt is recorded"
+    );
+    assert_eq!(
+        guards.bulkhead_counts(),
+        (0, 0, 2, 0),
+        "{via:?}: its slot is freed while it waits to retry"
+    );
+
+    advance(ms(99)).await;
+    assert_pending!(call.poll());
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}: not before 100 ms");
+    advance(ms(1)).await;
+    assert_pending!(call.poll());
+    assert_eq!(guards.dependency.reached(), 3, "{via:?}: the first retry");
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 3, 2, 2),
+        "{via:?}: each attempt is recorded"
+    );
+
+    advance(ms(199)).await;
+    assert_pending!(call.poll());
+    assert_eq!(guards.dependency.reached(), 3, "{via:?}: not before 200 ms");
+    advance(ms(1)).await;
+    assert_eq!(assert_ready_ok!(call.poll()), 7, "{via:?}");
+    assert_eq!(started.elapsed(), ms(300), "{via:?}");
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 4, 2, 0),
+        "{via:?}"
+    );
+    assert_eq!(guards.bulkhead_counts(), (0, 0, 4, 0), "{via:?}");
+    let readied = |before| Reach {
+        before,
+        readied: true,
+    };
+    assert_eq!(
+        guards.dependency.reaches(),
+        // The first attempt is made with the caller's service (its second call); each
+        // retry with a fresh clone of the spare, made ready first.
+        [readied(0), readied(1), readied(0), readied(0)],
+        "{via:?}"
+    );
+    assert_eq!(
+        guards.retry_events(),
+        [
+            r#"Succeeded { name: "dep", attempt: 1 }"#,
+            r#"Retrying { name: "dep", attempt: 1, outcome: Failure(Retryable), delay: 100ms }"#,
+            r#"Retrying { name: "dep", attempt: 2, outcome: Failure(Retryable), delay: 200ms }"#,
+            r#"Succeeded { name: "dep", attempt: 3 }"#,
+        ],
+        "{via:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_dependency_is_retried_on_the_schedule_each_attempt_recorded() {
+    let setup = Setup::new().retry(RetryConfig {
+        backoff: Backoff::Exponential {
+            initial: ms(100),
+            multiplier: 2.0,
+        },
+        ..retries(3, ms(100))
+    });
+    through_both(&setup, a_failing_dependency_retried_on_schedule).await;
+}
+
+async fn attempts_run_out(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards.dependency.script(
+        0,
+        [
+            Call::FailWith(1),
+            Call::FailWith(2),
+            Call::FailWith(3),
+            Call::Ok(9),
+        ],
+    );
+    let started = Instant::now();
+    let failed = answer(&mut service, Call::Script(0))
+        .await
+        .expect_err("every attempt fails");
+    assert!(failed.as_rejection().is_none(), "{via:?}: {failed:?}");
+    assert_eq!(
+        failed.to_string(),
+        "no ack 3",
+        "{via:?}: the last attempt's own error"
+    );
+    assert_eq!(started.elapsed(), ms(200), "{via:?}");
+    assert_eq!(guards.dependency.reached(), 3, "{via:?}");
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Open, 0, 0, 0),
+        "{via:?}: the third failure opened it"
+    );
+    assert_eq!(
+        guards.events(),
+        [
+            r#"Retrying { name: "dep", attempt: 1, outcome: Failure(Retryable), delay: 100ms }"#,
+            r#"Retrying { name: "dep", attempt: 2, outcome: Failure(Retryable), delay: 100ms }"#,
+            r#"StateChanged { name: "dep", from: Closed, to: Open, reason: ConsecutiveFailures { count: 3 } }"#,
+            r#"GaveUp { name: "dep", attempt: 3, outcome: Failure(Retryable), reason: MaxAttempts }"#,
+        ],
+        "{via:?}: recorded, then judged"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempts_are_limited_by_max_attempts_and_the_last_error_is_returned() {
+    let setup = Setup::new().retry(retries(3, ms(100)));
+    through_both(&setup, attempts_run_out).await;
+}
+
+async fn sent_once(guards: &Guards, via: Via) {
+    let mut service = guards.guard(
+        via,
+        guards.dependency.service(),
+        DefaultClassifier,
+        SendOnce,
+    );
+    guards.dependency.script(0, [Call::Fail, Call::Ok(2)]);
+    let failed = answer(&mut service, Call::Script(0))
+        .await
+        .expect_err("it fails");
+    assert_eq!(failed.to_string(), "no ack", "{via:?}");
+    assert_eq!(guards.dependency.reached(), 1, "{via:?}: never retried");
+    assert_eq!(
+        guards.retry_events(),
+        [
+            r#"GaveUp { name: "dep", attempt: 1, outcome: Failure(Retryable), reason: NotCloneable }"#
+        ],
+        "{via:?}"
+    );
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 1, 1, 1),
+        "{via:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_sent_once_is_never_retried() {
+    let setup = Setup::new().retry(retries(3, ms(100)));
+    through_both(&setup, sent_once).await;
+}
+
+/// A request that counts its copies: each copy is numbered (the original is 0).
+#[derive(Debug)]
+struct Numbered {
+    number: usize,
+    copies: Arc<AtomicUsize>,
+}
+
+impl Clone for Numbered {
+    fn clone(&self) -> Self {
+        Numbered {
+            number: self.copies.fetch_add(1, Ordering::SeqCst) + 1,
+            copies: self.copies.clone(),
+        }
+    }
+}
+
+/// Sends a numbered request to a dependency that fails its first two attempts, through
+/// the handles with `policy`: the numbers of the requests that reached it, the copies
+/// made, and the answer.
+async fn numbered_attempts<P>(
+    guards: &Guards,
+    via: Via,
+    policy: P,
+) -> (Vec<usize>, usize, Result<u32, BoxError>)
+where
+    P: CloneRequest<Numbered> + Clone + Send + Sync + 'static,
+{
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let log = received.clone();
+    let dependency = service_fn(move |request: Numbered| {
+        let attempt = {
+            let mut log = log.lock().expect("received");
+            log.push(request.number);
+            log.len()
+        };
+        async move {
+            match attempt {
+                1 | 2 => Err(BoxError::from(format!("no ack {attempt}"))),
+                _ => Ok(10),
+            }
+        }
+    });
+    let mut service = guards.guard(via, dependency, DefaultClassifier, policy);
+    let copies = Arc::new(AtomicUsize::new(0));
+    let request = Numbered {
+        number: 0,
+        copies: copies.clone(),
+    };
+    let result = service.ready().await.expect("ready").call(request).await;
+    let received = received.lock().expect("received").clone();
+    (received, copies.load(Ordering::SeqCst), result)
+}
+
+async fn copied_requests(guards: &Guards, via: Via) {
+    let (received, copies, result) = numbered_attempts(guards, via, Cloned).await;
+    assert_eq!(result.expect("the third attempt"), 10, "{via:?}");
+    assert_eq!(
+        received,
+        [0, 1, 2],
+        "{via:?}: each retry sends a copy of the request kept from the attempt before"
+    );
+    assert_eq!(
+        copies, 3,
+        "{via:?}: one copy kept at the call, one more at each retry"
+    );
+
+    let (received, copies, result) = numbered_attempts(guards, via, SendOnce).await;
+    assert_eq!(result.expect_err("sent once").to_string(), "no ack 1");
+    assert_eq!((received, copies), (vec![0], 0), "{via:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_retry_sends_a_copy_of_the_request() {
+    let setup = Setup::new()
+        .consecutive_failures(10)
+        .retry(retries(3, ms(10)));
+    through_both(&setup, copied_requests).await;
+}
+
+async fn a_retry_refused_by_the_open_breaker(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards
+        .dependency
+        .script(0, [Call::Fail, Call::Fail, Call::Ok(3)]);
+    let refused = rejection(answer(&mut service, Call::Script(0)).await);
+    assert!(
+        matches!(
+            refused,
+            Rejection::CircuitOpen { retry_after: Some(after), .. } if after == OPEN_FOR - ms(100)
+        ),
+        "{via:?}: the last attempt's result, the open breaker's refusal: {refused:?}"
+    );
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}");
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Open, 0, 0, 0),
+        "{via:?}"
+    );
+    assert_eq!(
+        guards.retry_events(),
+        [
+            r#"Retrying { name: "dep", attempt: 1, outcome: Failure(Retryable), delay: 100ms }"#,
+            r#"Retrying { name: "dep", attempt: 2, outcome: Failure(Retryable), delay: 100ms }"#,
+            r#"GaveUp { name: "dep", attempt: 3, outcome: Ignore(RetryAfter(4.9s)), reason: NotRetryable }"#,
+        ],
+        "{via:?}: an open breaker's refusal is ignored, and not retried by default"
+    );
+    assert_eq!(guards.bulkhead_counts(), (0, 0, 2, 0), "{via:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_the_breaker_opens_is_refused_and_ends_the_call() {
+    let setup = Setup::new()
+        .consecutive_failures(2)
+        .retry(retries(3, ms(100)));
+    through_both(&setup, a_retry_refused_by_the_open_breaker).await;
+}
+
+async fn a_retry_that_waits_for_the_breaker(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards
+        .dependency
+        .script(0, [Call::Fail, Call::Fail, Call::Ok(3)]);
+    let started = Instant::now();
+    assert_eq!(
+        answer(&mut service, Call::Script(0)).await.expect("probe"),
+        3,
+        "{via:?}"
+    );
+    assert_eq!(
+        started.elapsed(),
+        ms(200) + OPEN_FOR - ms(100),
+        "{via:?}: refused at 200 ms, retried when the breaker half-opens"
+    );
+    assert_eq!(guards.breaker.state(), BreakerState::Closed, "{via:?}");
+    assert_eq!(guards.dependency.reached(), 3, "{via:?}");
+    assert_eq!(
+        guards.retry_events(),
+        [
+            r#"Retrying { name: "dep", attempt: 1, outcome: Failure(Retryable), delay: 100ms }"#,
+            r#"Retrying { name: "dep", attempt: 2, outcome: Failure(Retryable), delay: 100ms }"#,
+            r#"Retrying { name: "dep", attempt: 3, outcome: Ignore(RetryAfter(4.9s)), delay: 4.9s }"#,
+            r#"Succeeded { name: "dep", attempt: 4 }"#,
+        ],
+        "{via:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_told_to_wait_for_retry_after_waits_out_the_open_breaker_and_probes() {
+    let setup = Setup::new().consecutive_failures(2).retry(RetryConfig {
+        wait_for_retry_after: true,
+        ..retries(4, ms(100))
+    });
+    through_both(&setup, a_retry_that_waits_for_the_breaker).await;
+}
+
+async fn a_timed_out_attempt_retried(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards
+        .dependency
+        .script(0, [Call::Hang, Call::OkAfter(ms(900))]);
+    let started = Instant::now();
+    let mut call = start(&mut service, Call::Script(0));
+    assert_pending!(call.poll());
+    advance(LIMIT).await;
+    assert_pending!(call.poll());
+    assert_eq!(
+        guards.events(),
+        [
+            r#"TimedOut { name: "dep", elapsed: 1s, limit: 1s, by_deadline: false }"#,
+            r#"Retrying { name: "dep", attempt: 1, outcome: Failure(Retryable), delay: 100ms }"#,
+        ],
+        "{via:?}: timed out, recorded, then retried"
+    );
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 1, 1, 1),
+        "{via:?}"
+    );
+    assert_eq!(guards.bulkhead.stats().in_flight, 0, "{via:?}");
+
+    advance(ms(100)).await;
+    assert_pending!(call.poll());
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}");
+    // The retry has a second of its own.
+    advance(ms(899)).await;
+    assert_pending!(call.poll());
+    advance(ms(1)).await;
+    assert_eq!(assert_ready_ok!(call.poll()), 1, "{via:?}");
+    assert_eq!(started.elapsed(), ms(2000), "{via:?}");
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 2, 1, 0),
+        "{via:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_attempt_that_timed_out_is_retried_with_a_timeout_of_its_own() {
+    let setup = Setup::new().retry(retries(3, ms(100)));
+    through_both(&setup, a_timed_out_attempt_retried).await;
+}
+
+async fn every_attempt_times_out(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards
+        .dependency
+        .script(0, [Call::Hang, Call::Hang, Call::Hang]);
+    let started = Instant::now();
+    let timed_out = rejection(answer(&mut service, Call::Script(0)).await);
+    assert!(timed_out.is_timeout(), "{via:?}: {timed_out:?}");
+    assert_eq!(started.elapsed(), LIMIT * 3 + ms(200), "{via:?}");
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Open, 0, 0, 0),
+        "{via:?}"
+    );
+    assert_eq!(guards.bulkhead_counts(), (0, 0, 3, 0), "{via:?}");
+    assert_eq!(
+        guards.retry_events().last().map(String::as_str),
+        Some(
+            r#"GaveUp { name: "dep", attempt: 3, outcome: Failure(Retryable), reason: MaxAttempts }"#
+        ),
+        "{via:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_whose_every_attempt_times_out_ends_with_the_timeout() {
+    let setup = Setup::new().retry(retries(3, ms(100)));
+    through_both(&setup, every_attempt_times_out).await;
+}
+
+async fn a_retry_readied_first(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards
+        .dependency
+        .script(0, [Call::Fail, Call::Fail, Call::Ok(3)]);
+    let mut call = start(&mut service, Call::Script(0));
+    assert_pending!(call.poll());
+    guards.dependency.readiness(Readiness::Pending);
+    advance(ms(100)).await;
+    assert_pending!(call.poll());
+    assert_eq!(
+        guards.dependency.reached(),
+        1,
+        "{via:?}: the retry waits for its service to be ready"
+    );
+    assert_eq!(guards.bulkhead_counts(), (0, 0, 1, 0), "{via:?}");
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 1, 1, 1),
+        "{via:?}: not admitted yet"
+    );
+
+    guards.dependency.readiness(Readiness::Ready);
+    assert!(call.is_woken(), "{via:?}");
+    assert_pending!(call.poll());
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}: the retry, failed");
+
+    guards.dependency.readiness(Readiness::Fail);
+    advance(ms(100)).await;
+    let failed = assert_ready!(call.poll()).expect_err("not ready");
+    assert_eq!(
+        failed.to_string(),
+        "not ready",
+        "{via:?}: the readiness error ends the call"
+    );
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}");
+    assert_eq!(
+        guards.dependency.reaches(),
+        [Reach {
+            before: 0,
+            readied: true
+        }; 2],
+        "{via:?}"
+    );
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 2, 2, 2),
+        "{via:?}: the readiness error is not an attempt"
+    );
+    assert_eq!(
+        guards.retry_events(),
+        [
+            r#"Retrying { name: "dep", attempt: 1, outcome: Failure(Retryable), delay: 100ms }"#,
+            r#"Retrying { name: "dep", attempt: 2, outcome: Failure(Retryable), delay: 100ms }"#,
+            r#"GaveUp { name: "dep", attempt: 2, outcome: Failure(Retryable), reason: NotReady }"#,
+        ],
+        "{via:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_is_made_with_a_clone_made_ready_and_a_readiness_error_ends_the_call() {
+    let setup = Setup::new().retry(retries(3, ms(100)));
+    through_both(&setup, a_retry_readied_first).await;
+}
+
+async fn zero_delay_retries(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards
+        .dependency
+        .script(0, [Call::Fail, Call::Fail, Call::Ok(4)]);
+    let started = Instant::now();
+    let mut call = start(&mut service, Call::Script(0));
+    assert_pending!(call.poll());
+    assert!(
+        call.is_woken(),
+        "{via:?}: it yields, woken to retry at once"
+    );
+    assert_eq!(
+        guards.dependency.reached(),
+        1,
+        "{via:?}: the retry waits for the next poll"
+    );
+    assert_pending!(call.poll());
+    assert!(call.is_woken(), "{via:?}");
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}");
+    assert_eq!(assert_ready_ok!(call.poll()), 4, "{via:?}");
+    assert_eq!(started.elapsed(), Duration::ZERO, "{via:?}");
+    assert_eq!(
+        guards.retry_events(),
+        [
+            r#"Retrying { name: "dep", attempt: 1, outcome: Failure(Retryable), delay: 0ns }"#,
+            r#"Retrying { name: "dep", attempt: 2, outcome: Failure(Retryable), delay: 0ns }"#,
+            r#"Succeeded { name: "dep", attempt: 3 }"#,
+        ],
+        "{via:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_delay_retry_yields_once_then_retries_at_once() {
+    let setup = Setup::new().retry(retries(3, Duration::ZERO));
+    through_both(&setup, zero_delay_retries).await;
+}
+
+async fn a_zero_delay_retry_after_another_call(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards.dependency.script(0, [Call::Fail, Call::Ok(1)]);
+    let mut first = start(&mut service, Call::Script(0));
+    assert_pending!(first.poll());
+    // While the first yields before its retry, another call takes the one slot.
+    let mut second = start(&mut service, Call::OkAfter(ms(100)));
+    assert_pending!(second.poll());
+    let refused = rejection(assert_ready!(first.poll()));
+    assert!(
+        refused.is_bulkhead_full(),
+        "{via:?}: the retry finds the slot taken: {refused:?}"
+    );
+    advance(ms(100)).await;
+    assert_eq!(assert_ready_ok!(second.poll()), 1, "{via:?}");
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_delay_retry_lets_a_call_made_meanwhile_go_first() {
+    let setup = Setup::new().slots(1).retry(retries(3, Duration::ZERO));
+    through_both(&setup, a_zero_delay_retry_after_another_call).await;
+}
+
+async fn classified_retries(guards: &Guards, via: Via) {
+    let mut service = guards.service_classified(via, by_status);
+    guards.dependency.script(0, [Call::Ok(503), Call::Ok(200)]);
+    assert_eq!(
+        answer(&mut service, Call::Script(0)).await.expect("ok"),
+        200,
+        "{via:?}: a 5xx answer is retried"
+    );
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 2, 1, 0),
+        "{via:?}: and recorded as a failure"
+    );
+    guards.dependency.script(0, [Call::Ok(503); 3]);
+    assert_eq!(
+        answer(&mut service, Call::Script(0)).await.expect("ok"),
+        503,
+        "{via:?}: the last real answer"
+    );
+    assert_eq!(guards.dependency.reached(), 5, "{via:?}");
+    assert_eq!(
+        guards.retry_events().last().map(String::as_str),
+        Some(
+            r#"GaveUp { name: "dep", attempt: 3, outcome: Failure(Retryable), reason: MaxAttempts }"#
+        ),
+        "{via:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_layers_classifier_decides_what_is_retried_as_well_as_what_is_recorded() {
+    let setup = Setup::new()
+        .consecutive_failures(10)
+        .retry(retries(3, ms(100)));
+    through_both(&setup, classified_retries).await;
+}
+
+async fn a_panicking_retry(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards.dependency.script(0, [Call::Fail, Call::Panic]);
+    let mut call = start(&mut service, Call::Script(0));
+    assert_pending!(call.poll());
+    assert_eq!(guards.breaker.state(), BreakerState::Open, "{via:?}");
+    advance(OPEN_FOR).await;
+    let panicked = catch_unwind(AssertUnwindSafe(|| call.poll()));
+    assert!(panicked.is_err(), "{via:?}: the retry, the probe, panics");
+    drop(call);
+    assert_eq!(guards.bulkhead_counts(), (0, 0, 2, 0), "{via:?}");
+    assert_eq!(guards.breaker.state(), BreakerState::HalfOpen, "{via:?}");
+    // Its probe slot was freed: the next call is the probe, and closes it.
+    assert_eq!(answer(&mut service, Call::Ok(3)).await.expect("probe"), 3);
+    assert_eq!(guards.breaker.state(), BreakerState::Closed, "{via:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_that_panics_frees_its_slot_and_its_probe_slot() {
+    let setup = Setup::new()
+        .consecutive_failures(1)
+        .slots(1)
+        .retry(retries(2, OPEN_FOR));
+    through_both(&setup, a_panicking_retry).await;
+}
+
+async fn a_budget_runs_out(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards.dependency.script(0, [Call::Fail; 4]);
+    let started = Instant::now();
+    let failed = answer(&mut service, Call::Script(0))
+        .await
+        .expect_err("it fails");
+    assert_eq!(failed.to_string(), "no ack", "{via:?}");
+    assert_eq!(
+        started.elapsed(),
+        ms(100),
+        "{via:?}: one retry, on the one token"
+    );
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}");
+    assert_eq!(guards.budget_balance(), Some(0.0), "{via:?}");
+
+    let failed = answer(&mut service, Call::Script(0))
+        .await
+        .expect_err("it fails");
+    assert_eq!(failed.to_string(), "no ack", "{via:?}");
+    assert_eq!(guards.dependency.reached(), 3, "{via:?}: no retry at all");
+    assert_eq!(
+        guards.retry_events(),
+        [
+            r#"Retrying { name: "dep", attempt: 1, outcome: Failure(Retryable), delay: 100ms }"#,
+            r#"GaveUp { name: "dep", attempt: 2, outcome: Failure(Retryable), reason: BudgetExhausted }"#,
+            r#"GaveUp { name: "dep", attempt: 1, outcome: Failure(Retryable), reason: BudgetExhausted }"#,
+        ],
+        "{via:?}"
+    );
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 3, 3, 3),
+        "{via:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_exhausted_retry_budget_ends_calls_with_their_failure() {
+    let setup = Setup::new()
+        .consecutive_failures(10)
+        .retry(retries(3, ms(100)))
+        .budget(RetryBudgetConfig {
+            retry_ratio: 0.0,
+            min_retries_per_second: 0.0,
+            max_balance: 1,
+        });
+    through_both(&setup, a_budget_runs_out).await;
+}
+
+async fn a_budget_filled_by_calls(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    // The one token, then half a token a call: the second call's deposit makes one.
+    guards.dependency.script(0, [Call::Fail, Call::Ok(1)]);
+    assert_eq!(
+        answer(&mut service, Call::Script(0))
+            .await
+            .expect("retried"),
+        1
+    );
+    guards.dependency.script(0, [Call::Fail, Call::Ok(2)]);
+    let failed = answer(&mut service, Call::Script(0)).await;
+    assert_eq!(
+        failed.expect_err("no token").to_string(),
+        "no ack",
+        "{via:?}: half a token"
+    );
+    guards.dependency.script(0, [Call::Fail, Call::Ok(3)]);
+    assert_eq!(
+        answer(&mut service, Call::Script(0))
+            .await
+            .expect("retried"),
+        3,
+        "{via:?}: two deposits, one token"
+    );
+    assert_eq!(guards.budget_balance(), Some(0.0), "{via:?}");
+    assert_eq!(guards.dependency.reached(), 5, "{via:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_call_deposits_in_the_retry_budget() {
+    let setup = Setup::new()
+        .consecutive_failures(10)
+        .retry(retries(3, ms(100)))
+        .budget(RetryBudgetConfig {
+            retry_ratio: 0.5,
+            min_retries_per_second: 0.0,
+            max_balance: 1,
+        });
+    through_both(&setup, a_budget_filled_by_calls).await;
+}
+
+// 10. Rate limits.
+
+async fn a_refusing_rate_limit(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    assert_eq!(answer(&mut service, Call::Ok(1)).await.expect("ok"), 1);
+    assert_eq!(answer(&mut service, Call::Ok(2)).await.expect("ok"), 2);
+    let refused = rejection(answer(&mut service, Call::Ok(3)).await);
+    assert!(
+        matches!(refused, Rejection::RateLimited { retry_after, .. } if retry_after == ms(500)),
+        "{via:?}: {refused:?}"
+    );
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}");
+    // One failure would open this breaker: the refusal is not one.
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 2, 0, 0),
+        "{via:?}: the rate limit's refusal is ignored by the breaker"
+    );
+    assert_eq!(
+        guards.bulkhead_counts(),
+        (0, 0, 2, 0),
+        "{via:?}: refused before the bulkhead"
+    );
+    assert_eq!(
+        guards.events(),
+        [r#"Rejected { name: "dep", retry_after: 500ms }"#],
+        "{via:?}"
+    );
+    assert_eq!(guards.limiter().time_to_ready(), ms(500), "{via:?}");
+
+    advance(ms(500)).await;
+    assert_eq!(answer(&mut service, Call::Ok(4)).await.expect("ok"), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rate_limit_refuses_calls_beyond_its_burst_and_the_breaker_ignores_it() {
+    let setup = Setup::new().consecutive_failures(1).rate_limit(rate(
+        2,
+        Duration::from_secs(1),
+        2,
+        Duration::ZERO,
+    ));
+    through_both(&setup, a_refusing_rate_limit).await;
+}
+
+async fn a_probe_refused_by_the_rate_limit(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    half_open(guards, &mut service).await;
+    // Both turns of the burst taken through the shared handle.
+    guards.limiter().check().expect("a turn");
+    guards.limiter().check().expect("a turn");
+
+    let refused = rejection(answer(&mut service, Call::Ok(2)).await);
+    assert!(refused.is_rate_limited(), "{via:?}: {refused:?}");
+    assert_eq!(
+        guards.breaker.state(),
+        BreakerState::HalfOpen,
+        "{via:?}: the refused probe neither closes nor reopens it"
+    );
+
+    advance(ms(100)).await;
+    // Its probe slot was freed: the next call is the probe, and closes it.
+    assert_eq!(answer(&mut service, Call::Ok(3)).await.expect("probe"), 3);
+    assert_eq!(guards.breaker.state(), BreakerState::Closed, "{via:?}");
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_refused_by_the_rate_limit_frees_the_probe_slot() {
+    let setup = Setup::new().consecutive_failures(1).rate_limit(rate(
+        10,
+        Duration::from_secs(1),
+        2,
+        Duration::ZERO,
+    ));
+    through_both(&setup, a_probe_refused_by_the_rate_limit).await;
+}
+
+async fn a_wait_for_a_turn(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    assert_eq!(answer(&mut service, Call::Ok(1)).await.expect("ok"), 1);
+    let started = Instant::now();
+    let mut call = start(&mut service, Call::OkAfter(ms(900)));
+    assert_pending!(call.poll());
+    assert_eq!(
+        guards.events(),
+        [r#"Waiting { name: "dep", wait: 1.5s }"#],
+        "{via:?}"
+    );
+    assert_eq!(guards.dependency.reached(), 1, "{via:?}");
+    assert_eq!(
+        guards.bulkhead_counts(),
+        (0, 0, 1, 0),
+        "{via:?}: no slot taken while it waits for its turn"
+    );
+
+    advance(ms(1499)).await;
+    assert_pending!(call.poll());
+    assert_eq!(guards.dependency.reached(), 1, "{via:?}");
+    advance(ms(1)).await;
+    assert_pending!(call.poll());
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}: its turn came");
+    assert_eq!(guards.bulkhead.stats().in_flight, 1, "{via:?}");
+    // Timed from when it runs: the wait and the call together exceed the timeout.
+    advance(ms(900)).await;
+    assert_eq!(assert_ready_ok!(call.poll()), 1, "{via:?}");
+    assert_eq!(started.elapsed(), ms(2400), "{via:?}");
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 2, 0, 0),
+        "{via:?}"
+    );
+    assert_eq!(guards.bulkhead_counts(), (0, 0, 2, 0), "{via:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rate_limit_that_waits_makes_the_call_wait_for_its_turn_then_run() {
+    let setup = Setup::new().rate_limit(rate(2, Duration::from_secs(3), 1, Duration::from_secs(2)));
+    through_both(&setup, a_wait_for_a_turn).await;
+}
+
+async fn turns_given_back(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    assert_eq!(answer(&mut service, Call::Ok(1)).await.expect("ok"), 1);
+    let mut second = start(&mut service, Call::Ok(2));
+    assert_pending!(second.poll());
+    let mut third = start(&mut service, Call::Ok(3));
+    assert_pending!(third.poll());
+    assert_eq!(
+        guards.limiter().time_to_ready(),
+        Duration::from_secs(3),
+        "{via:?}"
+    );
+
+    drop(third);
+    assert_eq!(
+        guards.limiter().time_to_ready(),
+        Duration::from_secs(2),
+        "{via:?}: the last turn reserved is given back"
+    );
+    let started = Instant::now();
+    let mut fourth = start(&mut service, Call::Ok(4));
+    assert_pending!(fourth.poll());
+    // A turn not the last reserved is not given back.
+    drop(second);
+    assert_eq!(
+        guards.limiter().time_to_ready(),
+        Duration::from_secs(3),
+        "{via:?}"
+    );
+    advance(Duration::from_secs(2) - ms(1)).await;
+    assert_pending!(fourth.poll());
+    advance(ms(1)).await;
+    assert_eq!(assert_ready_ok!(fourth.poll()), 4, "{via:?}");
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(2),
+        "{via:?}: the third's turn, no later"
+    );
+    assert_eq!(
+        guards.events(),
+        [
+            r#"Waiting { name: "dep", wait: 1s }"#,
+            r#"Waiting { name: "dep", wait: 2s }"#,
+            r#"Waiting { name: "dep", wait: 2s }"#,
+        ],
+        "{via:?}"
+    );
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}");
+    assert_eq!(guards.bulkhead_counts(), (0, 0, 2, 0), "{via:?}");
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 2, 0, 0),
+        "{via:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_a_call_waiting_for_its_turn_gives_the_turn_back() {
+    let setup = Setup::new().rate_limit(rate(1, Duration::from_secs(1), 1, Duration::from_secs(5)));
+    through_both(&setup, turns_given_back).await;
+}
+
+async fn a_retry_refused_a_turn(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards
+        .dependency
+        .script(0, [Call::Fail, Call::Fail, Call::Ok(5)]);
+    let refused = rejection(answer(&mut service, Call::Script(0)).await);
+    assert!(
+        matches!(refused, Rejection::RateLimited { retry_after, .. } if retry_after == ms(50)),
+        "{via:?}: the retry's attempt took a turn too soon: {refused:?}"
+    );
+    assert_eq!(guards.dependency.reached(), 1, "{via:?}");
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 1, 1, 1),
+        "{via:?}: the refusal is not recorded"
+    );
+    assert_eq!(
+        guards.events(),
+        [
+            r#"Retrying { name: "dep", attempt: 1, outcome: Failure(Retryable), delay: 100ms }"#,
+            r#"Rejected { name: "dep", retry_after: 50ms }"#,
+            r#"GaveUp { name: "dep", attempt: 2, outcome: Ignore(RetryAfter(50ms)), reason: NotRetryable }"#,
+        ],
+        "{via:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_retry_takes_a_turn_and_a_refused_one_ends_the_call() {
+    let setup = Setup::new().retry(retries(3, ms(100))).rate_limit(rate(
+        20,
+        Duration::from_secs(3),
+        1,
+        Duration::ZERO,
+    ));
+    through_both(&setup, a_retry_refused_a_turn).await;
+}
+
+async fn a_retry_waiting_out_the_rate_limit(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards.dependency.script(0, [Call::Fail, Call::Ok(5)]);
+    let started = Instant::now();
+    assert_eq!(
+        answer(&mut service, Call::Script(0)).await.expect("ok"),
+        5,
+        "{via:?}"
+    );
+    assert_eq!(started.elapsed(), ms(150), "{via:?}");
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}");
+    assert_eq!(
+        guards.events(),
+        [
+            r#"Retrying { name: "dep", attempt: 1, outcome: Failure(Retryable), delay: 100ms }"#,
+            r#"Rejected { name: "dep", retry_after: 50ms }"#,
+            r#"Retrying { name: "dep", attempt: 2, outcome: Ignore(RetryAfter(50ms)), delay: 50ms }"#,
+            r#"Succeeded { name: "dep", attempt: 3 }"#,
+        ],
+        "{via:?}"
+    );
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 2, 1, 0),
+        "{via:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_told_to_wait_for_retry_after_retries_a_refused_turn_when_it_comes() {
+    let setup = Setup::new()
+        .retry(RetryConfig {
+            wait_for_retry_after: true,
+            ..retries(3, ms(100))
+        })
+        .rate_limit(rate(20, Duration::from_secs(3), 1, Duration::ZERO));
+    through_both(&setup, a_retry_waiting_out_the_rate_limit).await;
+}
+
+async fn retries_wait_for_their_turns(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards
+        .dependency
+        .script(0, [Call::Fail, Call::Fail, Call::Ok(6)]);
+    let started = Instant::now();
+    let mut call = start(&mut service, Call::Script(0));
+    assert_pending!(call.poll());
+    advance(ms(100)).await;
+    assert_pending!(call.poll());
+    assert_eq!(
+        guards.dependency.reached(),
+        1,
+        "{via:?}: the retry waits for its turn"
+    );
+    assert_eq!(guards.bulkhead.stats().in_flight, 0, "{via:?}");
+    assert_eq!(
+        guards.limiter().time_to_ready(),
+        ms(200),
+        "{via:?}: its turn is reserved"
+    );
+    advance(ms(50)).await;
+    assert_pending!(call.poll());
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}");
+    advance(ms(100)).await;
+    assert_pending!(call.poll());
+    assert_eq!(
+        guards.dependency.reached(),
+        2,
+        "{via:?}: the second retry waits for its turn"
+    );
+    advance(ms(50)).await;
+    assert_eq!(assert_ready_ok!(call.poll()), 6, "{via:?}");
+    assert_eq!(started.elapsed(), ms(300), "{via:?}");
+    assert_eq!(
+        guards.events(),
+        [
+            r#"Retrying { name: "dep", attempt: 1, outcome: Failure(Retryable), delay: 100ms }"#,
+            r#"Waiting { name: "dep", wait: 50ms }"#,
+            r#"Retrying { name: "dep", attempt: 2, outcome: Failure(Retryable), delay: 100ms }"#,
+            r#"Waiting { name: "dep", wait: 50ms }"#,
+            r#"Succeeded { name: "dep", attempt: 3 }"#,
+        ],
+        "{via:?}"
+    );
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 3, 2, 0),
+        "{via:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_retry_waits_for_a_turn_of_its_own() {
+    let setup = Setup::new().retry(retries(3, ms(100))).rate_limit(rate(
+        20,
+        Duration::from_secs(3),
+        1,
+        Duration::from_secs(1),
+    ));
+    through_both(&setup, retries_wait_for_their_turns).await;
+}
+
+// 11. Cancellation between and before retries.
+
+async fn dropped_while_sleeping(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards.dependency.script(0, [Call::Fail, Call::Ok(2)]);
+    let mut call = start(&mut service, Call::Script(0));
+    assert_pending!(call.poll());
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 1, 1, 1),
+        "{via:?}"
+    );
+    drop(call);
+    assert_eq!(guards.bulkhead_counts(), (0, 0, 1, 0), "{via:?}");
+    advance(Duration::from_secs(1)).await;
+    assert_eq!(guards.dependency.reached(), 1, "{via:?}: never retried");
+    // The one slot and the rate limit's turns are free.
+    assert_eq!(answer(&mut service, Call::Ok(3)).await.expect("ok"), 3);
+    assert_eq!(
+        guards.retry_events(),
+        [
+            r#"Retrying { name: "dep", attempt: 1, outcome: Failure(Retryable), delay: 100ms }"#,
+            r#"Succeeded { name: "dep", attempt: 1 }"#,
+        ],
+        "{via:?}: nothing more of the dropped call"
+    );
+    assert_eq!(guards.bulkhead_counts(), (0, 0, 2, 0), "{via:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_a_call_waiting_to_retry_frees_everything() {
+    let setup = Setup::new()
+        .slots(1)
+        .retry(retries(3, ms(100)))
+        .rate_limit(rate(1, Duration::from_secs(1), 1, Duration::ZERO));
+    through_both(&setup, dropped_while_sleeping).await;
+}
+
+async fn dropped_while_readying(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards.dependency.script(0, [Call::Fail, Call::Ok(2)]);
+    let mut call = start(&mut service, Call::Script(0));
+    assert_pending!(call.poll());
+    assert_eq!(guards.breaker.state(), BreakerState::Open, "{via:?}");
+    guards.dependency.readiness(Readiness::Pending);
+    advance(OPEN_FOR).await;
+    assert_pending!(call.poll());
+    assert_eq!(
+        guards.dependency.reached(),
+        1,
+        "{via:?}: readying its retry, the probe"
+    );
+    drop(call);
+    guards.dependency.readiness(Readiness::Ready);
+    assert_eq!(guards.bulkhead_counts(), (0, 0, 1, 0), "{via:?}");
+    assert_eq!(
+        guards.breaker.state(),
+        BreakerState::Open,
+        "{via:?}: no probe was admitted"
+    );
+    // The next call is the probe, and closes it.
+    assert_eq!(answer(&mut service, Call::Ok(3)).await.expect("probe"), 3);
+    assert_eq!(guards.breaker.state(), BreakerState::Closed, "{via:?}");
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_a_call_readying_its_retry_frees_everything() {
+    let setup = Setup::new()
+        .consecutive_failures(1)
+        .retry(retries(2, OPEN_FOR));
+    through_both(&setup, dropped_while_readying).await;
+}
+
+async fn a_queued_retry_dropped(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards.dependency.script(0, [Call::Fail, Call::Ok(2)]);
+    let mut call = start(&mut service, Call::Script(0));
+    assert_pending!(call.poll());
+    assert_eq!(guards.breaker.state(), BreakerState::Open, "{via:?}");
+    let held = guards.bulkhead.try_acquire().expect("a free slot");
+    advance(OPEN_FOR).await;
+    assert_pending!(call.poll());
+    assert_eq!(
+        guards.bulkhead.stats().waiting,
+        1,
+        "{via:?}: the retry, the probe, queues"
+    );
+    assert_eq!(guards.breaker.state(), BreakerState::HalfOpen, "{via:?}");
+
+    drop(call);
+    assert_eq!(
+        guards.bulkhead_counts(),
+        (1, 0, 2, 0),
+        "{via:?}: it left the queue"
+    );
+    drop(held);
+    // Its probe slot was freed: the next call is the probe, and closes it.
+    assert_eq!(answer(&mut service, Call::Ok(3)).await.expect("probe"), 3);
+    assert_eq!(guards.breaker.state(), BreakerState::Closed, "{via:?}");
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_a_retry_queued_for_a_slot_leaves_the_queue_and_frees_its_probe_slot() {
+    let setup = Setup::new()
+        .consecutive_failures(1)
+        .slots(1)
+        .queue(1, Duration::from_secs(10))
+        .retry(retries(2, OPEN_FOR));
+    through_both(&setup, a_queued_retry_dropped).await;
+}
+
+async fn a_retry_waiting_for_its_turn_dropped(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards.dependency.script(0, [Call::Fail, Call::Ok(2)]);
+    let mut call = start(&mut service, Call::Script(0));
+    assert_pending!(call.poll());
+    advance(OPEN_FOR).await;
+    assert_pending!(call.poll());
+    assert_eq!(
+        guards.events().last().map(String::as_str),
+        Some(r#"Waiting { name: "dep", wait: 5s }"#),
+        "{via:?}: the retry, the probe, waits for its turn"
+    );
+    assert_eq!(
+        guards.limiter().time_to_ready(),
+        Duration::from_secs(15),
+        "{via:?}"
+    );
+
+    drop(call);
+    assert_eq!(
+        guards.limiter().time_to_ready(),
+        Duration::from_secs(5),
+        "{via:?}: its turn was given back"
+    );
+    advance(Duration::from_secs(5)).await;
+    // Its probe slot was freed: the next call is the probe, admitted at once.
+    assert_eq!(answer(&mut service, Call::Ok(3)).await.expect("probe"), 3);
+    assert_eq!(guards.breaker.state(), BreakerState::Closed, "{via:?}");
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}");
+    assert_eq!(guards.bulkhead.stats().in_flight, 0, "{via:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_a_retry_waiting_for_its_turn_gives_it_back_and_frees_its_probe_slot() {
+    let setup = Setup::new()
+        .consecutive_failures(1)
+        .retry(retries(2, OPEN_FOR))
+        .rate_limit(rate(1, Duration::from_secs(10), 1, Duration::from_secs(20)));
+    through_both(&setup, a_retry_waiting_for_its_turn_dropped).await;
+}
+
+// 12. The model: random calls through both.
 
 /// A step of a random run.
 #[derive(Debug, Clone)]
@@ -1068,6 +2479,9 @@ fn model_setup() -> Setup {
             max_wait: ms(500),
         },
         timeout: LIMIT,
+        retry: None,
+        budget: None,
+        rate_limit: None,
     }
 }
 
@@ -1134,6 +2548,115 @@ proptest! {
         let (pipeline_trace, pipeline) = runtime.block_on(async {
             let pipeline = setup.build();
             (run(&pipeline, Via::Pipeline, &steps).await, pipeline.record())
+        });
+        prop_assert_eq!(pipeline_trace, stack_trace);
+        prop_assert_eq!(pipeline, stack);
+    }
+}
+
+// 13. The model with retries and a rate limit: random attempts through both.
+
+/// A round of a random run with retries.
+#[derive(Debug, Clone)]
+enum Round {
+    /// Calls made together, each with the outcomes of its attempts in turn (then `Ok(0)`);
+    /// the round ends when every call has ended.
+    Burst(Vec<Vec<Call>>),
+    /// Time passes with no call running.
+    Wait(Duration),
+}
+
+fn a_round() -> impl Strategy<Value = Round> {
+    prop_oneof![
+        4 => proptest::collection::vec(proptest::collection::vec(a_call(), 1..=3), 1..=4)
+            .prop_map(Round::Burst),
+        1 => prop_oneof![Just(Duration::from_secs(2)), Just(OPEN_FOR)].prop_map(Round::Wait),
+    ]
+}
+
+/// The model's breaker and bulkhead; a retry of `max_attempts` attempts `delay` apart
+/// (waiting for an open breaker's or the rate limit's retry-after when told to, capped
+/// at 700 ms) on a small budget refilled by calls and time; a rate limit of 8 calls a
+/// second in bursts of 3 whose calls wait up to 250 ms for their turn.
+fn retried_model_setup(max_attempts: u32, delay: Duration, wait_for_retry_after: bool) -> Setup {
+    model_setup()
+        .retry(RetryConfig {
+            wait_for_retry_after,
+            max_delay: ms(700),
+            ..retries(max_attempts, delay)
+        })
+        .budget(RetryBudgetConfig {
+            retry_ratio: 0.25,
+            min_retries_per_second: 0.5,
+            max_balance: 3,
+        })
+        .rate_limit(rate(8, Duration::from_secs(1), 3, ms(250)))
+}
+
+/// Each round's answers, in the order the calls were made, the breaker after it, the
+/// time until the rate limit admits a call at once and the budget's balance.
+type RetriedTrace = Vec<(Vec<String>, BreakerSnapshot, Duration, Option<f64>)>;
+
+async fn run_rounds(guards: &Guards, via: Via, rounds: &[Round]) -> RetriedTrace {
+    let service = guards.service(via);
+    let mut trace = Vec::new();
+    for round in rounds {
+        let answers = match round {
+            Round::Wait(time) => {
+                sleep(*time).await;
+                Vec::new()
+            }
+            Round::Burst(calls) => {
+                let running: Vec<_> = calls
+                    .iter()
+                    .zip(0u8..)
+                    .map(|(attempts, key)| {
+                        guards.dependency.script(key, attempts.iter().copied());
+                        let mut service = service.clone();
+                        tokio::spawn(async move { answer(&mut service, Call::Script(key)).await })
+                    })
+                    .collect();
+                let mut answers = Vec::new();
+                for call in running {
+                    answers.push(label(&call.await.expect("no call panics")));
+                }
+                answers
+            }
+        };
+        trace.push((
+            answers,
+            guards.breaker.snapshot(),
+            guards.limiter().time_to_ready(),
+            guards.budget_balance(),
+        ));
+    }
+    trace
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn random_retried_calls_leave_the_same_traces_through_the_pipeline_as_through_the_stack(
+        rounds in proptest::collection::vec(a_round(), 1..16),
+        max_attempts in 2u32..=3,
+        delay in prop_oneof![Just(Duration::ZERO), Just(ms(40)), Just(ms(70))],
+        wait_for_retry_after in any::<bool>(),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("a runtime");
+        let setup = retried_model_setup(max_attempts, delay, wait_for_retry_after);
+        // Built inside the runtime, on its paused clock.
+        let (stack_trace, stack) = runtime.block_on(async {
+            let stack = setup.build();
+            (run_rounds(&stack, Via::Stack, &rounds).await, stack.record())
+        });
+        let (pipeline_trace, pipeline) = runtime.block_on(async {
+            let pipeline = setup.build();
+            (run_rounds(&pipeline, Via::Pipeline, &rounds).await, pipeline.record())
         });
         prop_assert_eq!(pipeline_trace, stack_trace);
         prop_assert_eq!(pipeline, stack);
