@@ -457,11 +457,11 @@ fn admit_bulkhead(pipeline: &Pipeline, slot: &mut Option<BulkheadTicket>) -> Gat
 /// do.
 #[cold]
 #[inline(never)]
-fn wait_or_refuse<S: Service<Req> + Clone, Req>(
-    gate: Gate,
-    service: &mut S,
-    request: Req,
-) -> State<S, Req> {
+fn wait_or_refuse<S, Req>(gate: Gate, service: &mut S, request: Req) -> State<S, Req>
+where
+    S: Service<Req> + Clone,
+    S::Error: From<Rejection>,
+{
     let take = || {
         let clone = service.clone();
         Some(Box::new((std::mem::replace(service, clone), request)))
@@ -474,7 +474,7 @@ fn wait_or_refuse<S: Service<Req> + Clone, Req>(
             call: take(),
         },
         Gate::Refused(rejection) => State::Rejected {
-            rejection: Some(rejection),
+            error: Some(S::Error::from(rejection)),
         },
     }
 }
@@ -496,8 +496,9 @@ enum State<S: Service<Req>, Req> {
         queued: Queued,
         call: Option<Box<(S, Req)>>,
     },
-    /// Refused, or timed out: the rejection, until the attempt ends with it.
-    Rejected { rejection: Option<Rejection> },
+    /// Refused: the error made of the rejection, until the attempt ends with it (made at
+    /// once, so that the future keeps the error, not the larger rejection).
+    Rejected { error: Option<S::Error> },
     /// Waiting out the retry's delay.
     Sleeping,
     /// The next attempt is to be made, with a clone of the spare being made ready.
@@ -688,7 +689,7 @@ where
                             call: Some(call),
                         },
                         Gate::Refused(rejection) => State::Rejected {
-                            rejection: Some(rejection),
+                            error: Some(S::Error::from(rejection)),
                         },
                         Gate::Turn(_) => unreachable!("the bulkhead gives no turns"),
                     };
@@ -717,11 +718,9 @@ where
                         }
                     }
                 }
-                StateProj::Rejected { rejection } => Err(S::Error::from(
-                    rejection
-                        .take()
-                        .expect("pipeline future polled after completion"),
-                )),
+                StateProj::Rejected { error } => Err(error
+                    .take()
+                    .expect("pipeline future polled after completion")),
                 StateProj::Sleeping => {
                     if let Some(tries) = this.tries {
                         ready!(tries.poll_delay(cx));
@@ -777,23 +776,39 @@ where
 
 #[pinned_drop]
 impl<S: Service<Req>, Req, C, P> PinnedDrop for ResponseFuture<S, Req, C, P> {
+    #[inline]
     fn drop(self: Pin<&mut Self>) {
-        let mut this = self.project();
-        let pipeline = &this.shared.pipeline;
-        if let (StateProj::Queued { queued, .. }, Some(bulkhead)) =
-            (this.state.as_mut().project(), &pipeline.bulkhead)
-        {
-            queued.abandon(bulkhead);
+        // An attempt that ended holds nothing: its slot is freed and its ticket spent.
+        let holds = self.slot.is_some()
+            || matches!(self.state, State::Queued { .. })
+            || self
+                .breaker
+                .as_ref()
+                .is_some_and(|ticket| !ticket.is_spent());
+        if holds {
+            release(self);
         }
-        // The attempt below goes first (a turn not come is given back with it), as it
-        // does in the stacked layers.
-        this.state.set(State::Done);
-        if let (Some(slot), Some(bulkhead)) = (this.slot.take(), &pipeline.bulkhead) {
-            slot.release(bulkhead);
-        }
-        if let (Some(ticket), Some(breaker)) = (this.breaker, &pipeline.breaker) {
-            ticket.release(breaker);
-        }
+    }
+}
+
+/// Lets go of what a dropped call holds, its attempt first (a turn not come is given
+/// back with it), as the stacked layers' futures do.
+#[cold]
+#[inline(never)]
+fn release<S: Service<Req>, Req, C, P>(future: Pin<&mut ResponseFuture<S, Req, C, P>>) {
+    let mut this = future.project();
+    let pipeline = &this.shared.pipeline;
+    if let (StateProj::Queued { queued, .. }, Some(bulkhead)) =
+        (this.state.as_mut().project(), &pipeline.bulkhead)
+    {
+        queued.abandon(bulkhead);
+    }
+    this.state.set(State::Done);
+    if let (Some(slot), Some(bulkhead)) = (this.slot.take(), &pipeline.bulkhead) {
+        slot.release(bulkhead);
+    }
+    if let (Some(ticket), Some(breaker)) = (this.breaker, &pipeline.breaker) {
+        ticket.release(breaker);
     }
 }
 
