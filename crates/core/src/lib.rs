@@ -66,6 +66,7 @@ mod name;
 mod policy;
 mod rejection;
 pub mod rng;
+mod spare;
 pub mod sync;
 
 pub use classify::{Classify, DefaultClassifier, Outcome, Retryability};
@@ -76,3 +77,4 @@ pub use local::{LocalArc, thread_index};
 pub use name::Name;
 pub use policy::{PolicyError, PolicyErrors};
 pub use rejection::{Rejection, RejectionKind, SharedError, ShedReason};
+pub use spare::Spared;

@@ -54,13 +54,7 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
     /// Adds a [`PipelineLayer`](crate::PipelineLayer) guarding each call with
     /// `pipeline`'s breaker, bulkhead and timeout, in that order, and the default
     /// classifier: the three layers' decisions, one reference per call.
-    #[cfg(all(
-        feature = "retry",
-        feature = "breaker",
-        feature = "rate-limit",
-        feature = "bulkhead",
-        feature = "timeout"
-    ))]
+    #[cfg(feature = "pipeline")]
     fn hardy_pipeline(
         self,
         pipeline: &crate::Pipeline,
@@ -149,13 +143,7 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self.layer(bulkhead.layer())
     }
 
-    #[cfg(all(
-        feature = "retry",
-        feature = "breaker",
-        feature = "rate-limit",
-        feature = "bulkhead",
-        feature = "timeout"
-    ))]
+    #[cfg(feature = "pipeline")]
     fn hardy_pipeline(
         self,
         pipeline: &crate::Pipeline,

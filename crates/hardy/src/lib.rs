@@ -51,6 +51,10 @@
 //! # }
 //! ```
 //!
+//! The same patterns as one layer, a [`Pipeline`], decide the same way, and its calls
+//! hold one reference to the handles instead of one for each pattern (the rate limit
+//! sits inside the retry there: each attempt takes a turn).
+//!
 //! # Features
 //!
 //! | feature | default | what it adds |
@@ -65,6 +69,7 @@
 //! | `load-shed` | yes | [`load_shed`]: `hardy-load-shed` (adaptive concurrency limits, priorities, fairness) |
 //! | `rate-limit` | yes | [`rate_limit`]: `hardy-rate-limit` (GCRA rate limits, keyed limits) |
 //! | `chaos` | yes | [`chaos`]: `hardy-chaos` (seeded fault and latency injection) |
+//! | `pipeline` | yes | [`Pipeline`]: the retry, breaker, rate limit, bulkhead and timeout as one layer, one reference per call (brings those five) |
 //! | `config` | no | [`Policies`]: named handles and whole stacks from a TOML or JSON policy file (brings `serde`) |
 //! | `serde` | no | `Serialize`/`Deserialize` for every config |
 //! | `http` | no | deadlines read from `http::Request` extensions; health endpoints and HTTP checks |
@@ -74,13 +79,7 @@ mod document;
 mod ext;
 #[cfg(feature = "config")]
 pub mod optional;
-#[cfg(all(
-    feature = "retry",
-    feature = "breaker",
-    feature = "rate-limit",
-    feature = "bulkhead",
-    feature = "timeout"
-))]
+#[cfg(feature = "pipeline")]
 pub mod pipeline;
 #[cfg(feature = "config")]
 mod policies;
@@ -126,13 +125,7 @@ pub use hardy_retry as retry;
 /// Timeouts, per-operation timeout tables and deadlines: `hardy-timeout`.
 #[cfg(feature = "timeout")]
 pub use hardy_timeout as timeout;
-#[cfg(all(
-    feature = "retry",
-    feature = "breaker",
-    feature = "rate-limit",
-    feature = "bulkhead",
-    feature = "timeout"
-))]
+#[cfg(feature = "pipeline")]
 pub use pipeline::{Pipeline, PipelineLayer, PipelineService};
 #[cfg(feature = "config")]
 pub use policies::{OperationLayer, OperationService, Policies, StackPlan, TIMEOUT_TABLE};

@@ -19,8 +19,7 @@ use std::task::{Context, Poll, ready};
 
 use hardy_breaker::{CircuitBreaker, Ticket as BreakerTicket};
 use hardy_bulkhead::{Admit, Bulkhead, Queued, Ticket as BulkheadTicket};
-use hardy_core::sync::Mutex;
-use hardy_core::{Classify, DefaultClassifier, LocalArc, Outcome, Rejection};
+use hardy_core::{Classify, DefaultClassifier, LocalArc, Outcome, Rejection, Spared};
 use hardy_rate_limit::{Limit, RateLimiter, Turn, TurnWait};
 use hardy_retry::{CloneRequest, Cloned, Next, Retry, Tries};
 use hardy_timeout::Timeout;
@@ -234,10 +233,7 @@ impl<S: Clone, C: Clone, P: Clone> Layer<S> for PipelineLayer<C, P> {
 
     fn layer(&self, inner: S) -> Self::Service {
         PipelineService {
-            shared: LocalArc::new(Shared {
-                pipeline: self.pipeline.clone(),
-                spare: Mutex::new(inner.clone()),
-            }),
+            shared: LocalArc::new(Shared::new(self.pipeline.clone(), inner.clone())),
             inner,
             stale: false,
             classifier: self.classifier.clone(),
@@ -249,25 +245,7 @@ impl<S: Clone, C: Clone, P: Clone> Layer<S> for PipelineLayer<C, P> {
 /// What a [`PipelineService`] shares with the calls it makes: the pipeline's handles and
 /// a spare of the inner service, which a call clones only for a retry (so a call that
 /// succeeds at once clones no service), as the retry's own service does.
-struct Shared<S> {
-    pipeline: Pipeline,
-    spare: Mutex<S>,
-}
-
-impl<S: Clone> Clone for Shared<S> {
-    fn clone(&self) -> Self {
-        Shared {
-            pipeline: self.pipeline.clone(),
-            spare: Mutex::new(self.spare.lock().clone()),
-        }
-    }
-}
-
-impl<S> fmt::Debug for Shared<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.pipeline, f)
-    }
-}
+type Shared<S> = Spared<Pipeline, S>;
 
 /// A tower service guarded by a [`Pipeline`]; made by a [`PipelineLayer`].
 ///
@@ -305,7 +283,7 @@ impl<S: Clone, C: Clone, P: Clone> Clone for PipelineService<S, C, P> {
 impl<S, C, P> PipelineService<S, C, P> {
     /// The pipeline guarding the service.
     pub fn pipeline(&self) -> &Pipeline {
-        &self.shared.handle().pipeline
+        &self.shared.handle().handle()
     }
 
     /// The inner service.
@@ -331,10 +309,10 @@ impl<S: Clone, C, P> PipelineService<S, C, P> {
     #[cold]
     #[inline(never)]
     fn renew_spare(&mut self) {
-        self.shared = LocalArc::new(Shared {
-            pipeline: self.shared.handle().pipeline.clone(),
-            spare: Mutex::new(self.inner.clone()),
-        });
+        self.shared = LocalArc::new(Shared::new(
+            self.shared.handle().handle().clone(),
+            self.inner.clone(),
+        ));
         self.stale = false;
     }
 }
@@ -343,7 +321,7 @@ impl<S: fmt::Debug, C, P> fmt::Debug for PipelineService<S, C, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PipelineService")
             .field("inner", &self.inner)
-            .field("pipeline", &self.shared.handle().pipeline)
+            .field("pipeline", &self.shared.handle().handle())
             .finish()
     }
 }
@@ -370,7 +348,7 @@ where
             self.renew_spare();
         }
         let shared = self.shared.get();
-        let pipeline = &shared.pipeline;
+        let pipeline = shared.handle();
         let (tries, copy) = match &pipeline.retry {
             None => (None, None),
             Some(retry) => (
@@ -558,13 +536,13 @@ where
         {
             let outcome = this.classifier.classify(&result);
             if let Some(slot) = this.slot.take() {
-                release_slot(&this.shared.pipeline, slot);
+                release_slot(&this.shared.handle(), slot);
             }
-            if let (Some(ticket), Some(breaker)) = (this.breaker, &this.shared.pipeline.breaker) {
+            if let (Some(ticket), Some(breaker)) = (this.breaker, &this.shared.handle().breaker) {
                 ticket.record(breaker, outcome);
             }
             if outcome.is_success() {
-                if let (Some(tries), Some(retry)) = (&*this.tries, &this.shared.pipeline.retry) {
+                if let (Some(tries), Some(retry)) = (&*this.tries, &this.shared.handle().retry) {
                     tries.succeeded(retry);
                 }
                 return Poll::Ready(result);
@@ -603,7 +581,7 @@ where
     #[inline(never)]
     fn failed(self: Pin<&mut Self>, outcome: Outcome) -> bool {
         let mut this = self.project();
-        let (Some(tries), Some(retry)) = (this.tries, &this.shared.pipeline.retry) else {
+        let (Some(tries), Some(retry)) = (this.tries, &this.shared.handle().retry) else {
             return false;
         };
         *this.countdown = Countdown::new(None);
@@ -629,15 +607,15 @@ where
         let this = self.as_mut().project();
         let outcome = this.classifier.classify(&result);
         if let Some(slot) = this.slot.take() {
-            release_slot(&this.shared.pipeline, slot);
+            release_slot(&this.shared.handle(), slot);
         }
-        if let (Some(ticket), Some(breaker)) = (this.breaker.take(), &this.shared.pipeline.breaker)
+        if let (Some(ticket), Some(breaker)) = (this.breaker.take(), &this.shared.handle().breaker)
         {
             let mut ticket = ticket;
             ticket.record(breaker, outcome);
         }
         if outcome.is_success() {
-            if let (Some(tries), Some(retry)) = (&*this.tries, &this.shared.pipeline.retry) {
+            if let (Some(tries), Some(retry)) = (&*this.tries, &this.shared.handle().retry) {
                 tries.succeeded(retry);
             }
             return Some(result);
@@ -663,7 +641,7 @@ where
                 StateProj::Running { future } => match future.poll(cx) {
                     Poll::Ready(result) => result,
                     Poll::Pending => {
-                        let Some(timeout) = &this.shared.pipeline.timeout else {
+                        let Some(timeout) = &this.shared.handle().timeout else {
                             return Poll::Pending;
                         };
                         let rejection = ready!(this.countdown.poll_expired(timeout, cx));
@@ -677,7 +655,7 @@ where
                 StateProj::Turn { wait, call } => {
                     ready!(Pin::new(wait).poll(cx));
                     let call = call.take().expect("the call is kept until its turn");
-                    let next = match admit_bulkhead(&this.shared.pipeline, this.slot) {
+                    let next = match admit_bulkhead(&this.shared.handle(), this.slot) {
                         Gate::Open => {
                             let (mut service, request) = *call;
                             State::Running {
@@ -699,7 +677,7 @@ where
                 StateProj::Queued { queued, call } => {
                     let bulkhead = this
                         .shared
-                        .pipeline
+                        .handle()
                         .bulkhead
                         .as_ref()
                         .expect("only a pipeline with a bulkhead queues");
@@ -729,14 +707,13 @@ where
                     continue;
                 }
                 StateProj::Ready { caller } => {
-                    let service =
-                        caller.get_or_insert_with(|| Box::new(this.shared.spare.lock().clone()));
+                    let service = caller.get_or_insert_with(|| Box::new(this.shared.spare()));
                     match ready!(service.poll_ready(cx)) {
                         Ok(()) => {}
                         Err(error) => {
                             let result = Err(error);
                             if let (Some(tries), Some(retry)) =
-                                (&*this.tries, &this.shared.pipeline.retry)
+                                (&*this.tries, &this.shared.handle().retry)
                             {
                                 tries.not_ready(retry, this.classifier.classify(&result));
                             }
@@ -750,7 +727,7 @@ where
                         .take()
                         .expect("an attempt is made only while a request is kept");
                     *this.copy = this.policy.clone_request(&request);
-                    let pipeline = &this.shared.pipeline;
+                    let pipeline = &this.shared.handle();
                     let next = match admit(pipeline, &request, this.breaker, this.slot) {
                         Gate::Open => State::Running {
                             future: service.call(request),
@@ -797,7 +774,7 @@ impl<S: Service<Req>, Req, C, P> PinnedDrop for ResponseFuture<S, Req, C, P> {
 #[inline(never)]
 fn release<S: Service<Req>, Req, C, P>(future: Pin<&mut ResponseFuture<S, Req, C, P>>) {
     let mut this = future.project();
-    let pipeline = &this.shared.pipeline;
+    let pipeline = &this.shared.handle();
     if let (StateProj::Queued { queued, .. }, Some(bulkhead)) =
         (this.state.as_mut().project(), &pipeline.bulkhead)
     {
@@ -824,7 +801,7 @@ impl<S: Service<Req>, Req, C, P> fmt::Debug for ResponseFuture<S, Req, C, P> {
             State::Done => "done",
         };
         f.debug_struct("ResponseFuture")
-            .field("pipeline", &self.shared.pipeline)
+            .field("pipeline", self.shared.handle())
             .field("state", &state)
             .field("breaker", &self.breaker)
             .field("slot", &self.slot)

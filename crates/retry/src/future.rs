@@ -1,13 +1,11 @@
 //! The futures of a retried call: [`ResponseFuture`] (tower) and [`CallFuture`] (direct).
 
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use hardy_core::sync::Mutex;
-use hardy_core::{Classify, Error, Outcome};
+use hardy_core::{Classify, Error, Outcome, Spared};
 use hardy_timeout::Deadline;
 use pin_project::pin_project;
 use tower_service::Service;
@@ -60,7 +58,7 @@ impl HoldsRetry for &Retry {
 impl<S> HoldsRetry for Arc<Shared<S>> {
     #[inline]
     fn retry(&self) -> &Retry {
-        &self.retry
+        self.handle()
     }
 }
 
@@ -72,25 +70,7 @@ impl<S> HoldsRetry for Arc<Shared<S>> {
 /// one reference count however many services are below: the clone of the inner
 /// service, which would touch each of their handles' counts twice, is made only for a
 /// retry.
-pub(crate) struct Shared<S> {
-    pub(crate) retry: Retry,
-    pub(crate) spare: Mutex<S>,
-}
-
-impl<S: Clone> Clone for Shared<S> {
-    fn clone(&self) -> Self {
-        Shared {
-            retry: self.retry.clone(),
-            spare: Mutex::new(self.spare.lock().clone()),
-        }
-    }
-}
-
-impl<S> fmt::Debug for Shared<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.retry, f)
-    }
-}
+pub(crate) type Shared<S> = Spared<Retry, S>;
 
 /// The attempts of a direct call: the operation called again.
 #[derive(Debug)]
@@ -151,7 +131,7 @@ where
         caller: &mut Option<S>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<S::Future, S::Error>> {
-        let service = caller.get_or_insert_with(|| shared.spare.lock().clone());
+        let service = caller.get_or_insert_with(|| shared.spare());
         ready!(service.poll_ready(cx))?;
         let request = self
             .request

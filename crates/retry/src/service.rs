@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use hardy_core::sync::Mutex;
 use hardy_core::{Classify, DefaultClassifier, LocalArc};
 use hardy_timeout::{ExtractDeadline, NoDeadline};
 use tower_service::Service;
@@ -61,10 +60,7 @@ impl<S: Clone, C, P, X> RetryService<S, C, P, X> {
         deadline: X,
     ) -> Self {
         RetryService {
-            shared: LocalArc::new(Shared {
-                retry,
-                spare: Mutex::new(inner.clone()),
-            }),
+            shared: LocalArc::new(Shared::new(retry, inner.clone())),
             inner,
             stale: false,
             classifier,
@@ -77,10 +73,10 @@ impl<S: Clone, C, P, X> RetryService<S, C, P, X> {
     #[cold]
     #[inline(never)]
     fn renew_spare(&mut self) {
-        self.shared = LocalArc::new(Shared {
-            retry: self.shared.handle().retry.clone(),
-            spare: Mutex::new(self.inner.clone()),
-        });
+        self.shared = LocalArc::new(Shared::new(
+            self.shared.handle().handle().clone(),
+            self.inner.clone(),
+        ));
         self.stale = false;
     }
 }
@@ -88,7 +84,7 @@ impl<S: Clone, C, P, X> RetryService<S, C, P, X> {
 impl<S, C, P, X> RetryService<S, C, P, X> {
     /// The retry applied to the calls.
     pub fn retry(&self) -> &Retry {
-        &self.shared.handle().retry
+        self.shared.handle().handle()
     }
 
     /// The inner service.
@@ -144,7 +140,7 @@ where
             self.renew_spare();
         }
         let shared = Arc::clone(self.shared.get());
-        let call = Tries::start(&shared.retry, self.deadline.deadline(&request));
+        let call = Tries::start(shared.handle(), self.deadline.deadline(&request));
         let copy = self.policy.clone_request(&request);
         let future = self.inner.call(request);
         ResponseFuture::new(Retrying::running(
