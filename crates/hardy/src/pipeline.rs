@@ -283,7 +283,7 @@ impl<S: Clone, C: Clone, P: Clone> Clone for PipelineService<S, C, P> {
 impl<S, C, P> PipelineService<S, C, P> {
     /// The pipeline guarding the service.
     pub fn pipeline(&self) -> &Pipeline {
-        &self.shared.handle().handle()
+        self.shared.handle().handle()
     }
 
     /// The inner service.
@@ -321,7 +321,7 @@ impl<S: fmt::Debug, C, P> fmt::Debug for PipelineService<S, C, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PipelineService")
             .field("inner", &self.inner)
-            .field("pipeline", &self.shared.handle().handle())
+            .field("pipeline", self.shared.handle().handle())
             .finish()
     }
 }
@@ -536,7 +536,7 @@ where
         {
             let outcome = this.classifier.classify(&result);
             if let Some(slot) = this.slot.take() {
-                release_slot(&this.shared.handle(), slot);
+                release_slot(this.shared.handle(), slot);
             }
             if let (Some(ticket), Some(breaker)) = (this.breaker, &this.shared.handle().breaker) {
                 ticket.record(breaker, outcome);
@@ -607,7 +607,7 @@ where
         let this = self.as_mut().project();
         let outcome = this.classifier.classify(&result);
         if let Some(slot) = this.slot.take() {
-            release_slot(&this.shared.handle(), slot);
+            release_slot(this.shared.handle(), slot);
         }
         if let (Some(ticket), Some(breaker)) = (this.breaker.take(), &this.shared.handle().breaker)
         {
@@ -655,7 +655,7 @@ where
                 StateProj::Turn { wait, call } => {
                     ready!(Pin::new(wait).poll(cx));
                     let call = call.take().expect("the call is kept until its turn");
-                    let next = match admit_bulkhead(&this.shared.handle(), this.slot) {
+                    let next = match admit_bulkhead(this.shared.handle(), this.slot) {
                         Gate::Open => {
                             let (mut service, request) = *call;
                             State::Running {
@@ -727,7 +727,7 @@ where
                         .take()
                         .expect("an attempt is made only while a request is kept");
                     *this.copy = this.policy.clone_request(&request);
-                    let pipeline = &this.shared.handle();
+                    let pipeline = this.shared.handle();
                     let next = match admit(pipeline, &request, this.breaker, this.slot) {
                         Gate::Open => State::Running {
                             future: service.call(request),
@@ -774,7 +774,7 @@ impl<S: Service<Req>, Req, C, P> PinnedDrop for ResponseFuture<S, Req, C, P> {
 #[inline(never)]
 fn release<S: Service<Req>, Req, C, P>(future: Pin<&mut ResponseFuture<S, Req, C, P>>) {
     let mut this = future.project();
-    let pipeline = &this.shared.handle();
+    let pipeline = this.shared.handle();
     if let (StateProj::Queued { queued, .. }, Some(bulkhead)) =
         (this.state.as_mut().project(), &pipeline.bulkhead)
     {
