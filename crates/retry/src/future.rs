@@ -253,7 +253,7 @@ where
     fn start(self: Pin<&mut Self>) {
         let mut this = self.project();
         if let StateProj::Start { deadline } = this.state.as_mut().project() {
-            *this.tries = Tries::start(this.retry.retry(), deadline.take());
+            this.tries.begin(this.retry.retry(), deadline.take());
             match this.attempts.first_now() {
                 Some(future) => this.state.set(State::Running { future }),
                 None => this.state.set(State::Ready { caller: None }),

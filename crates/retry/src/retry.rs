@@ -195,6 +195,13 @@ impl Tries {
         }
     }
 
+    /// Starts the call in place (a direct call, at its first poll): the timer, if any,
+    /// is kept, and nothing is dropped.
+    #[inline]
+    pub(crate) fn begin(&mut self, retry: &Retry, deadline: Option<Deadline>) {
+        self.call = retry.start(deadline);
+    }
+
     /// The attempt succeeded: the call ends with it.
     #[inline]
     pub fn succeeded(&self, retry: &Retry) {
