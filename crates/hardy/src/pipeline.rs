@@ -22,8 +22,8 @@ use hardy_bulkhead::{Admit, Bulkhead, Queued, Ticket as BulkheadTicket};
 use hardy_core::{Classify, DefaultClassifier, LocalArc, Outcome, Rejection, Spared};
 use hardy_rate_limit::{Limit, RateLimiter, Turn, TurnWait};
 use hardy_retry::{CloneRequest, Cloned, Next, Retry, Tries};
-use hardy_timeout::Timeout;
 use hardy_timeout::future::Countdown;
+use hardy_timeout::{Deadline, ExtractDeadline, NoDeadline, Timeout};
 use pin_project::{pin_project, pinned_drop};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -54,9 +54,9 @@ use tower_service::Service;
 /// a pipeline shares its state with every other layer, service and direct call that
 /// uses it.
 ///
-/// Unlike the retry's and the timeout's own layers, a pipeline reads no caller's
-/// deadline from the request: put a total timeout (or a timeout layer with a deadline
-/// extractor) around it for the caller's whole budget.
+/// A deadline the request carries ([`PipelineLayer::deadline_from`]) bounds both the
+/// retry (no retry whose delay would end past it) and each attempt's timeout (an
+/// attempt that starts past it is refused), as `deadline_from` on both layers does.
 ///
 /// A pipeline is a cheap handle: clones share the same handles.
 ///
@@ -172,6 +172,7 @@ impl Pipeline {
             pipeline: self.clone(),
             classifier: DefaultClassifier,
             policy: Cloned,
+            deadline: NoDeadline,
         }
     }
 }
@@ -193,20 +194,22 @@ impl fmt::Debug for Pipeline {
 
 /// A tower layer guarding services with a [`Pipeline`]; made by [`Pipeline::layer`].
 #[derive(Debug, Clone)]
-pub struct PipelineLayer<C = DefaultClassifier, P = Cloned> {
+pub struct PipelineLayer<C = DefaultClassifier, P = Cloned, X = NoDeadline> {
     pipeline: Pipeline,
     classifier: C,
     policy: P,
+    deadline: X,
 }
 
-impl<C, P> PipelineLayer<C, P> {
+impl<C, P, X> PipelineLayer<C, P, X> {
     /// The same layer, classifying results with `classifier`: one classification of
     /// each attempt's result, which the breaker records and the retry judges.
-    pub fn classifier<D>(self, classifier: D) -> PipelineLayer<D, P> {
+    pub fn classifier<D>(self, classifier: D) -> PipelineLayer<D, P, X> {
         PipelineLayer {
             pipeline: self.pipeline,
             classifier,
             policy: self.policy,
+            deadline: self.deadline,
         }
     }
 
@@ -214,11 +217,26 @@ impl<C, P> PipelineLayer<C, P> {
     /// [`RetryLayer::clone_requests`](crate::retry::RetryLayer::clone_requests) does):
     /// [`SendOnce`](crate::retry::SendOnce) for requests that are never sent twice or
     /// cannot be cloned.
-    pub fn clone_requests<Q>(self, policy: Q) -> PipelineLayer<C, Q> {
+    pub fn clone_requests<Q>(self, policy: Q) -> PipelineLayer<C, Q, X> {
         PipelineLayer {
             pipeline: self.pipeline,
             classifier: self.classifier,
             policy,
+            deadline: self.deadline,
+        }
+    }
+
+    /// The same layer, reading the caller's deadline from each request with `extract`
+    /// (as the retry's and the timeout's layers' `deadline_from` do): the retry makes
+    /// no retry whose delay would end past it, and an attempt ends at it if that is
+    /// before the timeout's limit, or is refused with [`Rejection::Timeout`] if it
+    /// starts past it.
+    pub fn deadline_from<Y>(self, extract: Y) -> PipelineLayer<C, P, Y> {
+        PipelineLayer {
+            pipeline: self.pipeline,
+            classifier: self.classifier,
+            policy: self.policy,
+            deadline: extract,
         }
     }
 
@@ -228,8 +246,8 @@ impl<C, P> PipelineLayer<C, P> {
     }
 }
 
-impl<S: Clone, C: Clone, P: Clone> Layer<S> for PipelineLayer<C, P> {
-    type Service = PipelineService<S, C, P>;
+impl<S: Clone, C: Clone, P: Clone, X: Clone> Layer<S> for PipelineLayer<C, P, X> {
+    type Service = PipelineService<S, C, P, X>;
 
     fn layer(&self, inner: S) -> Self::Service {
         PipelineService {
@@ -238,6 +256,7 @@ impl<S: Clone, C: Clone, P: Clone> Layer<S> for PipelineLayer<C, P> {
             stale: false,
             classifier: self.classifier.clone(),
             policy: self.policy.clone(),
+            deadline: self.deadline.clone(),
         }
     }
 }
@@ -259,16 +278,17 @@ type Shared<S> = Spared<Pipeline, S>;
 /// Each service made by the layer keeps its own reference to the pipeline, so services
 /// on different threads do not contend on one reference count; a clone shares its
 /// original's.
-pub struct PipelineService<S, C = DefaultClassifier, P = Cloned> {
+pub struct PipelineService<S, C = DefaultClassifier, P = Cloned, X = NoDeadline> {
     inner: S,
     shared: LocalArc<Shared<S>>,
     /// The inner service may have changed since the spare was cloned from it.
     stale: bool,
     classifier: C,
     policy: P,
+    deadline: X,
 }
 
-impl<S: Clone, C: Clone, P: Clone> Clone for PipelineService<S, C, P> {
+impl<S: Clone, C: Clone, P: Clone, X: Clone> Clone for PipelineService<S, C, P, X> {
     fn clone(&self) -> Self {
         PipelineService {
             inner: self.inner.clone(),
@@ -276,11 +296,12 @@ impl<S: Clone, C: Clone, P: Clone> Clone for PipelineService<S, C, P> {
             stale: self.stale,
             classifier: self.classifier.clone(),
             policy: self.policy.clone(),
+            deadline: self.deadline.clone(),
         }
     }
 }
 
-impl<S, C, P> PipelineService<S, C, P> {
+impl<S, C, P, X> PipelineService<S, C, P, X> {
     /// The pipeline guarding the service.
     pub fn pipeline(&self) -> &Pipeline {
         self.shared.handle().handle()
@@ -304,7 +325,7 @@ impl<S, C, P> PipelineService<S, C, P> {
     }
 }
 
-impl<S: Clone, C, P> PipelineService<S, C, P> {
+impl<S: Clone, C, P, X> PipelineService<S, C, P, X> {
     /// Clones the spare again from the inner service, which `get_mut` lent out.
     #[cold]
     #[inline(never)]
@@ -317,7 +338,7 @@ impl<S: Clone, C, P> PipelineService<S, C, P> {
     }
 }
 
-impl<S: fmt::Debug, C, P> fmt::Debug for PipelineService<S, C, P> {
+impl<S: fmt::Debug, C, P, X> fmt::Debug for PipelineService<S, C, P, X> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PipelineService")
             .field("inner", &self.inner)
@@ -326,12 +347,13 @@ impl<S: fmt::Debug, C, P> fmt::Debug for PipelineService<S, C, P> {
     }
 }
 
-impl<S, C, P, Req> Service<Req> for PipelineService<S, C, P>
+impl<S, C, P, X, Req> Service<Req> for PipelineService<S, C, P, X>
 where
     S: Service<Req> + Clone,
     S::Error: From<Rejection>,
     C: Classify<S::Response, S::Error> + Clone,
     P: CloneRequest<Req> + Clone,
+    X: ExtractDeadline<Req>,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -347,21 +369,21 @@ where
         if self.stale {
             self.renew_spare();
         }
+        let deadline = self.deadline.deadline(&request);
         let shared = self.shared.get();
         let pipeline = shared.handle();
         let (tries, copy) = match &pipeline.retry {
             None => (None, None),
             Some(retry) => (
-                Some(Tries::start(retry, None)),
+                Some(Tries::start(retry, deadline)),
                 self.policy.clone_request(&request),
             ),
         };
         let mut breaker = None;
         let mut slot = None;
+        let mut countdown = Countdown::new(None);
         let state = match admit(pipeline, &request, &mut breaker, &mut slot) {
-            Gate::Open => State::Running {
-                future: self.inner.call(request),
-            },
+            Gate::Open => run(pipeline, deadline, &mut countdown, &mut self.inner, request),
             gate => wait_or_refuse(gate, &mut self.inner, request),
         };
         ResponseFuture {
@@ -369,9 +391,10 @@ where
             shared: Arc::clone(shared),
             breaker,
             slot,
-            countdown: Countdown::new(None),
+            countdown,
             tries,
             copy,
+            deadline,
             classifier: self.classifier.clone(),
             policy: self.policy.clone(),
         }
@@ -428,6 +451,36 @@ fn admit_bulkhead(pipeline: &Pipeline, slot: &mut Option<BulkheadTicket>) -> Gat
         }
     }
     Gate::Open
+}
+
+/// Calls the service for an admitted attempt, its countdown set for the caller's
+/// deadline; an attempt that starts past the deadline is refused by the timeout, as the
+/// timeout's layer refuses it.
+#[inline(always)]
+fn run<S, Req>(
+    pipeline: &Pipeline,
+    deadline: Option<Deadline>,
+    countdown: &mut Countdown,
+    service: &mut S,
+    request: Req,
+) -> State<S, Req>
+where
+    S: Service<Req>,
+    S::Error: From<Rejection>,
+{
+    if let (Some(timeout), Some(_)) = (&pipeline.timeout, deadline) {
+        match Countdown::for_call(timeout, deadline) {
+            Ok(started) => *countdown = started,
+            Err(rejection) => {
+                return State::Rejected {
+                    error: Some(S::Error::from(rejection)),
+                };
+            }
+        }
+    }
+    State::Running {
+        future: service.call(request),
+    }
 }
 
 /// The state of an attempt that must wait or was refused. A waiting attempt takes the
@@ -513,6 +566,8 @@ pub struct ResponseFuture<S: Service<Req>, Req, C, P> {
     tries: Option<Tries>,
     /// The copy of the request for the next attempt, if it could be copied.
     copy: Option<Req>,
+    /// The caller's deadline, for each attempt's countdown.
+    deadline: Option<Deadline>,
     classifier: C,
     policy: P,
 }
@@ -658,9 +713,14 @@ where
                     let next = match admit_bulkhead(this.shared.handle(), this.slot) {
                         Gate::Open => {
                             let (mut service, request) = *call;
-                            State::Running {
-                                future: service.call(request),
-                            }
+                            let pipeline = this.shared.handle();
+                            run(
+                                pipeline,
+                                *this.deadline,
+                                this.countdown,
+                                &mut service,
+                                request,
+                            )
                         }
                         Gate::Queued(queued) => State::Queued {
                             queued,
@@ -686,8 +746,15 @@ where
                             *this.slot = Some(slot);
                             let (mut service, request) =
                                 *call.take().expect("the call is kept until it is admitted");
-                            let future = service.call(request);
-                            this.state.set(State::Running { future });
+                            let pipeline = this.shared.handle();
+                            let next = run(
+                                pipeline,
+                                *this.deadline,
+                                this.countdown,
+                                &mut service,
+                                request,
+                            );
+                            this.state.set(next);
                             continue;
                         }
                         Err(rejection) => {
@@ -729,9 +796,13 @@ where
                     *this.copy = this.policy.clone_request(&request);
                     let pipeline = this.shared.handle();
                     let next = match admit(pipeline, &request, this.breaker, this.slot) {
-                        Gate::Open => State::Running {
-                            future: service.call(request),
-                        },
+                        Gate::Open => run(
+                            pipeline,
+                            *this.deadline,
+                            this.countdown,
+                            &mut *service,
+                            request,
+                        ),
                         gate => wait_or_refuse(gate, &mut *service, request),
                     };
                     this.state.set(next);

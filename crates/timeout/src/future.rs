@@ -11,7 +11,7 @@ use hardy_core::future::WrapInner;
 use pin_project::pin_project;
 use tokio::time::{Instant, Sleep, sleep_until};
 
-use crate::Timeout;
+use crate::{Deadline, Timeout};
 
 /// A future limited by a [`Timeout`]: resolves to `Ok` with the inner future's output,
 /// or to `Err(`[`Rejection::Timeout`]`)` when the limit passes first. Made by
@@ -64,9 +64,13 @@ enum Timer {
 
 impl<F, H> Timed<F, H> {
     pub(crate) fn new(future: F, timeout: H, deadline: Option<Instant>) -> Self {
+        Timed::counting(future, timeout, Countdown::new(deadline))
+    }
+
+    pub(crate) fn counting(future: F, timeout: H, countdown: Countdown) -> Self {
         Timed {
             future,
-            countdown: Countdown::new(deadline),
+            countdown,
             timeout,
         }
     }
@@ -110,6 +114,19 @@ impl Countdown {
         Countdown {
             sleep: None,
             timer: Timer::Idle { deadline },
+        }
+    }
+
+    /// The countdown of a call to `timeout` whose caller's deadline is `deadline`, or,
+    /// if that deadline has passed, the call's refusal: [`Rejection::Timeout`] with
+    /// nothing elapsed, counted and reported by the timeout as its layer does for a
+    /// call that arrives too late.
+    #[inline]
+    pub fn for_call(timeout: &Timeout, deadline: Option<Deadline>) -> Result<Self, Rejection> {
+        match deadline {
+            None => Ok(Countdown::new(None)),
+            Some(deadline) if deadline.is_expired() => Err(timeout.refuse_expired()),
+            Some(deadline) => Ok(Countdown::new(Some(deadline.instant()))),
         }
     }
 

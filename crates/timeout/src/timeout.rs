@@ -11,7 +11,7 @@ use hardy_core::{ConfigError, Listener, Name, Rejection};
 use metrics::Counter;
 use tokio::time::Instant;
 
-use crate::future::{CallFuture, ResponseFuture, Timed};
+use crate::future::{CallFuture, Countdown, ResponseFuture, Timed};
 use crate::{Deadline, TimeoutBuilder, TimeoutConfig, TimeoutLayer};
 
 /// Something a [`Timeout`] did, passed to the listener set with
@@ -290,18 +290,14 @@ impl Timeout {
         deadline: Option<Deadline>,
         make: impl FnOnce() -> F,
     ) -> ResponseFuture<F, H> {
-        match deadline {
-            None => ResponseFuture::running(Timed::new(make(), handle, None)),
-            Some(deadline) if deadline.is_expired() => {
-                ResponseFuture::refused(handle.borrow().refuse_expired())
-            }
-            Some(deadline) => {
-                ResponseFuture::running(Timed::new(make(), handle, Some(deadline.instant())))
-            }
+        match Countdown::for_call(handle.borrow(), deadline) {
+            Ok(countdown) => ResponseFuture::running(Timed::counting(make(), handle, countdown)),
+            Err(rejection) => ResponseFuture::refused(rejection),
         }
     }
 
-    fn refuse_expired(&self) -> Rejection {
+    #[cold]
+    pub(crate) fn refuse_expired(&self) -> Rejection {
         let shared = &*self.shared;
         shared.by_deadline.increment(1);
         shared.listener.emit_with(|| TimeoutEvent::DeadlineExpired {
