@@ -9,6 +9,9 @@
 //! breaker's snapshot, the bulkhead's stats, the retry budget's balance, the time until
 //! the rate limit admits a call at once, and every call that reached the dependency
 //! (which service instance made it, and whether that instance was made ready).
+//!
+//! A request may carry its caller's [`Deadline`]: the stack's retry and timeout layers
+//! and the pipeline's layer all read it with the same `deadline_from` extractor.
 #![cfg(all(
     feature = "retry",
     feature = "breaker",
@@ -31,11 +34,12 @@ use hardy::bulkhead::{BulkheadConfig, BulkheadStats};
 use hardy::prelude::*;
 use hardy::rate_limit::RateLimitConfig;
 use hardy::retry::{CloneRequest, Cloned, RetryBudgetConfig, RetryConfig, SendOnce};
+use hardy::timeout::{ExtractDeadline, NoDeadline};
 use hardy::{Pipeline, PipelineLayer, PipelineService};
 use proptest::prelude::*;
 use tokio::time::{Instant, advance, sleep};
 use tokio_test::{assert_pending, assert_ready, assert_ready_ok, task};
-use tower::util::{BoxCloneSyncService, ServiceFn};
+use tower::util::{BoxCloneSyncService, MapRequest, ServiceFn};
 use tower::{BoxError, Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 
 /// The timeout's limit.
@@ -67,6 +71,52 @@ enum Call {
     /// Does what the dependency's script of this number says next (`Ok(0)` once the
     /// script is done): a call's attempts each take the next step.
     Script(u8),
+}
+
+impl Call {
+    /// This call, made by a caller whose deadline is `deadline`.
+    fn by(self, deadline: Deadline) -> Request {
+        Request {
+            call: self,
+            deadline: Some(deadline),
+        }
+    }
+}
+
+/// A request through the guards: what the dependency does with it, and the caller's
+/// deadline, if any (read by the stack's retry and timeout and by the pipeline; the
+/// dependency sees only the call).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Request {
+    call: Call,
+    deadline: Option<Deadline>,
+}
+
+impl From<Call> for Request {
+    /// A call whose caller has no deadline.
+    fn from(call: Call) -> Self {
+        Request {
+            call,
+            deadline: None,
+        }
+    }
+}
+
+/// A request that may carry its caller's deadline.
+trait Dated {
+    fn deadline(&self) -> Option<Deadline>;
+}
+
+impl Dated for Request {
+    fn deadline(&self) -> Option<Deadline> {
+        self.deadline
+    }
+}
+
+/// The extractor given to `deadline_from`, the same for the retry, the timeout and the
+/// pipeline.
+fn deadline_of<Req: Dated>(request: &Req) -> Option<Deadline> {
+    request.deadline()
 }
 
 /// Whether the dependency's services are ready.
@@ -366,14 +416,19 @@ impl Setup {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Via {
     /// `.hardy_retry(&r).hardy_breaker(&b).hardy_rate_limit(&l).hardy_bulkhead(&k)
-    /// .hardy_timeout(&t)`, without the retry or the rate limit when there is none.
+    /// .hardy_timeout(&t)`, without the retry or the rate limit when there is none; the
+    /// retry's and the timeout's layers read each request's deadline.
     Stack,
-    /// A pipeline of the same handles.
+    /// A pipeline of the same handles, its layer reading each request's deadline.
     Pipeline,
+    /// The stack, its layers reading no deadline (as before `deadline_from`).
+    StackUndated,
+    /// The pipeline, its layer reading no deadline (as before `deadline_from`).
+    PipelineUndated,
 }
 
-type Svc = BoxCloneSyncService<Call, u32, BoxError>;
-type Response = task::Spawn<<Svc as Service<Call>>::Future>;
+type Svc = BoxCloneSyncService<Request, u32, BoxError>;
+type Response = task::Spawn<<Svc as Service<Request>>::Future>;
 
 /// One set of handles, its dependency and the log of its events.
 struct Guards {
@@ -403,18 +458,26 @@ impl Guards {
 
     /// The dependency guarded by the handles, `via` the stack or a pipeline.
     fn service(&self, via: Via) -> Svc {
-        self.guard(via, self.dependency.service(), DefaultClassifier, Cloned)
+        self.guard(via, self.requests(), DefaultClassifier, Cloned)
     }
 
     /// As [`service`](Self::service), the breaker (and the retry) classifying results
     /// with `classifier`.
     fn service_classified(&self, via: Via, classifier: Classifier) -> Svc {
-        self.guard(via, self.dependency.service(), classifier, Cloned)
+        self.guard(via, self.requests(), classifier, Cloned)
+    }
+
+    /// A service of the dependency taking requests: it sees their calls only.
+    fn requests(&self) -> MapRequest<DependencyService, fn(Request) -> Call> {
+        self.dependency
+            .service()
+            .map_request(|request| request.call)
     }
 
     /// `dependency` guarded by the handles, `via` the stack or a pipeline, results
     /// classified by `classifier` (in the stack, the breaker's and the retry's), requests
-    /// copied for retries by `policy`.
+    /// copied for retries by `policy`, each request's deadline read by [`deadline_of`]
+    /// (in the stack, by the retry and the timeout) unless `via` is undated.
     fn guard<D, Req, C, P>(
         &self,
         via: Via,
@@ -428,30 +491,25 @@ impl Guards {
             + Send
             + Sync
             + 'static,
-        Req: Send + 'static,
+        Req: Dated + Send + 'static,
         C: Classify<u32, BoxError> + Clone + Send + Sync + 'static,
         P: CloneRequest<Req> + Clone + Send + Sync + 'static,
     {
         match via {
-            Via::Stack => {
-                let below = ServiceBuilder::new()
-                    .layer(self.breaker.layer().classify(classifier.clone()))
-                    .option_layer(self.limiter.as_ref().map(RateLimiter::layer))
-                    .hardy_bulkhead(&self.bulkhead)
-                    .hardy_timeout(&self.timeout)
-                    .service(dependency);
-                match &self.retry {
-                    Some(retry) => BoxCloneSyncService::new(
-                        retry
-                            .layer()
-                            .classify(classifier)
-                            .clone_requests(policy)
-                            .layer(below),
-                    ),
-                    None => BoxCloneSyncService::new(below),
-                }
-            }
+            Via::Stack => self.stack(dependency, classifier, policy, deadline_of::<Req>),
+            Via::StackUndated => self.stack(dependency, classifier, policy, NoDeadline),
             Via::Pipeline => BoxCloneSyncService::new(
+                ServiceBuilder::new()
+                    .layer(
+                        self.pipeline()
+                            .layer()
+                            .classifier(classifier)
+                            .clone_requests(policy)
+                            .deadline_from(deadline_of::<Req>),
+                    )
+                    .service(dependency),
+            ),
+            Via::PipelineUndated => BoxCloneSyncService::new(
                 ServiceBuilder::new()
                     .layer(
                         self.pipeline()
@@ -461,6 +519,45 @@ impl Guards {
                     )
                     .service(dependency),
             ),
+        }
+    }
+
+    /// The stacked layers of [`guard`](Self::guard), the retry's and the timeout's
+    /// reading each request's deadline with `extract`.
+    fn stack<D, Req, C, P, X>(
+        &self,
+        dependency: D,
+        classifier: C,
+        policy: P,
+        extract: X,
+    ) -> BoxCloneSyncService<Req, u32, BoxError>
+    where
+        D: Service<Req, Response = u32, Error = BoxError, Future: Send + 'static>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        Req: Send + 'static,
+        C: Classify<u32, BoxError> + Clone + Send + Sync + 'static,
+        P: CloneRequest<Req> + Clone + Send + Sync + 'static,
+        X: ExtractDeadline<Req> + Clone + Send + Sync + 'static,
+    {
+        let below = ServiceBuilder::new()
+            .layer(self.breaker.layer().classify(classifier.clone()))
+            .option_layer(self.limiter.as_ref().map(RateLimiter::layer))
+            .hardy_bulkhead(&self.bulkhead)
+            .layer(self.timeout.layer().deadline_from(extract.clone()))
+            .service(dependency);
+        match &self.retry {
+            Some(retry) => BoxCloneSyncService::new(
+                retry
+                    .layer()
+                    .classify(classifier)
+                    .clone_requests(policy)
+                    .deadline_from(extract)
+                    .layer(below),
+            ),
+            None => BoxCloneSyncService::new(below),
         }
     }
 
@@ -547,31 +644,43 @@ async fn through_both<F>(setup: &Setup, scenario: F)
 where
     F: AsyncFn(&Guards, Via),
 {
-    let stack = setup.build();
-    scenario(&stack, Via::Stack).await;
-    let stack = stack.record();
-    let pipeline = setup.build();
-    scenario(&pipeline, Via::Pipeline).await;
-    assert_eq!(
-        pipeline.record(),
-        stack,
-        "the pipeline's run differs from the stack's"
-    );
+    through_each(setup, &[Via::Stack, Via::Pipeline], scenario).await;
+}
+
+/// Runs `scenario` `via` each way in turn, each on twin handles, and compares what each
+/// run left with what the first left.
+async fn through_each<F>(setup: &Setup, vias: &[Via], scenario: F)
+where
+    F: AsyncFn(&Guards, Via),
+{
+    let (&first, rest) = vias.split_first().expect("a way to run it");
+    let guards = setup.build();
+    scenario(&guards, first).await;
+    let expected = guards.record();
+    for &via in rest {
+        let guards = setup.build();
+        scenario(&guards, via).await;
+        assert_eq!(
+            guards.record(),
+            expected,
+            "the run {via:?} differs from the run {first:?}"
+        );
+    }
 }
 
 /// Readies `service` and makes the call, unpolled.
-fn start(service: &mut Svc, call: Call) -> Response {
+fn start(service: &mut Svc, call: impl Into<Request>) -> Response {
     let ready = service.poll_ready(&mut Context::from_waker(Waker::noop()));
     assert!(
         matches!(ready, Poll::Ready(Ok(()))),
         "the dependency is ready"
     );
-    task::spawn(service.call(call))
+    task::spawn(service.call(call.into()))
 }
 
 /// Readies `service`, makes the call and awaits its answer.
-async fn answer(service: &mut Svc, call: Call) -> Result<u32, BoxError> {
-    service.ready().await?.call(call).await
+async fn answer(service: &mut Svc, call: impl Into<Request>) -> Result<u32, BoxError> {
+    service.ready().await?.call(call.into()).await
 }
 
 #[track_caller]
@@ -1403,12 +1512,7 @@ async fn attempts_are_limited_by_max_attempts_and_the_last_error_is_returned() {
 }
 
 async fn sent_once(guards: &Guards, via: Via) {
-    let mut service = guards.guard(
-        via,
-        guards.dependency.service(),
-        DefaultClassifier,
-        SendOnce,
-    );
+    let mut service = guards.guard(via, guards.requests(), DefaultClassifier, SendOnce);
     guards.dependency.script(0, [Call::Fail, Call::Ok(2)]);
     let failed = answer(&mut service, Call::Script(0))
         .await
@@ -1440,6 +1544,12 @@ async fn a_request_sent_once_is_never_retried() {
 struct Numbered {
     number: usize,
     copies: Arc<AtomicUsize>,
+}
+
+impl Dated for Numbered {
+    fn deadline(&self) -> Option<Deadline> {
+        None
+    }
 }
 
 impl Clone for Numbered {
@@ -2430,7 +2540,457 @@ async fn dropping_a_retry_waiting_for_its_turn_gives_it_back_and_frees_its_probe
     through_both(&setup, a_retry_waiting_for_its_turn_dropped).await;
 }
 
-// 12. The model: random calls through both.
+// 12. The caller's deadline.
+
+async fn attempts_ended_at_their_deadlines(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    let started = Instant::now();
+    let mut call = start(&mut service, Call::Hang.by(Deadline::after(ms(400))));
+    assert_pending!(call.poll());
+    assert_eq!(guards.bulkhead.stats().in_flight, 1, "{via:?}");
+    advance(ms(399)).await;
+    assert_pending!(call.poll());
+    advance(ms(1)).await;
+    let timed_out = rejection(assert_ready!(call.poll()));
+    assert!(
+        matches!(timed_out, Rejection::Timeout { elapsed, limit, .. } if elapsed == ms(400) && limit == ms(400)),
+        "{via:?}: ended at the deadline, before the limit: {timed_out:?}"
+    );
+    assert_eq!(started.elapsed(), ms(400), "{via:?}");
+    assert_eq!(
+        guards.bulkhead.stats().in_flight,
+        0,
+        "{via:?}: freed as it timed out"
+    );
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 1, 1, 1),
+        "{via:?}: recorded as a failure"
+    );
+    drop(call);
+
+    // An answer before the deadline is the answer.
+    let mut call = start(
+        &mut service,
+        Call::OkAfter(ms(300)).by(Deadline::after(ms(400))),
+    );
+    assert_pending!(call.poll());
+    advance(ms(300)).await;
+    assert_eq!(assert_ready_ok!(call.poll()), 1, "{via:?}");
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 2, 1, 0),
+        "{via:?}"
+    );
+
+    // The time left when the attempt starts, not the whole budget.
+    let deadline = Deadline::after(ms(400));
+    advance(ms(100)).await;
+    let mut call = start(&mut service, Call::Hang.by(deadline));
+    assert_pending!(call.poll());
+    advance(ms(299)).await;
+    assert_pending!(call.poll());
+    advance(ms(1)).await;
+    let timed_out = rejection(assert_ready!(call.poll()));
+    assert!(
+        matches!(timed_out, Rejection::Timeout { elapsed, limit, .. } if elapsed == ms(300) && limit == ms(300)),
+        "{via:?}: {timed_out:?}"
+    );
+    assert_eq!(guards.breaker.state(), BreakerState::Closed, "{via:?}");
+
+    // A deadline past the limit leaves the limit in force; the second failure in a row
+    // opens the breaker.
+    let mut call = start(&mut service, Call::Hang.by(Deadline::after(LIMIT * 5)));
+    assert_pending!(call.poll());
+    advance(LIMIT - ms(1)).await;
+    assert_pending!(call.poll());
+    advance(ms(1)).await;
+    let timed_out = rejection(assert_ready!(call.poll()));
+    assert!(
+        matches!(timed_out, Rejection::Timeout { elapsed, limit, .. } if elapsed == LIMIT && limit == LIMIT),
+        "{via:?}: {timed_out:?}"
+    );
+    assert_eq!(guards.breaker.state(), BreakerState::Open, "{via:?}");
+    assert_eq!(
+        guards.events(),
+        [
+            r#"TimedOut { name: "dep", elapsed: 400ms, limit: 400ms, by_deadline: true }"#,
+            r#"TimedOut { name: "dep", elapsed: 300ms, limit: 300ms, by_deadline: true }"#,
+            r#"TimedOut { name: "dep", elapsed: 1s, limit: 1s, by_deadline: false }"#,
+            r#"StateChanged { name: "dep", from: Closed, to: Open, reason: ConsecutiveFailures { count: 2 } }"#,
+        ],
+        "{via:?}"
+    );
+    assert_eq!(guards.bulkhead_counts(), (0, 0, 4, 0), "{via:?}");
+    assert_eq!(guards.dependency.reached(), 4, "{via:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_before_the_limit_ends_the_attempt_at_the_deadline_recorded_as_a_failure() {
+    let setup = Setup::new().consecutive_failures(2);
+    through_both(&setup, attempts_ended_at_their_deadlines).await;
+}
+
+async fn a_retry_ended_at_the_deadline(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards.dependency.script(0, [Call::Fail, Call::Hang]);
+    let started = Instant::now();
+    let mut call = start(&mut service, Call::Script(0).by(Deadline::after(ms(600))));
+    assert_pending!(call.poll());
+    advance(ms(100)).await;
+    assert_pending!(call.poll());
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}: the retry runs");
+    assert_eq!(guards.bulkhead.stats().in_flight, 1, "{via:?}");
+    advance(ms(499)).await;
+    assert_pending!(call.poll());
+    advance(ms(1)).await;
+    let timed_out = rejection(assert_ready!(call.poll()));
+    assert!(
+        matches!(timed_out, Rejection::Timeout { elapsed, limit, .. } if elapsed == ms(500) && limit == ms(500)),
+        "{via:?}: the retry ended at the deadline: {timed_out:?}"
+    );
+    assert_eq!(started.elapsed(), ms(600), "{via:?}");
+    assert_eq!(
+        guards.events(),
+        [
+            r#"Retrying { name: "dep", attempt: 1, outcome: Failure(Retryable), delay: 100ms }"#,
+            r#"TimedOut { name: "dep", elapsed: 500ms, limit: 500ms, by_deadline: true }"#,
+            r#"GaveUp { name: "dep", attempt: 2, outcome: Failure(Retryable), reason: Deadline }"#,
+        ],
+        "{via:?}: timed out, recorded, then no retry past the deadline"
+    );
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 2, 2, 2),
+        "{via:?}"
+    );
+    assert_eq!(guards.bulkhead_counts(), (0, 0, 2, 0), "{via:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_is_ended_at_the_deadline_and_not_retried_past_it() {
+    let setup = Setup::new().retry(retries(3, ms(100)));
+    through_both(&setup, a_retry_ended_at_the_deadline).await;
+}
+
+async fn no_retry_past_the_deadline(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards.dependency.script(0, [Call::Fail; 4]);
+    let started = Instant::now();
+    let failed = answer(&mut service, Call::Script(0).by(Deadline::after(ms(700))))
+        .await
+        .expect_err("it fails");
+    assert_eq!(
+        failed.to_string(),
+        "no ack",
+        "{via:?}: the last attempt's own error"
+    );
+    assert_eq!(
+        started.elapsed(),
+        ms(600),
+        "{via:?}: a third retry would end at 900 ms"
+    );
+    assert_eq!(guards.dependency.reached(), 3, "{via:?}");
+
+    // A delay that would end at the deadline is not made either.
+    guards.dependency.script(0, [Call::Fail; 4]);
+    let started = Instant::now();
+    let failed = answer(&mut service, Call::Script(0).by(Deadline::after(ms(600))))
+        .await
+        .expect_err("it fails");
+    assert_eq!(failed.to_string(), "no ack", "{via:?}");
+    assert_eq!(started.elapsed(), ms(300), "{via:?}");
+    assert_eq!(guards.dependency.reached(), 5, "{via:?}");
+    assert_eq!(
+        guards.retry_events(),
+        [
+            r#"Retrying { name: "dep", attempt: 1, outcome: Failure(Retryable), delay: 300ms }"#,
+            r#"Retrying { name: "dep", attempt: 2, outcome: Failure(Retryable), delay: 300ms }"#,
+            r#"GaveUp { name: "dep", attempt: 3, outcome: Failure(Retryable), reason: Deadline }"#,
+            r#"Retrying { name: "dep", attempt: 1, outcome: Failure(Retryable), delay: 300ms }"#,
+            r#"GaveUp { name: "dep", attempt: 2, outcome: Failure(Retryable), reason: Deadline }"#,
+        ],
+        "{via:?}"
+    );
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 5, 5, 5),
+        "{via:?}"
+    );
+    assert_eq!(guards.bulkhead_counts(), (0, 0, 5, 0), "{via:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_retry_makes_no_retry_whose_delay_would_end_past_the_deadline() {
+    let setup = Setup::new()
+        .consecutive_failures(10)
+        .retry(retries(4, ms(300)));
+    through_both(&setup, no_retry_past_the_deadline).await;
+}
+
+/// Asserts that `result` is the timeout's refusal of an attempt that started past its
+/// deadline.
+#[track_caller]
+fn refused_late(result: Result<u32, BoxError>, via: Via) {
+    let refused = rejection(result);
+    assert!(
+        matches!(refused, Rejection::Timeout { elapsed, limit, .. } if elapsed.is_zero() && limit.is_zero()),
+        "{via:?}: refused by the timeout with nothing elapsed: {refused:?}"
+    );
+}
+
+async fn attempts_started_past_the_deadline(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    // A call whose deadline has passed already: refused, and not retried.
+    refused_late(
+        answer(
+            &mut service,
+            Call::Ok(1).by(Deadline::after(Duration::ZERO)),
+        )
+        .await,
+        via,
+    );
+    assert_eq!(guards.dependency.reached(), 0, "{via:?}: never called");
+    assert_eq!(
+        guards.bulkhead_counts(),
+        (0, 0, 1, 0),
+        "{via:?}: the slot was taken and freed"
+    );
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 1, 1, 1),
+        "{via:?}: the refusal is recorded as a failure"
+    );
+
+    // A retry readied until past the deadline: refused as it starts.
+    guards.dependency.script(0, [Call::Fail, Call::Ok(2)]);
+    let started = Instant::now();
+    let mut call = start(&mut service, Call::Script(0).by(Deadline::after(ms(300))));
+    assert_pending!(call.poll());
+    guards.dependency.readiness(Readiness::Pending);
+    advance(ms(100)).await;
+    assert_pending!(call.poll());
+    advance(ms(300)).await;
+    assert_pending!(call.poll());
+    assert_eq!(
+        guards.dependency.reached(),
+        1,
+        "{via:?}: the retry is still being readied"
+    );
+    guards.dependency.readiness(Readiness::Ready);
+    assert!(call.is_woken(), "{via:?}");
+    refused_late(assert_ready!(call.poll()), via);
+    assert_eq!(started.elapsed(), ms(400), "{via:?}");
+    assert_eq!(
+        guards.dependency.reached(),
+        1,
+        "{via:?}: the retry never ran"
+    );
+    assert_eq!(
+        guards.bulkhead_counts(),
+        (0, 0, 3, 0),
+        "{via:?}: the retry's slot was taken and freed"
+    );
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 3, 3, 3),
+        "{via:?}"
+    );
+    assert_eq!(
+        guards.events(),
+        [
+            r#"DeadlineExpired { name: "dep" }"#,
+            r#"GaveUp { name: "dep", attempt: 1, outcome: Failure(Retryable), reason: Deadline }"#,
+            r#"Retrying { name: "dep", attempt: 1, outcome: Failure(Retryable), delay: 100ms }"#,
+            r#"DeadlineExpired { name: "dep" }"#,
+            r#"GaveUp { name: "dep", attempt: 2, outcome: Failure(Retryable), reason: Deadline }"#,
+        ],
+        "{via:?}: refused, recorded, then judged"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_attempt_or_a_retry_starting_past_the_deadline_is_refused_by_the_timeout() {
+    let setup = Setup::new()
+        .consecutive_failures(10)
+        .retry(retries(3, ms(100)));
+    through_both(&setup, attempts_started_past_the_deadline).await;
+}
+
+async fn queued_past_the_deadline(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    let mut first = start(&mut service, Call::OkAfter(ms(500)));
+    let mut late = start(&mut service, Call::Hang.by(Deadline::after(ms(300))));
+    assert_pending!(first.poll());
+    assert_pending!(late.poll());
+    assert_eq!(guards.bulkhead_counts(), (1, 1, 1, 0), "{via:?}: it queues");
+    advance(ms(500)).await;
+    assert_eq!(assert_ready_ok!(first.poll()), 1, "{via:?}");
+    assert!(late.is_woken(), "{via:?}: handed the slot");
+    refused_late(assert_ready!(late.poll()), via);
+    assert_eq!(
+        guards.bulkhead_counts(),
+        (0, 0, 2, 0),
+        "{via:?}: the slot was taken and freed"
+    );
+    assert_eq!(guards.dependency.reached(), 1, "{via:?}");
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 2, 1, 1),
+        "{via:?}"
+    );
+
+    // Admitted before its deadline: it runs until the deadline.
+    let mut first = start(&mut service, Call::OkAfter(ms(500)));
+    let mut queued = start(&mut service, Call::Hang.by(Deadline::after(ms(800))));
+    assert_pending!(first.poll());
+    assert_pending!(queued.poll());
+    advance(ms(500)).await;
+    assert_eq!(assert_ready_ok!(first.poll()), 1, "{via:?}");
+    assert_pending!(queued.poll());
+    assert_eq!(guards.dependency.reached(), 3, "{via:?}: it runs");
+    advance(ms(300)).await;
+    let timed_out = rejection(assert_ready!(queued.poll()));
+    assert!(
+        matches!(timed_out, Rejection::Timeout { elapsed, limit, .. } if elapsed == ms(300) && limit == ms(300)),
+        "{via:?}: {timed_out:?}"
+    );
+    assert_eq!(guards.bulkhead_counts(), (0, 0, 4, 0), "{via:?}");
+    assert_eq!(
+        guards.events(),
+        [
+            r#"AdmittedAfterWait { name: "dep", waited: 500ms }"#,
+            r#"DeadlineExpired { name: "dep" }"#,
+            r#"AdmittedAfterWait { name: "dep", waited: 500ms }"#,
+            r#"TimedOut { name: "dep", elapsed: 300ms, limit: 300ms, by_deadline: true }"#,
+        ],
+        "{via:?}: admitted, then refused or timed out"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_queued_for_a_slot_past_its_deadline_is_refused_as_it_is_admitted() {
+    let setup = Setup::new().slots(1).queue(1, Duration::from_secs(10));
+    through_both(&setup, queued_past_the_deadline).await;
+}
+
+async fn a_turn_past_the_deadline(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    assert_eq!(answer(&mut service, Call::Ok(1)).await.expect("ok"), 1);
+    let mut late = start(&mut service, Call::Hang.by(Deadline::after(ms(600))));
+    assert_pending!(late.poll());
+    advance(Duration::from_secs(1)).await;
+    refused_late(assert_ready!(late.poll()), via);
+    assert_eq!(
+        guards.bulkhead_counts(),
+        (0, 0, 2, 0),
+        "{via:?}: the slot was taken and freed"
+    );
+    assert_eq!(guards.dependency.reached(), 1, "{via:?}");
+
+    // Its turn comes before its deadline: it runs until the deadline.
+    let mut call = start(&mut service, Call::Hang.by(Deadline::after(ms(1500))));
+    assert_pending!(call.poll());
+    advance(Duration::from_secs(1)).await;
+    assert_pending!(call.poll());
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}: its turn came");
+    advance(ms(500)).await;
+    let timed_out = rejection(assert_ready!(call.poll()));
+    assert!(
+        matches!(timed_out, Rejection::Timeout { elapsed, limit, .. } if elapsed == ms(500) && limit == ms(500)),
+        "{via:?}: {timed_out:?}"
+    );
+    assert_eq!(
+        guards.events(),
+        [
+            r#"Waiting { name: "dep", wait: 1s }"#,
+            r#"DeadlineExpired { name: "dep" }"#,
+            r#"Waiting { name: "dep", wait: 1s }"#,
+            r#"TimedOut { name: "dep", elapsed: 500ms, limit: 500ms, by_deadline: true }"#,
+        ],
+        "{via:?}"
+    );
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 3, 2, 2),
+        "{via:?}"
+    );
+    assert_eq!(guards.bulkhead_counts(), (0, 0, 3, 0), "{via:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_whose_turn_comes_past_its_deadline_is_refused_as_it_is_admitted() {
+    let setup = Setup::new().rate_limit(rate(1, Duration::from_secs(1), 1, Duration::from_secs(2)));
+    through_both(&setup, a_turn_past_the_deadline).await;
+}
+
+/// Every way to run a scenario: with and without deadlines read from requests.
+const EVERY_WAY: [Via; 4] = [
+    Via::Stack,
+    Via::Pipeline,
+    Via::StackUndated,
+    Via::PipelineUndated,
+];
+
+#[tokio::test(start_paused = true)]
+async fn requests_without_a_deadline_are_decided_as_without_deadline_from() {
+    // Undated requests, through layers reading deadlines and through layers reading
+    // none: the same runs.
+    let retried = Setup::new().retry(retries(3, ms(100)));
+    through_each(&retried, &EVERY_WAY, a_timed_out_attempt_retried).await;
+    through_each(&retried, &EVERY_WAY, every_attempt_times_out).await;
+    through_each(&retried, &EVERY_WAY, a_retry_readied_first).await;
+    let queued = Setup::new().slots(1).queue(1, Duration::from_secs(10));
+    through_each(&queued, &EVERY_WAY, a_queued_call_is_timed_from_its_start).await;
+    let paced = Setup::new().rate_limit(rate(2, Duration::from_secs(3), 1, Duration::from_secs(2)));
+    through_each(&paced, &EVERY_WAY, a_wait_for_a_turn).await;
+}
+
+async fn undated_after_dated(guards: &Guards, via: Via) {
+    let mut service = guards.service(via);
+    guards.dependency.script(0, [Call::Hang, Call::Hang]);
+    refused_late(
+        answer(&mut service, Call::Hang.by(Deadline::after(Duration::ZERO))).await,
+        via,
+    );
+    // The next request, without a deadline, on the same service: a second for each
+    // attempt and the full schedule, whatever the last request's deadline was.
+    let started = Instant::now();
+    let timed_out = rejection(answer(&mut service, Call::Script(0)).await);
+    assert!(
+        matches!(timed_out, Rejection::Timeout { elapsed, limit, .. } if elapsed == LIMIT && limit == LIMIT),
+        "{via:?}: {timed_out:?}"
+    );
+    assert_eq!(started.elapsed(), LIMIT * 2 + ms(100), "{via:?}");
+    assert_eq!(guards.dependency.reached(), 2, "{via:?}");
+    assert_eq!(
+        guards.events(),
+        [
+            r#"DeadlineExpired { name: "dep" }"#,
+            r#"GaveUp { name: "dep", attempt: 1, outcome: Failure(Retryable), reason: Deadline }"#,
+            r#"TimedOut { name: "dep", elapsed: 1s, limit: 1s, by_deadline: false }"#,
+            r#"Retrying { name: "dep", attempt: 1, outcome: Failure(Retryable), delay: 100ms }"#,
+            r#"TimedOut { name: "dep", elapsed: 1s, limit: 1s, by_deadline: false }"#,
+            r#"GaveUp { name: "dep", attempt: 2, outcome: Failure(Retryable), reason: MaxAttempts }"#,
+        ],
+        "{via:?}"
+    );
+    assert_eq!(
+        guards.breaker_counts(),
+        (BreakerState::Closed, 3, 3, 3),
+        "{via:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_without_a_deadline_after_one_with_a_deadline_has_the_full_limit_and_schedule() {
+    let setup = Setup::new()
+        .consecutive_failures(10)
+        .retry(retries(2, ms(100)));
+    through_both(&setup, undated_after_dated).await;
+}
+
+// 13. The model: random calls through both.
 
 /// A step of a random run.
 #[derive(Debug, Clone)]
@@ -2554,22 +3114,39 @@ proptest! {
     }
 }
 
-// 13. The model with retries and a rate limit: random attempts through both.
+// 14. The model with retries and a rate limit: random attempts through both.
 
 /// A round of a random run with retries.
 #[derive(Debug, Clone)]
 enum Round {
-    /// Calls made together, each with the outcomes of its attempts in turn (then `Ok(0)`);
-    /// the round ends when every call has ended.
-    Burst(Vec<Vec<Call>>),
+    /// Calls made together, each with the outcomes of its attempts in turn (then `Ok(0)`)
+    /// and its caller's budget, if it has a deadline; the round ends when every call has
+    /// ended.
+    Burst(Vec<(Vec<Call>, Option<Duration>)>),
     /// Time passes with no call running.
     Wait(Duration),
 }
 
+/// A caller's budget, if its call has a deadline: most have none; some have one that has
+/// passed already, or that ends before or after the timeout's limit. The budgets are not
+/// multiples of 5 ms, as the model's other times are, so that a deadline and another
+/// timer seldom end at the same instant.
+fn a_budget() -> impl Strategy<Value = Option<Duration>> {
+    prop_oneof![
+        3 => Just(None),
+        1 => Just(Some(Duration::ZERO)),
+        1 => Just(Some(ms(377))),
+        1 => Just(Some(ms(1213))),
+    ]
+}
+
 fn a_round() -> impl Strategy<Value = Round> {
     prop_oneof![
-        4 => proptest::collection::vec(proptest::collection::vec(a_call(), 1..=3), 1..=4)
-            .prop_map(Round::Burst),
+        4 => proptest::collection::vec(
+            (proptest::collection::vec(a_call(), 1..=3), a_budget()),
+            1..=4,
+        )
+        .prop_map(Round::Burst),
         1 => prop_oneof![Just(Duration::from_secs(2)), Just(OPEN_FOR)].prop_map(Round::Wait),
     ]
 }
@@ -2610,10 +3187,14 @@ async fn run_rounds(guards: &Guards, via: Via, rounds: &[Round]) -> RetriedTrace
                 let running: Vec<_> = calls
                     .iter()
                     .zip(0u8..)
-                    .map(|(attempts, key)| {
+                    .map(|((attempts, budget), key)| {
                         guards.dependency.script(key, attempts.iter().copied());
+                        let request = Request {
+                            call: Call::Script(key),
+                            deadline: budget.map(Deadline::after),
+                        };
                         let mut service = service.clone();
-                        tokio::spawn(async move { answer(&mut service, Call::Script(key)).await })
+                        tokio::spawn(async move { answer(&mut service, request).await })
                     })
                     .collect();
                 let mut answers = Vec::new();
