@@ -23,7 +23,7 @@ use hardy_core::{Classify, DefaultClassifier, LocalArc, Outcome, Rejection, Spar
 use hardy_rate_limit::{Limit, RateLimiter, Turn, TurnWait};
 use hardy_retry::{CloneRequest, Cloned, Next, Retry, Tries};
 use hardy_timeout::future::Countdown;
-use hardy_timeout::{Deadline, ExtractDeadline, NoDeadline, Timeout};
+use hardy_timeout::{ExtractDeadline, NoDeadline, Timeout};
 use pin_project::{pin_project, pinned_drop};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -353,11 +353,11 @@ where
     S::Error: From<Rejection>,
     C: Classify<S::Response, S::Error> + Clone,
     P: CloneRequest<Req> + Clone,
-    X: ExtractDeadline<Req>,
+    X: ExtractDeadline<Req> + Clone,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S, Req, C, P>;
+    type Future = ResponseFuture<S, Req, C, P, X>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -369,13 +369,12 @@ where
         if self.stale {
             self.renew_spare();
         }
-        let deadline = self.deadline.deadline(&request);
         let shared = self.shared.get();
         let pipeline = shared.handle();
         let (tries, copy) = match &pipeline.retry {
             None => (None, None),
             Some(retry) => (
-                Some(Tries::start(retry, deadline)),
+                Some(Tries::start(retry, self.deadline.deadline(&request))),
                 self.policy.clone_request(&request),
             ),
         };
@@ -383,7 +382,13 @@ where
         let mut slot = None;
         let mut countdown = Countdown::new(None);
         let state = match admit(pipeline, &request, &mut breaker, &mut slot) {
-            Gate::Open => run(pipeline, deadline, &mut countdown, &mut self.inner, request),
+            Gate::Open => run(
+                pipeline,
+                &self.deadline,
+                &mut countdown,
+                &mut self.inner,
+                request,
+            ),
             gate => wait_or_refuse(gate, &mut self.inner, request),
         };
         ResponseFuture {
@@ -394,9 +399,9 @@ where
             countdown,
             tries,
             copy,
-            deadline,
             classifier: self.classifier.clone(),
             policy: self.policy.clone(),
+            deadline: self.deadline.clone(),
         }
     }
 }
@@ -457,9 +462,9 @@ fn admit_bulkhead(pipeline: &Pipeline, slot: &mut Option<BulkheadTicket>) -> Gat
 /// deadline; an attempt that starts past the deadline is refused by the timeout, as the
 /// timeout's layer refuses it.
 #[inline(always)]
-fn run<S, Req>(
+fn run<S, Req, X>(
     pipeline: &Pipeline,
-    deadline: Option<Deadline>,
+    extract: &X,
     countdown: &mut Countdown,
     service: &mut S,
     request: Req,
@@ -467,9 +472,12 @@ fn run<S, Req>(
 where
     S: Service<Req>,
     S::Error: From<Rejection>,
+    X: ExtractDeadline<Req>,
 {
-    if let (Some(timeout), Some(_)) = (&pipeline.timeout, deadline) {
-        match Countdown::for_call(timeout, deadline) {
+    if let Some(timeout) = &pipeline.timeout
+        && let Some(deadline) = extract.deadline(&request)
+    {
+        match Countdown::for_call(timeout, Some(deadline)) {
             Ok(started) => *countdown = started,
             Err(rejection) => {
                 return State::Rejected {
@@ -556,7 +564,7 @@ enum State<S: Service<Req>, Req> {
 /// dropping the layers' futures.
 #[pin_project(PinnedDrop)]
 #[must_use = "futures do nothing unless polled"]
-pub struct ResponseFuture<S: Service<Req>, Req, C, P> {
+pub struct ResponseFuture<S: Service<Req>, Req, C, P, X = NoDeadline> {
     #[pin]
     state: State<S, Req>,
     shared: Arc<Shared<S>>,
@@ -566,18 +574,20 @@ pub struct ResponseFuture<S: Service<Req>, Req, C, P> {
     tries: Option<Tries>,
     /// The copy of the request for the next attempt, if it could be copied.
     copy: Option<Req>,
-    /// The caller's deadline, for each attempt's countdown.
-    deadline: Option<Deadline>,
     classifier: C,
     policy: P,
+    /// What reads the caller's deadline from each attempt's request, as the timeout's
+    /// layer reads it (nothing, by default).
+    deadline: X,
 }
 
-impl<S, Req, C, P> Future for ResponseFuture<S, Req, C, P>
+impl<S, Req, C, P, X> Future for ResponseFuture<S, Req, C, P, X>
 where
     S: Service<Req> + Clone,
     S::Error: From<Rejection>,
     C: Classify<S::Response, S::Error>,
     P: CloneRequest<Req>,
+    X: ExtractDeadline<Req>,
 {
     type Output = Result<S::Response, S::Error>;
 
@@ -623,12 +633,13 @@ fn release_slot(pipeline: &Pipeline, slot: BulkheadTicket) {
     }
 }
 
-impl<S, Req, C, P> ResponseFuture<S, Req, C, P>
+impl<S, Req, C, P, X> ResponseFuture<S, Req, C, P, X>
 where
     S: Service<Req> + Clone,
     S::Error: From<Rejection>,
     C: Classify<S::Response, S::Error>,
     P: CloneRequest<Req>,
+    X: ExtractDeadline<Req>,
 {
     /// An attempt failed with `outcome` (recorded by the breaker already): `true` if
     /// another follows (and the state says when), `false` if the call ends with it.
@@ -716,7 +727,7 @@ where
                             let pipeline = this.shared.handle();
                             run(
                                 pipeline,
-                                *this.deadline,
+                                this.deadline,
                                 this.countdown,
                                 &mut service,
                                 request,
@@ -749,7 +760,7 @@ where
                             let pipeline = this.shared.handle();
                             let next = run(
                                 pipeline,
-                                *this.deadline,
+                                this.deadline,
                                 this.countdown,
                                 &mut service,
                                 request,
@@ -798,7 +809,7 @@ where
                     let next = match admit(pipeline, &request, this.breaker, this.slot) {
                         Gate::Open => run(
                             pipeline,
-                            *this.deadline,
+                            this.deadline,
                             this.countdown,
                             &mut *service,
                             request,
@@ -823,7 +834,7 @@ where
 }
 
 #[pinned_drop]
-impl<S: Service<Req>, Req, C, P> PinnedDrop for ResponseFuture<S, Req, C, P> {
+impl<S: Service<Req>, Req, C, P, X> PinnedDrop for ResponseFuture<S, Req, C, P, X> {
     #[inline]
     fn drop(self: Pin<&mut Self>) {
         // An attempt that ended holds nothing: its slot is freed and its ticket spent.
@@ -843,7 +854,7 @@ impl<S: Service<Req>, Req, C, P> PinnedDrop for ResponseFuture<S, Req, C, P> {
 /// back with it), as the stacked layers' futures do.
 #[cold]
 #[inline(never)]
-fn release<S: Service<Req>, Req, C, P>(future: Pin<&mut ResponseFuture<S, Req, C, P>>) {
+fn release<S: Service<Req>, Req, C, P, X>(future: Pin<&mut ResponseFuture<S, Req, C, P, X>>) {
     let mut this = future.project();
     let pipeline = this.shared.handle();
     if let (StateProj::Queued { queued, .. }, Some(bulkhead)) =
@@ -860,7 +871,7 @@ fn release<S: Service<Req>, Req, C, P>(future: Pin<&mut ResponseFuture<S, Req, C
     }
 }
 
-impl<S: Service<Req>, Req, C, P> fmt::Debug for ResponseFuture<S, Req, C, P> {
+impl<S: Service<Req>, Req, C, P, X> fmt::Debug for ResponseFuture<S, Req, C, P, X> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Running { .. } => "running",
