@@ -600,16 +600,14 @@ where
             && let Poll::Ready(result) = future.poll(cx)
         {
             let outcome = this.classifier.classify(&result);
-            if let Some(slot) = this.slot.take() {
-                release_slot(this.shared.handle(), slot);
-            }
-            if let (Some(ticket), Some(breaker)) = (this.breaker, &this.shared.handle().breaker) {
-                ticket.record(breaker, outcome);
-            }
+            settle(
+                this.shared.handle(),
+                this.slot,
+                this.breaker,
+                this.tries,
+                outcome,
+            );
             if outcome.is_success() {
-                if let (Some(tries), Some(retry)) = (&*this.tries, &this.shared.handle().retry) {
-                    tries.succeeded(retry);
-                }
                 return Poll::Ready(result);
             }
             if !self.as_mut().failed(outcome) {
@@ -625,11 +623,27 @@ where
     }
 }
 
-/// Frees an attempt's bulkhead slot.
+/// An attempt ended with `outcome`: its slot is freed and the breaker records it, as the
+/// bulkhead's and the breaker's futures do when the call below them ends, and a
+/// success ends the retry's tries.
 #[inline(always)]
-fn release_slot(pipeline: &Pipeline, slot: BulkheadTicket) {
-    if let Some(bulkhead) = &pipeline.bulkhead {
+fn settle(
+    pipeline: &Pipeline,
+    slot: &mut Option<BulkheadTicket>,
+    breaker: &mut Option<BreakerTicket>,
+    tries: &Option<Tries>,
+    outcome: Outcome,
+) {
+    if let (Some(slot), Some(bulkhead)) = (slot.take(), &pipeline.bulkhead) {
         slot.release(bulkhead);
+    }
+    if let (Some(ticket), Some(handle)) = (breaker, &pipeline.breaker) {
+        ticket.record(handle, outcome);
+    }
+    if outcome.is_success()
+        && let (Some(tries), Some(retry)) = (tries, &pipeline.retry)
+    {
+        tries.succeeded(retry);
     }
 }
 
@@ -672,18 +686,14 @@ where
     ) -> Option<Result<S::Response, S::Error>> {
         let this = self.as_mut().project();
         let outcome = this.classifier.classify(&result);
-        if let Some(slot) = this.slot.take() {
-            release_slot(this.shared.handle(), slot);
-        }
-        if let (Some(ticket), Some(breaker)) = (this.breaker.take(), &this.shared.handle().breaker)
-        {
-            let mut ticket = ticket;
-            ticket.record(breaker, outcome);
-        }
+        settle(
+            this.shared.handle(),
+            this.slot,
+            this.breaker,
+            this.tries,
+            outcome,
+        );
         if outcome.is_success() {
-            if let (Some(tries), Some(retry)) = (&*this.tries, &this.shared.handle().retry) {
-                tries.succeeded(retry);
-            }
             return Some(result);
         }
         if self.failed(outcome) {
