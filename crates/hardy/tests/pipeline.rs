@@ -708,6 +708,70 @@ async fn half_open(guards: &Guards, service: &mut Svc) {
     advance(OPEN_FOR).await;
 }
 
+/// Readies `service`, makes the call and polls it once: it is pending.
+fn start_pending(service: &mut Svc, call: impl Into<Request>) -> Response {
+    let mut response = start(service, call);
+    assert_pending!(response.poll());
+    response
+}
+
+/// The probe slot is free: the next call through `service` is the probe, answers
+/// `value`, and closes the breaker.
+async fn probe_closes(guards: &Guards, service: &mut Svc, via: Via, value: u32) {
+    assert_eq!(
+        answer(service, Call::Ok(value)).await.expect("probe"),
+        value,
+        "{via:?}"
+    );
+    assert_eq!(guards.breaker.state(), BreakerState::Closed, "{via:?}");
+}
+
+/// Asserts that `result` is the timeout's rejection of an attempt that ran for `after`,
+/// its limit; `why` says which limit that was.
+#[track_caller]
+fn timed_out(result: Result<u32, BoxError>, after: Duration, via: Via, why: &str) {
+    let timed_out = rejection(result);
+    assert!(
+        matches!(timed_out, Rejection::Timeout { elapsed, limit, .. } if elapsed == after && limit == after),
+        "{via:?}: {why}: {timed_out:?}"
+    );
+}
+
+/// Lets `call`, whose attempt is running, run out its time: pending until `after` has
+/// passed, then [`timed_out`] after `after`.
+async fn times_out_after(call: &mut Response, after: Duration, via: Via, why: &str) {
+    advance(after - ms(1)).await;
+    assert_pending!(call.poll());
+    advance(ms(1)).await;
+    timed_out(assert_ready!(call.poll()), after, via, why);
+}
+
+/// Asserts the breaker's counts (state, calls, failures, consecutive failures) and the
+/// bulkhead's (in flight, waiting, admitted, rejected).
+#[track_caller]
+fn assert_counts(
+    guards: &Guards,
+    via: Via,
+    breaker: (BreakerState, u32, u32, u32),
+    bulkhead: (usize, usize, u64, u64),
+) {
+    assert_eq!(guards.breaker_counts(), breaker, "{via:?}");
+    assert_eq!(guards.bulkhead_counts(), bulkhead, "{via:?}");
+}
+
+/// Asserts that the retry's last event is giving up after its third attempt, the last
+/// it may make.
+#[track_caller]
+fn gave_up_after_three(guards: &Guards, via: Via) {
+    assert_eq!(
+        guards.retry_events().last().map(String::as_str),
+        Some(
+            r#"GaveUp { name: "dep", attempt: 3, outcome: Failure(Retryable), reason: MaxAttempts }"#
+        ),
+        "{via:?}"
+    );
+}
+
 // 1. Success.
 
 async fn successes_and_failures_are_recorded_and_free_their_slot(guards: &Guards, via: Via) {
