@@ -412,6 +412,26 @@ impl Setup {
     }
 }
 
+/// A dependency the handles can guard, stacked or in a pipeline: a service of `Req`
+/// answering a number, cloneable and sendable as the boxed services need.
+trait Guardable<Req>:
+    Service<Req, Response = u32, Error = BoxError, Future: Send + 'static>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<D, Req> Guardable<Req> for D where
+    D: Service<Req, Response = u32, Error = BoxError, Future: Send + 'static>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// How a scenario reaches the dependency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Via {
@@ -486,11 +506,7 @@ impl Guards {
         policy: P,
     ) -> BoxCloneSyncService<Req, u32, BoxError>
     where
-        D: Service<Req, Response = u32, Error = BoxError, Future: Send + 'static>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
+        D: Guardable<Req>,
         Req: Dated + Send + 'static,
         C: Classify<u32, BoxError> + Clone + Send + Sync + 'static,
         P: CloneRequest<Req> + Clone + Send + Sync + 'static,
@@ -532,11 +548,7 @@ impl Guards {
         extract: X,
     ) -> BoxCloneSyncService<Req, u32, BoxError>
     where
-        D: Service<Req, Response = u32, Error = BoxError, Future: Send + 'static>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
+        D: Guardable<Req>,
         Req: Send + 'static,
         C: Classify<u32, BoxError> + Clone + Send + Sync + 'static,
         P: CloneRequest<Req> + Clone + Send + Sync + 'static,
@@ -778,8 +790,7 @@ async fn successes_and_failures_are_recorded_and_free_their_slot(guards: &Guards
     let mut service = guards.service(via);
     assert_eq!(answer(&mut service, Call::Ok(7)).await.expect("ok"), 7);
 
-    let mut slow = start(&mut service, Call::OkAfter(ms(300)));
-    assert_pending!(slow.poll());
+    let mut slow = start_pending(&mut service, Call::OkAfter(ms(300)));
     assert_eq!(
         guards.bulkhead_counts(),
         (1, 0, 2, 0),
@@ -802,12 +813,7 @@ async fn successes_and_failures_are_recorded_and_free_their_slot(guards: &Guards
     answer(&mut service, Call::Fail)
         .await
         .expect_err("it fails");
-    assert_eq!(
-        guards.breaker_counts(),
-        (BreakerState::Closed, 3, 1, 1),
-        "{via:?}"
-    );
-    assert_eq!(guards.bulkhead_counts(), (0, 0, 3, 0), "{via:?}");
+    assert_counts(guards, via, (BreakerState::Closed, 3, 1, 1), (0, 0, 3, 0));
     assert_eq!(guards.dependency.reached(), 3, "{via:?}");
 }
 
@@ -863,8 +869,7 @@ async fn a_forced_open_breaker_refuses_and_never_calls_the_dependency() {
 
 async fn a_full_bulkhead_refuses(guards: &Guards, via: Via) {
     let mut service = guards.service(via);
-    let mut first = start(&mut service, Call::OkAfter(ms(500)));
-    assert_pending!(first.poll());
+    let mut first = start_pending(&mut service, Call::OkAfter(ms(500)));
 
     let refused = rejection(answer(&mut service, Call::Ok(2)).await);
     assert!(
@@ -890,12 +895,7 @@ async fn a_full_bulkhead_refuses(guards: &Guards, via: Via) {
 
     advance(ms(500)).await;
     assert_eq!(assert_ready_ok!(first.poll()), 1);
-    assert_eq!(
-        guards.breaker_counts(),
-        (BreakerState::Closed, 1, 0, 0),
-        "{via:?}"
-    );
-    assert_eq!(guards.bulkhead_counts(), (0, 0, 1, 1), "{via:?}");
+    assert_counts(guards, via, (BreakerState::Closed, 1, 0, 0), (0, 0, 1, 1));
 }
 
 #[tokio::test(start_paused = true)]
@@ -919,8 +919,7 @@ async fn a_probe_refused_by_the_bulkhead(guards: &Guards, via: Via) {
 
     drop(held);
     // Its probe slot was freed: the next call is the probe, and closes it.
-    assert_eq!(answer(&mut service, Call::Ok(3)).await.expect("probe"), 3);
-    assert_eq!(guards.breaker.state(), BreakerState::Closed, "{via:?}");
+    probe_closes(guards, &mut service, via, 3).await;
     assert_eq!(guards.dependency.reached(), 2, "{via:?}");
 }
 
@@ -963,16 +962,11 @@ async fn queued_calls_wait_and_a_dropped_one_leaves(guards: &Guards, via: Via) {
         "{via:?}: handed over"
     );
     assert_eq!(assert_ready_ok!(third.poll()), 3);
-    assert_eq!(guards.bulkhead_counts(), (0, 0, 2, 0), "{via:?}");
+    assert_counts(guards, via, (BreakerState::Closed, 2, 0, 0), (0, 0, 2, 0));
     assert_eq!(
         guards.dependency.reached(),
         2,
         "{via:?}: never the dropped one"
-    );
-    assert_eq!(
-        guards.breaker_counts(),
-        (BreakerState::Closed, 2, 0, 0),
-        "{via:?}"
     );
 }
 
@@ -1028,14 +1022,13 @@ async fn a_queued_call_is_timed_from_its_start(guards: &Guards, via: Via) {
     assert_pending!(second.poll());
     assert_eq!(guards.dependency.reached(), 2, "{via:?}: admitted, running");
     // Its second of time started with it, not when it queued.
-    advance(LIMIT - ms(1)).await;
-    assert_pending!(second.poll());
-    advance(ms(1)).await;
-    let timed_out = rejection(assert_ready!(second.poll()));
-    assert!(
-        matches!(timed_out, Rejection::Timeout { elapsed, limit, .. } if elapsed == LIMIT && limit == LIMIT),
-        "{via:?}: {timed_out:?}"
-    );
+    times_out_after(
+        &mut second,
+        LIMIT,
+        via,
+        "timed from when it ran, at the limit",
+    )
+    .await;
     assert_eq!(started.elapsed(), ms(800) + LIMIT);
     assert_eq!(guards.bulkhead_counts(), (0, 0, 2, 0), "{via:?}");
 }
@@ -1051,17 +1044,9 @@ async fn a_queued_call_is_timed_from_when_it_runs_not_from_when_it_queued() {
 async fn a_hung_call_times_out(guards: &Guards, via: Via) {
     let mut service = guards.service(via);
     let started = Instant::now();
-    let mut call = start(&mut service, Call::Hang);
-    assert_pending!(call.poll());
+    let mut call = start_pending(&mut service, Call::Hang);
     assert_eq!(guards.bulkhead.stats().in_flight, 1, "{via:?}");
-    advance(LIMIT - ms(1)).await;
-    assert_pending!(call.poll());
-    advance(ms(1)).await;
-    let timed_out = rejection(assert_ready!(call.poll()));
-    assert!(
-        matches!(timed_out, Rejection::Timeout { elapsed, limit, .. } if elapsed == LIMIT && limit == LIMIT),
-        "{via:?}: {timed_out:?}"
-    );
+    times_out_after(&mut call, LIMIT, via, "at the limit").await;
     assert_eq!(started.elapsed(), LIMIT);
     assert_eq!(
         guards.bulkhead.stats().in_flight,
@@ -1132,8 +1117,7 @@ async fn an_abandoned_call_is_dropped_when_it_times_out() {
 async fn a_dropped_probe(guards: &Guards, via: Via) {
     let mut service = guards.service(via);
     half_open(guards, &mut service).await;
-    let mut probe = start(&mut service, Call::Hang);
-    assert_pending!(probe.poll());
+    let probe = start_pending(&mut service, Call::Hang);
     assert_eq!(guards.breaker.state(), BreakerState::HalfOpen, "{via:?}");
     assert_eq!(guards.bulkhead.stats().in_flight, 1, "{via:?}");
     let refused = rejection(answer(&mut service, Call::Ok(2)).await);
@@ -1154,8 +1138,7 @@ async fn a_dropped_probe(guards: &Guards, via: Via) {
         "{via:?}: nothing recorded"
     );
     // The probe slot is freed too: the next call probes, and closes it.
-    assert_eq!(answer(&mut service, Call::Ok(3)).await.expect("probe"), 3);
-    assert_eq!(guards.breaker.state(), BreakerState::Closed, "{via:?}");
+    probe_closes(guards, &mut service, via, 3).await;
     assert_eq!(guards.dependency.reached(), 3, "{via:?}");
 }
 
@@ -1169,8 +1152,7 @@ async fn a_dropped_queued_probe(guards: &Guards, via: Via) {
     let mut service = guards.service(via);
     half_open(guards, &mut service).await;
     let held = guards.bulkhead.try_acquire().expect("a free slot");
-    let mut probe = start(&mut service, Call::Ok(2));
-    assert_pending!(probe.poll());
+    let probe = start_pending(&mut service, Call::Ok(2));
     assert_eq!(guards.bulkhead_counts(), (1, 1, 2, 0), "{via:?}: it queues");
 
     drop(probe);
@@ -1181,8 +1163,7 @@ async fn a_dropped_queued_probe(guards: &Guards, via: Via) {
     );
     drop(held);
     assert_eq!(guards.bulkhead.stats().in_flight, 0, "{via:?}");
-    assert_eq!(answer(&mut service, Call::Ok(3)).await.expect("probe"), 3);
-    assert_eq!(guards.breaker.state(), BreakerState::Closed, "{via:?}");
+    probe_closes(guards, &mut service, via, 3).await;
     assert_eq!(guards.dependency.reached(), 2, "{via:?}");
 }
 
@@ -1204,8 +1185,7 @@ async fn an_unpolled_probe_dropped(guards: &Guards, via: Via) {
     assert!(rejection(answer(&mut service, Call::Ok(2)).await).is_circuit_open());
     drop(probe);
     assert_eq!(guards.bulkhead.stats().in_flight, 0, "{via:?}");
-    assert_eq!(answer(&mut service, Call::Ok(3)).await.expect("probe"), 3);
-    assert_eq!(guards.breaker.state(), BreakerState::Closed, "{via:?}");
+    probe_closes(guards, &mut service, via, 3).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -1235,8 +1215,7 @@ async fn a_panicking_dependency(guards: &Guards, via: Via) {
     drop(probe);
     assert_eq!(guards.bulkhead.stats().in_flight, 0, "{via:?}");
     assert_eq!(guards.breaker.state(), BreakerState::HalfOpen, "{via:?}");
-    assert_eq!(answer(&mut service, Call::Ok(4)).await.expect("probe"), 4);
-    assert_eq!(guards.breaker.state(), BreakerState::Closed, "{via:?}");
+    probe_closes(guards, &mut service, via, 4).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -1277,6 +1256,35 @@ async fn the_layers_classifier_decides_what_the_breaker_records() {
 
 // 8. Pipelines with some patterns only.
 
+/// Readies `service`, a pipeline's layer over the dependency alone, makes the call and
+/// awaits its answer.
+async fn answer_call<S>(service: &mut S, call: Call) -> Result<u32, BoxError>
+where
+    S: Service<Call, Response = u32, Error = BoxError>,
+{
+    service.ready().await?.call(call).await
+}
+
+/// Makes `count` calls that never answer through `service`, unreadied, and polls each
+/// once: all are pending.
+fn hung_calls<S>(service: &mut S, count: usize) -> Vec<task::Spawn<S::Future>>
+where
+    S: Service<Call, Response = u32, Error = BoxError>,
+{
+    let mut calls: Vec<_> = (0..count)
+        .map(|_| task::spawn(service.call(Call::Hang)))
+        .collect();
+    still_pending(&mut calls);
+    calls
+}
+
+/// Polls each of `calls`: all are pending.
+fn still_pending<F: Future<Output = Result<u32, BoxError>>>(calls: &mut [task::Spawn<F>]) {
+    for call in calls {
+        assert_pending!(call.poll());
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_pipeline_with_nothing_set_passes_calls_through() {
     let pipeline = Pipeline::new();
@@ -1287,29 +1295,13 @@ async fn a_pipeline_with_nothing_set_passes_calls_through() {
     let mut service = ServiceBuilder::new()
         .layer(pipeline.layer())
         .service(dependency.service());
-    assert_eq!(
-        service
-            .ready()
-            .await
-            .unwrap()
-            .call(Call::Ok(5))
-            .await
-            .unwrap(),
-        5
-    );
-    let failed = service.ready().await.unwrap().call(Call::Fail).await;
+    assert_eq!(answer_call(&mut service, Call::Ok(5)).await.unwrap(), 5);
+    let failed = answer_call(&mut service, Call::Fail).await;
     assert!(failed.unwrap_err().as_rejection().is_none());
     // No slots and no limit: many calls run at once, for as long as they take.
-    let mut hung: Vec<_> = (0..20)
-        .map(|_| task::spawn(service.call(Call::Hang)))
-        .collect();
-    for call in &mut hung {
-        assert_pending!(call.poll());
-    }
+    let mut hung = hung_calls(&mut service, 20);
     advance(Duration::from_secs(3600)).await;
-    for call in &mut hung {
-        assert_pending!(call.poll());
-    }
+    still_pending(&mut hung);
     assert_eq!(dependency.reached(), 22);
 }
 
@@ -1325,22 +1317,8 @@ async fn a_pipeline_with_only_a_timeout_times_calls_out() {
     let mut service = ServiceBuilder::new()
         .layer(pipeline.layer())
         .service(guards.dependency.service());
-    assert_eq!(
-        service
-            .ready()
-            .await
-            .unwrap()
-            .call(Call::Ok(5))
-            .await
-            .unwrap(),
-        5
-    );
-    let mut calls: Vec<_> = (0..3)
-        .map(|_| task::spawn(service.call(Call::Hang)))
-        .collect();
-    for call in &mut calls {
-        assert_pending!(call.poll());
-    }
+    assert_eq!(answer_call(&mut service, Call::Ok(5)).await.unwrap(), 5);
+    let mut calls = hung_calls(&mut service, 3);
     advance(LIMIT).await;
     for call in &mut calls {
         assert!(rejection(assert_ready!(call.poll())).is_timeout());
@@ -1359,23 +1337,14 @@ async fn a_pipeline_with_only_a_bulkhead_limits_calls() {
         .service(guards.dependency.service());
     let mut first = task::spawn(service.call(Call::OkAfter(Duration::from_secs(60))));
     assert_pending!(first.poll());
-    let refused = service.ready().await.unwrap().call(Call::Ok(2)).await;
+    let refused = answer_call(&mut service, Call::Ok(2)).await;
     assert!(rejection(refused).is_bulkhead_full());
     // No timeout: the first call runs for its whole minute.
     advance(Duration::from_secs(59)).await;
     assert_pending!(first.poll());
     advance(Duration::from_secs(1)).await;
     assert_eq!(assert_ready_ok!(first.poll()), 1);
-    assert_eq!(
-        service
-            .ready()
-            .await
-            .unwrap()
-            .call(Call::Ok(3))
-            .await
-            .unwrap(),
-        3
-    );
+    assert_eq!(answer_call(&mut service, Call::Ok(3)).await.unwrap(), 3);
     assert_eq!(guards.bulkhead_counts(), (0, 0, 2, 1));
     assert_eq!(guards.dependency.reached(), 2);
 }
@@ -1388,24 +1357,17 @@ async fn a_pipeline_with_only_a_breaker_opens_on_failures() {
         .layer(pipeline.layer())
         .service(guards.dependency.service());
     // No bulkhead: any number of calls run at once.
-    let mut hung: Vec<_> = (0..5)
-        .map(|_| task::spawn(service.call(Call::Hang)))
-        .collect();
-    for call in &mut hung {
-        assert_pending!(call.poll());
-    }
+    let mut hung = hung_calls(&mut service, 5);
     for _ in 0..2 {
-        let failed = service.ready().await.unwrap().call(Call::Fail).await;
+        let failed = answer_call(&mut service, Call::Fail).await;
         assert!(failed.unwrap_err().as_rejection().is_none());
     }
     assert_eq!(guards.breaker.state(), BreakerState::Open);
-    let refused = service.ready().await.unwrap().call(Call::Ok(1)).await;
+    let refused = answer_call(&mut service, Call::Ok(1)).await;
     assert!(rejection(refused).is_circuit_open());
     // No timeout: the hung calls are still running.
     advance(Duration::from_secs(3600)).await;
-    for call in &mut hung {
-        assert_pending!(call.poll());
-    }
+    still_pending(&mut hung);
     assert_eq!(guards.dependency.reached(), 7);
     assert_eq!(guards.bulkhead_counts(), (0, 0, 0, 0));
 }
@@ -1456,8 +1418,7 @@ async fn a_failing_dependency_retried_on_schedule(guards: &Guards, via: Via) {
         .dependency
         .script(0, [Call::Fail, Call::Fail, Call::Ok(7)]);
     let started = Instant::now();
-    let mut call = start(&mut service, Call::Script(0));
-    assert_pending!(call.poll());
+    let mut call = start_pending(&mut service, Call::Script(0));
     assert_eq!(guards.dependency.reached(), 2, "{via:?}");
     assert_eq!(
         guards.breaker_counts(),
@@ -1488,12 +1449,7 @@ async fn a_failing_dependency_retried_on_schedule(guards: &Guards, via: Via) {
     advance(ms(1)).await;
     assert_eq!(assert_ready_ok!(call.poll()), 7, "{via:?}");
     assert_eq!(started.elapsed(), ms(300), "{via:?}");
-    assert_eq!(
-        guards.breaker_counts(),
-        (BreakerState::Closed, 4, 2, 0),
-        "{via:?}"
-    );
-    assert_eq!(guards.bulkhead_counts(), (0, 0, 4, 0), "{via:?}");
+    assert_counts(guards, via, (BreakerState::Closed, 4, 2, 0), (0, 0, 4, 0));
     let readied = |before| Reach {
         before,
         readied: true,
@@ -1772,8 +1728,7 @@ async fn a_timed_out_attempt_retried(guards: &Guards, via: Via) {
         .dependency
         .script(0, [Call::Hang, Call::OkAfter(ms(900))]);
     let started = Instant::now();
-    let mut call = start(&mut service, Call::Script(0));
-    assert_pending!(call.poll());
+    let mut call = start_pending(&mut service, Call::Script(0));
     advance(LIMIT).await;
     assert_pending!(call.poll());
     assert_eq!(
@@ -1822,19 +1777,8 @@ async fn every_attempt_times_out(guards: &Guards, via: Via) {
     let timed_out = rejection(answer(&mut service, Call::Script(0)).await);
     assert!(timed_out.is_timeout(), "{via:?}: {timed_out:?}");
     assert_eq!(started.elapsed(), LIMIT * 3 + ms(200), "{via:?}");
-    assert_eq!(
-        guards.breaker_counts(),
-        (BreakerState::Open, 0, 0, 0),
-        "{via:?}"
-    );
-    assert_eq!(guards.bulkhead_counts(), (0, 0, 3, 0), "{via:?}");
-    assert_eq!(
-        guards.retry_events().last().map(String::as_str),
-        Some(
-            r#"GaveUp { name: "dep", attempt: 3, outcome: Failure(Retryable), reason: MaxAttempts }"#
-        ),
-        "{via:?}"
-    );
+    assert_counts(guards, via, (BreakerState::Open, 0, 0, 0), (0, 0, 3, 0));
+    gave_up_after_three(guards, via);
 }
 
 #[tokio::test(start_paused = true)]
@@ -1848,8 +1792,7 @@ async fn a_retry_readied_first(guards: &Guards, via: Via) {
     guards
         .dependency
         .script(0, [Call::Fail, Call::Fail, Call::Ok(3)]);
-    let mut call = start(&mut service, Call::Script(0));
-    assert_pending!(call.poll());
+    let mut call = start_pending(&mut service, Call::Script(0));
     guards.dependency.readiness(Readiness::Pending);
     advance(ms(100)).await;
     assert_pending!(call.poll());
@@ -1915,8 +1858,7 @@ async fn zero_delay_retries(guards: &Guards, via: Via) {
         .dependency
         .script(0, [Call::Fail, Call::Fail, Call::Ok(4)]);
     let started = Instant::now();
-    let mut call = start(&mut service, Call::Script(0));
-    assert_pending!(call.poll());
+    let mut call = start_pending(&mut service, Call::Script(0));
     assert!(
         call.is_woken(),
         "{via:?}: it yields, woken to retry at once"
@@ -1951,11 +1893,9 @@ async fn a_zero_delay_retry_yields_once_then_retries_at_once() {
 async fn a_zero_delay_retry_after_another_call(guards: &Guards, via: Via) {
     let mut service = guards.service(via);
     guards.dependency.script(0, [Call::Fail, Call::Ok(1)]);
-    let mut first = start(&mut service, Call::Script(0));
-    assert_pending!(first.poll());
+    let mut first = start_pending(&mut service, Call::Script(0));
     // While the first yields before its retry, another call takes the one slot.
-    let mut second = start(&mut service, Call::OkAfter(ms(100)));
-    assert_pending!(second.poll());
+    let mut second = start_pending(&mut service, Call::OkAfter(ms(100)));
     let refused = rejection(assert_ready!(first.poll()));
     assert!(
         refused.is_bulkhead_full(),
@@ -1992,13 +1932,7 @@ async fn classified_retries(guards: &Guards, via: Via) {
         "{via:?}: the last real answer"
     );
     assert_eq!(guards.dependency.reached(), 5, "{via:?}");
-    assert_eq!(
-        guards.retry_events().last().map(String::as_str),
-        Some(
-            r#"GaveUp { name: "dep", attempt: 3, outcome: Failure(Retryable), reason: MaxAttempts }"#
-        ),
-        "{via:?}"
-    );
+    gave_up_after_three(guards, via);
 }
 
 #[tokio::test(start_paused = true)]
@@ -2012,8 +1946,7 @@ async fn the_layers_classifier_decides_what_is_retried_as_well_as_what_is_record
 async fn a_panicking_retry(guards: &Guards, via: Via) {
     let mut service = guards.service(via);
     guards.dependency.script(0, [Call::Fail, Call::Panic]);
-    let mut call = start(&mut service, Call::Script(0));
-    assert_pending!(call.poll());
+    let mut call = start_pending(&mut service, Call::Script(0));
     assert_eq!(guards.breaker.state(), BreakerState::Open, "{via:?}");
     advance(OPEN_FOR).await;
     let panicked = catch_unwind(AssertUnwindSafe(|| call.poll()));
@@ -2022,8 +1955,7 @@ async fn a_panicking_retry(guards: &Guards, via: Via) {
     assert_eq!(guards.bulkhead_counts(), (0, 0, 2, 0), "{via:?}");
     assert_eq!(guards.breaker.state(), BreakerState::HalfOpen, "{via:?}");
     // Its probe slot was freed: the next call is the probe, and closes it.
-    assert_eq!(answer(&mut service, Call::Ok(3)).await.expect("probe"), 3);
-    assert_eq!(guards.breaker.state(), BreakerState::Closed, "{via:?}");
+    probe_closes(guards, &mut service, via, 3).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -2033,6 +1965,19 @@ async fn a_retry_that_panics_frees_its_slot_and_its_probe_slot() {
         .slots(1)
         .retry(retries(2, OPEN_FOR));
     through_both(&setup, a_panicking_retry).await;
+}
+
+/// Retries of 3 attempts 100 ms apart on a budget of one token at most, refilled only
+/// by `retry_ratio` a call; a breaker that these failures do not open.
+fn budgeted(retry_ratio: f64) -> Setup {
+    Setup::new()
+        .consecutive_failures(10)
+        .retry(retries(3, ms(100)))
+        .budget(RetryBudgetConfig {
+            retry_ratio,
+            min_retries_per_second: 0.0,
+            max_balance: 1,
+        })
 }
 
 async fn a_budget_runs_out(guards: &Guards, via: Via) {
@@ -2074,14 +2019,7 @@ async fn a_budget_runs_out(guards: &Guards, via: Via) {
 
 #[tokio::test(start_paused = true)]
 async fn an_exhausted_retry_budget_ends_calls_with_their_failure() {
-    let setup = Setup::new()
-        .consecutive_failures(10)
-        .retry(retries(3, ms(100)))
-        .budget(RetryBudgetConfig {
-            retry_ratio: 0.0,
-            min_retries_per_second: 0.0,
-            max_balance: 1,
-        });
+    let setup = budgeted(0.0);
     through_both(&setup, a_budget_runs_out).await;
 }
 
@@ -2116,14 +2054,7 @@ async fn a_budget_filled_by_calls(guards: &Guards, via: Via) {
 
 #[tokio::test(start_paused = true)]
 async fn every_call_deposits_in_the_retry_budget() {
-    let setup = Setup::new()
-        .consecutive_failures(10)
-        .retry(retries(3, ms(100)))
-        .budget(RetryBudgetConfig {
-            retry_ratio: 0.5,
-            min_retries_per_second: 0.0,
-            max_balance: 1,
-        });
+    let setup = budgeted(0.5);
     through_both(&setup, a_budget_filled_by_calls).await;
 }
 
@@ -2189,8 +2120,7 @@ async fn a_probe_refused_by_the_rate_limit(guards: &Guards, via: Via) {
 
     advance(ms(100)).await;
     // Its probe slot was freed: the next call is the probe, and closes it.
-    assert_eq!(answer(&mut service, Call::Ok(3)).await.expect("probe"), 3);
-    assert_eq!(guards.breaker.state(), BreakerState::Closed, "{via:?}");
+    probe_closes(guards, &mut service, via, 3).await;
     assert_eq!(guards.dependency.reached(), 2, "{via:?}");
 }
 
@@ -2209,8 +2139,7 @@ async fn a_wait_for_a_turn(guards: &Guards, via: Via) {
     let mut service = guards.service(via);
     assert_eq!(answer(&mut service, Call::Ok(1)).await.expect("ok"), 1);
     let started = Instant::now();
-    let mut call = start(&mut service, Call::OkAfter(ms(900)));
-    assert_pending!(call.poll());
+    let mut call = start_pending(&mut service, Call::OkAfter(ms(900)));
     assert_eq!(
         guards.events(),
         [r#"Waiting { name: "dep", wait: 1.5s }"#],
@@ -2234,12 +2163,7 @@ async fn a_wait_for_a_turn(guards: &Guards, via: Via) {
     advance(ms(900)).await;
     assert_eq!(assert_ready_ok!(call.poll()), 1, "{via:?}");
     assert_eq!(started.elapsed(), ms(2400), "{via:?}");
-    assert_eq!(
-        guards.breaker_counts(),
-        (BreakerState::Closed, 2, 0, 0),
-        "{via:?}"
-    );
-    assert_eq!(guards.bulkhead_counts(), (0, 0, 2, 0), "{via:?}");
+    assert_counts(guards, via, (BreakerState::Closed, 2, 0, 0), (0, 0, 2, 0));
 }
 
 #[tokio::test(start_paused = true)]
@@ -2251,10 +2175,8 @@ async fn a_rate_limit_that_waits_makes_the_call_wait_for_its_turn_then_run() {
 async fn turns_given_back(guards: &Guards, via: Via) {
     let mut service = guards.service(via);
     assert_eq!(answer(&mut service, Call::Ok(1)).await.expect("ok"), 1);
-    let mut second = start(&mut service, Call::Ok(2));
-    assert_pending!(second.poll());
-    let mut third = start(&mut service, Call::Ok(3));
-    assert_pending!(third.poll());
+    let second = start_pending(&mut service, Call::Ok(2));
+    let third = start_pending(&mut service, Call::Ok(3));
     assert_eq!(
         guards.limiter().time_to_ready(),
         Duration::from_secs(3),
@@ -2268,8 +2190,7 @@ async fn turns_given_back(guards: &Guards, via: Via) {
         "{via:?}: the last turn reserved is given back"
     );
     let started = Instant::now();
-    let mut fourth = start(&mut service, Call::Ok(4));
-    assert_pending!(fourth.poll());
+    let mut fourth = start_pending(&mut service, Call::Ok(4));
     // A turn not the last reserved is not given back.
     drop(second);
     assert_eq!(
@@ -2296,12 +2217,7 @@ async fn turns_given_back(guards: &Guards, via: Via) {
         "{via:?}"
     );
     assert_eq!(guards.dependency.reached(), 2, "{via:?}");
-    assert_eq!(guards.bulkhead_counts(), (0, 0, 2, 0), "{via:?}");
-    assert_eq!(
-        guards.breaker_counts(),
-        (BreakerState::Closed, 2, 0, 0),
-        "{via:?}"
-    );
+    assert_counts(guards, via, (BreakerState::Closed, 2, 0, 0), (0, 0, 2, 0));
 }
 
 #[tokio::test(start_paused = true)]
@@ -2393,8 +2309,7 @@ async fn retries_wait_for_their_turns(guards: &Guards, via: Via) {
         .dependency
         .script(0, [Call::Fail, Call::Fail, Call::Ok(6)]);
     let started = Instant::now();
-    let mut call = start(&mut service, Call::Script(0));
-    assert_pending!(call.poll());
+    let mut call = start_pending(&mut service, Call::Script(0));
     advance(ms(100)).await;
     assert_pending!(call.poll());
     assert_eq!(
@@ -2455,8 +2370,7 @@ async fn each_retry_waits_for_a_turn_of_its_own() {
 async fn dropped_while_sleeping(guards: &Guards, via: Via) {
     let mut service = guards.service(via);
     guards.dependency.script(0, [Call::Fail, Call::Ok(2)]);
-    let mut call = start(&mut service, Call::Script(0));
-    assert_pending!(call.poll());
+    let call = start_pending(&mut service, Call::Script(0));
     assert_eq!(
         guards.breaker_counts(),
         (BreakerState::Closed, 1, 1, 1),
@@ -2491,8 +2405,7 @@ async fn dropping_a_call_waiting_to_retry_frees_everything() {
 async fn dropped_while_readying(guards: &Guards, via: Via) {
     let mut service = guards.service(via);
     guards.dependency.script(0, [Call::Fail, Call::Ok(2)]);
-    let mut call = start(&mut service, Call::Script(0));
-    assert_pending!(call.poll());
+    let mut call = start_pending(&mut service, Call::Script(0));
     assert_eq!(guards.breaker.state(), BreakerState::Open, "{via:?}");
     guards.dependency.readiness(Readiness::Pending);
     advance(OPEN_FOR).await;
@@ -2511,8 +2424,7 @@ async fn dropped_while_readying(guards: &Guards, via: Via) {
         "{via:?}: no probe was admitted"
     );
     // The next call is the probe, and closes it.
-    assert_eq!(answer(&mut service, Call::Ok(3)).await.expect("probe"), 3);
-    assert_eq!(guards.breaker.state(), BreakerState::Closed, "{via:?}");
+    probe_closes(guards, &mut service, via, 3).await;
     assert_eq!(guards.dependency.reached(), 2, "{via:?}");
 }
 
@@ -2527,8 +2439,7 @@ async fn dropping_a_call_readying_its_retry_frees_everything() {
 async fn a_queued_retry_dropped(guards: &Guards, via: Via) {
     let mut service = guards.service(via);
     guards.dependency.script(0, [Call::Fail, Call::Ok(2)]);
-    let mut call = start(&mut service, Call::Script(0));
-    assert_pending!(call.poll());
+    let mut call = start_pending(&mut service, Call::Script(0));
     assert_eq!(guards.breaker.state(), BreakerState::Open, "{via:?}");
     let held = guards.bulkhead.try_acquire().expect("a free slot");
     advance(OPEN_FOR).await;
@@ -2548,8 +2459,7 @@ async fn a_queued_retry_dropped(guards: &Guards, via: Via) {
     );
     drop(held);
     // Its probe slot was freed: the next call is the probe, and closes it.
-    assert_eq!(answer(&mut service, Call::Ok(3)).await.expect("probe"), 3);
-    assert_eq!(guards.breaker.state(), BreakerState::Closed, "{via:?}");
+    probe_closes(guards, &mut service, via, 3).await;
     assert_eq!(guards.dependency.reached(), 2, "{via:?}");
 }
 
@@ -2566,8 +2476,7 @@ async fn dropping_a_retry_queued_for_a_slot_leaves_the_queue_and_frees_its_probe
 async fn a_retry_waiting_for_its_turn_dropped(guards: &Guards, via: Via) {
     let mut service = guards.service(via);
     guards.dependency.script(0, [Call::Fail, Call::Ok(2)]);
-    let mut call = start(&mut service, Call::Script(0));
-    assert_pending!(call.poll());
+    let mut call = start_pending(&mut service, Call::Script(0));
     advance(OPEN_FOR).await;
     assert_pending!(call.poll());
     assert_eq!(
@@ -2589,8 +2498,7 @@ async fn a_retry_waiting_for_its_turn_dropped(guards: &Guards, via: Via) {
     );
     advance(Duration::from_secs(5)).await;
     // Its probe slot was freed: the next call is the probe, admitted at once.
-    assert_eq!(answer(&mut service, Call::Ok(3)).await.expect("probe"), 3);
-    assert_eq!(guards.breaker.state(), BreakerState::Closed, "{via:?}");
+    probe_closes(guards, &mut service, via, 3).await;
     assert_eq!(guards.dependency.reached(), 2, "{via:?}");
     assert_eq!(guards.bulkhead.stats().in_flight, 0, "{via:?}");
 }
@@ -2609,17 +2517,15 @@ async fn dropping_a_retry_waiting_for_its_turn_gives_it_back_and_frees_its_probe
 async fn attempts_ended_at_their_deadlines(guards: &Guards, via: Via) {
     let mut service = guards.service(via);
     let started = Instant::now();
-    let mut call = start(&mut service, Call::Hang.by(Deadline::after(ms(400))));
-    assert_pending!(call.poll());
+    let mut call = start_pending(&mut service, Call::Hang.by(Deadline::after(ms(400))));
     assert_eq!(guards.bulkhead.stats().in_flight, 1, "{via:?}");
-    advance(ms(399)).await;
-    assert_pending!(call.poll());
-    advance(ms(1)).await;
-    let timed_out = rejection(assert_ready!(call.poll()));
-    assert!(
-        matches!(timed_out, Rejection::Timeout { elapsed, limit, .. } if elapsed == ms(400) && limit == ms(400)),
-        "{via:?}: ended at the deadline, before the limit: {timed_out:?}"
-    );
+    times_out_after(
+        &mut call,
+        ms(400),
+        via,
+        "ended at the deadline, before the limit",
+    )
+    .await;
     assert_eq!(started.elapsed(), ms(400), "{via:?}");
     assert_eq!(
         guards.bulkhead.stats().in_flight,
@@ -2650,30 +2556,20 @@ async fn attempts_ended_at_their_deadlines(guards: &Guards, via: Via) {
     // The time left when the attempt starts, not the whole budget.
     let deadline = Deadline::after(ms(400));
     advance(ms(100)).await;
-    let mut call = start(&mut service, Call::Hang.by(deadline));
-    assert_pending!(call.poll());
-    advance(ms(299)).await;
-    assert_pending!(call.poll());
-    advance(ms(1)).await;
-    let timed_out = rejection(assert_ready!(call.poll()));
-    assert!(
-        matches!(timed_out, Rejection::Timeout { elapsed, limit, .. } if elapsed == ms(300) && limit == ms(300)),
-        "{via:?}: {timed_out:?}"
-    );
+    let mut call = start_pending(&mut service, Call::Hang.by(deadline));
+    times_out_after(
+        &mut call,
+        ms(300),
+        via,
+        "at the deadline, the time left when it started",
+    )
+    .await;
     assert_eq!(guards.breaker.state(), BreakerState::Closed, "{via:?}");
 
     // A deadline past the limit leaves the limit in force; the second failure in a row
     // opens the breaker.
-    let mut call = start(&mut service, Call::Hang.by(Deadline::after(LIMIT * 5)));
-    assert_pending!(call.poll());
-    advance(LIMIT - ms(1)).await;
-    assert_pending!(call.poll());
-    advance(ms(1)).await;
-    let timed_out = rejection(assert_ready!(call.poll()));
-    assert!(
-        matches!(timed_out, Rejection::Timeout { elapsed, limit, .. } if elapsed == LIMIT && limit == LIMIT),
-        "{via:?}: {timed_out:?}"
-    );
+    let mut call = start_pending(&mut service, Call::Hang.by(Deadline::after(LIMIT * 5)));
+    times_out_after(&mut call, LIMIT, via, "at the limit").await;
     assert_eq!(guards.breaker.state(), BreakerState::Open, "{via:?}");
     assert_eq!(
         guards.events(),
@@ -2699,20 +2595,12 @@ async fn a_retry_ended_at_the_deadline(guards: &Guards, via: Via) {
     let mut service = guards.service(via);
     guards.dependency.script(0, [Call::Fail, Call::Hang]);
     let started = Instant::now();
-    let mut call = start(&mut service, Call::Script(0).by(Deadline::after(ms(600))));
-    assert_pending!(call.poll());
+    let mut call = start_pending(&mut service, Call::Script(0).by(Deadline::after(ms(600))));
     advance(ms(100)).await;
     assert_pending!(call.poll());
     assert_eq!(guards.dependency.reached(), 2, "{via:?}: the retry runs");
     assert_eq!(guards.bulkhead.stats().in_flight, 1, "{via:?}");
-    advance(ms(499)).await;
-    assert_pending!(call.poll());
-    advance(ms(1)).await;
-    let timed_out = rejection(assert_ready!(call.poll()));
-    assert!(
-        matches!(timed_out, Rejection::Timeout { elapsed, limit, .. } if elapsed == ms(500) && limit == ms(500)),
-        "{via:?}: the retry ended at the deadline: {timed_out:?}"
-    );
+    times_out_after(&mut call, ms(500), via, "the retry ended at the deadline").await;
     assert_eq!(started.elapsed(), ms(600), "{via:?}");
     assert_eq!(
         guards.events(),
@@ -2723,12 +2611,7 @@ async fn a_retry_ended_at_the_deadline(guards: &Guards, via: Via) {
         ],
         "{via:?}: timed out, recorded, then no retry past the deadline"
     );
-    assert_eq!(
-        guards.breaker_counts(),
-        (BreakerState::Closed, 2, 2, 2),
-        "{via:?}"
-    );
-    assert_eq!(guards.bulkhead_counts(), (0, 0, 2, 0), "{via:?}");
+    assert_counts(guards, via, (BreakerState::Closed, 2, 2, 2), (0, 0, 2, 0));
 }
 
 #[tokio::test(start_paused = true)]
@@ -2776,12 +2659,7 @@ async fn no_retry_past_the_deadline(guards: &Guards, via: Via) {
         ],
         "{via:?}"
     );
-    assert_eq!(
-        guards.breaker_counts(),
-        (BreakerState::Closed, 5, 5, 5),
-        "{via:?}"
-    );
-    assert_eq!(guards.bulkhead_counts(), (0, 0, 5, 0), "{via:?}");
+    assert_counts(guards, via, (BreakerState::Closed, 5, 5, 5), (0, 0, 5, 0));
 }
 
 #[tokio::test(start_paused = true)]
@@ -2829,8 +2707,7 @@ async fn attempts_started_past_the_deadline(guards: &Guards, via: Via) {
     // A retry readied until past the deadline: refused as it starts.
     guards.dependency.script(0, [Call::Fail, Call::Ok(2)]);
     let started = Instant::now();
-    let mut call = start(&mut service, Call::Script(0).by(Deadline::after(ms(300))));
-    assert_pending!(call.poll());
+    let mut call = start_pending(&mut service, Call::Script(0).by(Deadline::after(ms(300))));
     guards.dependency.readiness(Readiness::Pending);
     advance(ms(100)).await;
     assert_pending!(call.poll());
@@ -2881,12 +2758,40 @@ async fn an_attempt_or_a_retry_starting_past_the_deadline_is_refused_by_the_time
     through_both(&setup, attempts_started_past_the_deadline).await;
 }
 
+/// `call`, admitted as its turn or its slot came, runs (the dependency reached `reached`
+/// times) until its deadline, `left` later, and times out there.
+async fn runs_until_its_deadline(
+    guards: &Guards,
+    call: &mut Response,
+    via: Via,
+    reached: usize,
+    left: Duration,
+) {
+    assert_pending!(call.poll());
+    assert_eq!(guards.dependency.reached(), reached, "{via:?}: it runs");
+    advance(left).await;
+    timed_out(
+        assert_ready!(call.poll()),
+        left,
+        via,
+        "ended at the deadline",
+    );
+}
+
+/// Makes a call that holds the one slot for 500 ms, then `call`, which queues for it:
+/// both are pending.
+fn queued_behind(service: &mut Svc, call: impl Into<Request>) -> (Response, Response) {
+    let mut first = start(service, Call::OkAfter(ms(500)));
+    let mut queued = start(service, call);
+    assert_pending!(first.poll());
+    assert_pending!(queued.poll());
+    (first, queued)
+}
+
 async fn queued_past_the_deadline(guards: &Guards, via: Via) {
     let mut service = guards.service(via);
-    let mut first = start(&mut service, Call::OkAfter(ms(500)));
-    let mut late = start(&mut service, Call::Hang.by(Deadline::after(ms(300))));
-    assert_pending!(first.poll());
-    assert_pending!(late.poll());
+    let (mut first, mut late) =
+        queued_behind(&mut service, Call::Hang.by(Deadline::after(ms(300))));
     assert_eq!(guards.bulkhead_counts(), (1, 1, 1, 0), "{via:?}: it queues");
     advance(ms(500)).await;
     assert_eq!(assert_ready_ok!(first.poll()), 1, "{via:?}");
@@ -2905,20 +2810,11 @@ async fn queued_past_the_deadline(guards: &Guards, via: Via) {
     );
 
     // Admitted before its deadline: it runs until the deadline.
-    let mut first = start(&mut service, Call::OkAfter(ms(500)));
-    let mut queued = start(&mut service, Call::Hang.by(Deadline::after(ms(800))));
-    assert_pending!(first.poll());
-    assert_pending!(queued.poll());
+    let (mut first, mut queued) =
+        queued_behind(&mut service, Call::Hang.by(Deadline::after(ms(800))));
     advance(ms(500)).await;
     assert_eq!(assert_ready_ok!(first.poll()), 1, "{via:?}");
-    assert_pending!(queued.poll());
-    assert_eq!(guards.dependency.reached(), 3, "{via:?}: it runs");
-    advance(ms(300)).await;
-    let timed_out = rejection(assert_ready!(queued.poll()));
-    assert!(
-        matches!(timed_out, Rejection::Timeout { elapsed, limit, .. } if elapsed == ms(300) && limit == ms(300)),
-        "{via:?}: {timed_out:?}"
-    );
+    runs_until_its_deadline(guards, &mut queued, via, 3, ms(300)).await;
     assert_eq!(guards.bulkhead_counts(), (0, 0, 4, 0), "{via:?}");
     assert_eq!(
         guards.events(),
@@ -2941,8 +2837,7 @@ async fn a_call_queued_for_a_slot_past_its_deadline_is_refused_as_it_is_admitted
 async fn a_turn_past_the_deadline(guards: &Guards, via: Via) {
     let mut service = guards.service(via);
     assert_eq!(answer(&mut service, Call::Ok(1)).await.expect("ok"), 1);
-    let mut late = start(&mut service, Call::Hang.by(Deadline::after(ms(600))));
-    assert_pending!(late.poll());
+    let mut late = start_pending(&mut service, Call::Hang.by(Deadline::after(ms(600))));
     advance(Duration::from_secs(1)).await;
     refused_late(assert_ready!(late.poll()), via);
     assert_eq!(
@@ -2953,17 +2848,9 @@ async fn a_turn_past_the_deadline(guards: &Guards, via: Via) {
     assert_eq!(guards.dependency.reached(), 1, "{via:?}");
 
     // Its turn comes before its deadline: it runs until the deadline.
-    let mut call = start(&mut service, Call::Hang.by(Deadline::after(ms(1500))));
-    assert_pending!(call.poll());
+    let mut call = start_pending(&mut service, Call::Hang.by(Deadline::after(ms(1500))));
     advance(Duration::from_secs(1)).await;
-    assert_pending!(call.poll());
-    assert_eq!(guards.dependency.reached(), 2, "{via:?}: its turn came");
-    advance(ms(500)).await;
-    let timed_out = rejection(assert_ready!(call.poll()));
-    assert!(
-        matches!(timed_out, Rejection::Timeout { elapsed, limit, .. } if elapsed == ms(500) && limit == ms(500)),
-        "{via:?}: {timed_out:?}"
-    );
+    runs_until_its_deadline(guards, &mut call, via, 2, ms(500)).await;
     assert_eq!(
         guards.events(),
         [
@@ -2974,12 +2861,7 @@ async fn a_turn_past_the_deadline(guards: &Guards, via: Via) {
         ],
         "{via:?}"
     );
-    assert_eq!(
-        guards.breaker_counts(),
-        (BreakerState::Closed, 3, 2, 2),
-        "{via:?}"
-    );
-    assert_eq!(guards.bulkhead_counts(), (0, 0, 3, 0), "{via:?}");
+    assert_counts(guards, via, (BreakerState::Closed, 3, 2, 2), (0, 0, 3, 0));
 }
 
 #[tokio::test(start_paused = true)]
@@ -3020,10 +2902,11 @@ async fn undated_after_dated(guards: &Guards, via: Via) {
     // The next request, without a deadline, on the same service: a second for each
     // attempt and the full schedule, whatever the last request's deadline was.
     let started = Instant::now();
-    let timed_out = rejection(answer(&mut service, Call::Script(0)).await);
-    assert!(
-        matches!(timed_out, Rejection::Timeout { elapsed, limit, .. } if elapsed == LIMIT && limit == LIMIT),
-        "{via:?}: {timed_out:?}"
+    timed_out(
+        answer(&mut service, Call::Script(0)).await,
+        LIMIT,
+        via,
+        "the last attempt's, at the limit",
     );
     assert_eq!(started.elapsed(), LIMIT * 2 + ms(100), "{via:?}");
     assert_eq!(guards.dependency.reached(), 2, "{via:?}");
@@ -3119,6 +3002,44 @@ fn label(result: &Result<u32, BoxError>) -> String {
     }
 }
 
+/// Makes `requests` together, each through a clone of `service`, and waits until every
+/// one has ended: their answers, labelled, in the order they were made.
+async fn burst(service: &Svc, requests: impl IntoIterator<Item = Request>) -> Vec<String> {
+    let running: Vec<_> = requests
+        .into_iter()
+        .map(|request| {
+            let mut service = service.clone();
+            tokio::spawn(async move { answer(&mut service, request).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for call in running {
+        answers.push(label(&call.await.expect("no call panics")));
+    }
+    answers
+}
+
+/// Runs `run` through the stack, then through a pipeline on twin handles built from
+/// `setup`, one after the other in one runtime on a paused clock: what each run returned
+/// and left, the stack's first.
+fn stack_and_pipeline<T, F>(setup: &Setup, run: F) -> [(T, Record); 2]
+where
+    F: AsyncFn(&Guards, Via) -> T,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a runtime");
+    // Built inside the runtime, on its paused clock.
+    [Via::Stack, Via::Pipeline].map(|via| {
+        runtime.block_on(async {
+            let guards = setup.build();
+            (run(&guards, via).await, guards.record())
+        })
+    })
+}
+
 /// Each step's answers, in the order the calls were made, and the breaker after it.
 type Trace = Vec<(Vec<String>, BreakerSnapshot)>;
 
@@ -3131,20 +3052,7 @@ async fn run(guards: &Guards, via: Via, steps: &[Step]) -> Trace {
                 sleep(*time).await;
                 Vec::new()
             }
-            Step::Burst(calls) => {
-                let running: Vec<_> = calls
-                    .iter()
-                    .map(|&call| {
-                        let mut service = service.clone();
-                        tokio::spawn(async move { answer(&mut service, call).await })
-                    })
-                    .collect();
-                let mut answers = Vec::new();
-                for call in running {
-                    answers.push(label(&call.await.expect("no call panics")));
-                }
-                answers
-            }
+            Step::Burst(calls) => burst(&service, calls.iter().map(|&call| call.into())).await,
         };
         trace.push((answers, guards.breaker.snapshot()));
     }
@@ -3158,21 +3066,10 @@ proptest! {
     fn random_calls_leave_the_same_traces_through_the_pipeline_as_through_the_stack(
         steps in proptest::collection::vec(a_step(), 1..24),
     ) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .expect("a runtime");
-        let setup = model_setup();
-        // Built inside the runtime, on its paused clock.
-        let (stack_trace, stack) = runtime.block_on(async {
-            let stack = setup.build();
-            (run(&stack, Via::Stack, &steps).await, stack.record())
-        });
-        let (pipeline_trace, pipeline) = runtime.block_on(async {
-            let pipeline = setup.build();
-            (run(&pipeline, Via::Pipeline, &steps).await, pipeline.record())
-        });
+        let [(stack_trace, stack), (pipeline_trace, pipeline)] =
+            stack_and_pipeline(&model_setup(), async |guards: &Guards, via| {
+                run(guards, via, &steps).await
+            });
         prop_assert_eq!(pipeline_trace, stack_trace);
         prop_assert_eq!(pipeline, stack);
     }
@@ -3248,24 +3145,14 @@ async fn run_rounds(guards: &Guards, via: Via, rounds: &[Round]) -> RetriedTrace
                 Vec::new()
             }
             Round::Burst(calls) => {
-                let running: Vec<_> = calls
-                    .iter()
-                    .zip(0u8..)
-                    .map(|((attempts, budget), key)| {
-                        guards.dependency.script(key, attempts.iter().copied());
-                        let request = Request {
-                            call: Call::Script(key),
-                            deadline: budget.map(Deadline::after),
-                        };
-                        let mut service = service.clone();
-                        tokio::spawn(async move { answer(&mut service, request).await })
-                    })
-                    .collect();
-                let mut answers = Vec::new();
-                for call in running {
-                    answers.push(label(&call.await.expect("no call panics")));
-                }
-                answers
+                let requests = calls.iter().zip(0u8..).map(|((attempts, budget), key)| {
+                    guards.dependency.script(key, attempts.iter().copied());
+                    Request {
+                        call: Call::Script(key),
+                        deadline: budget.map(Deadline::after),
+                    }
+                });
+                burst(&service, requests).await
             }
         };
         trace.push((
@@ -3288,21 +3175,11 @@ proptest! {
         delay in prop_oneof![Just(Duration::ZERO), Just(ms(40)), Just(ms(70))],
         wait_for_retry_after in any::<bool>(),
     ) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .expect("a runtime");
         let setup = retried_model_setup(max_attempts, delay, wait_for_retry_after);
-        // Built inside the runtime, on its paused clock.
-        let (stack_trace, stack) = runtime.block_on(async {
-            let stack = setup.build();
-            (run_rounds(&stack, Via::Stack, &rounds).await, stack.record())
-        });
-        let (pipeline_trace, pipeline) = runtime.block_on(async {
-            let pipeline = setup.build();
-            (run_rounds(&pipeline, Via::Pipeline, &rounds).await, pipeline.record())
-        });
+        let [(stack_trace, stack), (pipeline_trace, pipeline)] =
+            stack_and_pipeline(&setup, async |guards: &Guards, via| {
+                run_rounds(guards, via, &rounds).await
+            });
         prop_assert_eq!(pipeline_trace, stack_trace);
         prop_assert_eq!(pipeline, stack);
     }
