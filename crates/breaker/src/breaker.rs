@@ -271,7 +271,7 @@ impl Admission {
 /// frees a half-open probe's slot. A ticket neither recorded nor released leaves a
 /// probe's slot taken until the breaker's next transition.
 ///
-/// The breaker's own futures hold a [`Permit`] (a ticket and what keeps the breaker
+/// The breaker's own futures hold a permit (a ticket and what keeps the breaker
 /// alive); a future that composes several patterns and keeps one reference to all their
 /// handles holds tickets instead (`hardy::Pipeline`).
 #[derive(Debug)]
