@@ -52,8 +52,8 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
     ) -> ServiceBuilder<Stack<crate::bulkhead::BulkheadLayer, L>>;
 
     /// Adds a [`PipelineLayer`](crate::PipelineLayer) guarding each call with
-    /// `pipeline`'s breaker, bulkhead and timeout, in that order, and the default
-    /// classifier: the three layers' decisions, one reference per call.
+    /// `pipeline`'s retry, breaker, rate limit, bulkhead and timeout, in that order, and
+    /// the default classifier: those layers' decisions, one reference per call.
     #[cfg(feature = "pipeline")]
     fn hardy_pipeline(
         self,

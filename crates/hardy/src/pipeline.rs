@@ -140,6 +140,34 @@ impl Pipeline {
         self
     }
 
+    /// Whether no pattern is set: the pipeline would pass calls through unguarded.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.retry.is_none()
+            && self.breaker.is_none()
+            && self.rate_limit.is_none()
+            && self.bulkhead.is_none()
+            && self.timeout.is_none()
+    }
+
+    /// A pipeline of the patterns given, each left out where `None`.
+    #[cfg(feature = "config")]
+    pub(crate) fn from_parts(
+        retry: Option<Retry>,
+        breaker: Option<CircuitBreaker>,
+        rate_limit: Option<RateLimiter>,
+        bulkhead: Option<Bulkhead>,
+        timeout: Option<Timeout>,
+    ) -> Self {
+        Pipeline {
+            retry,
+            breaker,
+            rate_limit,
+            bulkhead,
+            timeout,
+        }
+    }
+
     /// The retry, if one is set.
     pub fn get_retry(&self) -> Option<&Retry> {
         self.retry.as_ref()

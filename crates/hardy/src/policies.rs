@@ -449,35 +449,22 @@ impl Policies {
     #[must_use]
     pub fn stack(&self, operation: &str) -> OperationLayer {
         let plan = self.plan(operation);
-        let mut pipeline = Pipeline::new();
-        let mut guarded = false;
-        if let Some(retry) = plan.retry.and_then(|n| self.retry(&n)) {
-            pipeline = pipeline.retry(&retry);
-            guarded = true;
-        }
-        if let Some(breaker) = plan.breaker.and_then(|n| self.breaker(&n)) {
-            pipeline = pipeline.breaker(&breaker);
-            guarded = true;
-        }
-        if let Some(limiter) = plan.rate_limit.and_then(|n| self.rate_limit(&n)) {
-            pipeline = pipeline.rate_limit(&limiter);
-            guarded = true;
-        }
-        if let Some(bulkhead) = plan.bulkhead.and_then(|n| self.bulkhead(&n)) {
-            pipeline = pipeline.bulkhead(&bulkhead);
-            guarded = true;
-        }
-        if let Some(timeout) = plan.timeout.and_then(|_| self.timeout(operation)) {
-            pipeline = pipeline.timeout(&timeout);
-            guarded = true;
-        }
+        let pipeline = Pipeline::from_parts(
+            plan.retry.and_then(|n| self.retry(&n)),
+            plan.breaker.and_then(|n| self.breaker(&n)),
+            plan.rate_limit.and_then(|n| self.rate_limit(&n)),
+            plan.bulkhead.and_then(|n| self.bulkhead(&n)),
+            plan.timeout.and_then(|_| self.timeout(operation)),
+        );
         let layers = ServiceBuilder::new()
             .layer(Optional::new(
                 plan.load_shed
                     .and_then(|n| self.load_shed(&n))
                     .map(|h| h.layer()),
             ))
-            .layer(Optional::new(guarded.then(|| pipeline.layer())))
+            .layer(Optional::new(
+                (!pipeline.is_empty()).then(|| pipeline.layer()),
+            ))
             .layer(Optional::new(
                 plan.chaos.and_then(|n| self.chaos(&n)).map(|h| h.layer()),
             ))

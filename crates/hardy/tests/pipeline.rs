@@ -1396,6 +1396,13 @@ fn a_pipeline_shows_its_handles_and_replaces_them() {
     );
     assert_eq!(*service.get_ref(), 7);
     assert_eq!(service.into_inner(), 7);
+
+    assert!(Pipeline::new().is_empty(), "nothing set");
+    assert!(!pipeline.is_empty());
+    assert!(
+        !Pipeline::new().bulkhead(&other).is_empty(),
+        "one pattern set"
+    );
 }
 
 #[test]
