@@ -193,6 +193,39 @@ impl<'a> Validate<'a> {
         Ok(())
     }
 
+    /// `value` must lie within `range` (both ends included): for settings whose
+    /// extremes cannot work, such as a duration so long that adding it to a clock
+    /// reading overflows.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hardy_core::Validate;
+    ///
+    /// let check = Validate::new("pump", "basil");
+    /// let range = Duration::from_millis(10)..=Duration::from_secs(3600);
+    /// assert!(check.within("max_run", Duration::from_secs(30), range.clone()).is_ok());
+    /// let error = check.within("max_run", Duration::from_secs(7200), range).unwrap_err();
+    /// assert_eq!(error.to_string(), "pump \"basil\": max_run = 7200s: must be within 10ms..=3600s");
+    /// ```
+    pub fn within<T>(
+        &self,
+        field: impl Into<Cow<'static, str>>,
+        value: T,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<(), ConfigError>
+    where
+        T: PartialOrd + fmt::Debug,
+    {
+        if !range.contains(&value) {
+            return Err(self.error(
+                field,
+                value,
+                format!("must be within {:?}..={:?}", range.start(), range.end()),
+            ));
+        }
+        Ok(())
+    }
+
     /// `value` must be at least `min`, another setting named `min_field`.
     pub fn at_least<T>(
         &self,

@@ -70,7 +70,8 @@ pub use error::{DeviceClassifier, DeviceError, Error, ErrorKind};
 pub use moisture::{AdcAddress, Calibration, DEFAULT_MAX_POLLS, SoilMoisture};
 pub use pump::{
     DEFAULT_COOLDOWN, DEFAULT_DAILY_BUDGET_ML, DEFAULT_FLOW_ML_PER_S, DEFAULT_INTERLOCK_EVERY,
-    DEFAULT_MAX_RUN, Dispensed, Interlock, Pump, PumpConfig,
+    DEFAULT_MAX_RUN, Dispensed, FLOW_ML_PER_S_RANGE, INTERLOCK_EVERY_RANGE, Interlock,
+    MAX_COOLDOWN, MAX_RUN_RANGE, Pump, PumpConfig,
 };
 pub use service::{DeviceFuture, PumpService, SensorService};
 

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use embedded_hal::digital::OutputPin;
@@ -20,6 +21,19 @@ pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(300);
 pub const DEFAULT_DAILY_BUDGET_ML: u32 = 2_000;
 /// How often the tank interlock is read during a run unless set: 500 ms.
 pub const DEFAULT_INTERLOCK_EVERY: Duration = Duration::from_millis(500);
+
+/// The flows a pump may be calibrated to, ml/s: below, the largest dose would take days;
+/// above, no hobby pump or valve delivers.
+pub const FLOW_ML_PER_S_RANGE: RangeInclusive<f64> = 0.01..=10_000.0;
+/// The runs a pump may be allowed: from a millisecond to an hour.
+pub const MAX_RUN_RANGE: RangeInclusive<Duration> =
+    Duration::from_millis(1)..=Duration::from_secs(3600);
+/// The longest rest between two runs: a week (longer cannot be added to a clock
+/// reading safely, and waters nothing).
+pub const MAX_COOLDOWN: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often the interlock may be read during a run: from every 10 ms to every minute.
+pub const INTERLOCK_EVERY_RANGE: RangeInclusive<Duration> =
+    Duration::from_millis(10)..=Duration::from_secs(60);
 
 /// The safety rules and calibration of a [`Pump`].
 #[derive(Debug, Clone, PartialEq)]
@@ -71,20 +85,48 @@ impl PumpConfig {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] for the first setting out of range.
+    /// A [`ConfigError`] for the first setting out of range ([`problems`](Self::problems)
+    /// lists them all).
     pub fn validate(&self, name: &str) -> Result<(), ConfigError> {
-        let check = Validate::new("pump", name);
-        check.positive("flow_ml_per_s", self.flow_ml_per_s)?;
-        check.non_zero_duration("max_run", self.max_run)?;
-        check.non_zero("daily_budget_ml", self.daily_budget_ml)?;
-        check.non_zero_duration("interlock_every", self.interlock_every)?;
-        Ok(())
+        match self.problems(name).into_iter().next() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
     }
 
-    /// How long delivering `ml` takes at the calibrated flow.
+    /// Every setting out of range, each naming the pump, the field and the value:
+    /// a flow outside [`FLOW_ML_PER_S_RANGE`] (not a finite number, or so small that a
+    /// dose would take days), a `max_run` outside [`MAX_RUN_RANGE`], a `cooldown` past
+    /// [`MAX_COOLDOWN`], a zero `daily_budget_ml`, an `interlock_every` outside
+    /// [`INTERLOCK_EVERY_RANGE`].
+    #[must_use]
+    pub fn problems(&self, name: &str) -> Vec<ConfigError> {
+        let check = Validate::new("pump", name);
+        let flow = check
+            .positive("flow_ml_per_s", self.flow_ml_per_s)
+            .and_then(|()| check.within("flow_ml_per_s", self.flow_ml_per_s, FLOW_ML_PER_S_RANGE));
+        [
+            flow,
+            check.within("max_run", self.max_run, MAX_RUN_RANGE),
+            check.within("cooldown", self.cooldown, Duration::ZERO..=MAX_COOLDOWN),
+            check.non_zero("daily_budget_ml", self.daily_budget_ml),
+            check.within(
+                "interlock_every",
+                self.interlock_every,
+                INTERLOCK_EVERY_RANGE,
+            ),
+        ]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect()
+    }
+
+    /// How long delivering `ml` takes at the calibrated flow ([`Duration::MAX`] when the
+    /// flow is not a usable number, so that the run is refused as too long).
     #[must_use]
     pub fn run_time(&self, ml: Millilitres) -> Duration {
-        Duration::from_secs_f64(f64::from(ml.get()) / self.flow_ml_per_s)
+        Duration::try_from_secs_f64(f64::from(ml.get()) / self.flow_ml_per_s)
+            .unwrap_or(Duration::MAX)
     }
 }
 
@@ -222,7 +264,9 @@ impl<P: OutputPin> Pump<P> {
     #[must_use]
     pub fn delivered_today(&mut self) -> u32 {
         self.forget_old(Instant::now());
-        self.history.iter().map(|(_, ml)| ml).sum()
+        self.history
+            .iter()
+            .fold(0u32, |total, (_, ml)| total.saturating_add(*ml))
     }
 
     /// Delivers `ml`, if every rule allows.
@@ -248,16 +292,16 @@ impl<P: OutputPin> Pump<P> {
                 self.config.max_run
             )));
         }
-        if let Some(end) = self.last_end
-            && now < end + self.config.cooldown
-        {
-            return Err(self.refuse(format!(
-                "cooling down for {:?} more",
-                end + self.config.cooldown - now
-            )));
+        if let Some(end) = self.last_end {
+            // A cooldown too long to add to the clock never ends.
+            let rested = end.checked_add(self.config.cooldown);
+            if rested.is_none_or(|rested| now < rested) {
+                let left = rested.map_or(Duration::MAX, |rested| rested - now);
+                return Err(self.refuse(format!("cooling down for {left:?} more")));
+            }
         }
         let today = self.delivered_today();
-        if today + ml.get() > self.config.daily_budget_ml {
+        if u64::from(today) + u64::from(ml.get()) > u64::from(self.config.daily_budget_ml) {
             return Err(self.refuse(format!(
                 "{ml} would pass the daily budget: {today} of {} ml delivered",
                 self.config.daily_budget_ml

@@ -275,7 +275,7 @@ async fn bad_configs_are_refused_with_the_field() {
                 max_run: Duration::ZERO,
                 ..config()
             },
-            "max_run = 0ns: must be greater than zero",
+            "max_run = 0ns: must be within 1ms..=3600s",
         ),
         (
             PumpConfig {
@@ -289,7 +289,7 @@ async fn bad_configs_are_refused_with_the_field() {
                 interlock_every: Duration::ZERO,
                 ..config()
             },
-            "interlock_every = 0ns: must be greater than zero",
+            "interlock_every = 0ns: must be within 10ms..=60s",
         ),
     ] {
         let error = Pump::new("pump-1", SimPin::new(), bad).expect_err("invalid");
@@ -321,4 +321,87 @@ async fn the_pump_service_dispenses_one_call_at_a_time() {
         other => panic!("the second waited for the first, then met its cooldown: {other:?}"),
     }
     assert_eq!(relay.time_high(), Duration::from_secs(5), "one run only");
+}
+
+#[test]
+fn settings_that_cannot_work_are_all_listed() {
+    // A flow so small that a dose would take years, a cooldown too long to add to a
+    // clock reading, a run of a day, and an interlock read every nanosecond.
+    let bad = PumpConfig {
+        flow_ml_per_s: 1e-300,
+        max_run: Duration::from_secs(86_400),
+        cooldown: Duration::from_secs(500_000_000_000 * 31_557_600),
+        daily_budget_ml: 0,
+        interlock_every: Duration::from_nanos(1),
+    };
+    let problems: Vec<String> = bad
+        .problems("basil")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "pump \"basil\": flow_ml_per_s = 1e-300: must be within 0.01..=10000.0",
+            "pump \"basil\": max_run = 86400s: must be within 1ms..=3600s",
+            "pump \"basil\": cooldown = 15778800000000000000s: must be within 0ns..=604800s",
+            "pump \"basil\": daily_budget_ml = 0: must be greater than zero",
+            "pump \"basil\": interlock_every = 1ns: must be within 10ms..=60s",
+        ]
+    );
+    assert_eq!(
+        bad.validate("basil").expect_err("invalid").field(),
+        "flow_ml_per_s",
+        "validate gives the first"
+    );
+    assert!(PumpConfig::default().problems("basil").is_empty());
+    for flow in [f64::NAN, f64::INFINITY, -1.0] {
+        let problems = PumpConfig {
+            flow_ml_per_s: flow,
+            ..config()
+        }
+        .problems("basil");
+        assert_eq!(problems.len(), 1, "{flow}: {problems:?}");
+        assert_eq!(
+            problems[0].reason(),
+            "must be a finite number greater than zero"
+        );
+    }
+}
+
+#[test]
+fn the_run_time_of_an_unusable_flow_is_too_long_to_run_not_a_panic() {
+    let tiny = PumpConfig {
+        flow_ml_per_s: 1e-300,
+        ..config()
+    };
+    assert_eq!(tiny.run_time(ml(2_000)), Duration::MAX);
+    let nan = PumpConfig {
+        flow_ml_per_s: f64::NAN,
+        ..config()
+    };
+    assert_eq!(nan.run_time(ml(1)), Duration::MAX);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_longest_cooldown_holds_and_ends() {
+    let relay = SimPin::new();
+    let mut pump = Pump::new(
+        "pump-1",
+        relay.clone(),
+        PumpConfig {
+            cooldown: plantos_hal::MAX_COOLDOWN,
+            daily_budget_ml: u32::MAX,
+            ..config()
+        },
+    )
+    .expect("valid");
+    pump.dispense(ml(100)).await.expect("first run");
+    let message = refused(pump.dispense(ml(100)).await);
+    assert!(message.starts_with("cooling down for"), "{message}");
+    advance(plantos_hal::MAX_COOLDOWN).await;
+    pump.dispense(ml(100)).await.expect("rested");
+    // A budget near the top of u32 cannot overflow the day's sum.
+    assert_eq!(pump.delivered_today(), 100);
+    assert!(!relay.is_high());
 }
