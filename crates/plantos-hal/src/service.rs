@@ -45,6 +45,9 @@ pub type DeviceFuture<T> = Pin<Box<dyn Future<Output = Result<T, Error<DeviceErr
 pub struct SensorService<S> {
     sensor: Arc<parking_lot::Mutex<S>>,
     bus: Bulkhead,
+    /// Whether reads go to a blocking thread (real buses) or run in the calling task
+    /// (sensors that never block, such as simulated ones).
+    blocking: bool,
 }
 
 impl<S> Clone for SensorService<S> {
@@ -52,6 +55,7 @@ impl<S> Clone for SensorService<S> {
         SensorService {
             sensor: self.sensor.clone(),
             bus: self.bus.clone(),
+            blocking: self.blocking,
         }
     }
 }
@@ -71,6 +75,18 @@ impl<S: Sensor + 'static> SensorService<S> {
         SensorService {
             sensor: Arc::new(parking_lot::Mutex::new(sensor)),
             bus,
+            blocking: true,
+        }
+    }
+
+    /// Reads `sensor` in the calling task, in a slot of `bus`: for sensors whose reads
+    /// never block (simulated ones, or drivers over a bus that does not wait), where a
+    /// hand-off to a blocking thread would cost more than the read. A simulated year
+    /// of the plant-care garden runs many times faster this way.
+    pub fn in_place(sensor: S, bus: Bulkhead) -> Self {
+        SensorService {
+            blocking: false,
+            ..SensorService::new(sensor, bus)
         }
     }
 }
@@ -87,7 +103,11 @@ impl<S: Sensor + 'static> Service<()> for SensorService<S> {
     fn call(&mut self, (): ()) -> Self::Future {
         let sensor = self.sensor.clone();
         let bus = self.bus.clone();
-        Box::pin(async move { bus.run_blocking(move || sensor.lock().read()).await })
+        if self.blocking {
+            Box::pin(async move { bus.run_blocking(move || sensor.lock().read()).await })
+        } else {
+            Box::pin(async move { bus.call(|| async { sensor.lock().read() }).await })
+        }
     }
 }
 

@@ -84,3 +84,44 @@ async fn a_device_error_comes_back_as_the_inner_error() {
         plantos_hal::ErrorKind::Disconnected
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_in_place_read_runs_in_the_calling_task_under_the_same_rules() {
+    let i2c = Bulkhead::builder("i2c-1")
+        .max_concurrent(1)
+        .build()
+        .expect("valid");
+    let caller = std::thread::current().id();
+    let seen = Arc::new(parking_lot::Mutex::new(None));
+    let source = {
+        let seen = seen.clone();
+        Arc::new(move || {
+            *seen.lock() = Some(std::thread::current().id());
+            Climate {
+                celsius: 19.0,
+                humidity: 60.0,
+            }
+        })
+    };
+    let bus = SimBus::new();
+    bus.attach(0x44, FakeSht4x::new(source));
+    let mut service =
+        SensorService::in_place(ClimateSensor::new("climate", bus, NoDelay), i2c.clone());
+    let readings = service
+        .ready()
+        .await
+        .expect("ready")
+        .call(())
+        .await
+        .expect("read");
+    assert_eq!(readings[0].value, 19.0);
+    assert_eq!(*seen.lock(), Some(caller), "read on the caller's thread");
+    assert_eq!(i2c.stats().admitted, 1);
+    let busy = i2c.try_acquire().expect("free");
+    let refused = service.ready().await.expect("ready").call(()).await;
+    assert!(matches!(
+        refused,
+        Err(Error::Rejected(Rejection::BulkheadFull { .. }))
+    ));
+    drop(busy);
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 use hardy_breaker::{BreakerState, CircuitBreaker};
 use hardy_core::{Error, Rejection};
 use hardy_fallback::{Fallback, LastKnownGood};
-use hardy_health::{BreakerCheck, CheckConfig, HealthRegistry, Probes, Status, check_fn};
+use hardy_health::{BreakerCheck, CheckConfig, CheckResult, HealthRegistry, Probes, check_fn};
 use hardy_timeout::Timeout;
 use parking_lot::Mutex;
 use plantos_hal::{
@@ -18,7 +18,7 @@ use tower::BoxError;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
-use crate::config::{Config, Plant};
+use crate::config::{Config, Plant, WARMEST_DOSE_FACTOR};
 use crate::hardware::{Hardware, PumpSvc, SensorSvc};
 
 /// A read through its whole stack.
@@ -100,6 +100,79 @@ pub struct Controller {
     climate: SensorSvc,
     min_quality: f64,
     health: HealthRegistry,
+    pulse: Arc<Pulse>,
+}
+
+/// How long past `read_every` a round of care may take before the controller is not
+/// live: the longest a round waits for the pump and waters, with room to spare.
+pub const TICK_GRACE: Duration = Duration::from_secs(15 * 60);
+
+/// The care loop's signs of life, which the liveness check reads.
+#[derive(Debug)]
+struct Pulse {
+    every: Duration,
+    built: Instant,
+    state: Mutex<PulseState>,
+}
+
+#[derive(Debug, Default)]
+struct PulseState {
+    /// When the last round of care started.
+    last_tick: Option<Instant>,
+    /// Whether a care loop was started.
+    started: bool,
+    /// Why the care loop ended, once it has.
+    ended: Option<String>,
+}
+
+impl Pulse {
+    /// The liveness verdict: the loop has not ended, and a round of care started
+    /// within `read_every` and [`TICK_GRACE`] (since the controller was built, before
+    /// the first round).
+    fn status(&self) -> CheckResult {
+        let state = self.state.lock();
+        if let Some(why) = &state.ended {
+            return CheckResult::unhealthy(format!("the care loop has ended: {why}"));
+        }
+        let since = state.last_tick.unwrap_or(self.built);
+        let age = Instant::now().saturating_duration_since(since);
+        if age > self.every + TICK_GRACE {
+            let what = if state.last_tick.is_some() {
+                "the last round of care started"
+            } else {
+                "no round of care since start,"
+            };
+            return CheckResult::unhealthy(format!("{what} {}s ago", age.as_secs()));
+        }
+        CheckResult::healthy()
+    }
+}
+
+/// Marks the care loop as running while it lives; when it is dropped (the loop
+/// returned, was cancelled or panicked) the loop is marked ended.
+#[derive(Debug)]
+#[must_use = "the loop counts as ended once this is dropped"]
+pub struct Heartbeat {
+    pulse: Arc<Pulse>,
+    why: &'static str,
+}
+
+impl Heartbeat {
+    /// Marks the loop as stopped on purpose (at shutdown) rather than failed.
+    pub fn stopping(&mut self) {
+        self.why = "stopped for shutdown";
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        let why = if std::thread::panicking() {
+            "a round of care panicked"
+        } else {
+            self.why
+        };
+        self.pulse.state.lock().ended = Some(why.to_string());
+    }
 }
 
 impl std::fmt::Debug for Controller {
@@ -225,12 +298,23 @@ impl Controller {
                 state: Mutex::new(CareState::default()),
             });
         }
+        let pulse = Arc::new(Pulse {
+            every: config.read_every,
+            built: Instant::now(),
+            state: Mutex::new(PulseState::default()),
+        });
+        let beat = pulse.clone();
         let health = health
             .check(
-                "controller",
-                check_fn(|| async { Status::Healthy }),
+                "care-loop",
+                check_fn(move || {
+                    let status = beat.status();
+                    async move { status }
+                }),
                 CheckConfig {
                     probes: Probes::LIVENESS,
+                    interval: Duration::from_secs(1),
+                    failure_threshold: 1,
                     ..CheckConfig::default()
                 },
             )
@@ -240,6 +324,7 @@ impl Controller {
             climate: hardware.climate,
             min_quality: config.min_quality,
             health,
+            pulse,
         }))
     }
 
@@ -248,8 +333,28 @@ impl Controller {
         &self.health
     }
 
+    /// Marks a care loop as running until the returned heartbeat is dropped: from then
+    /// on the liveness check fails (at once, where it would otherwise wait for the
+    /// rounds of care to age).
+    pub fn heartbeat(&self) -> Heartbeat {
+        let mut state = self.pulse.state.lock();
+        state.started = true;
+        state.ended = None;
+        Heartbeat {
+            pulse: self.pulse.clone(),
+            why: "returned",
+        }
+    }
+
+    /// Whether a care loop has run and ended, and why.
+    pub fn loop_ended(&self) -> Option<String> {
+        let state = self.pulse.state.lock();
+        state.started.then(|| state.ended.clone()).flatten()
+    }
+
     /// One round of care: read every plant, water those that need it.
     pub async fn tick(&self) {
+        self.pulse.state.lock().last_tick = Some(Instant::now());
         let celsius = self.temperature().await;
         for care in &self.plants {
             self.care(care, celsius).await;
@@ -316,7 +421,7 @@ impl Controller {
             state.dry_streak = 0;
         }
         // Warmer air: a little more water; cooler: a little less.
-        let factor = (1.0 + 0.03 * (celsius - 20.0)).clamp(0.7, 1.3);
+        let factor = (1.0 + 0.03 * (celsius - 20.0)).clamp(0.7, WARMEST_DOSE_FACTOR);
         let dose = (f64::from(care.plant.dose_ml) * factor).round() as u32;
         let Ok(ml) = Millilitres::new(dose.clamp(1, plantos_hal::MAX_DISPENSE.get())) else {
             return;

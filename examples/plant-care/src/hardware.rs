@@ -165,7 +165,7 @@ fn simulated(config: &Config, faults: Faults) -> Result<Hardware, DeviceError> {
                             .build()
                             .map_err(device)?;
                         let sensor: Box<dyn Sensor> = Box::new(sensor);
-                        return Ok(SensorService::new(sensor, lane));
+                        return Ok(SensorService::in_place(sensor, lane));
                     }
                     Err(error) => last = Some(error),
                 }
@@ -208,7 +208,8 @@ fn simulated(config: &Config, faults: Faults) -> Result<Hardware, DeviceError> {
         .map_err(device)?;
     Ok(Hardware {
         plants,
-        climate: SensorService::new(climate, lane),
+        // Simulated devices never block: read them in place, not on blocking threads.
+        climate: SensorService::in_place(climate, lane),
         garden: Some(garden),
         relays,
     })

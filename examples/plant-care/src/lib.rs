@@ -7,6 +7,9 @@
 
 pub mod config;
 pub mod controller;
+pub mod daemon;
 pub mod hardware;
+pub mod pumps_off;
+pub mod serve;
 pub mod server;
 pub mod simulate;

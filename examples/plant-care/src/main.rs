@@ -8,6 +8,7 @@
 //! plant-care pumps-off [--config FILE]
 //! ```
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,7 +17,8 @@ use tower::{Service, ServiceExt};
 
 use plant_care::config::Config;
 use plant_care::hardware::{self, Faults};
-use plant_care::{controller, server, simulate};
+use plant_care::pumps_off::{self, PumpLines};
+use plant_care::{controller, daemon, simulate};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,8 +35,8 @@ struct Cli {
 enum Command {
     /// Runs days of the simulated garden on paused time and prints a report.
     Simulate {
-        /// Simulated days.
-        #[arg(long, default_value_t = 7)]
+        /// Simulated days (1 to 3650: ten years).
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=i64::from(simulate::MAX_DAYS)))]
         days: u32,
         /// The seed of the garden and its faults (default: the config's).
         #[arg(long)]
@@ -49,7 +51,8 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Runs the controller in real time, serving /health, /metrics and /plants.
+    /// Runs the controller in real time, serving /health, /metrics and /plants, until
+    /// SIGTERM or SIGINT (then the care loop stops first, every pump off).
     Run {
         /// The config (default: the built-in simulated garden).
         #[arg(long)]
@@ -74,7 +77,7 @@ enum Command {
     },
 }
 
-fn load(path: Option<&PathBuf>) -> Result<Config, String> {
+fn load(path: Option<&PathBuf>) -> Result<Config, Failure> {
     let config = match path {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -87,6 +90,32 @@ fn load(path: Option<&PathBuf>) -> Result<Config, String> {
     Ok(config)
 }
 
+/// Why a command did not finish.
+#[derive(Debug)]
+enum Failure {
+    /// Said to the user, and the exit status is a failure.
+    Said(String),
+    /// Whoever read the standard output stopped reading (`| head`): nothing to say.
+    Unread,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Said(message)
+    }
+}
+
+/// Writes `text` to the standard output. A reader that went away is not an error to
+/// report; a full disk is.
+fn say(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::Unread),
+        Err(error) => Err(Failure::Said(format!("standard output: {error}"))),
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -96,15 +125,15 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match run(Cli::parse().command) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("plant-care: {error}");
+        Ok(()) | Err(Failure::Unread) => ExitCode::SUCCESS,
+        Err(Failure::Said(error)) => {
+            let _ = writeln!(std::io::stderr(), "plant-care: {error}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(command: Command) -> Result<(), String> {
+fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::Simulate {
             days,
@@ -117,118 +146,155 @@ fn run(command: Command) -> Result<(), String> {
             if let Some(seed) = seed {
                 config.seed = seed;
             }
+            // The chart's file first: a bad --out fails before the simulation runs.
+            let chart = simulate::Chart::create(&out)?;
             let report = simulate::run(&config, days, faults, true)?;
-            print!("{}", report.text());
-            let chart = report
-                .write_svg(&out)
-                .map_err(|error| format!("{}: {error}", out.display()))?;
-            println!("\nchart: {}", chart.display());
-            Ok(())
+            let path = chart.write(&report)?;
+            say(&report.text())?;
+            say(&format!("\nchart: {}\n", path.display()))
         }
         Command::Run { config } => serve(load(config.as_ref())?),
         Command::CheckConfig { file } => {
             load(Some(&file))?;
-            println!("{}: valid", file.display());
-            Ok(())
+            say(&format!("{}: valid\n", file.display()))
         }
         Command::Doctor { config } => doctor(&load(config.as_ref())?),
-        Command::PumpsOff { config } => pumps_off(&load(config.as_ref())?),
+        Command::PumpsOff { config } => {
+            let found = match &config {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|error| format!("{}: {error}", path.display()))?;
+                    pumps_off::pump_lines(&text)
+                }
+                None => PumpLines::default(),
+            };
+            pumps_off(&found)
+        }
     }
 }
 
-fn serve(config: Config) -> Result<(), String> {
+/// Completes at the first SIGTERM (what `systemctl stop` sends) or SIGINT (Ctrl-C).
+async fn stop_signal() -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term =
+            signal(SignalKind::terminate()).map_err(|error| format!("SIGTERM: {error}"))?;
+        let mut int =
+            signal(SignalKind::interrupt()).map_err(|error| format!("SIGINT: {error}"))?;
+        let which = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(signal = which, "stopping");
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .map_err(|error| format!("Ctrl-C: {error}"))
+    }
+}
+
+fn serve(config: Config) -> Result<(), Failure> {
     let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async {
+        // Signals are caught from the start: a stop during start-up is a clean stop too.
+        let (stopped, stop) = tokio::sync::oneshot::channel::<Result<(), String>>();
+        tokio::spawn(async move {
+            let _ = stopped.send(stop_signal().await);
+        });
         let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
             .install_recorder()
             .map_err(|error| error.to_string())?;
+        let address = config.server.address()?;
         let hardware = hardware::build(&config, Faults::Mild).map_err(|error| error.to_string())?;
         let controller =
             controller::Controller::new(&config, hardware).map_err(|error| error.to_string())?;
-        let checker = controller.health().start();
-        let care = {
-            let controller = controller.clone();
-            let every = config.read_every;
-            tokio::spawn(async move {
-                let mut ticks = tokio::time::interval(every);
-                loop {
-                    ticks.tick().await;
-                    controller.tick().await;
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|error| format!("server.listen = {:?}: {error}", config.server.listen))?;
+        let bound = listener.local_addr().map_err(|error| error.to_string())?;
+        let _ = writeln!(std::io::stderr(), "plant-care: serving on http://{bound}");
+        daemon::run(&config, controller, listener, metrics, async {
+            match stop.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "cannot listen for signals: stopping");
                 }
-            })
-        };
-        let listener = tokio::net::TcpListener::bind(&config.server.listen)
-            .await
-            .map_err(|error| format!("{}: {error}", config.server.listen))?;
-        eprintln!("plant-care: serving on http://{}", config.server.listen);
-        axum::serve(listener, server::router(controller, metrics))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|error| error.to_string())?;
-        // Dropping the care task drops any watering under way: its relay goes off.
-        care.abort();
-        let _ = care.await;
-        checker.stop().await;
+                Err(_) => std::future::pending().await,
+            }
+        })
+        .await
+    });
+    // Dropping the runtime drops every task left, and with them the pumps' lines.
+    drop(runtime);
+    let failsafe = if config.backend == plant_care::config::Backend::Linux {
+        let lines = config
+            .plants
+            .iter()
+            .filter_map(|plant| Some((plant.id.clone(), plant.pump_line.clone()?)))
+            .collect();
+        pumps_off(&PumpLines {
+            linux: true,
+            lines,
+            warnings: Vec::new(),
+        })
+    } else {
         Ok(())
-    })
+    };
+    served?;
+    let _ = writeln!(std::io::stderr(), "plant-care: stopped, every pump off");
+    failsafe
 }
 
+fn pumps_off(found: &PumpLines) -> Result<(), Failure> {
+    for warning in &found.warnings {
+        let _ = writeln!(std::io::stderr(), "plant-care: pumps-off: {warning}");
+    }
+    if !found.linux {
+        return say("simulated backend: no pumps to switch off\n");
+    }
+    let report = pumps_off::switch_off_all(found, switch_off);
+    match report {
+        Ok(lines) => say(&(lines.join("\n") + "\n")),
+        Err(report) => Err(Failure::Said(format!("pumps-off:\n{report}"))),
+    }
+}
+
+/// Switches one GPIO line off: requesting it as an output drives it low, and the relay
+/// opens.
 #[cfg(feature = "linux")]
-fn pumps_off(config: &Config) -> Result<(), String> {
-    if config.backend != plant_care::config::Backend::Linux {
-        println!("simulated backend: no pumps to switch off");
-        return Ok(());
-    }
-    let mut failed = Vec::new();
-    for plant in &config.plants {
-        let line = plant.pump_line.as_deref().unwrap_or("GPIO17");
-        // Requesting the line as an output drives it low: the relay opens.
-        match plantos_hal::linux::output_line(line, "plant-care-failsafe") {
-            Ok(_) => println!("{}: {line} off", plant.id),
-            Err(error) => failed.push(format!("{}: {error}", plant.id)),
-        }
-    }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(failed.join("\n"))
-    }
+fn switch_off(line: &str) -> Result<(), String> {
+    plantos_hal::linux::output_line(line, "plant-care-failsafe")
+        .map(drop)
+        .map_err(|error| error.to_string())
 }
 
 #[cfg(not(feature = "linux"))]
-fn pumps_off(config: &Config) -> Result<(), String> {
-    match config.backend {
-        plant_care::config::Backend::Sim => {
-            println!("simulated backend: no pumps to switch off");
-            Ok(())
-        }
-        plant_care::config::Backend::Linux => {
-            Err("the config selects the linux backend: build with `--features linux`".into())
-        }
-    }
+fn switch_off(_: &str) -> Result<(), String> {
+    Err("this binary has no GPIO support: build it with `--features linux`".to_string())
 }
 
-/// Prints one device's check: its readings, or why it failed. Returns whether it
-/// worked.
+/// Says one device's check: its readings, or why it failed. Returns whether it worked.
 fn report<E: std::fmt::Display>(
     who: &str,
     what: &str,
     result: Result<Vec<plantos_hal::Reading>, E>,
-) -> bool {
+) -> Result<bool, Failure> {
     match result {
         Ok(readings) => {
             let values: Vec<String> = readings
                 .iter()
                 .map(|r| format!("{:.1} {}", r.value, r.unit))
                 .collect();
-            println!("{who:<8} {what:<12} ok: {}", values.join(", "));
-            true
+            say(&format!("{who:<8} {what:<12} ok: {}\n", values.join(", ")))?;
+            Ok(true)
         }
         Err(error) => {
-            println!("{who:<8} {what:<12} FAILED: {error}");
-            false
+            say(&format!("{who:<8} {what:<12} FAILED: {error}\n"))?;
+            Ok(false)
         }
     }
 }
@@ -240,7 +306,7 @@ async fn read_once(
     sensor.ready().await?.call(()).await
 }
 
-fn doctor(config: &Config) -> Result<(), String> {
+fn doctor(config: &Config) -> Result<(), Failure> {
     let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
     runtime.block_on(async {
         let hardware = hardware::build(config, Faults::None).map_err(|error| error.to_string())?;
@@ -251,22 +317,22 @@ fn doctor(config: &Config) -> Result<(), String> {
                 probes.push(("backup probe", backup));
             }
             for (what, probe) in probes {
-                if !report(&plant.id, what, read_once(probe).await) {
+                if !report(&plant.id, what, read_once(probe).await)? {
                     failed += 1;
                 }
             }
-            println!(
-                "{:<8} {:<12} configured (not run by the doctor)",
+            say(&format!(
+                "{:<8} {:<12} configured (not run by the doctor)\n",
                 plant.id, "pump"
-            );
+            ))?;
         }
-        if !report("garden", "climate", read_once(hardware.climate).await) {
+        if !report("garden", "climate", read_once(hardware.climate).await)? {
             failed += 1;
         }
         if failed == 0 {
             Ok(())
         } else {
-            Err(format!("{failed} devices failed"))
+            Err(Failure::Said(format!("{failed} devices failed")))
         }
     })
 }

@@ -1,7 +1,7 @@
 //! `plant-care simulate`: days of simulated garden on paused time, and the report.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusBuilder;
@@ -10,6 +10,14 @@ use tokio::time::Instant;
 use crate::config::Config;
 use crate::controller::Controller;
 use crate::hardware::{self, Faults};
+
+/// The longest simulation: ten years.
+pub const MAX_DAYS: u32 = 3_650;
+
+/// The most moisture samples a plant's trace keeps: past this, neighbouring samples
+/// are merged (averaged in pairs), so a trace's memory stays flat however long the
+/// simulation runs.
+pub const MAX_SAMPLES: usize = 4_096;
 
 /// What a simulation did, from the metrics and the garden itself.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,8 +64,12 @@ pub struct PlantReport {
     pub longest_run: Duration,
     /// The most water given in any 24 hours, ml.
     pub most_in_a_day_ml: f64,
-    /// The soil moisture (percent) at each round, for the chart.
+    /// The soil moisture (percent) at each round, for the chart; past
+    /// [`MAX_SAMPLES`] rounds, each sample is the mean of `rounds_per_sample` rounds.
     pub moisture: Vec<f64>,
+    /// Rounds each sample of `moisture` stands for (1 for runs of up to
+    /// [`MAX_SAMPLES`] rounds, then a power of two).
+    pub rounds_per_sample: usize,
     /// The rounds at which the pump ran.
     pub watered_at: Vec<usize>,
 }
@@ -66,7 +78,7 @@ pub struct PlantReport {
 ///
 /// # Errors
 ///
-/// A config or device error.
+/// A config or device error; `days` of 0 or past [`MAX_DAYS`].
 pub fn run(config: &Config, days: u32, faults: Faults, progress: bool) -> Result<Report, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -102,13 +114,20 @@ async fn simulate(
         Ok::<_, String>((controller, garden, relays))
     })?;
     let start = Instant::now();
-    let rounds =
-        (u128::from(days) * 86_400 * 1_000_000_000 / config.read_every.as_nanos().max(1)) as usize;
+    let rounds = usize::try_from(
+        u128::from(days) * 86_400 * 1_000_000_000 / config.read_every.as_nanos().max(1),
+    )
+    .map_err(|_| {
+        format!(
+            "{days} days of rounds every {:?}: too many",
+            config.read_every
+        )
+    })?;
     let bar = indicatif::ProgressBar::new(rounds as u64);
     if !progress {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let mut moisture = vec![Vec::with_capacity(rounds); config.plants.len()];
+    let mut moisture = vec![Trace::default(); config.plants.len()];
     let mut watered_at = vec![Vec::new(); config.plants.len()];
     let mut in_range = vec![0usize; config.plants.len()];
     for round in 0..rounds {
@@ -127,7 +146,10 @@ async fn simulate(
             }
         }
         bar.inc(1);
-        let next = start + config.read_every * (round as u32 + 1);
+        let next = start
+            + config
+                .read_every
+                .saturating_mul(u32::try_from(round + 1).unwrap_or(u32::MAX));
         tokio::time::sleep_until(next).await;
     }
     bar.finish_and_clear();
@@ -146,7 +168,8 @@ async fn simulate(
                 in_range: in_range[i] as f64 / rounds.max(1) as f64,
                 longest_run,
                 most_in_a_day_ml,
-                moisture: std::mem::take(&mut moisture[i]),
+                rounds_per_sample: moisture[i].per_sample,
+                moisture: std::mem::take(&mut moisture[i].samples),
                 watered_at: std::mem::take(&mut watered_at[i]),
             }
         })
@@ -173,7 +196,48 @@ async fn simulate(
     })
 }
 
-/// The longest run of a relay, and the most water it let through in any 24 hours.
+/// A plant's moisture samples, at most [`MAX_SAMPLES`]: when full, neighbours are
+/// averaged in pairs and each sample then stands for twice the rounds.
+#[derive(Debug, Clone)]
+struct Trace {
+    samples: Vec<f64>,
+    per_sample: usize,
+    /// The rounds gathered toward the next sample: their sum and count.
+    pending: (f64, usize),
+}
+
+impl Default for Trace {
+    fn default() -> Self {
+        Trace {
+            samples: Vec::new(),
+            per_sample: 1,
+            pending: (0.0, 0),
+        }
+    }
+}
+
+impl Trace {
+    fn push(&mut self, value: f64) {
+        self.pending = (self.pending.0 + value, self.pending.1 + 1);
+        if self.pending.1 < self.per_sample {
+            return;
+        }
+        self.samples.push(self.pending.0 / self.pending.1 as f64);
+        self.pending = (0.0, 0);
+        if self.samples.len() == MAX_SAMPLES {
+            let halved: Vec<f64> = self
+                .samples
+                .chunks(2)
+                .map(|pair| pair.iter().sum::<f64>() / pair.len() as f64)
+                .collect();
+            self.samples = halved;
+            self.per_sample *= 2;
+        }
+    }
+}
+
+/// The longest run of a relay, and the most water it let through in any 24 hours (a
+/// window sliding over the runs: one pass).
 fn pump_use(relay: &plantos_hal::sim::SimPin, flow: f64) -> (Duration, f64) {
     let mut runs = Vec::new();
     let mut on = None;
@@ -189,15 +253,17 @@ fn pump_use(relay: &plantos_hal::sim::SimPin, flow: f64) -> (Duration, f64) {
     }
     let longest = runs.iter().map(|(_, d)| *d).max().unwrap_or_default();
     let day = Duration::from_secs(86_400);
-    let most = runs
-        .iter()
-        .map(|(start, _)| {
-            runs.iter()
-                .filter(|(other, _)| *other >= *start && *other < *start + day)
-                .map(|(_, d)| d.as_secs_f64() * flow)
-                .sum::<f64>()
-        })
-        .fold(0.0, f64::max);
+    let (mut most, mut window, mut first) = (0.0_f64, 0.0_f64, 0);
+    for (start, ran) in &runs {
+        window += ran.as_secs_f64() * flow;
+        // The window holds the runs that started within a day before this one's start
+        // (the same runs as the day from the earliest of them).
+        while *start >= runs[first].0 + day {
+            window -= runs[first].1.as_secs_f64() * flow;
+            first += 1;
+        }
+        most = most.max(window);
+    }
     (longest, most)
 }
 
@@ -316,11 +382,12 @@ impl Report {
                 points.join(" ")
             );
             for round in &plant.watered_at {
+                let sample = round / plant.rounds_per_sample.max(1);
                 let _ = writeln!(
                     svg,
                     r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{colour}"/>"#,
-                    x(*round),
-                    y(plant.moisture.get(*round).copied().unwrap_or(0.0))
+                    x(sample),
+                    y(plant.moisture.get(sample).copied().unwrap_or(0.0))
                 );
             }
             let _ = writeln!(
@@ -328,7 +395,7 @@ impl Report {
                 r#"<text x="{}" y="{}" fill="{colour}">{} (dots: waterings)</text>"#,
                 pad + 10.0 + 180.0 * i as f64,
                 pad - 14.0,
-                plant.id
+                escape(&plant.id)
             );
         }
         svg.push_str("</svg>\n");
@@ -339,13 +406,66 @@ impl Report {
     ///
     /// # Errors
     ///
-    /// The file cannot be written.
-    pub fn write_svg(&self, dir: &Path) -> std::io::Result<std::path::PathBuf> {
-        std::fs::create_dir_all(dir)?;
-        let path = dir.join("moisture.svg");
-        std::fs::write(&path, self.svg())?;
-        Ok(path)
+    /// The file cannot be written, with its path.
+    pub fn write_svg(&self, dir: &Path) -> Result<PathBuf, String> {
+        Chart::create(dir)?.write(self)
     }
+}
+
+/// The chart's file, opened before a simulation runs so that a directory that cannot
+/// be written to fails at once rather than after the simulated days.
+#[derive(Debug)]
+pub struct Chart {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl Chart {
+    /// Creates `dir` if needed and opens `dir/moisture.svg` for writing.
+    ///
+    /// # Errors
+    ///
+    /// The directory or the file cannot be made, with the path.
+    pub fn create(dir: &Path) -> Result<Self, String> {
+        let path = dir.join("moisture.svg");
+        std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::File::create(&path))
+            .map(|file| Chart {
+                path: path.clone(),
+                file,
+            })
+            .map_err(|error| format!("--out {}: {error}", dir.display()))
+    }
+
+    /// Writes `report`'s chart; returns the file's path.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be written (a full disk), with its path.
+    pub fn write(mut self, report: &Report) -> Result<PathBuf, String> {
+        use std::io::Write as _;
+        self.file
+            .write_all(report.svg().as_bytes())
+            .and_then(|()| self.file.sync_all())
+            .map_err(|error| format!("{}: {error}", self.path.display()))?;
+        Ok(self.path)
+    }
+}
+
+/// `text` with the characters that XML gives a meaning escaped.
+fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '&' => escaped.push_str("&amp;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&apos;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 /// The values as a line of block characters, `width` wide, 0 to 100 %.
