@@ -114,7 +114,7 @@ async fn an_in_place_read_runs_in_the_calling_task_under_the_same_rules() {
         .call(())
         .await
         .expect("read");
-    assert_eq!(readings[0].value, 19.0);
+    assert!((readings[0].value - 19.0).abs() < 0.01, "{readings:?}");
     assert_eq!(*seen.lock(), Some(caller), "read on the caller's thread");
     assert_eq!(i2c.stats().admitted, 1);
     let busy = i2c.try_acquire().expect("free");

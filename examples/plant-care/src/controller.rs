@@ -92,6 +92,55 @@ struct CareState {
     dry_streak: u32,
     /// Why the last watering failed, until one succeeds.
     watering_failed: Option<String>,
+    /// Reads that failed, said at most once every [`WARN_EVERY`].
+    read_warning: Hush,
+    /// Waterings that failed, said at most once every [`WARN_EVERY`].
+    watering_warning: Hush,
+}
+
+/// How long a repeated warning first keeps quiet: said once, then again after an hour,
+/// then after twice as long each time, up to [`WARN_EVERY_AT_MOST`], each time with how
+/// many were kept quiet. A probe that fails for weeks says so a few times a day, not
+/// every round.
+pub const WARN_EVERY: Duration = Duration::from_secs(3600);
+
+/// The longest a repeated warning keeps quiet: a day.
+pub const WARN_EVERY_AT_MOST: Duration = Duration::from_secs(86_400);
+
+/// Says a repeated warning less and less often while it repeats.
+#[derive(Debug, Default)]
+struct Hush {
+    last: Option<Instant>,
+    quiet: u64,
+    gap: Duration,
+}
+
+impl Hush {
+    /// Whether to say the warning now: `Some(n)`, with `n` the warnings kept quiet
+    /// since it was last said; `None` to keep this one quiet too.
+    fn say(&mut self, now: Instant) -> Option<u64> {
+        match self.last {
+            Some(at) if now.saturating_duration_since(at) < self.gap => {
+                self.quiet += 1;
+                None
+            }
+            Some(_) => {
+                self.last = Some(now);
+                self.gap = (self.gap * 2).min(WARN_EVERY_AT_MOST);
+                Some(std::mem::take(&mut self.quiet))
+            }
+            None => {
+                self.last = Some(now);
+                self.gap = WARN_EVERY;
+                Some(0)
+            }
+        }
+    }
+
+    /// The trouble is over: the next warning is said at once.
+    fn clear(&mut self) {
+        *self = Hush::default();
+    }
 }
 
 /// The watering controller.
@@ -101,6 +150,7 @@ pub struct Controller {
     min_quality: f64,
     health: HealthRegistry,
     pulse: Arc<Pulse>,
+    climate_warning: Mutex<Hush>,
 }
 
 /// How long past `read_every` a round of care may take before the controller is not
@@ -325,6 +375,7 @@ impl Controller {
             min_quality: config.min_quality,
             health,
             pulse,
+            climate_warning: Mutex::new(Hush::default()),
         }))
     }
 
@@ -365,12 +416,17 @@ impl Controller {
         let mut climate = self.climate.clone();
         let read = async { climate.ready().await?.call(()).await };
         match read.await {
-            Ok(readings) => readings
-                .iter()
-                .find(|r| r.kind == Kind::Temperature)
-                .map_or(20.0, |r| r.value),
+            Ok(readings) => {
+                self.climate_warning.lock().clear();
+                readings
+                    .iter()
+                    .find(|r| r.kind == Kind::Temperature)
+                    .map_or(20.0, |r| r.value)
+            }
             Err(error) => {
-                tracing::warn!(%error, "climate read failed; assuming 20 °C");
+                if let Some(quiet) = self.climate_warning.lock().say(Instant::now()) {
+                    tracing::warn!(%error, quiet, "climate read failed; assuming 20 °C");
+                }
                 20.0
             }
         }
@@ -380,10 +436,16 @@ impl Controller {
         let id = &care.plant.id;
         let mut read = care.read.clone();
         let reading = match async { read.ready().await?.call(()).await }.await {
-            Ok(mut readings) if !readings.is_empty() => readings.remove(0),
+            Ok(mut readings) if !readings.is_empty() => {
+                care.state.lock().read_warning.clear();
+                readings.remove(0)
+            }
             Ok(_) => return,
             Err(error) => {
-                tracing::warn!(plant = %id, %error, "no reading");
+                let said = care.state.lock().read_warning.say(Instant::now());
+                if let Some(quiet) = said {
+                    tracing::warn!(plant = %id, %error, quiet, "no reading");
+                }
                 care.refresh_attention(None);
                 return;
             }
@@ -436,6 +498,7 @@ impl Controller {
                 state.waterings += 1;
                 state.watered_ml += done.ml;
                 state.last_watering = Some(Instant::now());
+                state.watering_warning.clear();
                 result = Some(Ok(()));
             }
             Err(Error::Rejected(Rejection::RateLimited { retry_after, .. })) => {
@@ -450,7 +513,10 @@ impl Controller {
             Err(error) => {
                 // A timeout or a relay error may have let some water through: let it
                 // soak before judging the plant again.
-                tracing::warn!(plant = %id, %error, "watering failed");
+                let said = care.state.lock().watering_warning.say(Instant::now());
+                if let Some(quiet) = said {
+                    tracing::warn!(plant = %id, %error, quiet, "watering failed");
+                }
                 care.state.lock().last_watering = Some(Instant::now());
                 result = Some(Err(format!("watering failed: {error}")));
             }
@@ -484,5 +550,44 @@ impl Controller {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_repeated_warning_is_said_less_and_less_often_until_it_clears() {
+        let mut hush = Hush::default();
+        let mut said = Vec::new();
+        // A warning every ten minutes for four days.
+        for round in 0..(4 * 144) {
+            if let Some(quiet) = hush.say(Instant::now()) {
+                said.push((round, quiet));
+            }
+            tokio::time::advance(Duration::from_secs(600)).await;
+        }
+        // Said at once, then after 1, 2, 4, 8 and 16 hours, then once a day.
+        assert_eq!(
+            said,
+            [
+                (0, 0),
+                (6, 5),
+                (18, 11),
+                (42, 23),
+                (90, 47),
+                (186, 95),
+                (330, 143),
+                (474, 143)
+            ]
+        );
+        hush.clear();
+        assert_eq!(
+            hush.say(Instant::now()),
+            Some(0),
+            "said at once after it cleared"
+        );
+        assert_eq!(hush.say(Instant::now()), None);
     }
 }

@@ -22,6 +22,9 @@ use crate::config::Config;
 use crate::controller::Controller;
 use crate::{serve, server};
 
+/// How often the metrics' histograms are drained.
+pub const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
 /// Rounds of care every `every` until `stop` turns true. The liveness check follows
 /// the loop: each round marks its start, and the loop's end (returning, being dropped
 /// or panicking) marks the loop ended.
@@ -69,6 +72,18 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), String> {
     let checker = controller.health().start();
+    // Histograms keep their samples until drained: drain them even when nobody scrapes
+    // /metrics, or a controller left alone for months grows without bound.
+    let upkeep = {
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(METRICS_UPKEEP);
+            loop {
+                every.tick().await;
+                metrics.run_upkeep();
+            }
+        })
+    };
     let (stop_care, care_stopping) = watch::channel(false);
     let mut care = Some(tokio::spawn(care_loop(
         controller.clone(),
@@ -108,6 +123,7 @@ pub async fn run(
         let _ = finish(&mut server).await;
     }
     checker.stop().await;
+    upkeep.abort();
     outcome
 }
 

@@ -19,6 +19,9 @@ pub const MAX_DAYS: u32 = 3_650;
 /// simulation runs.
 pub const MAX_SAMPLES: usize = 4_096;
 
+/// Rounds between two drains of the metrics' histograms.
+const UPKEEP_ROUNDS: usize = 256;
+
 /// What a simulation did, from the metrics and the garden itself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
@@ -80,8 +83,9 @@ pub struct PlantReport {
 ///
 /// A config or device error; `days` of 0 or past [`MAX_DAYS`].
 pub fn run(config: &Config, days: u32, faults: Faults, progress: bool) -> Result<Report, String> {
+    // Time only: without an I/O driver, each step of paused time skips a system call.
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
+        .enable_time()
         .start_paused(true)
         .build()
         .map_err(|error| format!("cannot start the runtime: {error}"))?;
@@ -146,6 +150,11 @@ async fn simulate(
             }
         }
         bar.inc(1);
+        if round % UPKEEP_ROUNDS == UPKEEP_ROUNDS - 1 {
+            // Histograms keep their samples until drained: drain them now and then, or
+            // a long run's memory grows with every call.
+            metrics.run_upkeep();
+        }
         let next = start
             + config
                 .read_every
@@ -482,4 +491,128 @@ fn sparkline(values: &[f64], width: usize) -> String {
             BLOCKS[((mean / 100.0 * 7.0).round().clamp(0.0, 7.0)) as usize]
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plantos_hal::sim::SimPin;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_trace_keeps_at_most_its_samples_and_their_mean() {
+        let mut trace = Trace::default();
+        let rounds = 10 * 365 * 144; // ten years of rounds every ten minutes
+        for round in 0..rounds {
+            trace.push((round % 100) as f64);
+        }
+        assert!(
+            trace.samples.len() <= MAX_SAMPLES,
+            "{}",
+            trace.samples.len()
+        );
+        assert!(trace.samples.len() >= MAX_SAMPLES / 2);
+        assert!(trace.per_sample.is_power_of_two());
+        assert!(trace.samples.len() * trace.per_sample <= rounds);
+        assert!(
+            trace.samples.len() * trace.per_sample + trace.per_sample > rounds - trace.pending.1
+        );
+        let mean = trace.samples.iter().sum::<f64>() / trace.samples.len() as f64;
+        assert!((mean - 49.5).abs() < 0.5, "{mean}");
+        let mut short = Trace::default();
+        for round in 0..1_008 {
+            short.push(f64::from(round as u16));
+        }
+        assert_eq!(short.per_sample, 1);
+        assert_eq!(short.samples.len(), 1_008, "a week keeps every round");
+    }
+
+    /// The most let through in any 24 hours, by trying each run as the window's start.
+    fn most_by_every_start(runs: &[(u64, u64)], flow: f64) -> f64 {
+        runs.iter()
+            .map(|(start, _)| {
+                runs.iter()
+                    .filter(|(other, _)| *other >= *start && *other < *start + 86_400)
+                    .map(|(_, ran)| *ran as f64 * flow)
+                    .sum::<f64>()
+            })
+            .fold(0.0, f64::max)
+    }
+
+    proptest! {
+        #[test]
+        fn the_sliding_day_finds_the_most_of_any_24_hours(
+            runs in proptest::collection::vec((1u64..40_000, 1u64..60), 0..40),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                use embedded_hal::digital::OutputPin;
+                let start = Instant::now();
+                let mut relay = SimPin::new();
+                let mut starts = Vec::new();
+                for (gap, ran) in &runs {
+                    tokio::time::advance(Duration::from_secs(*gap)).await;
+                    starts.push((start.elapsed().as_secs(), *ran));
+                    relay.set_high().expect("on");
+                    tokio::time::advance(Duration::from_secs(*ran)).await;
+                    relay.set_low().expect("off");
+                }
+                let (longest, most) = pump_use(&relay, 2.5);
+                let expected = most_by_every_start(&starts, 2.5);
+                prop_assert!((most - expected).abs() < 1e-9, "{most} != {expected}");
+                let longest_expected = runs.iter().map(|(_, ran)| *ran).max().unwrap_or(0);
+                prop_assert_eq!(longest, Duration::from_secs(longest_expected));
+                Ok(())
+            })?;
+        }
+    }
+
+    #[test]
+    fn plant_ids_are_escaped_in_the_chart() {
+        let plant = |id: &str| PlantReport {
+            id: id.to_string(),
+            waterings: 1,
+            watered_ml: 100,
+            in_range: 1.0,
+            longest_run: Duration::from_secs(5),
+            most_in_a_day_ml: 100.0,
+            moisture: vec![50.0, 40.0, 60.0],
+            rounds_per_sample: 1,
+            watered_at: vec![1],
+        };
+        let report = Report {
+            days: 1,
+            seed: 1,
+            faults: crate::hardware::Faults::None,
+            plants: vec![plant("<script>alert(\"x\")</script>"), plant("a & b's")],
+            reads: 0,
+            backup_reads: 0,
+            stale_reads: 0,
+            retries: 0,
+            breaker_trips: 0,
+            rate_limited: 0,
+            timeouts: 0,
+            metrics: String::new(),
+        };
+        let svg = report.svg();
+        let document = roxmltree::Document::parse(&svg).expect("well-formed XML");
+        assert!(!svg.contains("<script"), "{svg}");
+        let labels: Vec<&str> = document
+            .descendants()
+            .filter(|node| node.has_tag_name("text"))
+            .filter_map(|node| node.text())
+            .filter(|text| text.contains("(dots"))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "<script>alert(\"x\")</script> (dots: waterings)",
+                "a & b's (dots: waterings)"
+            ]
+        );
+    }
 }

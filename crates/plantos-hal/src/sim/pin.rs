@@ -76,7 +76,11 @@ impl SimPin {
     #[must_use]
     pub fn time_high_until(&self, until: Instant) -> Duration {
         let state = self.state.lock();
-        let seen = state.changes.partition_point(|change| change.at <= until);
+        // Most often `until` is past the last change: no search then.
+        let seen = match state.changes.last() {
+            Some(last) if last.at <= until => state.changes.len(),
+            _ => state.changes.partition_point(|change| change.at <= until),
+        };
         match seen.checked_sub(1).map(|last| state.changes[last]) {
             Some(last) if last.high => last.high_before + until.saturating_duration_since(last.at),
             Some(last) => last.high_before,
