@@ -445,6 +445,32 @@ mod tests {
         let config = Config::from_toml(include_str!("../deploy/plant-care.toml")).expect("parses");
         assert_eq!(config.validate(), Ok(()));
         assert_eq!(config.backend, Backend::Linux);
+        let address = config.server.address().expect("an address");
+        assert!(address.ip().is_loopback(), "{address}: this machine only");
+    }
+
+    #[test]
+    fn the_systemd_unit_stops_by_sigterm_in_time_and_runs_the_failsafe() {
+        let unit = include_str!("../deploy/plant-care.service");
+        let setting = |key: &str| {
+            unit.lines()
+                .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+                .unwrap_or_else(|| panic!("{key} is set"))
+        };
+        assert_eq!(setting("KillSignal"), "SIGTERM");
+        let stop = setting("TimeoutStopSec");
+        let stop = Duration::from_secs(
+            stop.strip_suffix('s')
+                .and_then(|seconds| seconds.parse().ok())
+                .expect("seconds"),
+        );
+        assert!(
+            stop > MAX_SHUTDOWN_GRACE + Duration::from_secs(5),
+            "{stop:?}: room for the longest shutdown grace"
+        );
+        assert!(setting("ExecStopPost").ends_with("pumps-off --config /etc/plant-care.toml"));
+        assert!(setting("ExecStart").ends_with("run --config /etc/plant-care.toml"));
+        assert_eq!(setting("Restart"), "on-failure");
     }
 
     #[test]
