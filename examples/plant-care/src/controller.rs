@@ -18,8 +18,10 @@ use tower::BoxError;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
+use crate::chart::{self, Frame};
 use crate::config::{Config, Plant, WARMEST_DOSE_FACTOR};
 use crate::hardware::{Hardware, PumpSvc, SensorSvc};
+use crate::history::{History, Sample, Source};
 
 /// A read through its whole stack.
 type ReadSvc = BoxCloneSyncService<(), Vec<Reading>, Error<DeviceError>>;
@@ -47,6 +49,14 @@ pub struct PlantStatus {
     pub pump_breaker: String,
     /// Why the plant needs a person, if it does.
     pub needs_attention: Option<String>,
+    /// The plant's target band: the low end, percent.
+    pub min_moisture: f64,
+    /// The plant's target band: the high end, percent.
+    pub max_moisture: f64,
+    /// Readings so far (the probe's, the backup's or the last good one served again).
+    pub readings: u64,
+    /// Where the last reading came from.
+    pub source: Option<Source>,
 }
 
 impl PlantCare {
@@ -92,6 +102,12 @@ struct CareState {
     dry_streak: u32,
     /// Why the last watering failed, until one succeeds.
     watering_failed: Option<String>,
+    /// Readings so far.
+    readings: u64,
+    /// Where the last reading came from.
+    source: Option<Source>,
+    /// The last week, for the page.
+    history: History,
     /// Reads that failed, said at most once every [`WARN_EVERY`].
     read_warning: Hush,
     /// Waterings that failed, said at most once every [`WARN_EVERY`].
@@ -151,6 +167,16 @@ pub struct Controller {
     health: HealthRegistry,
     pulse: Arc<Pulse>,
     climate_warning: Mutex<Hush>,
+    read_every: Duration,
+}
+
+/// "day", "week" or "N hours".
+fn describe(span: Duration) -> String {
+    match span.as_secs() {
+        86_400 => "day".to_string(),
+        604_800 => "week".to_string(),
+        seconds => format!("{} hours", seconds / 3600),
+    }
 }
 
 /// How long past `read_every` a round of care may take before the controller is not
@@ -376,6 +402,7 @@ impl Controller {
             health,
             pulse,
             climate_warning: Mutex::new(Hush::default()),
+            read_every: config.read_every,
         }))
     }
 
@@ -451,8 +478,26 @@ impl Controller {
             }
         };
         let now = Instant::now();
+        // The last good reading served again is as old as the round it was read in;
+        // a fresh one was read just now.
+        let source = if now.saturating_duration_since(reading.at) >= self.read_every / 2 {
+            Source::LastGood
+        } else if reading.sensor.as_str().starts_with("soil-backup:") {
+            Source::Backup
+        } else {
+            Source::Probe
+        };
         let soaking = {
             let mut state = care.state.lock();
+            state.readings += 1;
+            state.source = Some(source);
+            state.history.record(Sample {
+                at: now,
+                moisture: reading.value,
+                quality: reading.quality,
+                source,
+                breaker_open: care.sensor_breaker.state() == BreakerState::Open,
+            });
             state.last = Some(reading.clone());
             state
                 .last_watering
@@ -498,6 +543,7 @@ impl Controller {
                 state.waterings += 1;
                 state.watered_ml += done.ml;
                 state.last_watering = Some(Instant::now());
+                state.history.watered(Instant::now(), done.ml);
                 state.watering_warning.clear();
                 result = Some(Ok(()));
             }
@@ -547,9 +593,37 @@ impl Controller {
                     sensor_breaker: care.sensor_breaker.state().to_string(),
                     pump_breaker: care.pump_breaker.state().to_string(),
                     needs_attention: state.needs_attention.clone(),
+                    min_moisture: care.plant.min_moisture,
+                    max_moisture: care.plant.max_moisture,
+                    readings: state.readings,
+                    source: state.source,
                 }
             })
             .collect()
+    }
+
+    /// The chart of plant `id`'s last `span` as SVG (its moisture over its target band,
+    /// its waterings, and where its breaker was open or the last good reading served),
+    /// or `None` when there is no such plant.
+    ///
+    /// # Errors
+    ///
+    /// A drawing error.
+    pub fn chart(&self, id: &str, span: Duration) -> Option<Result<String, String>> {
+        let care = self.plants.iter().find(|care| care.plant.id == id)?;
+        let band = (care.plant.min_moisture, care.plant.max_moisture);
+        let line = care
+            .state
+            .lock()
+            .history
+            .line(id, band, Instant::now(), span);
+        let hours = span.as_secs_f64() / 3600.0;
+        let frame = Frame {
+            title: format!("{id}: the last {}", describe(span)),
+            hours: (-hours, 0.0),
+            size: (640, 260),
+        };
+        Some(chart::svg(&frame, &[line]))
     }
 }
 

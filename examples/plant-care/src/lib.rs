@@ -5,10 +5,12 @@
 //! (`simulate`, on paused time) or in real time (`run`), serving `/health`, `/metrics`
 //! and `/plants`.
 
+pub mod chart;
 pub mod config;
 pub mod controller;
 pub mod daemon;
 pub mod hardware;
+pub mod history;
 pub mod pumps_off;
 pub mod serve;
 pub mod server;

@@ -7,9 +7,11 @@ use std::time::Duration;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use tokio::time::Instant;
 
+use crate::chart::{self, Frame, Line, Mark, MarkKind};
 use crate::config::Config;
 use crate::controller::Controller;
 use crate::hardware::{self, Faults};
+use crate::history::Source;
 
 /// The longest simulation: ten years.
 pub const MAX_DAYS: u32 = 3_650;
@@ -27,6 +29,8 @@ const UPKEEP_ROUNDS: usize = 256;
 pub struct Report {
     /// Simulated days.
     pub days: u32,
+    /// How often the plants were read: the time of a round.
+    pub read_every: Duration,
     /// The seed.
     pub seed: u64,
     /// The faults injected.
@@ -56,6 +60,8 @@ pub struct Report {
 pub struct PlantReport {
     /// The plant.
     pub id: String,
+    /// Its target band, `min_moisture..=max_moisture`, percent.
+    pub band: (f64, f64),
     /// Waterings.
     pub waterings: u32,
     /// Millilitres given.
@@ -73,6 +79,12 @@ pub struct PlantReport {
     /// Rounds each sample of `moisture` stands for (1 for runs of up to
     /// [`MAX_SAMPLES`] rounds, then a power of two).
     pub rounds_per_sample: usize,
+    /// For each sample of `moisture`: whether the probe's breaker was open in any of
+    /// its rounds.
+    pub breaker_open: Vec<bool>,
+    /// For each sample of `moisture`: whether the last good reading was served in any
+    /// of its rounds.
+    pub last_good: Vec<bool>,
     /// The rounds at which the pump ran.
     pub watered_at: Vec<usize>,
 }
@@ -134,6 +146,7 @@ async fn simulate(
     let mut moisture = vec![Trace::default(); config.plants.len()];
     let mut watered_at = vec![Vec::new(); config.plants.len()];
     let mut in_range = vec![0usize; config.plants.len()];
+    let mut values = vec![0.0; config.plants.len()];
     for round in 0..rounds {
         let before: Vec<u32> = controller.status().iter().map(|s| s.waterings).collect();
         for (i, plant) in config.plants.iter().enumerate() {
@@ -141,13 +154,20 @@ async fn simulate(
             if (plant.min_moisture..=plant.max_moisture).contains(&value) {
                 in_range[i] += 1;
             }
-            moisture[i].push(value);
+            values[i] = value;
         }
         controller.tick().await;
         for (i, status) in controller.status().iter().enumerate() {
             if status.waterings > before[i] {
                 watered_at[i].push(round);
             }
+            moisture[i].push(
+                values[i],
+                Flags {
+                    breaker_open: status.sensor_breaker == "open",
+                    last_good: status.source == Some(Source::LastGood),
+                },
+            );
         }
         bar.inc(1);
         if round % UPKEEP_ROUNDS == UPKEEP_ROUNDS - 1 {
@@ -172,6 +192,7 @@ async fn simulate(
             let (longest_run, most_in_a_day_ml) = pump_use(&relays[i], plant.pump.flow_ml_per_s);
             PlantReport {
                 id: plant.id.clone(),
+                band: (plant.min_moisture, plant.max_moisture),
                 waterings: status[i].waterings,
                 watered_ml: status[i].watered_ml,
                 in_range: in_range[i] as f64 / rounds.max(1) as f64,
@@ -179,12 +200,15 @@ async fn simulate(
                 most_in_a_day_ml,
                 rounds_per_sample: moisture[i].per_sample,
                 moisture: std::mem::take(&mut moisture[i].samples),
+                breaker_open: moisture[i].flags.iter().map(|f| f.breaker_open).collect(),
+                last_good: moisture[i].flags.iter().map(|f| f.last_good).collect(),
                 watered_at: std::mem::take(&mut watered_at[i]),
             }
         })
         .collect();
     Ok(Report {
         days,
+        read_every: config.read_every,
         seed: config.seed,
         faults,
         plants,
@@ -205,41 +229,67 @@ async fn simulate(
     })
 }
 
+/// What went on with a plant's readings in a round (or, merged, in any round of a
+/// sample).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Flags {
+    breaker_open: bool,
+    last_good: bool,
+}
+
+impl Flags {
+    fn or(self, other: Flags) -> Flags {
+        Flags {
+            breaker_open: self.breaker_open || other.breaker_open,
+            last_good: self.last_good || other.last_good,
+        }
+    }
+}
+
 /// A plant's moisture samples, at most [`MAX_SAMPLES`]: when full, neighbours are
-/// averaged in pairs and each sample then stands for twice the rounds.
+/// averaged in pairs (their flags joined) and each sample then stands for twice the
+/// rounds.
 #[derive(Debug, Clone)]
 struct Trace {
     samples: Vec<f64>,
+    flags: Vec<Flags>,
     per_sample: usize,
-    /// The rounds gathered toward the next sample: their sum and count.
-    pending: (f64, usize),
+    /// The rounds gathered toward the next sample: their sum, count and flags.
+    pending: (f64, usize, Flags),
 }
 
 impl Default for Trace {
     fn default() -> Self {
         Trace {
             samples: Vec::new(),
+            flags: Vec::new(),
             per_sample: 1,
-            pending: (0.0, 0),
+            pending: (0.0, 0, Flags::default()),
         }
     }
 }
 
 impl Trace {
-    fn push(&mut self, value: f64) {
-        self.pending = (self.pending.0 + value, self.pending.1 + 1);
+    fn push(&mut self, value: f64, flags: Flags) {
+        let (sum, count, joined) = self.pending;
+        self.pending = (sum + value, count + 1, joined.or(flags));
         if self.pending.1 < self.per_sample {
             return;
         }
-        self.samples.push(self.pending.0 / self.pending.1 as f64);
-        self.pending = (0.0, 0);
+        let (sum, count, joined) = std::mem::take(&mut self.pending);
+        self.samples.push(sum / count as f64);
+        self.flags.push(joined);
         if self.samples.len() == MAX_SAMPLES {
-            let halved: Vec<f64> = self
+            self.samples = self
                 .samples
                 .chunks(2)
                 .map(|pair| pair.iter().sum::<f64>() / pair.len() as f64)
                 .collect();
-            self.samples = halved;
+            self.flags = self
+                .flags
+                .chunks(2)
+                .map(|pair| pair.iter().fold(Flags::default(), |all, f| all.or(*f)))
+                .collect();
             self.per_sample *= 2;
         }
     }
@@ -345,70 +395,64 @@ impl Report {
         out
     }
 
-    /// A chart of every plant's moisture, and its waterings, as SVG.
-    #[must_use]
-    pub fn svg(&self) -> String {
-        let (width, height, pad) = (960.0, 360.0, 40.0);
-        let colours = ["#2e7d32", "#1565c0", "#ef6c00", "#6a1b9a", "#c62828"];
-        let mut svg = String::new();
-        let _ = writeln!(
-            svg,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"#
-        );
-        let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-        let rounds = self.plants.first().map_or(1, |p| p.moisture.len().max(1));
-        let x = |round: usize| pad + (width - 2.0 * pad) * round as f64 / rounds as f64;
-        let y = |percent: f64| height - pad - (height - 2.0 * pad) * percent / 100.0;
-        for percent in [0.0, 25.0, 50.0, 75.0, 100.0] {
-            let at = y(percent);
-            let _ = writeln!(
-                svg,
-                r##"<line x1="{pad}" x2="{}" y1="{at}" y2="{at}" stroke="#ddd"/><text x="4" y="{}">{percent:.0}%</text>"##,
-                width - pad,
-                at + 4.0,
-            );
-        }
-        for day in 0..=self.days {
-            let round = rounds * day as usize / self.days.max(1) as usize;
-            let _ = writeln!(
-                svg,
-                r#"<text x="{}" y="{}">day {day}</text>"#,
-                x(round) - 14.0,
-                height - 12.0
-            );
-        }
-        for (i, plant) in self.plants.iter().enumerate() {
-            let colour = colours[i % colours.len()];
-            let points: Vec<String> = plant
-                .moisture
-                .iter()
-                .enumerate()
-                .map(|(round, m)| format!("{:.1},{:.1}", x(round), y(*m)))
-                .collect();
-            let _ = writeln!(
-                svg,
-                r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{}"/>"#,
-                points.join(" ")
-            );
-            for round in &plant.watered_at {
-                let sample = round / plant.rounds_per_sample.max(1);
-                let _ = writeln!(
-                    svg,
-                    r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{colour}"/>"#,
-                    x(sample),
-                    y(plant.moisture.get(sample).copied().unwrap_or(0.0))
-                );
-            }
-            let _ = writeln!(
-                svg,
-                r#"<text x="{}" y="{}" fill="{colour}">{} (dots: waterings)</text>"#,
-                pad + 10.0 + 180.0 * i as f64,
-                pad - 14.0,
-                escape(&plant.id)
-            );
-        }
-        svg.push_str("</svg>\n");
-        svg
+    /// A chart of every plant's moisture over its target band, its waterings, and
+    /// strips where its probe's breaker was open or the last good reading was served,
+    /// as SVG.
+    ///
+    /// # Errors
+    ///
+    /// A drawing error.
+    pub fn svg(&self) -> Result<String, String> {
+        let round_hours = self.read_every.as_secs_f64() / 3600.0;
+        let lines: Vec<Line> = self
+            .plants
+            .iter()
+            .map(|plant| {
+                let per = plant.rounds_per_sample.max(1);
+                let hours = |sample: usize| (sample * per) as f64 * round_hours;
+                let mut marks: Vec<Mark> = Vec::new();
+                let flagged = plant.breaker_open.iter().zip(&plant.last_good).enumerate();
+                for (sample, (open, stale)) in flagged {
+                    let kind = match (open, stale) {
+                        (true, _) => MarkKind::BreakerOpen,
+                        (false, true) => MarkKind::LastGood,
+                        (false, false) => continue,
+                    };
+                    let (from, to) = (hours(sample), hours(sample + 1));
+                    match marks.last_mut() {
+                        Some(last) if last.kind == kind && (last.to - from).abs() < 1e-9 => {
+                            last.to = to;
+                        }
+                        _ => marks.push(Mark { from, to, kind }),
+                    }
+                }
+                Line {
+                    id: plant.id.clone(),
+                    band: plant.band,
+                    points: plant
+                        .moisture
+                        .iter()
+                        .enumerate()
+                        .map(|(sample, moisture)| (hours(sample), *moisture))
+                        .collect(),
+                    waterings: plant
+                        .watered_at
+                        .iter()
+                        .map(|round| *round as f64 * round_hours)
+                        .collect(),
+                    marks,
+                }
+            })
+            .collect();
+        let frame = Frame {
+            title: format!(
+                "plant-care simulate: {} days, seed {}, faults {:?}",
+                self.days, self.seed, self.faults
+            ),
+            hours: (0.0, f64::from(self.days) * 24.0),
+            size: (1200, 480),
+        };
+        chart::svg(&frame, &lines)
     }
 
     /// Writes the chart to `dir/moisture.svg`; returns its path.
@@ -454,27 +498,11 @@ impl Chart {
     pub fn write(mut self, report: &Report) -> Result<PathBuf, String> {
         use std::io::Write as _;
         self.file
-            .write_all(report.svg().as_bytes())
+            .write_all(report.svg()?.as_bytes())
             .and_then(|()| self.file.sync_all())
             .map_err(|error| format!("{}: {error}", self.path.display()))?;
         Ok(self.path)
     }
-}
-
-/// `text` with the characters that XML gives a meaning escaped.
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '&' => escaped.push_str("&amp;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&apos;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 /// The values as a line of block characters, `width` wide, 0 to 100 %.
@@ -504,7 +532,7 @@ mod tests {
         let mut trace = Trace::default();
         let rounds = 10 * 365 * 144; // ten years of rounds every ten minutes
         for round in 0..rounds {
-            trace.push((round % 100) as f64);
+            trace.push((round % 100) as f64, Flags::default());
         }
         assert!(
             trace.samples.len() <= MAX_SAMPLES,
@@ -521,7 +549,7 @@ mod tests {
         assert!((mean - 49.5).abs() < 0.5, "{mean}");
         let mut short = Trace::default();
         for round in 0..1_008 {
-            short.push(f64::from(round as u16));
+            short.push(f64::from(round as u16), Flags::default());
         }
         assert_eq!(short.per_sample, 1);
         assert_eq!(short.samples.len(), 1_008, "a week keeps every round");
@@ -572,20 +600,50 @@ mod tests {
     }
 
     #[test]
-    fn plant_ids_are_escaped_in_the_chart() {
+    fn flags_are_joined_when_samples_merge() {
+        let mut trace = Trace::default();
+        let rounds = MAX_SAMPLES + 2;
+        for round in 0..rounds {
+            let flags = Flags {
+                breaker_open: round == 5,
+                last_good: round == 8,
+            };
+            trace.push(1.0, flags);
+        }
+        assert_eq!(trace.per_sample, 2);
+        assert_eq!(trace.flags.len(), trace.samples.len());
+        let open: Vec<usize> = (0..trace.flags.len())
+            .filter(|i| trace.flags[*i].breaker_open)
+            .collect();
+        let stale: Vec<usize> = (0..trace.flags.len())
+            .filter(|i| trace.flags[*i].last_good)
+            .collect();
+        assert_eq!(
+            (open, stale),
+            (vec![2], vec![4]),
+            "round 5 in sample 2, round 8 in 4"
+        );
+    }
+
+    #[test]
+    fn the_report_chart_has_bands_waterings_and_marks_and_escapes_ids() {
         let plant = |id: &str| PlantReport {
             id: id.to_string(),
+            band: (40.0, 80.0),
             waterings: 1,
             watered_ml: 100,
             in_range: 1.0,
             longest_run: Duration::from_secs(5),
             most_in_a_day_ml: 100.0,
-            moisture: vec![50.0, 40.0, 60.0],
+            moisture: vec![50.0, 40.0, 60.0, 55.0],
             rounds_per_sample: 1,
+            breaker_open: vec![false, true, true, false],
+            last_good: vec![false, false, false, true],
             watered_at: vec![1],
         };
         let report = Report {
             days: 1,
+            read_every: Duration::from_secs(600),
             seed: 1,
             faults: crate::hardware::Faults::None,
             plants: vec![plant("<script>alert(\"x\")</script>"), plant("a & b's")],
@@ -598,21 +656,24 @@ mod tests {
             timeouts: 0,
             metrics: String::new(),
         };
-        let svg = report.svg();
+        let svg = report.svg().expect("drawn");
         let document = roxmltree::Document::parse(&svg).expect("well-formed XML");
         assert!(!svg.contains("<script"), "{svg}");
-        let labels: Vec<&str> = document
+        let texts: Vec<&str> = document
             .descendants()
             .filter(|node| node.has_tag_name("text"))
             .filter_map(|node| node.text())
-            .filter(|text| text.contains("(dots"))
+            .map(str::trim)
             .collect();
-        assert_eq!(
-            labels,
-            [
-                "<script>alert(\"x\")</script> (dots: waterings)",
-                "a & b's (dots: waterings)"
-            ]
+        assert!(
+            texts.contains(&"<script>alert(\"x\")</script>"),
+            "{texts:?}"
         );
+        assert!(texts.contains(&"a & b's"), "{texts:?}");
+        let dots = document
+            .descendants()
+            .filter(|node| node.has_tag_name("circle"))
+            .count();
+        assert_eq!(dots, 2, "a watering a plant");
     }
 }

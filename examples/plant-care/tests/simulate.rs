@@ -62,7 +62,7 @@ fn a_harsh_week_keeps_every_plant_in_range_and_within_the_pump_limits() {
     }
     let text = report.text();
     assert!(text.contains("breaker trips"), "{text}");
-    assert!(report.svg().starts_with("<svg"));
+    assert!(report.svg().expect("drawn").starts_with("<svg"));
 }
 
 #[test]
