@@ -67,7 +67,7 @@ pub mod sim;
 pub use climate::ClimateSensor;
 pub use domain::{Kind, MAX_DISPENSE, Millilitres, PlantId, PumpId, Reading, SensorId, Unit};
 pub use error::{DeviceClassifier, DeviceError, Error, ErrorKind};
-pub use moisture::{AdcAddress, Calibration, DEFAULT_MAX_POLLS, SoilMoisture};
+pub use moisture::{AdcAddress, Calibration, DEFAULT_MAX_POLLS, SharedCalibration, SoilMoisture};
 pub use pump::{
     DEFAULT_COOLDOWN, DEFAULT_DAILY_BUDGET_ML, DEFAULT_FLOW_ML_PER_S, DEFAULT_INTERLOCK_EVERY,
     DEFAULT_MAX_RUN, Dispensed, FLOW_ML_PER_S_RANGE, INTERLOCK_EVERY_RANGE, Interlock,

@@ -38,8 +38,25 @@ impl Calibration {
     ///
     /// [`ErrorKind::OutOfRange`] when `raw` is further past the calibration.
     pub fn percent(&self, sensor: &SensorId, raw: i16) -> Result<(f64, f64), DeviceError> {
+        self.shifted_percent(sensor, raw, 0.0)
+    }
+
+    /// As [`percent`](Self::percent), with every reading `shift` percent wetter
+    /// (drier when negative) before the ends are checked: a probe whose drift has
+    /// been measured.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::OutOfRange`] when the shifted reading is further past the
+    /// calibration than [`SLACK_PERCENT`](Self::SLACK_PERCENT).
+    pub fn shifted_percent(
+        &self,
+        sensor: &SensorId,
+        raw: i16,
+        shift: f64,
+    ) -> Result<(f64, f64), DeviceError> {
         let span = f64::from(self.dry) - f64::from(self.wet);
-        let percent = (f64::from(self.dry) - f64::from(raw)) / span * 100.0;
+        let percent = (f64::from(self.dry) - f64::from(raw)) / span * 100.0 + shift;
         let past = if percent < 0.0 {
             -percent
         } else {
@@ -56,6 +73,74 @@ impl Calibration {
             ));
         }
         Ok((percent.clamp(0.0, 100.0), 1.0 - past / Self::SLACK_PERCENT))
+    }
+}
+
+/// A probe's [`Calibration`] and a shift of its readings, shared: whoever holds a clone
+/// can correct the probe while it is in use — a person recalibrating it (a new
+/// calibration, no shift), or a controller that has measured how far the probe drifted
+/// (a shift, in percent, of every reading). Cheap to clone; every clone sees the same.
+///
+/// # Examples
+///
+/// ```
+/// use plantos_hal::{Calibration, SharedCalibration};
+///
+/// let shared = SharedCalibration::new(Calibration { dry: 19_200, wet: 3_200 });
+/// // The probe reads 5 % too dry: shift its readings 5 % wetter.
+/// assert_eq!(shared.shift(5.0), 5.0);
+/// assert_eq!(shared.shift(-1.5), 3.5);
+/// // A person recalibrates it: the shift is gone.
+/// shared.set(Calibration { dry: 20_000, wet: 3_900 });
+/// assert_eq!(shared.shifted(), 0.0);
+/// ```
+#[derive(Debug, Clone)]
+pub struct SharedCalibration(std::sync::Arc<parking_lot::Mutex<(Calibration, f64)>>);
+
+impl SharedCalibration {
+    /// Shares `calibration`, unshifted.
+    #[must_use]
+    pub fn new(calibration: Calibration) -> Self {
+        SharedCalibration(std::sync::Arc::new(parking_lot::Mutex::new((
+            calibration,
+            0.0,
+        ))))
+    }
+
+    /// The calibration now (without the shift).
+    #[must_use]
+    pub fn get(&self) -> Calibration {
+        self.0.lock().0
+    }
+
+    /// How far every reading is shifted now, percent (wetter when positive).
+    #[must_use]
+    pub fn shifted(&self) -> f64 {
+        self.0.lock().1
+    }
+
+    /// Replaces the calibration and clears the shift: a probe recalibrated by hand. A
+    /// calibration whose ends are equal is ignored.
+    pub fn set(&self, calibration: Calibration) {
+        if calibration.dry != calibration.wet {
+            *self.0.lock() = (calibration, 0.0);
+        }
+    }
+
+    /// Shifts every reading `percent` further (wetter when positive; a non-finite
+    /// `percent` is ignored). Returns the whole shift now.
+    pub fn shift(&self, percent: f64) -> f64 {
+        let mut shared = self.0.lock();
+        if percent.is_finite() {
+            shared.1 += percent;
+        }
+        shared.1
+    }
+
+    /// The moisture and quality of `raw`, through the calibration and the shift.
+    fn percent(&self, sensor: &SensorId, raw: i16) -> Result<(f64, f64), DeviceError> {
+        let (calibration, shift) = *self.0.lock();
+        calibration.shifted_percent(sensor, raw, shift)
     }
 }
 
@@ -92,7 +177,7 @@ pub struct SoilMoisture<I2C, D> {
     id: SensorId,
     adc: Adc<I2C>,
     channel: u8,
-    calibration: Calibration,
+    calibration: SharedCalibration,
     delay: D,
     max_polls: u32,
 }
@@ -151,10 +236,17 @@ impl<I2C: I2c, D: DelayNs> SoilMoisture<I2C, D> {
             id,
             adc,
             channel,
-            calibration,
+            calibration: SharedCalibration::new(calibration),
             delay,
             max_polls: DEFAULT_MAX_POLLS,
         })
+    }
+
+    /// The probe's calibration, shared: set it or shift its readings (through any
+    /// clone) to recalibrate the probe while it is in use.
+    #[must_use]
+    pub fn calibration(&self) -> SharedCalibration {
+        self.calibration.clone()
     }
 
     /// Polls a conversion at most `max_polls` times. Default: [`DEFAULT_MAX_POLLS`].

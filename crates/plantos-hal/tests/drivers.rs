@@ -227,3 +227,40 @@ fn the_climate_driver_runs_against_the_fake_chip() {
     assert!((readings[1].value - 91.0).abs() < 0.01);
     assert_eq!(bus.transactions(), 2, "one write, one read");
 }
+
+#[test]
+fn a_probe_in_use_is_recalibrated_through_its_shared_calibration() {
+    // 3.3 V: a probe that drifted far past its dry end (1.9 V, 25 %, when new).
+    let bus = SimBus::new();
+    bus.attach(ADC, FakeAds1115::new(volts(3.3)));
+    let mut soil = probe(&bus);
+    let shared = soil.calibration();
+    assert_eq!(
+        soil.read().expect_err("out of range").kind(),
+        ErrorKind::OutOfRange
+    );
+    // The drift measured: 70 % (1.4 V of the 2 V span). Shifted, it reads 25 % again,
+    // past where any calibration's counts could reach.
+    assert_eq!(shared.shift(70.0), 70.0);
+    let reading = soil.read().expect("read").remove(0);
+    assert!((reading.value - 25.0).abs() < 0.01, "{}", reading.value);
+    assert_eq!(reading.quality, 1.0);
+    // A person recalibrates it by hand: the shift is gone, the new ends hold.
+    shared.set(Calibration {
+        dry: 30_400,
+        wet: 14_400,
+    });
+    assert_eq!(shared.shifted(), 0.0);
+    let reading = soil.read().expect("read").remove(0);
+    assert!((reading.value - 25.0).abs() < 0.1, "{}", reading.value);
+    // Ends that are equal, and a shift that is not a number, change nothing.
+    shared.set(Calibration { dry: 5, wet: 5 });
+    assert_eq!(shared.shift(f64::NAN), 0.0);
+    assert_eq!(
+        shared.get(),
+        Calibration {
+            dry: 30_400,
+            wet: 14_400
+        }
+    );
+}

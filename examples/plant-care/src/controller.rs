@@ -11,6 +11,7 @@ use hardy_timeout::Timeout;
 use parking_lot::Mutex;
 use plantos_hal::{
     DeviceClassifier, DeviceError, Error as _, ErrorKind, Kind, Millilitres, Reading,
+    SharedCalibration,
 };
 use serde::Serialize;
 use tokio::time::Instant;
@@ -20,6 +21,7 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 
 use crate::chart::{self, Frame};
 use crate::config::{Config, Plant, WARMEST_DOSE_FACTOR};
+use crate::drift::DriftWatch;
 use crate::hardware::{Hardware, PumpSvc, SensorSvc};
 use crate::history::{History, Sample, Source};
 
@@ -57,9 +59,26 @@ pub struct PlantStatus {
     pub readings: u64,
     /// Where the last reading came from.
     pub source: Option<Source>,
+    /// How far the probe's calibration has been corrected for drift so far: readings
+    /// come out this much wetter than its configured calibration makes them, percent.
+    pub drift_correction: f64,
 }
 
 impl PlantCare {
+    /// Moves the probe's calibration `change` percent wetter, if the drift watch
+    /// measured a change.
+    fn recalibrate(&self, change: Option<f64>) {
+        if let (Some(change), Some(calibration)) = (change, &self.calibration) {
+            let shifted = calibration.shift(change);
+            tracing::info!(
+                plant = %self.plant.id,
+                change,
+                shifted,
+                "probe recalibrated for drift"
+            );
+        }
+    }
+
     /// Sets or clears why the plant needs a person, from the breakers' states now and
     /// the last watering's outcome (`Some` when a watering was just tried): a failed
     /// watering is reported until one succeeds.
@@ -70,12 +89,24 @@ impl PlantCare {
             Some(Err(failure)) => state.watering_failed = Some(failure),
             None => {}
         }
+        let untrusted_for =
+            Instant::now().saturating_duration_since(state.last_trusted.unwrap_or(self.since));
         state.needs_attention = if self.pump_breaker.state() == BreakerState::Open {
             Some("the pump's breaker is open".to_string())
         } else if let Some(failure) = &state.watering_failed {
             Some(failure.clone())
+        } else if untrusted_for > UNTRUSTED_FOR {
+            Some(format!(
+                "no trustworthy reading for {} h: it cannot be cared for",
+                untrusted_for.as_secs() / 3600
+            ))
         } else if self.sensor_breaker.state() == BreakerState::Open {
             Some("the soil probe's breaker is open".to_string())
+        } else if state.drift.needs_recalibration() {
+            Some(format!(
+                "its probe has drifted {:.0} % (corrected so far): recalibrate it",
+                state.drift.correction().abs()
+            ))
         } else {
             None
         };
@@ -84,6 +115,10 @@ impl PlantCare {
 
 struct PlantCare {
     plant: Plant,
+    /// When care began.
+    since: Instant,
+    /// The probe's calibration, corrected as it drifts.
+    calibration: Option<SharedCalibration>,
     read: ReadSvc,
     water: PumpSvc,
     sensor_breaker: CircuitBreaker,
@@ -108,6 +143,10 @@ struct CareState {
     source: Option<Source>,
     /// The last week, for the page.
     history: History,
+    /// The probe's drift.
+    drift: DriftWatch,
+    /// When the last trusted reading came (the probe's or the backup's).
+    last_trusted: Option<Instant>,
     /// Reads that failed, said at most once every [`WARN_EVERY`].
     read_warning: Hush,
     /// Waterings that failed, said at most once every [`WARN_EVERY`].
@@ -267,6 +306,15 @@ fn need<T>(policy: Option<T>, what: &str) -> Result<T, BoxError> {
 /// Trusted dry readings in a row that call for water.
 const DRY_READINGS: u32 = 2;
 
+/// Where in its band a plant is watered: this share of the way from `min_moisture` to
+/// `max_moisture`. Watering above the bottom keeps a margin for a probe's error, and
+/// keeps a pot wet enough that its drying tells the probe's drift.
+pub const WATER_AT: f64 = 0.3;
+
+/// How long a plant may go without a trustworthy reading before it is flagged as one
+/// that cannot be cared for.
+pub const UNTRUSTED_FOR: Duration = Duration::from_secs(12 * 3600);
+
 /// How long a watering soaks in before the plant is judged again.
 const SOAK: Duration = Duration::from_secs(30 * 60);
 
@@ -367,6 +415,8 @@ impl Controller {
                 );
             plants.push(PlantCare {
                 plant: plant.clone(),
+                since: Instant::now(),
+                calibration: devices.calibration.clone(),
                 read,
                 water,
                 sensor_breaker,
@@ -487,10 +537,20 @@ impl Controller {
         } else {
             Source::Probe
         };
-        let soaking = {
+        let trusted = reading.quality >= self.min_quality && source != Source::LastGood;
+        let (soaking, correction) = {
             let mut state = care.state.lock();
             state.readings += 1;
             state.source = Some(source);
+            if trusted {
+                state.last_trusted = Some(now);
+            }
+            // Only the probe's own readings tell its drift.
+            let own = (trusted && source == Source::Probe).then_some(reading.value);
+            let correction = care
+                .calibration
+                .as_ref()
+                .and_then(|_| state.drift.observe(now, celsius, own));
             state.history.record(Sample {
                 at: now,
                 moisture: reading.value,
@@ -499,10 +559,12 @@ impl Controller {
                 breaker_open: care.sensor_breaker.state() == BreakerState::Open,
             });
             state.last = Some(reading.clone());
-            state
+            let soaking = state
                 .last_watering
-                .is_some_and(|at| now.saturating_duration_since(at) < SOAK)
+                .is_some_and(|at| now.saturating_duration_since(at) < SOAK);
+            (soaking, correction)
         };
+        care.recalibrate(correction);
         care.refresh_attention(None);
         if reading.quality < self.min_quality {
             // An untrusted reading (a backup's, a stale one, one near the edge of the
@@ -511,7 +573,8 @@ impl Controller {
             tracing::info!(plant = %id, moisture = reading.value, quality = reading.quality, "reading not trusted: no decision");
             return;
         }
-        let dry = reading.value < care.plant.min_moisture;
+        let (low, high) = (care.plant.min_moisture, care.plant.max_moisture);
+        let dry = reading.value < low + WATER_AT * (high - low);
         {
             // Water only on two trusted dry readings in a row, outside a soak: a single
             // one may be a glitch of the probe, and readings during a soak do not yet
@@ -545,6 +608,12 @@ impl Controller {
                 state.last_watering = Some(Instant::now());
                 state.history.watered(Instant::now(), done.ml);
                 state.watering_warning.clear();
+                let correction = care
+                    .calibration
+                    .as_ref()
+                    .and_then(|_| state.drift.watered(Instant::now()));
+                drop(state);
+                care.recalibrate(correction);
                 result = Some(Ok(()));
             }
             Err(Error::Rejected(Rejection::RateLimited { retry_after, .. })) => {
@@ -597,6 +666,7 @@ impl Controller {
                     max_moisture: care.plant.max_moisture,
                     readings: state.readings,
                     source: state.source,
+                    drift_correction: state.drift.correction(),
                 }
             })
             .collect()

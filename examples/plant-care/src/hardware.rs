@@ -11,7 +11,7 @@ use plantos_hal::sim::{
 };
 use plantos_hal::{
     AdcAddress, ClimateSensor, DeviceError, Dispensed, Millilitres, Pump, PumpService, Sensor,
-    SensorService, SoilMoisture,
+    SensorService, SharedCalibration, SoilMoisture,
 };
 use tower::util::BoxCloneSyncService;
 
@@ -61,6 +61,9 @@ impl Faults {
 pub struct PlantDevices {
     /// The primary probe.
     pub probe: SensorSvc,
+    /// The primary probe's calibration, which the controller corrects as the probe
+    /// drifts (`None` for a probe whose calibration cannot be reached).
+    pub calibration: Option<SharedCalibration>,
     /// The backup probe, if any.
     pub backup: Option<SensorSvc>,
     /// The pump.
@@ -133,7 +136,7 @@ fn simulated(config: &Config, faults: Faults) -> Result<Hardware, DeviceError> {
     let mut relays = Vec::new();
     for (i, plant) in config.plants.iter().enumerate() {
         let seed = config.seed.wrapping_mul(1_000).wrapping_add(i as u64);
-        let probe = |which: u64| -> Result<SensorSvc, DeviceError> {
+        let probe = |which: u64| -> Result<(SensorSvc, SharedCalibration), DeviceError> {
             let plan = faults.plan(seed.wrapping_mul(7).wrapping_add(which));
             let volts = plan.on_source(garden.probe(plant.id.as_str().into(), 2.4, 0.4));
             let zero: Source<f64> = Arc::new(|| 0.0);
@@ -164,8 +167,9 @@ fn simulated(config: &Config, faults: Faults) -> Result<Hardware, DeviceError> {
                             .max_concurrent(1)
                             .build()
                             .map_err(device)?;
+                        let calibration = sensor.calibration();
                         let sensor: Box<dyn Sensor> = Box::new(sensor);
-                        return Ok(SensorService::in_place(sensor, lane));
+                        return Ok((SensorService::in_place(sensor, lane), calibration));
                     }
                     Err(error) => last = Some(error),
                 }
@@ -174,9 +178,9 @@ fn simulated(config: &Config, faults: Faults) -> Result<Hardware, DeviceError> {
                 DeviceError::new(plantos_hal::ErrorKind::Other, name, "no probe")
             }))
         };
-        let primary = probe(0)?;
+        let (primary, calibration) = probe(0)?;
         let backup = if plant.backup_probe {
-            Some(probe(1)?)
+            Some(probe(1)?.0)
         } else {
             None
         };
@@ -194,6 +198,7 @@ fn simulated(config: &Config, faults: Faults) -> Result<Hardware, DeviceError> {
         relays.push(relay);
         plants.push(PlantDevices {
             probe: primary,
+            calibration: Some(calibration),
             backup,
             pump: BoxCloneSyncService::new(PumpService::new(pump)),
         });
@@ -233,25 +238,24 @@ fn linux(config: &Config) -> Result<Hardware, DeviceError> {
         .build()
         .map_err(device)?;
     for plant in &config.plants {
-        let probe = |channel: u8, name: String| -> Result<SensorSvc, DeviceError> {
-            let bus = linux::open_i2c("/dev/i2c-1")?;
-            let sensor = SoilMoisture::new(
-                name.as_str(),
-                bus,
-                AdcAddress::default(),
-                channel,
-                plant.calibration,
-                linux::Delay,
-            )?;
-            let sensor: Box<dyn Sensor> = Box::new(sensor);
-            Ok(SensorService::new(sensor, lane.clone()))
-        };
-        let primary = probe(plant.channel, format!("soil:{}", plant.id))?;
+        let probe =
+            |channel: u8, name: String| -> Result<(SensorSvc, SharedCalibration), DeviceError> {
+                let bus = linux::open_i2c("/dev/i2c-1")?;
+                let sensor = SoilMoisture::new(
+                    name.as_str(),
+                    bus,
+                    AdcAddress::default(),
+                    channel,
+                    plant.calibration,
+                    linux::Delay,
+                )?;
+                let calibration = sensor.calibration();
+                let sensor: Box<dyn Sensor> = Box::new(sensor);
+                Ok((SensorService::new(sensor, lane.clone()), calibration))
+            };
+        let (primary, calibration) = probe(plant.channel, format!("soil:{}", plant.id))?;
         let backup = if plant.backup_probe {
-            Some(probe(
-                plant.channel + 1,
-                format!("soil-backup:{}", plant.id),
-            )?)
+            Some(probe(plant.channel + 1, format!("soil-backup:{}", plant.id))?.0)
         } else {
             None
         };
@@ -260,6 +264,7 @@ fn linux(config: &Config) -> Result<Hardware, DeviceError> {
         let pump = Pump::new(format!("pump:{}", plant.id), relay, plant.pump.clone())?;
         plants.push(PlantDevices {
             probe: primary,
+            calibration: Some(calibration),
             backup,
             pump: BoxCloneSyncService::new(PumpService::new(pump)),
         });

@@ -9,6 +9,7 @@ pub mod chart;
 pub mod config;
 pub mod controller;
 pub mod daemon;
+pub mod drift;
 pub mod hardware;
 pub mod history;
 pub mod pumps_off;

@@ -69,6 +69,8 @@ pub struct PlantReport {
     /// Share of the time the soil was within the plant's range (measured in the garden,
     /// not by the sensors).
     pub in_range: f64,
+    /// The same share in each year of the run (the last one possibly part of a year).
+    pub in_range_by_year: Vec<f64>,
     /// The longest the pump ran at once.
     pub longest_run: Duration,
     /// The most water given in any 24 hours, ml.
@@ -146,13 +148,23 @@ async fn simulate(
     let mut moisture = vec![Trace::default(); config.plants.len()];
     let mut watered_at = vec![Vec::new(); config.plants.len()];
     let mut in_range = vec![0usize; config.plants.len()];
+    let rounds_a_year = (365 * 86_400 / config.read_every.as_secs().max(1)).max(1) as usize;
+    let mut by_year = vec![Vec::<(usize, usize)>::new(); config.plants.len()];
     let mut values = vec![0.0; config.plants.len()];
     for round in 0..rounds {
         let before: Vec<u32> = controller.status().iter().map(|s| s.waterings).collect();
         for (i, plant) in config.plants.iter().enumerate() {
             let value = garden.moisture(&plant.id.as_str().into()).unwrap_or(0.0) * 100.0;
-            if (plant.min_moisture..=plant.max_moisture).contains(&value) {
+            let inside = (plant.min_moisture..=plant.max_moisture).contains(&value);
+            if inside {
                 in_range[i] += 1;
+            }
+            if round % rounds_a_year == 0 {
+                by_year[i].push((0, 0));
+            }
+            if let Some((kept, all)) = by_year[i].last_mut() {
+                *kept += usize::from(inside);
+                *all += 1;
             }
             values[i] = value;
         }
@@ -196,6 +208,10 @@ async fn simulate(
                 waterings: status[i].waterings,
                 watered_ml: status[i].watered_ml,
                 in_range: in_range[i] as f64 / rounds.max(1) as f64,
+                in_range_by_year: by_year[i]
+                    .iter()
+                    .map(|(kept, all)| *kept as f64 / (*all).max(1) as f64)
+                    .collect(),
                 longest_run,
                 most_in_a_day_ml,
                 rounds_per_sample: moisture[i].per_sample,
@@ -377,6 +393,17 @@ impl Report {
                 plant.longest_run.as_secs_f64(),
                 plant.most_in_a_day_ml
             );
+        }
+        if self.days > 365 {
+            let _ = writeln!(out, "\nin range, year by year:");
+            for plant in &self.plants {
+                let years: Vec<String> = plant
+                    .in_range_by_year
+                    .iter()
+                    .map(|share| format!("{:5.1}%", share * 100.0))
+                    .collect();
+                let _ = writeln!(out, "{:<8} {}", plant.id, years.join("  "));
+            }
         }
         let _ = writeln!(
             out,
@@ -633,6 +660,7 @@ mod tests {
             waterings: 1,
             watered_ml: 100,
             in_range: 1.0,
+            in_range_by_year: vec![1.0],
             longest_run: Duration::from_secs(5),
             most_in_a_day_ml: 100.0,
             moisture: vec![50.0, 40.0, 60.0, 55.0],
@@ -657,19 +685,14 @@ mod tests {
             metrics: String::new(),
         };
         let svg = report.svg().expect("drawn");
-        let document = roxmltree::Document::parse(&svg).expect("well-formed XML");
         assert!(!svg.contains("<script"), "{svg}");
-        let texts: Vec<&str> = document
-            .descendants()
-            .filter(|node| node.has_tag_name("text"))
-            .filter_map(|node| node.text())
-            .map(str::trim)
-            .collect();
+        let texts = chart::texts(&svg);
         assert!(
-            texts.contains(&"<script>alert(\"x\")</script>"),
+            texts.iter().any(|t| t == "<script>alert(\"x\")</script>"),
             "{texts:?}"
         );
-        assert!(texts.contains(&"a & b's"), "{texts:?}");
+        assert!(texts.iter().any(|t| t == "a & b's"), "{texts:?}");
+        let document = roxmltree::Document::parse(&svg).expect("well-formed XML");
         let dots = document
             .descendants()
             .filter(|node| node.has_tag_name("circle"))
