@@ -20,6 +20,7 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 use crate::chart::{self, Frame};
+use crate::checks::{BackupCheck, RiseCheck};
 use crate::config::{Config, Plant, WARMEST_DOSE_FACTOR};
 use crate::drift::DriftWatch;
 use crate::hardware::{Hardware, PumpSvc, SensorSvc};
@@ -62,6 +63,9 @@ pub struct PlantStatus {
     /// How far the probe's calibration has been corrected for drift so far: readings
     /// come out this much wetter than its configured calibration makes them, percent.
     pub drift_correction: f64,
+    /// How far the backup probe's readings have been shifted to match the probe's,
+    /// percent.
+    pub backup_correction: f64,
 }
 
 impl PlantCare {
@@ -95,6 +99,8 @@ impl PlantCare {
             Some("the pump's breaker is open".to_string())
         } else if let Some(failure) = &state.watering_failed {
             Some(failure.clone())
+        } else if let Some(trouble) = state.rise.trouble() {
+            Some(trouble)
         } else if untrusted_for > UNTRUSTED_FOR {
             Some(format!(
                 "no trustworthy reading for {} h: it cannot be cared for",
@@ -108,7 +114,7 @@ impl PlantCare {
                 state.drift.correction().abs()
             ))
         } else {
-            None
+            state.backup_check.trouble()
         };
     }
 }
@@ -119,6 +125,9 @@ struct PlantCare {
     since: Instant,
     /// The probe's calibration, corrected as it drifts.
     calibration: Option<SharedCalibration>,
+    /// The backup probe read on its own (to compare it with the probe), and its
+    /// calibration.
+    backup: Option<(ReadSvc, SharedCalibration)>,
     read: ReadSvc,
     water: PumpSvc,
     sensor_breaker: CircuitBreaker,
@@ -147,6 +156,10 @@ struct CareState {
     drift: DriftWatch,
     /// When the last trusted reading came (the probe's or the backup's).
     last_trusted: Option<Instant>,
+    /// Whether waterings raise the reading.
+    rise: RiseCheck,
+    /// The backup probe against the probe.
+    backup_check: BackupCheck,
     /// Reads that failed, said at most once every [`WARN_EVERY`].
     read_warning: Hush,
     /// Waterings that failed, said at most once every [`WARN_EVERY`].
@@ -364,6 +377,7 @@ impl Controller {
                 .layer(attempt.layer())
                 .service(devices.probe);
             let key = id.clone();
+            let mut own_backup = None;
             let read: ReadSvc = match devices.backup {
                 Some(backup) => {
                     let backup_attempt = Timeout::new(format!("read-backup:{id}"), read_timeout)?;
@@ -373,6 +387,10 @@ impl Controller {
                             .layer(backup_attempt.layer())
                             .service(backup),
                     );
+                    own_backup = devices
+                        .backup_calibration
+                        .clone()
+                        .map(|calibration| (backup.clone(), calibration));
                     let fallback = Fallback::builder(format!("backup:{id}"))
                         .service(backup)
                         .build();
@@ -417,6 +435,7 @@ impl Controller {
                 plant: plant.clone(),
                 since: Instant::now(),
                 calibration: devices.calibration.clone(),
+                backup: own_backup,
                 read,
                 water,
                 sensor_breaker,
@@ -565,6 +584,10 @@ impl Controller {
             (soaking, correction)
         };
         care.recalibrate(correction);
+        if trusted && source == Source::Probe {
+            care.state.lock().rise.observe(now, reading.value);
+            self.compare_backup(care, now, reading.value).await;
+        }
         care.refresh_attention(None);
         if reading.quality < self.min_quality {
             // An untrusted reading (a backup's, a stale one, one near the edge of the
@@ -607,6 +630,7 @@ impl Controller {
                 state.watered_ml += done.ml;
                 state.last_watering = Some(Instant::now());
                 state.history.watered(Instant::now(), done.ml);
+                state.rise.watered(Instant::now(), reading.value, done.ml);
                 state.watering_warning.clear();
                 let correction = care
                     .calibration
@@ -639,6 +663,36 @@ impl Controller {
         care.refresh_attention(result);
     }
 
+    /// Once an hour, reads the backup probe beside the probe's trusted reading `probe`
+    /// and shifts the backup's readings when a dozen comparisons agree it reads off.
+    async fn compare_backup(&self, care: &PlantCare, now: Instant, probe: f64) {
+        let Some((backup, calibration)) = &care.backup else {
+            return;
+        };
+        if !care.state.lock().backup_check.due(now) {
+            return;
+        }
+        let mut backup = backup.clone();
+        let Ok(readings) = async { backup.ready().await?.call(()).await }.await else {
+            return;
+        };
+        let Some(reading) = readings
+            .first()
+            .filter(|reading| reading.quality >= self.min_quality)
+        else {
+            return;
+        };
+        let shift = care
+            .state
+            .lock()
+            .backup_check
+            .compare(now, probe, reading.value);
+        if let Some(shift) = shift {
+            let shifted = calibration.shift(shift);
+            tracing::info!(plant = %care.plant.id, shift, shifted, "backup probe matched to the probe");
+        }
+    }
+
     /// Every plant's status.
     pub fn status(&self) -> Vec<PlantStatus> {
         let now = Instant::now();
@@ -667,6 +721,7 @@ impl Controller {
                     readings: state.readings,
                     source: state.source,
                     drift_correction: state.drift.correction(),
+                    backup_correction: state.backup_check.shift(),
                 }
             })
             .collect()

@@ -297,7 +297,7 @@ fn rms(values: impl Iterator<Item = f64>) -> f64 {
     (sum / count as f64).sqrt()
 }
 
-fn median(values: &[f64]) -> f64 {
+pub(crate) fn median(values: &[f64]) -> f64 {
     if values.is_empty() {
         return 0.0;
     }

@@ -66,6 +66,9 @@ pub struct PlantDevices {
     pub calibration: Option<SharedCalibration>,
     /// The backup probe, if any.
     pub backup: Option<SensorSvc>,
+    /// The backup probe's calibration, which the controller corrects to match the
+    /// probe.
+    pub backup_calibration: Option<SharedCalibration>,
     /// The pump.
     pub pump: PumpSvc,
 }
@@ -179,10 +182,11 @@ fn simulated(config: &Config, faults: Faults) -> Result<Hardware, DeviceError> {
             }))
         };
         let (primary, calibration) = probe(0)?;
-        let backup = if plant.backup_probe {
-            Some(probe(1)?.0)
+        let (backup, backup_calibration) = if plant.backup_probe {
+            let (backup, calibration) = probe(1)?;
+            (Some(backup), Some(calibration))
         } else {
-            None
+            (None, None)
         };
         let relay = SimPin::new();
         garden.connect_pump(
@@ -200,6 +204,7 @@ fn simulated(config: &Config, faults: Faults) -> Result<Hardware, DeviceError> {
             probe: primary,
             calibration: Some(calibration),
             backup,
+            backup_calibration,
             pump: BoxCloneSyncService::new(PumpService::new(pump)),
         });
     }
@@ -254,10 +259,12 @@ fn linux(config: &Config) -> Result<Hardware, DeviceError> {
                 Ok((SensorService::new(sensor, lane.clone()), calibration))
             };
         let (primary, calibration) = probe(plant.channel, format!("soil:{}", plant.id))?;
-        let backup = if plant.backup_probe {
-            Some(probe(plant.channel + 1, format!("soil-backup:{}", plant.id))?.0)
+        let (backup, backup_calibration) = if plant.backup_probe {
+            let (backup, calibration) =
+                probe(plant.channel + 1, format!("soil-backup:{}", plant.id))?;
+            (Some(backup), Some(calibration))
         } else {
-            None
+            (None, None)
         };
         let line = plant.pump_line.as_deref().unwrap_or("GPIO17");
         let relay = linux::output_line(line, "plant-care")?;
@@ -266,6 +273,7 @@ fn linux(config: &Config) -> Result<Hardware, DeviceError> {
             probe: primary,
             calibration: Some(calibration),
             backup,
+            backup_calibration,
             pump: BoxCloneSyncService::new(PumpService::new(pump)),
         });
     }

@@ -6,6 +6,7 @@
 //! and `/plants`.
 
 pub mod chart;
+pub mod checks;
 pub mod config;
 pub mod controller;
 pub mod daemon;

@@ -71,6 +71,12 @@ pub struct PlantReport {
     pub in_range: f64,
     /// The same share in each year of the run (the last one possibly part of a year).
     pub in_range_by_year: Vec<f64>,
+    /// How far the probe's readings were corrected for drift by the end, percent.
+    pub drift_correction: f64,
+    /// How far the backup probe's readings were shifted to match the probe's, percent.
+    pub backup_correction: f64,
+    /// Why the plant needed a person at the end, if it did.
+    pub needs_attention: Option<String>,
     /// The longest the pump ran at once.
     pub longest_run: Duration,
     /// The most water given in any 24 hours, ml.
@@ -212,6 +218,9 @@ async fn simulate(
                     .iter()
                     .map(|(kept, all)| *kept as f64 / (*all).max(1) as f64)
                     .collect(),
+                drift_correction: status[i].drift_correction,
+                backup_correction: status[i].backup_correction,
+                needs_attention: status[i].needs_attention.clone(),
                 longest_run,
                 most_in_a_day_ml,
                 rounds_per_sample: moisture[i].per_sample,
@@ -393,6 +402,27 @@ impl Report {
                 plant.longest_run.as_secs_f64(),
                 plant.most_in_a_day_ml
             );
+        }
+        let corrected: Vec<String> = self
+            .plants
+            .iter()
+            .filter(|plant| {
+                plant.drift_correction.abs() >= 0.5 || plant.backup_correction.abs() >= 0.5
+            })
+            .map(|plant| {
+                format!(
+                    "{} probe {:+.1} %, backup {:+.1} %",
+                    plant.id, plant.drift_correction, plant.backup_correction
+                )
+            })
+            .collect();
+        if !corrected.is_empty() {
+            let _ = writeln!(out, "\ndrift corrected: {}", corrected.join(" · "));
+        }
+        for plant in &self.plants {
+            if let Some(why) = &plant.needs_attention {
+                let _ = writeln!(out, "needs attention: {}: {why}", plant.id);
+            }
         }
         if self.days > 365 {
             let _ = writeln!(out, "\nin range, year by year:");
@@ -661,6 +691,9 @@ mod tests {
             watered_ml: 100,
             in_range: 1.0,
             in_range_by_year: vec![1.0],
+            drift_correction: 0.0,
+            backup_correction: 0.0,
+            needs_attention: None,
             longest_run: Duration::from_secs(5),
             most_in_a_day_ml: 100.0,
             moisture: vec![50.0, 40.0, 60.0, 55.0],
