@@ -3,6 +3,8 @@
 //! limits, and a plant that cannot be cared for is flagged within a day. On paused
 //! time.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusBuilder;
@@ -11,8 +13,10 @@ use plant_care::controller::Controller;
 use plant_care::hardware::{self, Faults};
 use plant_care::history::Source;
 use plant_care::simulate;
-use plantos_hal::{DeviceError, ErrorKind, Reading, Sensor, SensorId, SensorService};
+use plantos_hal::{DeviceError, Dispensed, ErrorKind, Reading, Sensor, SensorId, SensorService};
 use tokio::time::Instant;
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceExt};
 
 /// A probe that is not there.
 struct Dead(SensorId);
@@ -46,6 +50,31 @@ fn three_years_of_drifting_probes_keep_every_plant_in_range_each_year() {
                 year + 1
             );
         }
+        // The probes drifted 0.002 V a day, 109.5 % of their 2 V span in three years:
+        // the probe's correction follows it, and the backup's matches the probe.
+        let drifted = 0.002 * 1095.0 / 2.0 * 100.0;
+        assert!(
+            (plant.drift_correction - drifted).abs() < 5.0,
+            "{}: corrected {:.1} %, drifted {drifted:.1} %",
+            plant.id,
+            plant.drift_correction
+        );
+        assert!(
+            (plant.backup_correction - plant.drift_correction).abs() < 3.0,
+            "{}: backup {:.1} %, probe {:.1} %",
+            plant.id,
+            plant.backup_correction,
+            plant.drift_correction
+        );
+        assert!(
+            plant
+                .needs_attention
+                .as_deref()
+                .is_some_and(|why| why.contains("recalibrate")),
+            "{}: {:?}",
+            plant.id,
+            plant.needs_attention
+        );
         assert!(plant.longest_run <= configured.pump.max_run, "{}", plant.id);
         assert!(
             plant.most_in_a_day_ml <= f64::from(configured.pump.daily_budget_ml),
@@ -142,4 +171,52 @@ async fn under_harsh_faults_a_plant_without_trustworthy_readings_is_flagged_with
         }
         assert!(!relay.is_high(), "{}: the pump is off", plant.id);
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn waterings_that_stop_reaching_the_pot_are_flagged_after_two() {
+    let config = Config::default();
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let controller = metrics::with_local_recorder(&recorder, || {
+        let mut hardware = hardware::build(&config, Faults::None).expect("hardware");
+        // After four waterings the basil's hose slips: the pump runs, the water goes
+        // elsewhere.
+        let calls = Arc::new(AtomicU32::new(0));
+        let pump = hardware.plants[0].pump.clone();
+        hardware.plants[0].pump =
+            BoxCloneSyncService::new(tower::service_fn(move |ml: plantos_hal::Millilitres| {
+                let mut pump = pump.clone();
+                let call = calls.fetch_add(1, Ordering::Relaxed);
+                async move {
+                    if call < 4 {
+                        return pump.ready().await?.call(ml).await;
+                    }
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    Ok(Dispensed {
+                        ml: ml.get(),
+                        ran: Duration::from_secs(10),
+                    })
+                }
+            }));
+        Controller::new(&config, hardware).expect("controller")
+    });
+    let start = Instant::now();
+    let mut flagged_after = None;
+    for round in 1..=(30 * 144) {
+        controller.tick().await;
+        let basil = &controller.status()[0];
+        let flagged = basil
+            .needs_attention
+            .as_deref()
+            .is_some_and(|why| why.contains("did not raise the reading"));
+        if flagged && flagged_after.is_none() {
+            flagged_after = Some(basil.waterings);
+        }
+        tokio::time::sleep_until(start + config.read_every * round).await;
+    }
+    assert_eq!(
+        flagged_after,
+        Some(6),
+        "flagged once the two waterings after the slip did nothing"
+    );
 }
