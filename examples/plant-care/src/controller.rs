@@ -6,7 +6,7 @@ use std::time::Duration;
 use hardy_breaker::{BreakerState, CircuitBreaker};
 use hardy_core::{Error, Rejection};
 use hardy_fallback::{Fallback, LastKnownGood};
-use hardy_health::{BreakerCheck, CheckConfig, CheckResult, HealthRegistry, Probes, check_fn};
+use hardy_health::{BreakerCheck, CheckConfig, HealthRegistry, Probes, check_fn};
 use hardy_timeout::Timeout;
 use parking_lot::Mutex;
 use plantos_hal::{
@@ -25,6 +25,11 @@ use crate::config::{Config, Plant, WARMEST_DOSE_FACTOR};
 use crate::drift::DriftWatch;
 use crate::hardware::{Hardware, PumpSvc, SensorSvc};
 use crate::history::{History, Sample, Source};
+use crate::hush::Hush;
+use crate::liveness::Pulse;
+
+pub use crate::hush::{WARN_EVERY, WARN_EVERY_AT_MOST};
+pub use crate::liveness::{Heartbeat, TICK_GRACE};
 
 /// A read through its whole stack.
 type ReadSvc = BoxCloneSyncService<(), Vec<Reading>, Error<DeviceError>>;
@@ -166,51 +171,6 @@ struct CareState {
     watering_warning: Hush,
 }
 
-/// How long a repeated warning first keeps quiet: said once, then again after an hour,
-/// then after twice as long each time, up to [`WARN_EVERY_AT_MOST`], each time with how
-/// many were kept quiet. A probe that fails for weeks says so a few times a day, not
-/// every round.
-pub const WARN_EVERY: Duration = Duration::from_secs(3600);
-
-/// The longest a repeated warning keeps quiet: a day.
-pub const WARN_EVERY_AT_MOST: Duration = Duration::from_secs(86_400);
-
-/// Says a repeated warning less and less often while it repeats.
-#[derive(Debug, Default)]
-struct Hush {
-    last: Option<Instant>,
-    quiet: u64,
-    gap: Duration,
-}
-
-impl Hush {
-    /// Whether to say the warning now: `Some(n)`, with `n` the warnings kept quiet
-    /// since it was last said; `None` to keep this one quiet too.
-    fn say(&mut self, now: Instant) -> Option<u64> {
-        match self.last {
-            Some(at) if now.saturating_duration_since(at) < self.gap => {
-                self.quiet += 1;
-                None
-            }
-            Some(_) => {
-                self.last = Some(now);
-                self.gap = (self.gap * 2).min(WARN_EVERY_AT_MOST);
-                Some(std::mem::take(&mut self.quiet))
-            }
-            None => {
-                self.last = Some(now);
-                self.gap = WARN_EVERY;
-                Some(0)
-            }
-        }
-    }
-
-    /// The trouble is over: the next warning is said at once.
-    fn clear(&mut self) {
-        *self = Hush::default();
-    }
-}
-
 /// The watering controller.
 pub struct Controller {
     plants: Vec<PlantCare>,
@@ -228,78 +188,6 @@ fn describe(span: Duration) -> String {
         86_400 => "day".to_string(),
         604_800 => "week".to_string(),
         seconds => format!("{} hours", seconds / 3600),
-    }
-}
-
-/// How long past `read_every` a round of care may take before the controller is not
-/// live: the longest a round waits for the pump and waters, with room to spare.
-pub const TICK_GRACE: Duration = Duration::from_secs(15 * 60);
-
-/// The care loop's signs of life, which the liveness check reads.
-#[derive(Debug)]
-struct Pulse {
-    every: Duration,
-    built: Instant,
-    state: Mutex<PulseState>,
-}
-
-#[derive(Debug, Default)]
-struct PulseState {
-    /// When the last round of care started.
-    last_tick: Option<Instant>,
-    /// Whether a care loop was started.
-    started: bool,
-    /// Why the care loop ended, once it has.
-    ended: Option<String>,
-}
-
-impl Pulse {
-    /// The liveness verdict: the loop has not ended, and a round of care started
-    /// within `read_every` and [`TICK_GRACE`] (since the controller was built, before
-    /// the first round).
-    fn status(&self) -> CheckResult {
-        let state = self.state.lock();
-        if let Some(why) = &state.ended {
-            return CheckResult::unhealthy(format!("the care loop has ended: {why}"));
-        }
-        let since = state.last_tick.unwrap_or(self.built);
-        let age = Instant::now().saturating_duration_since(since);
-        if age > self.every + TICK_GRACE {
-            let what = if state.last_tick.is_some() {
-                "the last round of care started"
-            } else {
-                "no round of care since start,"
-            };
-            return CheckResult::unhealthy(format!("{what} {}s ago", age.as_secs()));
-        }
-        CheckResult::healthy()
-    }
-}
-
-/// Marks the care loop as running while it lives; when it is dropped (the loop
-/// returned, was cancelled or panicked) the loop is marked ended.
-#[derive(Debug)]
-#[must_use = "the loop counts as ended once this is dropped"]
-pub struct Heartbeat {
-    pulse: Arc<Pulse>,
-    why: &'static str,
-}
-
-impl Heartbeat {
-    /// Marks the loop as stopped on purpose (at shutdown) rather than failed.
-    pub fn stopping(&mut self) {
-        self.why = "stopped for shutdown";
-    }
-}
-
-impl Drop for Heartbeat {
-    fn drop(&mut self) {
-        let why = if std::thread::panicking() {
-            "a round of care panicked"
-        } else {
-            self.why
-        };
-        self.pulse.state.lock().ended = Some(why.to_string());
     }
 }
 
@@ -443,11 +331,7 @@ impl Controller {
                 state: Mutex::new(CareState::default()),
             });
         }
-        let pulse = Arc::new(Pulse {
-            every: config.read_every,
-            built: Instant::now(),
-            state: Mutex::new(PulseState::default()),
-        });
+        let pulse = Arc::new(Pulse::new(config.read_every));
         let beat = pulse.clone();
         let health = health
             .check(
@@ -484,24 +368,17 @@ impl Controller {
     /// on the liveness check fails (at once, where it would otherwise wait for the
     /// rounds of care to age).
     pub fn heartbeat(&self) -> Heartbeat {
-        let mut state = self.pulse.state.lock();
-        state.started = true;
-        state.ended = None;
-        Heartbeat {
-            pulse: self.pulse.clone(),
-            why: "returned",
-        }
+        Pulse::heartbeat(&self.pulse)
     }
 
     /// Whether a care loop has run and ended, and why.
     pub fn loop_ended(&self) -> Option<String> {
-        let state = self.pulse.state.lock();
-        state.started.then(|| state.ended.clone()).flatten()
+        self.pulse.ended()
     }
 
     /// One round of care: read every plant, water those that need it.
     pub async fn tick(&self) {
-        self.pulse.state.lock().last_tick = Some(Instant::now());
+        self.pulse.beat();
         let celsius = self.temperature().await;
         for care in &self.plants {
             self.care(care, celsius).await;
@@ -749,44 +626,5 @@ impl Controller {
             size: (640, 260),
         };
         Some(chart::svg(&frame, &[line]))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn a_repeated_warning_is_said_less_and_less_often_until_it_clears() {
-        let mut hush = Hush::default();
-        let mut said = Vec::new();
-        // A warning every ten minutes for four days.
-        for round in 0..(4 * 144) {
-            if let Some(quiet) = hush.say(Instant::now()) {
-                said.push((round, quiet));
-            }
-            tokio::time::advance(Duration::from_secs(600)).await;
-        }
-        // Said at once, then after 1, 2, 4, 8 and 16 hours, then once a day.
-        assert_eq!(
-            said,
-            [
-                (0, 0),
-                (6, 5),
-                (18, 11),
-                (42, 23),
-                (90, 47),
-                (186, 95),
-                (330, 143),
-                (474, 143)
-            ]
-        );
-        hush.clear();
-        assert_eq!(
-            hush.say(Instant::now()),
-            Some(0),
-            "said at once after it cleared"
-        );
-        assert_eq!(hush.say(Instant::now()), None);
     }
 }
