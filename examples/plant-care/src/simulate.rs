@@ -97,6 +97,30 @@ pub struct PlantReport {
     pub watered_at: Vec<usize>,
 }
 
+impl PlantReport {
+    /// Whether the pump kept `pump`'s limits all run: no run past `max_run`, never more
+    /// than `daily_budget_ml` in any 24 hours.
+    ///
+    /// # Errors
+    ///
+    /// The limit passed, with the plant and the figure.
+    pub fn within_pump_limits(&self, pump: &plantos_hal::PumpConfig) -> Result<(), String> {
+        if self.longest_run > pump.max_run {
+            return Err(format!(
+                "{}: ran {:?}, past max_run {:?}",
+                self.id, self.longest_run, pump.max_run
+            ));
+        }
+        if self.most_in_a_day_ml > f64::from(pump.daily_budget_ml) {
+            return Err(format!(
+                "{}: {} ml in a day, past daily_budget_ml {}",
+                self.id, self.most_in_a_day_ml, pump.daily_budget_ml
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Runs `days` of `config`'s garden with `faults` on paused time and reports.
 ///
 /// # Errors
@@ -656,6 +680,52 @@ mod tests {
         }
     }
 
+    /// A plant's report of four samples, one watering, five-second runs.
+    fn plant(id: &str) -> PlantReport {
+        PlantReport {
+            id: id.to_string(),
+            band: (40.0, 80.0),
+            waterings: 1,
+            watered_ml: 100,
+            in_range: 1.0,
+            in_range_by_year: vec![1.0],
+            drift_correction: 0.0,
+            backup_correction: 0.0,
+            needs_attention: None,
+            longest_run: Duration::from_secs(5),
+            most_in_a_day_ml: 100.0,
+            moisture: vec![50.0, 40.0, 60.0, 55.0],
+            rounds_per_sample: 1,
+            breaker_open: vec![false; 4],
+            last_good: vec![false; 4],
+            watered_at: vec![1],
+        }
+    }
+
+    #[test]
+    fn a_report_knows_when_its_pump_passed_a_limit() {
+        let pump = plantos_hal::PumpConfig::default();
+        let mut plant = PlantReport {
+            longest_run: pump.max_run,
+            most_in_a_day_ml: f64::from(pump.daily_budget_ml),
+            ..plant("basil")
+        };
+        assert_eq!(plant.within_pump_limits(&pump), Ok(()), "at the limits");
+        plant.longest_run += Duration::from_millis(1);
+        assert!(
+            plant
+                .within_pump_limits(&pump)
+                .is_err_and(|e| e.contains("max_run"))
+        );
+        plant.longest_run = pump.max_run;
+        plant.most_in_a_day_ml += 1.0;
+        assert!(
+            plant
+                .within_pump_limits(&pump)
+                .is_err_and(|e| e.contains("daily_budget_ml"))
+        );
+    }
+
     #[test]
     fn flags_are_joined_when_samples_merge() {
         let mut trace = Trace::default();
@@ -685,22 +755,9 @@ mod tests {
     #[test]
     fn the_report_chart_has_bands_waterings_and_marks_and_escapes_ids() {
         let plant = |id: &str| PlantReport {
-            id: id.to_string(),
-            band: (40.0, 80.0),
-            waterings: 1,
-            watered_ml: 100,
-            in_range: 1.0,
-            in_range_by_year: vec![1.0],
-            drift_correction: 0.0,
-            backup_correction: 0.0,
-            needs_attention: None,
-            longest_run: Duration::from_secs(5),
-            most_in_a_day_ml: 100.0,
-            moisture: vec![50.0, 40.0, 60.0, 55.0],
-            rounds_per_sample: 1,
             breaker_open: vec![false, true, true, false],
             last_good: vec![false, false, false, true],
-            watered_at: vec![1],
+            ..plant(id)
         };
         let report = Report {
             days: 1,

@@ -19,18 +19,7 @@ fn a_harsh_week_keeps_every_plant_in_range_and_within_the_pump_limits() {
             plant.in_range * 100.0
         );
         assert!(plant.waterings > 0, "{} was watered", plant.id);
-        assert!(
-            plant.longest_run <= configured.pump.max_run,
-            "{}: ran {:?}",
-            plant.id,
-            plant.longest_run
-        );
-        assert!(
-            plant.most_in_a_day_ml <= f64::from(configured.pump.daily_budget_ml),
-            "{}: {} ml in a day",
-            plant.id,
-            plant.most_in_a_day_ml
-        );
+        assert_eq!(plant.within_pump_limits(&configured.pump), Ok(()));
         assert_eq!(plant.moisture.len(), 7 * 144, "a sample every 10 minutes");
     }
     // The faults were real, and the layers absorbed them.

@@ -67,13 +67,7 @@ fn check(config: &Config, report: &Report, days: u32) {
             plant.id,
             plant.in_range
         );
-        assert!(plant.longest_run <= configured.pump.max_run, "{}", plant.id);
-        assert!(
-            plant.most_in_a_day_ml <= f64::from(configured.pump.daily_budget_ml),
-            "{}: {} ml in a day",
-            plant.id,
-            plant.most_in_a_day_ml
-        );
+        assert_eq!(plant.within_pump_limits(&configured.pump), Ok(()));
     }
 }
 

@@ -75,13 +75,7 @@ fn three_years_of_drifting_probes_keep_every_plant_in_range_each_year() {
             plant.id,
             plant.needs_attention
         );
-        assert!(plant.longest_run <= configured.pump.max_run, "{}", plant.id);
-        assert!(
-            plant.most_in_a_day_ml <= f64::from(configured.pump.daily_budget_ml),
-            "{}: {} ml in a day",
-            plant.id,
-            plant.most_in_a_day_ml
-        );
+        assert_eq!(plant.within_pump_limits(&configured.pump), Ok(()));
     }
 }
 
