@@ -15,6 +15,9 @@ const MIN_RISES: usize = 3;
 /// A rise smaller than this share of what the dose usually gives is a watering that
 /// did not raise the reading.
 const DUD_SHARE: f64 = 0.3;
+/// The latest a watering is judged: a reading later than this after it (the probe was
+/// out) leaves it unjudged.
+const JUDGE_WITHIN: Duration = Duration::from_secs(3 * 3600);
 /// Waterings in a row that did not raise the reading before the plant is flagged.
 pub const DUDS: u32 = 2;
 
@@ -41,10 +44,16 @@ impl RiseCheck {
         let Some((at, before, ml)) = self.pending else {
             return;
         };
-        if now.saturating_duration_since(at) < SETTLE || ml == 0 {
+        let waited = now.saturating_duration_since(at);
+        if waited < SETTLE || ml == 0 {
             return;
         }
         self.pending = None;
+        if waited > JUDGE_WITHIN {
+            // The probe was out since: the pot has dried in the meantime, and the rise
+            // says nothing of the watering.
+            return;
+        }
         let rise = reading - before;
         let per_ml = rise / f64::from(ml);
         let usual = (self.per_ml.len() >= MIN_RISES)
@@ -59,6 +68,14 @@ impl RiseCheck {
                     self.per_ml.pop_front();
                 }
             }
+        }
+    }
+
+    /// The probe's readings were shifted `change` percent: the reading a watering is
+    /// judged against moves with them.
+    pub fn recalibrated(&mut self, change: f64) {
+        if let Some((_, before, _)) = &mut self.pending {
+            *before += change;
         }
     }
 

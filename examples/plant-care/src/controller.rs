@@ -79,6 +79,8 @@ impl PlantCare {
     fn recalibrate(&self, change: Option<f64>) {
         if let (Some(change), Some(calibration)) = (change, &self.calibration) {
             let shifted = calibration.shift(change);
+            // A watering being judged compares readings on both sides of the shift.
+            self.state.lock().rise.recalibrated(change);
             tracing::info!(
                 plant = %self.plant.id,
                 change,
@@ -382,6 +384,9 @@ impl Controller {
         let celsius = self.temperature().await;
         for care in &self.plants {
             self.care(care, celsius).await;
+            // Each plant cared for is progress: a round over many plants that each
+            // water in turn is not mistaken for a loop that hangs.
+            self.pulse.beat();
         }
     }
 

@@ -12,8 +12,9 @@ use crate::chart::{Line, Mark, MarkKind};
 /// How far back a plant's history reaches: a week.
 pub const HISTORY_SPAN: Duration = Duration::from_secs(7 * 86_400);
 
-/// The closest two kept readings may be: 5 minutes, so a week holds at most 2,016
-/// readings however often the probes are read.
+/// The closest two kept readings of the same kind may be: 5 minutes, so a week holds
+/// 2,016 readings however often the probes are read (and one more at each change of
+/// source or breaker state).
 pub const HISTORY_STEP: Duration = Duration::from_secs(300);
 
 /// Where a reading came from.
@@ -51,16 +52,16 @@ pub struct History {
 }
 
 impl History {
-    /// Keeps `sample` unless the last kept one is less than [`HISTORY_STEP`] older (a
-    /// reading that is not the probe's own, or an open breaker, is always kept, so the
-    /// marks are never lost); forgets what is past the span.
+    /// Keeps `sample` unless the last kept one is less than [`HISTORY_STEP`] older and
+    /// of the same kind (a change of source or of the breaker's state is always kept,
+    /// so the marks are never lost); forgets what is past the span.
     pub fn record(&mut self, sample: Sample) {
-        let unusual = sample.source != Source::Probe || sample.breaker_open;
-        let close = self
-            .samples
-            .back()
-            .is_some_and(|last| sample.at.saturating_duration_since(last.at) < HISTORY_STEP);
-        if !close || unusual {
+        let keep = self.samples.back().is_none_or(|last| {
+            sample.at.saturating_duration_since(last.at) >= HISTORY_STEP
+                || last.source != sample.source
+                || last.breaker_open != sample.breaker_open
+        });
+        if keep {
             self.samples.push_back(sample);
         }
         self.forget(sample.at);
@@ -153,6 +154,17 @@ mod tests {
         }
         let kept = history.samples().count();
         assert_eq!(kept, 2_016, "one every five minutes for a week");
+        // A dead probe, read from the backup every minute for a week: still one every
+        // five minutes, and one at the change.
+        for _ in 0..(7 * 1_440) {
+            history.record(sample(Instant::now(), Source::Backup, false));
+            tokio::time::advance(Duration::from_secs(60)).await;
+        }
+        let backup = history
+            .samples()
+            .filter(|sample| sample.source == Source::Backup)
+            .count();
+        assert!((2_015..=2_017).contains(&backup), "{backup}");
         let oldest = history.samples().next().expect("some").at;
         assert!(Instant::now().duration_since(oldest) <= HISTORY_SPAN + Duration::from_secs(60));
     }

@@ -8,8 +8,9 @@ use hardy_health::CheckResult;
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
-/// How long past `read_every` a round of care may take before the controller is not
-/// live: the longest a round waits for the pump and waters, with room to spare.
+/// How long past `read_every` the care loop may go without progress (a round started,
+/// or a plant cared for) before the controller is not live: the longest one plant's
+/// care waits for the pump and waters, with room to spare.
 pub const TICK_GRACE: Duration = Duration::from_secs(15 * 60);
 
 /// The care loop's signs of life, which the liveness check reads.
@@ -57,7 +58,7 @@ impl Pulse {
         state.started.then(|| state.ended.clone()).flatten()
     }
 
-    /// A round of care starts now.
+    /// The care loop made progress now: a round started, or a plant was cared for.
     pub(crate) fn beat(&self) {
         self.state.lock().last_tick = Some(Instant::now());
     }

@@ -229,8 +229,9 @@ fn serve(config: Config) -> Result<(), Failure> {
         })
         .await
     });
-    // Dropping the runtime drops every task left, and with them the pumps' lines.
-    drop(runtime);
+    // Dropping the runtime drops every task left, and with them the pumps' lines; a
+    // device read hung on a blocking thread is not waited for long.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     let failsafe = if config.backend == plant_care::config::Backend::Linux {
         let lines = config
             .plants
@@ -245,9 +246,19 @@ fn serve(config: Config) -> Result<(), Failure> {
     } else {
         Ok(())
     };
-    served?;
-    let _ = writeln!(std::io::stderr(), "plant-care: stopped, every pump off");
-    failsafe
+    match (served, failsafe) {
+        (Ok(()), Ok(())) => {
+            let _ = writeln!(std::io::stderr(), "plant-care: stopped, every pump off");
+            Ok(())
+        }
+        (Ok(()), Err(failsafe)) => Err(failsafe),
+        (Err(served), Ok(())) => Err(Failure::Said(served)),
+        // Both: the operator must hear of the pumps too.
+        (Err(served), Err(Failure::Said(failsafe))) => {
+            Err(Failure::Said(format!("{served}\n{failsafe}")))
+        }
+        (Err(served), Err(Failure::Unread)) => Err(Failure::Said(served)),
+    }
 }
 
 fn pumps_off(found: &PumpLines) -> Result<(), Failure> {

@@ -72,30 +72,40 @@ fn from_table(table: &Table) -> PumpLines {
     found
 }
 
-/// The settings found in a file that is not TOML: lines of the form `key = "value"`.
+/// The settings found in a file that is not TOML: `key = "value"` (or `'value'`)
+/// anywhere in a line, inline tables included. Every pump line found is switched off,
+/// whatever the backend seems to be: a broken file is no proof of a simulated garden.
 fn scan(text: &str) -> PumpLines {
     let mut found = PumpLines::default();
     for line in text.lines() {
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        let value = value.trim();
-        let Some(value) = value
-            .strip_prefix('"')
-            .and_then(|rest| rest.split_once('"'))
-            .map(|(value, _)| value)
-        else {
-            continue;
-        };
-        match key.trim() {
-            "backend" => found.linux = value == "linux",
-            "pump_line" => found
-                .lines
-                .push((format!("pump {}", found.lines.len() + 1), value.to_string())),
-            _ => {}
+        let line = line.split('#').next().unwrap_or_default();
+        let mut rest = line;
+        while let Some(at) = rest.find("pump_line") {
+            rest = &rest[at + "pump_line".len()..];
+            if let Some(value) = quoted_after_equals(rest) {
+                found
+                    .lines
+                    .push((format!("pump {}", found.lines.len() + 1), value.to_string()));
+            }
         }
     }
+    found.linux = !found.lines.is_empty()
+        || text
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .any(|(key, value)| {
+                key.trim() == "backend"
+                    && quoted_after_equals(&format!("={value}")) == Some("linux")
+            });
     found
+}
+
+/// The quoted value of `= "value"` (or `= 'value'`) at the start of `text`.
+fn quoted_after_equals(text: &str) -> Option<&str> {
+    let text = text.trim_start().strip_prefix('=')?.trim_start();
+    let quote = text.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let inner = &text[1..];
+    inner.find(quote).map(|end| &inner[..end])
 }
 
 /// Switches every line off with `off`, trying each even when one fails; returns one
@@ -174,6 +184,19 @@ retries = 3
         let lines: Vec<&str> = found.lines.iter().map(|(_, line)| line.as_str()).collect();
         assert_eq!(lines, ["GPIO17", "GPIO27", "GPIO22"]);
         assert!(found.warnings[0].starts_with("the config is not valid TOML"));
+    }
+
+    #[test]
+    fn a_broken_file_with_single_quotes_and_inline_tables_still_gives_its_lines() {
+        let broken = "backend = 'linux'\nplants = [{ id = 'basil', pump_line = 'GPIO5' }, { pump_line = \"GPIO6\" }\n[oops\n# pump_line = \"GPIO9\"\n";
+        let found = pump_lines(broken);
+        assert!(found.linux);
+        let lines: Vec<&str> = found.lines.iter().map(|(_, line)| line.as_str()).collect();
+        assert_eq!(lines, ["GPIO5", "GPIO6"], "not the commented-out one");
+        // Lines found in a broken file are switched off even without a backend line.
+        let found = pump_lines("[[plants\npump_line = \"GPIO17\"\n");
+        assert!(found.linux);
+        assert_eq!(found.lines.len(), 1);
     }
 
     #[test]

@@ -69,26 +69,32 @@ pub async fn serve(
         let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
             Err(_) => {
-                open.evict_idlest();
-                tokio::select! {
-                    () = &mut shutdown => break,
-                    slot = slots.clone().acquire_owned() => match slot {
-                        Ok(slot) => slot,
-                        Err(_) => break,
-                    },
+                // Ask the idlest connection to make way, and ask again while none has:
+                // the one asked may have become busy in the meantime.
+                let mut asked = tokio::time::interval(EVICT_AGAIN);
+                let slot = loop {
+                    tokio::select! {
+                        () = &mut shutdown => break None,
+                        slot = slots.clone().acquire_owned() => break slot.ok(),
+                        _ = asked.tick() => open.evict_idlest(),
+                    }
+                };
+                match slot {
+                    Some(slot) => slot,
+                    None => break,
                 }
             }
         };
         while connections.try_join_next().is_some() {}
-        let conn = open.add();
+        let conn = Registered::new(&open);
         let router = router.clone();
         let stopping = stopping.clone();
         let header_timeout = limits.header_timeout;
-        let open = open.clone();
         connections.spawn(async move {
-            connection(stream, router, &conn, header_timeout, stopping).await;
-            open.remove(conn.id);
-            drop(slot);
+            connection(stream, router, &conn.0, header_timeout, stopping).await;
+            // The registration and the slot are given back on every path, a panic
+            // included, as the task's state is dropped.
+            drop((conn, slot));
         });
     }
     drop(listener);
@@ -138,6 +144,8 @@ async fn connection(
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(served);
     let mut graceful = false;
+    // Once evicted: closed outright if still not done after EVICT_GRACE.
+    let mut deadline: Option<Instant> = None;
     loop {
         tokio::select! {
             result = served.as_mut() => {
@@ -146,20 +154,56 @@ async fn connection(
                 }
                 return;
             }
-            () = conn.evicted.notified() => {
+            () = conn.evicted.notified(), if deadline.is_none() => {
                 if conn.is_idle() {
-                    tracing::debug!("idle connection closed to make way for a new one");
-                    return;
+                    // Hyper closes an idle connection at once and finishes writing a
+                    // response it still holds.
+                    tracing::debug!("idle connection closing to make way for a new one");
+                    served.as_mut().graceful_shutdown();
+                    graceful = true;
+                    deadline = Some(Instant::now() + EVICT_GRACE);
                 }
             }
+            () = sleep_until(deadline), if deadline.is_some() => return,
             changed = stopping.wait_for(|stop| *stop), if !graceful => {
-                if changed.is_err() || conn.is_idle() {
-                    return;
-                }
+                // Requests under way finish (the server's deadline closes the rest);
+                // idle connections close at once.
                 served.as_mut().graceful_shutdown();
                 graceful = true;
+                if changed.is_err() {
+                    return;
+                }
             }
         }
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// How long an evicted connection may take to finish writing before it is closed.
+const EVICT_GRACE: Duration = Duration::from_secs(1);
+
+/// How often a new connection waiting for a slot asks the idlest connection again.
+const EVICT_AGAIN: Duration = Duration::from_millis(100);
+
+/// A connection's place in the registry, given up when dropped.
+struct Registered(Arc<Conn>, Arc<Registry>);
+
+impl Registered {
+    fn new(open: &Arc<Registry>) -> Self {
+        Registered(open.add(), open.clone())
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.1.remove(self.0.id);
     }
 }
 
