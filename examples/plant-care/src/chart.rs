@@ -40,6 +40,33 @@ pub enum MarkKind {
     LastGood,
 }
 
+impl MarkKind {
+    /// What marks a stretch of readings: an open breaker first, else the last good
+    /// reading served; nothing when neither.
+    #[must_use]
+    pub fn of(breaker_open: bool, last_good: bool) -> Option<MarkKind> {
+        match (breaker_open, last_good) {
+            (true, _) => Some(MarkKind::BreakerOpen),
+            (false, true) => Some(MarkKind::LastGood),
+            (false, false) => None,
+        }
+    }
+}
+
+/// The marks of consecutive stretches `(from, to, kind)`: a stretch with no kind marks
+/// nothing, and neighbouring stretches of one kind make one mark.
+pub fn marks(stretches: impl IntoIterator<Item = (f64, f64, Option<MarkKind>)>) -> Vec<Mark> {
+    let mut marks: Vec<Mark> = Vec::new();
+    for (from, to, kind) in stretches {
+        let Some(kind) = kind else { continue };
+        match marks.last_mut() {
+            Some(last) if last.kind == kind && (last.to - from).abs() < 1e-9 => last.to = to,
+            _ => marks.push(Mark { from, to, kind }),
+        }
+    }
+    marks
+}
+
 /// What the chart shows around its lines.
 #[derive(Debug, Clone)]
 pub struct Frame {

@@ -508,16 +508,17 @@ impl Controller {
         match outcome {
             Ok(done) => {
                 let mut state = care.state.lock();
+                let at = Instant::now();
                 state.waterings += 1;
                 state.watered_ml += done.ml;
-                state.last_watering = Some(Instant::now());
-                state.history.watered(Instant::now(), done.ml);
-                state.rise.watered(Instant::now(), reading.value, done.ml);
+                state.last_watering = Some(at);
+                state.history.watered(at, done.ml);
+                state.rise.watered(at, reading.value, done.ml);
                 state.watering_warning.clear();
                 let correction = care
                     .calibration
                     .as_ref()
-                    .and_then(|_| state.drift.watered(Instant::now()));
+                    .and_then(|_| state.drift.watered(at));
                 drop(state);
                 care.recalibrate(correction);
                 result = Some(Ok(()));

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::chart::{Line, Mark, MarkKind};
+use crate::chart::{self, Line, MarkKind};
 
 /// How far back a plant's history reaches: a week.
 pub const HISTORY_SPAN: Duration = Duration::from_secs(7 * 86_400);
@@ -94,24 +94,11 @@ impl History {
         let hours_ago = |at: Instant| -now.saturating_duration_since(at).as_secs_f64() / 3600.0;
         let within = |at: Instant| now.saturating_duration_since(at) <= span;
         let samples: Vec<&Sample> = self.samples.iter().filter(|s| within(s.at)).collect();
-        let mut marks: Vec<Mark> = Vec::new();
-        for (i, sample) in samples.iter().enumerate() {
-            let kind = if sample.breaker_open {
-                MarkKind::BreakerOpen
-            } else if sample.source == Source::LastGood {
-                MarkKind::LastGood
-            } else {
-                continue;
-            };
-            let from = hours_ago(sample.at);
+        let marks = chart::marks(samples.iter().enumerate().map(|(i, sample)| {
             let to = samples.get(i + 1).map_or(0.0, |next| hours_ago(next.at));
-            match marks.last_mut() {
-                Some(last) if last.kind == kind && (last.to - from).abs() < 1e-9 => {
-                    last.to = to;
-                }
-                _ => marks.push(Mark { from, to, kind }),
-            }
-        }
+            let kind = MarkKind::of(sample.breaker_open, sample.source == Source::LastGood);
+            (hours_ago(sample.at), to, kind)
+        }));
         Line {
             id: id.to_string(),
             band,
@@ -133,6 +120,7 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chart::Mark;
 
     fn sample(at: Instant, source: Source, breaker_open: bool) -> Sample {
         Sample {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use tokio::time::Instant;
 
-use crate::chart::{self, Frame, Line, Mark, MarkKind};
+use crate::chart::{self, Frame, Line, MarkKind};
 use crate::config::Config;
 use crate::controller::Controller;
 use crate::hardware::{self, Faults};
@@ -177,7 +177,6 @@ async fn simulate(
     }
     let mut moisture = vec![Trace::default(); config.plants.len()];
     let mut watered_at = vec![Vec::new(); config.plants.len()];
-    let mut in_range = vec![0usize; config.plants.len()];
     let rounds_a_year = (365 * 86_400 / config.read_every.as_secs().max(1)).max(1) as usize;
     let mut by_year = vec![Vec::<(usize, usize)>::new(); config.plants.len()];
     let mut values = vec![0.0; config.plants.len()];
@@ -186,9 +185,6 @@ async fn simulate(
         for (i, plant) in config.plants.iter().enumerate() {
             let value = garden.moisture(&plant.id.as_str().into()).unwrap_or(0.0) * 100.0;
             let inside = (plant.min_moisture..=plant.max_moisture).contains(&value);
-            if inside {
-                in_range[i] += 1;
-            }
             if round % rounds_a_year == 0 {
                 by_year[i].push((0, 0));
             }
@@ -237,7 +233,8 @@ async fn simulate(
                 band: (plant.min_moisture, plant.max_moisture),
                 waterings: status[i].waterings,
                 watered_ml: status[i].watered_ml,
-                in_range: in_range[i] as f64 / rounds.max(1) as f64,
+                in_range: by_year[i].iter().map(|(kept, _)| kept).sum::<usize>() as f64
+                    / rounds.max(1) as f64,
                 in_range_by_year: by_year[i]
                     .iter()
                     .map(|(kept, all)| *kept as f64 / (*all).max(1) as f64)
@@ -491,22 +488,14 @@ impl Report {
             .map(|plant| {
                 let per = plant.rounds_per_sample.max(1);
                 let hours = |sample: usize| (sample * per) as f64 * round_hours;
-                let mut marks: Vec<Mark> = Vec::new();
                 let flagged = plant.breaker_open.iter().zip(&plant.last_good).enumerate();
-                for (sample, (open, stale)) in flagged {
-                    let kind = match (open, stale) {
-                        (true, _) => MarkKind::BreakerOpen,
-                        (false, true) => MarkKind::LastGood,
-                        (false, false) => continue,
-                    };
-                    let (from, to) = (hours(sample), hours(sample + 1));
-                    match marks.last_mut() {
-                        Some(last) if last.kind == kind && (last.to - from).abs() < 1e-9 => {
-                            last.to = to;
-                        }
-                        _ => marks.push(Mark { from, to, kind }),
-                    }
-                }
+                let marks = chart::marks(flagged.map(|(sample, (open, stale))| {
+                    (
+                        hours(sample),
+                        hours(sample + 1),
+                        MarkKind::of(*open, *stale),
+                    )
+                }));
                 Line {
                     id: plant.id.clone(),
                     band: plant.band,
