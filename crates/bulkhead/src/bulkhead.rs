@@ -3,19 +3,19 @@
 use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
+use hardy_core::admission::{Admission, Enqueued, Gate, Waiter};
 use hardy_core::sync::Tally;
 use hardy_core::{ConfigError, Error, Listener, Name, Rejection, Validate};
 use metrics::{Counter, Gauge, Histogram};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 use crate::config::{COMPONENT, limit};
 use crate::future::CallFuture;
-use crate::state::{Enqueued, Semaphore, Slot};
+use crate::permit::{BulkheadPermit, Source};
 use crate::sync::{Arc, AtomicU32, AtomicU64, Mutex, Ordering};
+use crate::wait::Queued;
 use crate::{
     BulkheadBuilder, BulkheadConfig, BulkheadEvent, BulkheadLayer, MAX_CONCURRENT, MAX_WAITING,
 };
@@ -69,7 +69,7 @@ pub struct Bulkhead {
 
 struct Shared {
     name: Name,
-    semaphore: Semaphore,
+    gate: Gate,
     spare: Option<Arc<Spare>>,
     max_concurrent: AtomicU32,
     max_waiting: AtomicU32,
@@ -88,7 +88,7 @@ struct Shared {
 /// Capacity shared by the partitions of a [`Partitions`](crate::Partitions).
 #[derive(Debug)]
 pub(crate) struct Spare {
-    pub(crate) semaphore: Semaphore,
+    pub(crate) gate: Gate,
     pub(crate) size: u32,
 }
 
@@ -150,239 +150,6 @@ pub struct BulkheadStats {
     pub max_wait: Duration,
 }
 
-/// Where an admitted call's slot came from.
-///
-/// A whole word: a one-byte tag left the permit fifteen bytes of padding, which moving
-/// a response future copied as two overlapping loads from the stores that had just
-/// built it (a store-forwarding stall).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u64)]
-pub(crate) enum Source {
-    Own,
-    Spare,
-}
-
-/// A held slot of a service's or a direct call's future, kept alive by `B`: the
-/// service's own `Arc` of the bulkhead (so that services on different threads do not
-/// contend on one reference count) or the direct call's borrow of it. Dropping it frees
-/// the slot.
-#[derive(Debug)]
-pub(crate) struct ServicePermit<B: Borrow<Bulkhead> = std::sync::Arc<Bulkhead>> {
-    bulkhead: B,
-    source: Source,
-}
-
-impl<B: Borrow<Bulkhead>> ServicePermit<B> {
-    #[inline]
-    pub(crate) fn new(bulkhead: B, source: Source) -> Self {
-        ServicePermit { bulkhead, source }
-    }
-}
-
-impl<B: Borrow<Bulkhead>> Drop for ServicePermit<B> {
-    #[inline]
-    fn drop(&mut self) {
-        self.bulkhead.borrow().release(self.source);
-    }
-}
-
-/// A held slot of a [`Bulkhead`]: the call it admits may run. Dropping it frees the slot
-/// (for the first waiter, if any).
-#[must_use = "the slot is freed as soon as the permit is dropped"]
-pub struct BulkheadPermit {
-    bulkhead: Bulkhead,
-    source: Source,
-}
-
-impl BulkheadPermit {
-    #[inline]
-    pub(crate) fn new(bulkhead: Bulkhead, source: Source) -> Self {
-        BulkheadPermit { bulkhead, source }
-    }
-
-    /// The bulkhead the slot belongs to.
-    pub fn bulkhead(&self) -> &Bulkhead {
-        &self.bulkhead
-    }
-
-    /// Whether the slot is borrowed from the spare capacity of [`Partitions`](crate::Partitions).
-    pub fn is_borrowed(&self) -> bool {
-        self.source == Source::Spare
-    }
-}
-
-impl Drop for BulkheadPermit {
-    #[inline]
-    fn drop(&mut self) {
-        self.bulkhead.release(self.source);
-    }
-}
-
-impl fmt::Debug for BulkheadPermit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BulkheadPermit")
-            .field("bulkhead", &self.bulkhead().name())
-            .field("borrowed", &self.is_borrowed())
-            .finish()
-    }
-}
-
-/// A held slot without the bulkhead: whoever holds it keeps the bulkhead and hands it to
-/// [`release`](Self::release) when the call ends, however it ends. A ticket never
-/// released keeps its slot taken for good.
-///
-/// The bulkhead's own futures and [`BulkheadPermit`] free their slot when dropped; a
-/// future that composes several patterns and keeps one reference to all their handles
-/// holds tickets instead (`hardy::Pipeline`).
-#[derive(Debug)]
-#[must_use = "a ticket's slot is taken until it is released"]
-pub struct Ticket {
-    source: Source,
-}
-
-impl Ticket {
-    /// Takes a slot of `bulkhead` now, queues for one (within the bulkhead's
-    /// `max_waiting` and `max_wait`), or says why not: [`Rejection::BulkheadFull`].
-    #[inline(always)]
-    pub fn admit(bulkhead: &Bulkhead) -> Admit {
-        match bulkhead.admit() {
-            Admission::Now(source) => Admit::Now(Ticket { source }),
-            Admission::Wait(waiting) => Admit::Wait(Queued {
-                waiting: Box::into_pin(waiting),
-            }),
-            Admission::Refused(rejection) => Admit::Refused(rejection),
-        }
-    }
-
-    /// Frees the slot on `bulkhead`, the bulkhead that granted it (for the first waiter,
-    /// if any).
-    #[inline(always)]
-    pub fn release(self, bulkhead: &Bulkhead) {
-        bulkhead.release(self.source);
-    }
-
-    /// Whether the slot is borrowed from the spare capacity of [`Partitions`](crate::Partitions).
-    #[must_use]
-    pub fn is_borrowed(&self) -> bool {
-        self.source == Source::Spare
-    }
-}
-
-/// What [`Ticket::admit`] decided.
-#[derive(Debug)]
-pub enum Admit {
-    /// A slot, taken now.
-    Now(Ticket),
-    /// A place in the bulkhead's queue.
-    Wait(Queued),
-    /// Refused: no slot, and no place in the queue.
-    Refused(Rejection),
-}
-
-/// A call's place in a bulkhead's queue, without the bulkhead: polled with it until a
-/// slot is granted or the wait runs out, or [`abandon`](Self::abandon)ed with it if the
-/// call is given up first. A place neither granted nor abandoned takes the slot it is
-/// granted for good.
-#[derive(Debug)]
-#[must_use = "a queued call is polled until admitted or abandoned"]
-pub struct Queued {
-    waiting: Pin<Box<Waiting>>,
-}
-
-impl Queued {
-    /// Ready with a slot, or with [`Rejection::BulkheadFull`] once the bulkhead's
-    /// `max_wait` runs out. `bulkhead` is the one the call queued on.
-    pub fn poll_admit(
-        &mut self,
-        bulkhead: &Bulkhead,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<Ticket, Rejection>> {
-        self.waiting
-            .as_mut()
-            .poll_admit(bulkhead, cx)
-            .map_ok(|()| Ticket {
-                source: Source::Own,
-            })
-    }
-
-    /// Leaves the queue if still in it; a slot granted meanwhile goes to the next
-    /// waiter. Nothing happens once the wait is settled.
-    pub fn abandon(&mut self, bulkhead: &Bulkhead) {
-        self.waiting.as_mut().abandon(bulkhead);
-    }
-}
-
-/// How a call was admitted, or not.
-pub(crate) enum Admission {
-    Now(Source),
-    Wait(Box<Waiting>),
-    Refused(Rejection),
-}
-
-/// A call waiting for a slot: its place in the queue and its deadline. Boxed: only calls
-/// that wait carry it.
-#[pin_project::pin_project]
-pub(crate) struct Waiting {
-    slot: Arc<Slot>,
-    #[pin]
-    sleep: Sleep,
-    started: Instant,
-    settled: bool,
-}
-
-impl fmt::Debug for Waiting {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Waiting")
-            .field("started", &self.started)
-            .field("settled", &self.settled)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Waiting {
-    /// Ready with a slot, or a refusal once the wait expires. `bulkhead` is the one the
-    /// wait was queued on.
-    pub(crate) fn poll_admit(
-        self: Pin<&mut Self>,
-        bulkhead: &Bulkhead,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<(), Rejection>> {
-        let this = self.project();
-        if this.slot.poll_granted(cx).is_ready() {
-            *this.settled = true;
-            bulkhead.admitted_after(this.started.elapsed());
-            return Poll::Ready(Ok(()));
-        }
-        if this.sleep.poll(cx).is_pending() {
-            return Poll::Pending;
-        }
-        *this.settled = true;
-        let waited = this.started.elapsed();
-        let shared = &*bulkhead.shared;
-        if shared.semaphore.cancel(this.slot) {
-            // Granted as the wait ran out: take it.
-            bulkhead.admitted_after(waited);
-            return Poll::Ready(Ok(()));
-        }
-        shared.metrics.waiting.decrement(1.0);
-        Poll::Ready(Err(bulkhead.refuse(waited)))
-    }
-
-    /// Leaves the queue if still in it (a cancelled wait); a slot granted meanwhile goes
-    /// to the next waiter.
-    pub(crate) fn abandon(self: Pin<&mut Self>, bulkhead: &Bulkhead) {
-        let this = self.project();
-        if !*this.settled {
-            *this.settled = true;
-            let shared = &*bulkhead.shared;
-            shared.metrics.waiting.decrement(1.0);
-            if shared.semaphore.cancel(this.slot) {
-                shared.semaphore.release();
-            }
-        }
-    }
-}
-
 impl Bulkhead {
     /// Starts building a bulkhead named `name`; the name labels its metrics, events and
     /// rejections.
@@ -409,7 +176,7 @@ impl Bulkhead {
             shared: Arc::new(Shared {
                 metrics: Metrics::register(&name),
                 name,
-                semaphore: Semaphore::new(config.max_concurrent),
+                gate: Gate::new([config.max_concurrent], None),
                 spare,
                 max_concurrent: AtomicU32::new(config.max_concurrent),
                 max_waiting: AtomicU32::new(config.max_waiting),
@@ -458,18 +225,11 @@ impl Bulkhead {
     /// Dropping the future leaves the queue; a slot handed to it meanwhile goes to the
     /// next waiter.
     pub async fn acquire(&self) -> Result<BulkheadPermit, Rejection> {
-        match self.admit() {
+        match Bulkhead::admit(self) {
             Admission::Now(source) => Ok(BulkheadPermit::new(self.clone(), source)),
             Admission::Refused(rejection) => Err(rejection),
-            Admission::Wait(waiting) => {
-                let mut waiting = Abandon {
-                    waiting: Box::into_pin(waiting),
-                    bulkhead: self,
-                };
-                std::future::poll_fn(|cx| {
-                    waiting.waiting.as_mut().poll_admit(waiting.bulkhead, cx)
-                })
-                .await?;
+            Admission::Later(mut queued) => {
+                std::future::poll_fn(|cx| queued.poll_slot(cx)).await?;
                 Ok(BulkheadPermit::new(self.clone(), Source::Own))
             }
         }
@@ -559,7 +319,7 @@ impl Bulkhead {
         BulkheadStats {
             name: shared.name.clone(),
             in_flight: self.in_flight(),
-            waiting: shared.semaphore.waiting() as usize,
+            waiting: shared.gate.waiting() as usize,
             admitted: shared.admitted.sum(),
             rejected: shared.rejected.load(Ordering::Relaxed),
             borrowed: borrowed as usize,
@@ -587,12 +347,10 @@ impl Bulkhead {
         let shared = &*self.shared;
         {
             let _resizing = shared.resize.lock();
-            let old = shared.max_concurrent.swap(max_concurrent, Ordering::AcqRel);
-            if max_concurrent > old {
-                shared.semaphore.add_permits(max_concurrent - old);
-            } else if max_concurrent < old {
-                shared.semaphore.remove_permits(old - max_concurrent);
-            }
+            shared
+                .max_concurrent
+                .store(max_concurrent, Ordering::Release);
+            shared.gate.set_thresholds([max_concurrent], || 0);
         }
         self.resized();
         Ok(())
@@ -631,16 +389,14 @@ impl Bulkhead {
 
     fn in_flight(&self) -> usize {
         let shared = &*self.shared;
-        let max = i64::from(shared.max_concurrent.load(Ordering::Acquire));
-        let own = (max - shared.semaphore.available()).max(0);
-        usize::try_from(own).unwrap_or(0) + shared.borrowed.load(Ordering::Acquire) as usize
+        shared.gate.in_flight() as usize + shared.borrowed.load(Ordering::Acquire) as usize
     }
 
     /// Takes a free slot, own or spare, without waiting.
     #[inline]
     pub(crate) fn try_admit(&self) -> Option<Source> {
         let shared = &*self.shared;
-        let source = if shared.semaphore.try_acquire() {
+        let source = if shared.gate.try_admit(0) {
             Source::Own
         } else {
             self.try_borrow()?
@@ -654,7 +410,7 @@ impl Bulkhead {
     #[cold]
     fn try_borrow(&self) -> Option<Source> {
         let spare = self.shared.spare.as_ref()?;
-        if spare.semaphore.try_acquire() {
+        if spare.gate.try_admit(0) {
             self.shared.borrowed.fetch_add(1, Ordering::AcqRel);
             Some(Source::Spare)
         } else {
@@ -662,43 +418,50 @@ impl Bulkhead {
         }
     }
 
-    /// Admits now, queues, or refuses.
+    /// Admits now, queues (the wait keeps `bulkhead` alive), or refuses.
     #[inline]
-    pub(crate) fn admit(&self) -> Admission {
-        match self.try_admit() {
+    pub(crate) fn admit<B: Borrow<Bulkhead>>(bulkhead: B) -> Admission<Source, Queued<B>> {
+        match bulkhead.borrow().try_admit() {
             Some(source) => Admission::Now(source),
-            None => self.admit_slow(),
+            None => Bulkhead::admit_slow(bulkhead),
         }
     }
 
+    /// Queues for a slot, or refuses, when none was free.
     #[cold]
-    fn admit_slow(&self) -> Admission {
-        let shared = &*self.shared;
+    pub(crate) fn admit_slow<B: Borrow<Bulkhead>>(bulkhead: B) -> Admission<Source, Queued<B>> {
+        let this = bulkhead.borrow();
+        let shared = &*this.shared;
         let max_waiting = shared.max_waiting.load(Ordering::Acquire);
         let max_wait = Duration::from_nanos(shared.max_wait.load(Ordering::Acquire));
         if max_waiting == 0 || max_wait.is_zero() {
-            return Admission::Refused(self.refuse(Duration::ZERO));
+            return Admission::Refused(this.refuse(Duration::ZERO));
         }
-        match shared.semaphore.enqueue(max_waiting) {
-            Enqueued::Acquired => {
-                self.admitted_after(Duration::ZERO);
+        match shared.gate.enqueue(0, max_waiting, 0) {
+            Enqueued::Admitted => {
+                this.admitted_after(Duration::ZERO);
                 Admission::Now(Source::Own)
             }
-            Enqueued::Full => Admission::Refused(self.refuse(Duration::ZERO)),
-            Enqueued::Waiting(slot) => {
+            Enqueued::Full => Admission::Refused(this.refuse(Duration::ZERO)),
+            Enqueued::Waiting { waiter, .. } => {
                 shared.metrics.waiting.increment(1.0);
-                let started = Instant::now();
-                Admission::Wait(Box::new(Waiting {
-                    slot,
-                    sleep: tokio::time::sleep_until(started + max_wait),
-                    started,
-                    settled: false,
-                }))
+                Admission::Later(Queued::new(bulkhead, waiter, Instant::now(), max_wait))
             }
         }
     }
 
-    fn admitted_after(&self, waited: Duration) {
+    /// A queued call leaves the queue; `true` if a slot was granted to it meanwhile,
+    /// which it then holds.
+    pub(crate) fn leave_queue(&self, waiter: &Waiter) -> bool {
+        self.shared.gate.cancel(waiter, 0)
+    }
+
+    /// A queued call stopped waiting without a slot.
+    pub(crate) fn stopped_waiting(&self) {
+        self.shared.metrics.waiting.decrement(1.0);
+    }
+
+    pub(crate) fn admitted_after(&self, waited: Duration) {
         let shared = &*self.shared;
         shared.admitted.add(1);
         shared.metrics.admitted.increment(1);
@@ -721,7 +484,7 @@ impl Bulkhead {
         shared.rejected.fetch_add(1, Ordering::Relaxed);
         shared.metrics.rejected.increment(1);
         let in_flight = self.in_flight();
-        let waiting = shared.semaphore.waiting() as usize;
+        let waiting = shared.gate.waiting() as usize;
         shared.listener.emit_with(|| BulkheadEvent::Rejected {
             name: shared.name.clone(),
             in_flight,
@@ -738,11 +501,13 @@ impl Bulkhead {
     }
 
     #[inline]
-    fn release(&self, source: Source) {
+    pub(crate) fn release(&self, source: Source) {
         let shared = &*self.shared;
         shared.metrics.in_flight.decrement(1.0);
         match source {
-            Source::Own => shared.semaphore.release(),
+            Source::Own => {
+                shared.gate.release(|| 0);
+            }
             Source::Spare => self.release_spare(),
         }
     }
@@ -751,20 +516,8 @@ impl Bulkhead {
     fn release_spare(&self) {
         if let Some(spare) = &self.shared.spare {
             self.shared.borrowed.fetch_sub(1, Ordering::AcqRel);
-            spare.semaphore.release();
+            spare.gate.release(|| 0);
         }
-    }
-}
-
-/// Leaves the queue when an `acquire` future is dropped while waiting.
-struct Abandon<'a> {
-    waiting: Pin<Box<Waiting>>,
-    bulkhead: &'a Bulkhead,
-}
-
-impl Drop for Abandon<'_> {
-    fn drop(&mut self) {
-        self.waiting.as_mut().abandon(self.bulkhead);
     }
 }
 

@@ -5,33 +5,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+use hardy_core::admission::{self, Admission};
 use hardy_core::{Error, Rejection};
-use pin_project::{pin_project, pinned_drop};
+use pin_project::pin_project;
 use tower_service::Service;
 
 use crate::Bulkhead;
-use crate::bulkhead::{Admission, ServicePermit, Source, Waiting};
+use crate::permit::{ServicePermit, Source};
+use crate::wait::Queued;
 use std::sync::Arc;
-
-#[pin_project(project = StateProj)]
-enum State<S, Req, F> {
-    /// Admitted: the inner call runs, holding its slot until it finishes (`None`
-    /// after).
-    Running {
-        #[pin]
-        future: F,
-        permit: Option<ServicePermit>,
-    },
-    /// Waiting for a slot, with the readied service and the request.
-    Waiting {
-        waiting: Pin<Box<Waiting>>,
-        bulkhead: Arc<Bulkhead>,
-        service: S,
-        request: Option<Req>,
-    },
-    /// Refused.
-    Rejected { rejection: Option<Rejection> },
-}
 
 /// The response future of a [`BulkheadService`](crate::BulkheadService): the inner
 /// service's response, or its error type made from [`Rejection::BulkheadFull`].
@@ -41,51 +23,39 @@ enum State<S, Req, F> {
 /// Dropping it while it waits leaves the queue (a slot handed to it meanwhile goes to
 /// the next waiter); while the inner call runs, drops the call and frees the slot. A
 /// finished call frees its slot at once, before the future is dropped.
-#[pin_project(PinnedDrop)]
+#[pin_project]
 #[must_use = "futures do nothing unless polled"]
 pub struct ResponseFuture<S, Req>
 where
     S: Service<Req>,
 {
     #[pin]
-    state: State<S, Req, S::Future>,
+    inner: admission::ResponseFuture<S, Req, Queued<Arc<Bulkhead>>>,
 }
 
 impl<S, Req> ResponseFuture<S, Req>
 where
     S: Service<Req>,
 {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn running(future: S::Future, permit: ServicePermit) -> Self {
         ResponseFuture {
-            state: State::Running {
-                future,
-                permit: Some(permit),
-            },
+            inner: admission::ResponseFuture::running(future, permit),
         }
     }
 
-    pub(crate) fn waiting(
-        waiting: Box<Waiting>,
-        bulkhead: Arc<Bulkhead>,
-        service: S,
-        request: Req,
-    ) -> Self {
+    pub(crate) fn waiting(queued: Queued<Arc<Bulkhead>>, service: S, request: Req) -> Self {
         ResponseFuture {
-            state: State::Waiting {
-                waiting: Box::into_pin(waiting),
-                bulkhead,
-                service,
-                request: Some(request),
-            },
+            inner: admission::ResponseFuture::waiting(queued, service, request),
         }
     }
 
-    pub(crate) fn rejected(rejection: Rejection) -> Self {
+    pub(crate) fn rejected(rejection: Rejection) -> Self
+    where
+        S::Error: From<Rejection>,
+    {
         ResponseFuture {
-            state: State::Rejected {
-                rejection: Some(rejection),
-            },
+            inner: admission::ResponseFuture::rejected(rejection),
         }
     }
 }
@@ -97,66 +67,9 @@ where
 {
     type Output = Result<S::Response, S::Error>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        loop {
-            match this.state.as_mut().project() {
-                StateProj::Running { future, permit } => {
-                    assert!(permit.is_some(), "bulkhead future polled after completion");
-                    let output = ready!(future.poll(cx));
-                    // Free the slot as soon as the call is done, not when the future is
-                    // dropped. Dropped in place: setting the whole state would run the
-                    // drop code of every state, out of line.
-                    *permit = None;
-                    return Poll::Ready(output);
-                }
-                StateProj::Waiting {
-                    waiting,
-                    bulkhead,
-                    service,
-                    request,
-                } => {
-                    let admitted = ready!(waiting.as_mut().poll_admit(bulkhead, cx));
-                    let next = match admitted {
-                        Ok(()) => {
-                            let request = request
-                                .take()
-                                .expect("the request is kept until the call is admitted");
-                            State::Running {
-                                future: service.call(request),
-                                permit: Some(ServicePermit::new(bulkhead.clone(), Source::Own)),
-                            }
-                        }
-                        Err(rejection) => State::Rejected {
-                            rejection: Some(rejection),
-                        },
-                    };
-                    this.state.set(next);
-                }
-                StateProj::Rejected { rejection } => {
-                    let rejection = rejection
-                        .take()
-                        .expect("bulkhead future polled after completion");
-                    return Poll::Ready(Err(rejection.into()));
-                }
-            }
-        }
-    }
-}
-
-#[pinned_drop]
-impl<S, Req> PinnedDrop for ResponseFuture<S, Req>
-where
-    S: Service<Req>,
-{
-    fn drop(self: Pin<&mut Self>) {
-        if let StateProj::Waiting {
-            waiting, bulkhead, ..
-        } = self.project().state.project()
-        {
-            waiting.as_mut().abandon(bulkhead);
-        }
+        self.project().inner.poll(cx)
     }
 }
 
@@ -165,17 +78,7 @@ where
     S: Service<Req>,
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let state = match &self.state {
-            State::Running {
-                permit: Some(_), ..
-            } => "running",
-            State::Running { permit: None, .. } => "done",
-            State::Waiting { .. } => "waiting",
-            State::Rejected { .. } => "rejected",
-        };
-        f.debug_struct("ResponseFuture")
-            .field("state", &state)
-            .finish()
+        self.inner.fmt(f)
     }
 }
 
@@ -185,7 +88,7 @@ enum CallState<'a, F, Fut> {
         operation: Option<F>,
     },
     Waiting {
-        waiting: Pin<Box<Waiting>>,
+        queued: Queued<&'a Bulkhead>,
         operation: Option<F>,
     },
     Running {
@@ -207,7 +110,7 @@ enum CallState<'a, F, Fut> {
 ///
 /// Dropping it while it waits leaves the queue; while the operation runs, drops it and
 /// frees the slot.
-#[pin_project(PinnedDrop)]
+#[pin_project]
 #[must_use = "futures do nothing unless polled"]
 pub struct CallFuture<'a, F, Fut> {
     bulkhead: &'a Bulkhead,
@@ -242,13 +145,13 @@ where
                     let operation = operation
                         .take()
                         .expect("bulkhead call polled after completion");
-                    let next = match bulkhead.admit() {
+                    let next = match Bulkhead::admit(bulkhead) {
                         Admission::Now(source) => CallState::Running {
                             future: operation(),
                             permit: ServicePermit::new(bulkhead, source),
                         },
-                        Admission::Wait(waiting) => CallState::Waiting {
-                            waiting: Box::into_pin(waiting),
+                        Admission::Later(queued) => CallState::Waiting {
+                            queued,
                             operation: Some(operation),
                         },
                         Admission::Refused(rejection) => {
@@ -258,23 +161,21 @@ where
                     };
                     this.state.set(next);
                 }
-                CallProj::Waiting { waiting, operation } => {
-                    match ready!(waiting.as_mut().poll_admit(bulkhead, cx)) {
-                        Ok(()) => {
-                            let operation = operation
-                                .take()
-                                .expect("the operation is kept until the call is admitted");
-                            this.state.set(CallState::Running {
-                                future: operation(),
-                                permit: ServicePermit::new(bulkhead, Source::Own),
-                            });
-                        }
-                        Err(rejection) => {
-                            this.state.set(CallState::Done);
-                            return Poll::Ready(Err(Error::Rejected(rejection)));
-                        }
+                CallProj::Waiting { queued, operation } => match ready!(queued.poll_slot(cx)) {
+                    Ok(()) => {
+                        let operation = operation
+                            .take()
+                            .expect("the operation is kept until the call is admitted");
+                        this.state.set(CallState::Running {
+                            future: operation(),
+                            permit: ServicePermit::new(bulkhead, Source::Own),
+                        });
                     }
-                }
+                    Err(rejection) => {
+                        this.state.set(CallState::Done);
+                        return Poll::Ready(Err(Error::Rejected(rejection)));
+                    }
+                },
                 CallProj::Running { future, .. } => {
                     let result = ready!(future.poll(cx));
                     // Free the slot as soon as the operation is done.
@@ -283,16 +184,6 @@ where
                 }
                 CallProj::Done => panic!("bulkhead call polled after completion"),
             }
-        }
-    }
-}
-
-#[pinned_drop]
-impl<F, Fut> PinnedDrop for CallFuture<'_, F, Fut> {
-    fn drop(self: Pin<&mut Self>) {
-        let this = self.project();
-        if let CallProj::Waiting { waiting, .. } = this.state.project() {
-            waiting.as_mut().abandon(this.bulkhead);
         }
     }
 }

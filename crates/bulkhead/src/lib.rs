@@ -72,15 +72,17 @@ mod bulkhead;
 mod config;
 mod event;
 pub mod future;
+#[doc(hidden)]
+pub mod hooks;
 mod layer;
 mod partition;
+mod permit;
 mod service;
-mod state;
 mod sync;
+mod wait;
 
 pub use bulkhead::{
-    Admit, Bulkhead, BulkheadPermit, BulkheadStats, METRIC_CALLS, METRIC_IN_FLIGHT, METRIC_WAIT,
-    METRIC_WAITING, Queued, Ticket,
+    Bulkhead, BulkheadStats, METRIC_CALLS, METRIC_IN_FLIGHT, METRIC_WAIT, METRIC_WAITING,
 };
 pub use config::{
     BulkheadBuilder, BulkheadConfig, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_WAIT, DEFAULT_MAX_WAITING,
@@ -89,4 +91,5 @@ pub use config::{
 pub use event::BulkheadEvent;
 pub use layer::BulkheadLayer;
 pub use partition::Partitions;
+pub use permit::BulkheadPermit;
 pub use service::BulkheadService;

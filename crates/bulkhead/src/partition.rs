@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use hardy_core::{ConfigError, Listener, Name};
 
 use crate::bulkhead::Spare;
-use crate::state::Semaphore;
 use crate::sync::Arc;
 use crate::{Bulkhead, BulkheadEvent, BulkheadStats, PartitionsBuilder, PartitionsConfig};
+use hardy_core::admission::Gate;
 
 /// Bulkheads for the named partitions of one system — sensors, actuators, analytics —
 /// so that one kind of work cannot take the slots of another, plus optional spare
@@ -72,7 +72,7 @@ impl Partitions {
     ) -> Self {
         let spare = (config.spare > 0).then(|| {
             Arc::new(Spare {
-                semaphore: Semaphore::new(config.spare),
+                gate: Gate::new([config.spare], None),
                 size: config.spare,
             })
         });
@@ -127,9 +127,9 @@ impl Partitions {
     /// Spare slots in use now, out of [`spare_capacity`](Self::spare_capacity).
     #[must_use]
     pub fn spare_in_use(&self) -> usize {
-        self.spare.as_ref().map_or(0, |spare| {
-            usize::try_from(i64::from(spare.size) - spare.semaphore.available()).unwrap_or(0)
-        })
+        self.spare
+            .as_ref()
+            .map_or(0, |spare| spare.gate.in_flight() as usize)
     }
 
     /// Spare slots shared by the partitions.

@@ -6,8 +6,9 @@ use hardy_core::{LocalArc, Rejection};
 use tower_service::Service;
 
 use crate::Bulkhead;
-use crate::bulkhead::{Admission, ServicePermit};
 use crate::future::ResponseFuture;
+use crate::permit::ServicePermit;
+use hardy_core::admission::Admission;
 use std::sync::Arc;
 
 /// A tower service whose calls are admitted by a [`Bulkhead`]; made by a
@@ -85,16 +86,34 @@ where
     #[inline(always)]
     fn call(&mut self, request: Req) -> Self::Future {
         let bulkhead = self.bulkhead.get();
-        match bulkhead.admit() {
-            Admission::Now(source) => ResponseFuture::running(
+        match bulkhead.try_admit() {
+            Some(source) => ResponseFuture::running(
                 self.inner.call(request),
                 ServicePermit::new(Arc::clone(bulkhead), source),
             ),
-            Admission::Wait(waiting) => {
-                let bulkhead = Arc::clone(bulkhead);
+            None => self.call_slow(request),
+        }
+    }
+}
+
+impl<S> BulkheadService<S> {
+    /// A call that found no free slot: it queues or is refused.
+    #[cold]
+    #[inline(never)]
+    fn call_slow<Req>(&mut self, request: Req) -> ResponseFuture<S, Req>
+    where
+        S: Service<Req> + Clone,
+        S::Error: From<Rejection>,
+    {
+        match Bulkhead::admit_slow(Arc::clone(self.bulkhead.get())) {
+            Admission::Now(source) => ResponseFuture::running(
+                self.inner.call(request),
+                ServicePermit::new(Arc::clone(self.bulkhead.get()), source),
+            ),
+            Admission::Later(queued) => {
                 let clone = self.inner.clone();
                 let service = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::waiting(waiting, bulkhead, service, request)
+                ResponseFuture::waiting(queued, service, request)
             }
             Admission::Refused(rejection) => ResponseFuture::rejected(rejection),
         }

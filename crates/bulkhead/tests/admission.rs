@@ -191,21 +191,22 @@ async fn the_tower_layer_waits_then_calls_the_inner_service() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn tickets_take_queue_for_and_free_slots_with_the_bulkhead_handed_back() {
-    use hardy_bulkhead::{Admit, Ticket};
+async fn pipeline_hooks_take_queue_for_and_free_slots() {
+    use hardy_bulkhead::hooks;
+    use hardy_core::admission::{Admission, Wait};
 
     let bulkhead = bulkhead(1, 1, Duration::from_secs(1));
-    let Admit::Now(first) = Ticket::admit(&bulkhead) else {
+    let Admission::Now(first) = hooks::admit(&bulkhead) else {
         panic!("a free slot is taken now");
     };
     assert!(!first.is_borrowed());
-    let Admit::Wait(mut queued) = Ticket::admit(&bulkhead) else {
+    let Admission::Later(mut queued) = hooks::admit(&bulkhead) else {
         panic!("the second call queues");
     };
     assert!(
         matches!(
-            Ticket::admit(&bulkhead),
-            Admit::Refused(Rejection::BulkheadFull { .. })
+            hooks::admit(&bulkhead),
+            Admission::Refused(Rejection::BulkheadFull { .. })
         ),
         "the queue holds one"
     );
@@ -214,7 +215,7 @@ async fn tickets_take_queue_for_and_free_slots_with_the_bulkhead_handed_back() {
         (1, 1)
     );
 
-    let mut waiting = task::spawn(std::future::poll_fn(|cx| queued.poll_admit(&bulkhead, cx)));
+    let mut waiting = task::spawn(std::future::poll_fn(|cx| queued.poll_admit(cx)));
     assert_pending!(waiting.poll());
     first.release(&bulkhead);
     assert!(waiting.is_woken(), "the freed slot goes to the waiter");
@@ -228,20 +229,19 @@ async fn tickets_take_queue_for_and_free_slots_with_the_bulkhead_handed_back() {
     assert_eq!(bulkhead.stats().in_flight, 0);
 
     // A place given up leaves the queue; one that waits too long is refused.
-    let Admit::Now(held) = Ticket::admit(&bulkhead) else {
+    let Admission::Now(held) = hooks::admit(&bulkhead) else {
         panic!("free again");
     };
-    let Admit::Wait(mut abandoned) = Ticket::admit(&bulkhead) else {
+    let Admission::Later(abandoned) = hooks::admit(&bulkhead) else {
         panic!("queues behind the held slot");
     };
-    abandoned.abandon(&bulkhead);
+    assert_eq!(bulkhead.stats().waiting, 1);
+    drop(abandoned);
     assert_eq!(bulkhead.stats().waiting, 0);
-    let Admit::Wait(mut expiring) = Ticket::admit(&bulkhead) else {
+    let Admission::Later(mut expiring) = hooks::admit(&bulkhead) else {
         panic!("the abandoned place is free");
     };
-    let mut expiry = task::spawn(std::future::poll_fn(|cx| {
-        expiring.poll_admit(&bulkhead, cx)
-    }));
+    let mut expiry = task::spawn(std::future::poll_fn(|cx| expiring.poll_admit(cx)));
     assert_pending!(expiry.poll());
     tokio::time::advance(Duration::from_secs(1)).await;
     assert!(matches!(

@@ -54,6 +54,8 @@
 //! | --- | --- | --- |
 //! | `serde` | no | `Serialize`/`Deserialize` for [`Name`], and the [`duration`] module for human-readable durations (`"30s"`) in configs |
 
+#[doc(hidden)]
+pub mod admission;
 mod classify;
 mod config;
 #[cfg(feature = "serde")]

@@ -18,9 +18,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use hardy_breaker::{CircuitBreaker, Ticket as BreakerTicket};
-use hardy_bulkhead::{Admit, Bulkhead, Queued, Ticket as BulkheadTicket};
+use hardy_bulkhead::Bulkhead;
+use hardy_bulkhead::hooks::{self as bulkhead_hooks, Queued, Slot as BulkheadTicket};
+use hardy_core::admission::{Admission, Wait};
 use hardy_core::{Classify, DefaultClassifier, LocalArc, Outcome, Rejection, Spared};
-use hardy_rate_limit::{Limit, RateLimiter, Turn, TurnWait};
+use hardy_rate_limit::hooks::Turn;
+use hardy_rate_limit::{Limit, RateLimiter};
 use hardy_retry::{CloneRequest, Cloned, Next, Retry, Tries};
 use hardy_timeout::future::Countdown;
 use hardy_timeout::{ExtractDeadline, NoDeadline, Timeout};
@@ -410,7 +413,7 @@ where
         let mut slot = None;
         let mut countdown = Countdown::new(None);
         let state = match admit(pipeline, &request, &mut breaker, &mut slot) {
-            Gate::Open => run(
+            Decision::Open => run(
                 pipeline,
                 &self.deadline,
                 &mut countdown,
@@ -435,11 +438,11 @@ where
 }
 
 /// What the breaker, the rate limit and the bulkhead decided for an attempt.
-enum Gate {
+enum Decision {
     /// Admitted by all: call the service now.
     Open,
     /// The rate limit's turn is to be waited for (then the bulkhead decides).
-    Turn(TurnWait),
+    Turn(Turn),
     /// A place in the bulkhead's queue.
     Queued(Queued),
     /// Refused by one of them.
@@ -454,20 +457,20 @@ fn admit<Req>(
     request: &Req,
     breaker: &mut Option<BreakerTicket>,
     slot: &mut Option<BulkheadTicket>,
-) -> Gate {
+) -> Decision {
     if let Some(handle) = &pipeline.breaker {
         match BreakerTicket::admit(handle) {
             Ok(ticket) => *breaker = Some(ticket),
-            Err(rejection) => return Gate::Refused(rejection),
+            Err(rejection) => return Decision::Refused(rejection),
         }
     }
     if let Some(limiter) = &pipeline.rate_limit
         && let Err(later) = Limit::<Req>::admit_request(limiter, request)
     {
-        match Limit::<Req>::admit_later(limiter, later).into_turn() {
-            Turn::Now => {}
-            Turn::Wait(wait) => return Gate::Turn(wait),
-            Turn::Refused(rejection) => return Gate::Refused(rejection),
+        match Limit::<Req>::admit_later(limiter, later) {
+            Admission::Now(()) => {}
+            Admission::Later(turn) => return Decision::Turn(turn),
+            Admission::Refused(rejection) => return Decision::Refused(rejection),
         }
     }
     admit_bulkhead(pipeline, slot)
@@ -475,15 +478,15 @@ fn admit<Req>(
 
 /// The bulkhead's part of [`admit`], also made after a rate limit's wait.
 #[inline(always)]
-fn admit_bulkhead(pipeline: &Pipeline, slot: &mut Option<BulkheadTicket>) -> Gate {
+fn admit_bulkhead(pipeline: &Pipeline, slot: &mut Option<BulkheadTicket>) -> Decision {
     if let Some(bulkhead) = &pipeline.bulkhead {
-        match BulkheadTicket::admit(bulkhead) {
-            Admit::Now(ticket) => *slot = Some(ticket),
-            Admit::Wait(queued) => return Gate::Queued(queued),
-            Admit::Refused(rejection) => return Gate::Refused(rejection),
+        match bulkhead_hooks::admit(bulkhead) {
+            Admission::Now(ticket) => *slot = Some(ticket),
+            Admission::Later(queued) => return Decision::Queued(queued),
+            Admission::Refused(rejection) => return Decision::Refused(rejection),
         }
     }
-    Gate::Open
+    Decision::Open
 }
 
 /// Calls the service for an admitted attempt, its countdown set for the caller's
@@ -524,7 +527,7 @@ where
 /// do.
 #[cold]
 #[inline(never)]
-fn wait_or_refuse<S, Req>(gate: Gate, service: &mut S, request: Req) -> State<S, Req>
+fn wait_or_refuse<S, Req>(gate: Decision, service: &mut S, request: Req) -> State<S, Req>
 where
     S: Service<Req> + Clone,
     S::Error: From<Rejection>,
@@ -534,13 +537,13 @@ where
         Some(Box::new((std::mem::replace(service, clone), request)))
     };
     match gate {
-        Gate::Open => unreachable!("an open gate is called at once"),
-        Gate::Turn(wait) => State::Turn { wait, call: take() },
-        Gate::Queued(queued) => State::Queued {
+        Decision::Open => unreachable!("an open gate is called at once"),
+        Decision::Turn(wait) => State::Turn { wait, call: take() },
+        Decision::Queued(queued) => State::Queued {
             queued,
             call: take(),
         },
-        Gate::Refused(rejection) => State::Rejected {
+        Decision::Refused(rejection) => State::Rejected {
             error: Some(S::Error::from(rejection)),
         },
     }
@@ -555,7 +558,7 @@ enum State<S: Service<Req>, Req> {
     },
     /// Waiting for the rate limit's turn, with the readied service and the request.
     Turn {
-        wait: TurnWait,
+        wait: Turn,
         call: Option<Box<(S, Req)>>,
     },
     /// Waiting for a bulkhead slot, with the readied service and the request.
@@ -760,7 +763,7 @@ where
                     ready!(Pin::new(wait).poll(cx));
                     let call = call.take().expect("the call is kept until its turn");
                     let next = match admit_bulkhead(this.shared.handle(), this.slot) {
-                        Gate::Open => {
+                        Decision::Open => {
                             let (mut service, request) = *call;
                             let pipeline = this.shared.handle();
                             run(
@@ -771,47 +774,39 @@ where
                                 request,
                             )
                         }
-                        Gate::Queued(queued) => State::Queued {
+                        Decision::Queued(queued) => State::Queued {
                             queued,
                             call: Some(call),
                         },
-                        Gate::Refused(rejection) => State::Rejected {
+                        Decision::Refused(rejection) => State::Rejected {
                             error: Some(S::Error::from(rejection)),
                         },
-                        Gate::Turn(_) => unreachable!("the bulkhead gives no turns"),
+                        Decision::Turn(_) => unreachable!("the bulkhead gives no turns"),
                     };
                     this.state.set(next);
                     continue;
                 }
-                StateProj::Queued { queued, call } => {
-                    let bulkhead = this
-                        .shared
-                        .handle()
-                        .bulkhead
-                        .as_ref()
-                        .expect("only a pipeline with a bulkhead queues");
-                    match ready!(queued.poll_admit(bulkhead, cx)) {
-                        Ok(slot) => {
-                            *this.slot = Some(slot);
-                            let (mut service, request) =
-                                *call.take().expect("the call is kept until it is admitted");
-                            let pipeline = this.shared.handle();
-                            let next = run(
-                                pipeline,
-                                this.deadline,
-                                this.countdown,
-                                &mut service,
-                                request,
-                            );
-                            this.state.set(next);
-                            continue;
-                        }
-                        Err(rejection) => {
-                            this.state.set(State::Done);
-                            Err(S::Error::from(rejection))
-                        }
+                StateProj::Queued { queued, call } => match ready!(queued.poll_admit(cx)) {
+                    Ok(slot) => {
+                        *this.slot = Some(slot);
+                        let (mut service, request) =
+                            *call.take().expect("the call is kept until it is admitted");
+                        let pipeline = this.shared.handle();
+                        let next = run(
+                            pipeline,
+                            this.deadline,
+                            this.countdown,
+                            &mut service,
+                            request,
+                        );
+                        this.state.set(next);
+                        continue;
                     }
-                }
+                    Err(rejection) => {
+                        this.state.set(State::Done);
+                        Err(S::Error::from(rejection))
+                    }
+                },
                 StateProj::Rejected { error } => Err(error
                     .take()
                     .expect("pipeline future polled after completion")),
@@ -845,7 +840,7 @@ where
                     *this.copy = this.policy.clone_request(&request);
                     let pipeline = this.shared.handle();
                     let next = match admit(pipeline, &request, this.breaker, this.slot) {
-                        Gate::Open => run(
+                        Decision::Open => run(
                             pipeline,
                             this.deadline,
                             this.countdown,
@@ -895,11 +890,7 @@ impl<S: Service<Req>, Req, C, P, X> PinnedDrop for ResponseFuture<S, Req, C, P, 
 fn release<S: Service<Req>, Req, C, P, X>(future: Pin<&mut ResponseFuture<S, Req, C, P, X>>) {
     let mut this = future.project();
     let pipeline = this.shared.handle();
-    if let (StateProj::Queued { queued, .. }, Some(bulkhead)) =
-        (this.state.as_mut().project(), &pipeline.bulkhead)
-    {
-        queued.abandon(bulkhead);
-    }
+    // A queued attempt leaves the queue as its place is dropped.
     this.state.set(State::Done);
     if let (Some(slot), Some(bulkhead)) = (this.slot.take(), &pipeline.bulkhead) {
         slot.release(bulkhead);

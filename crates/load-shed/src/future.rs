@@ -4,87 +4,16 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
-use hardy_core::{Classify, Error, Rejection, ShedReason};
+use hardy_core::admission::{self, Admission};
+use hardy_core::{Classify, Error, Rejection};
 use pin_project::pin_project;
-use tokio::time::Sleep;
 use tower_service::Service;
 
-use crate::shedder::{Admission, CallPermit, Shared};
-use crate::state::Waiter;
-use crate::sync::Arc;
-use crate::{CallInfo, LoadShedPermit, LoadShedder};
-
-/// A call waiting in the queue for a slot, until its deadline.
-pub(crate) struct Waiting {
-    shared: Arc<Shared>,
-    waiter: Arc<Waiter>,
-    deadline: Pin<Box<Sleep>>,
-    level: u8,
-    client: u64,
-    done: bool,
-}
-
-impl Waiting {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        waiter: Arc<Waiter>,
-        wait: Duration,
-        level: u8,
-        client: u64,
-    ) -> Self {
-        Waiting {
-            shared,
-            waiter,
-            deadline: Box::pin(tokio::time::sleep(wait)),
-            level,
-            client,
-            done: false,
-        }
-    }
-
-    /// Ready with a permit once granted a slot, or with [`ShedReason::QueueDelay`] once
-    /// the deadline passes.
-    pub(crate) fn poll_admit(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<LoadShedPermit, Rejection>> {
-        if self.done {
-            panic!("load shedder wait polled after completion");
-        }
-        if self.waiter.poll_granted(cx).is_ready() {
-            return Poll::Ready(Ok(self.granted()));
-        }
-        ready!(self.deadline.as_mut().poll(cx));
-        let now = self.shared.now();
-        if self.shared.gate.cancel(&self.waiter, now) {
-            return Poll::Ready(Ok(self.granted()));
-        }
-        self.done = true;
-        self.shared.leave(self.client);
-        Poll::Ready(Err(self.shared.shed(ShedReason::QueueDelay, self.level)))
-    }
-
-    fn granted(&mut self) -> LoadShedPermit {
-        self.done = true;
-        LoadShedPermit::new(Arc::clone(&self.shared), self.client)
-    }
-}
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        let now = self.shared.now();
-        if self.shared.gate.cancel(&self.waiter, now) {
-            // Granted as it was dropped: the slot goes to the next waiter.
-            self.shared.gate.release(|| now);
-        }
-        self.shared.leave(self.client);
-    }
-}
+use crate::permit::{CallPermit, LoadShedPermit, Measured};
+use crate::shedder::ShedAdmission;
+use crate::wait::{ServiceWait, Waiting};
+use crate::{CallInfo, LoadShedder};
 
 /// The future of [`LoadShedder::acquire`]: a permit, or [`Rejection::Shed`].
 ///
@@ -94,11 +23,11 @@ impl Drop for Waiting {
 /// the next waiter).
 #[must_use = "futures do nothing unless polled"]
 pub struct AcquireFuture {
-    admission: Option<Admission>,
+    admission: Option<ShedAdmission>,
 }
 
 impl AcquireFuture {
-    pub(crate) fn new(admission: Admission) -> Self {
+    pub(crate) fn new(admission: ShedAdmission) -> Self {
         AcquireFuture {
             admission: Some(admission),
         }
@@ -109,15 +38,15 @@ impl Future for AcquireFuture {
     type Output = Result<LoadShedPermit, Rejection>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Some(Admission::Wait(waiting)) = &mut self.admission {
+        if let Some(Admission::Later(waiting)) = &mut self.admission {
             let result = ready!(waiting.poll_admit(cx));
             self.admission = None;
             return Poll::Ready(result);
         }
         match self.admission.take() {
             Some(Admission::Now(permit)) => Poll::Ready(Ok(permit)),
-            Some(Admission::Shed(rejection)) => Poll::Ready(Err(rejection)),
-            Some(Admission::Wait(_)) | None => {
+            Some(Admission::Refused(rejection)) => Poll::Ready(Err(rejection)),
+            Some(Admission::Later(_)) | None => {
                 panic!("load shedder acquire polled after completion")
             }
         }
@@ -128,37 +57,14 @@ impl std::fmt::Debug for AcquireFuture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.admission {
             Some(Admission::Now(_)) => "admitted",
-            Some(Admission::Wait(_)) => "waiting",
-            Some(Admission::Shed(_)) => "shed",
+            Some(Admission::Later(_)) => "waiting",
+            Some(Admission::Refused(_)) => "shed",
             None => "done",
         };
         f.debug_struct("AcquireFuture")
             .field("state", &state)
             .finish()
     }
-}
-
-#[pin_project(project = StateProj)]
-enum State<S, Req, F, C, E> {
-    /// Admitted: the inner call runs, holding its slot.
-    Running {
-        #[pin]
-        future: F,
-        permit: CallPermit,
-        classifier: C,
-    },
-    /// Waiting for a slot, with the service's reference to the shedder, the readied
-    /// service and the request.
-    Waiting {
-        waiting: Box<Waiting>,
-        shedder: std::sync::Arc<LoadShedder>,
-        service: S,
-        request: Option<Req>,
-        classifier: Option<C>,
-    },
-    /// Shed: the rejection, already made the service's error (so the state holds no
-    /// large enum of its own).
-    Shed { error: Option<E> },
 }
 
 /// The response future of a [`LoadShedService`](crate::LoadShedService): the inner
@@ -176,7 +82,7 @@ where
     S: Service<Req>,
 {
     #[pin]
-    state: State<S, Req, S::Future, C, S::Error>,
+    inner: admission::ResponseFuture<S, Req, ServiceWait<C>>,
 }
 
 impl<S, Req, C> ResponseFuture<S, Req, C>
@@ -186,11 +92,7 @@ where
     #[inline(always)]
     pub(crate) fn running(future: S::Future, permit: CallPermit, classifier: C) -> Self {
         ResponseFuture {
-            state: State::Running {
-                future,
-                permit,
-                classifier,
-            },
+            inner: admission::ResponseFuture::running(future, Measured { permit, classifier }),
         }
     }
 
@@ -201,14 +103,13 @@ where
         request: Req,
         classifier: C,
     ) -> Self {
+        let wait = ServiceWait {
+            waiting,
+            shedder,
+            classifier: Some(classifier),
+        };
         ResponseFuture {
-            state: State::Waiting {
-                waiting,
-                shedder,
-                service,
-                request: Some(request),
-                classifier: Some(classifier),
-            },
+            inner: admission::ResponseFuture::waiting(wait, service, request),
         }
     }
 
@@ -217,9 +118,7 @@ where
         S::Error: From<Rejection>,
     {
         ResponseFuture {
-            state: State::Shed {
-                error: Some(rejection.into()),
-            },
+            inner: admission::ResponseFuture::rejected(rejection),
         }
     }
 }
@@ -232,77 +131,19 @@ where
 {
     type Output = Result<S::Response, S::Error>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        loop {
-            match this.state.as_mut().project() {
-                StateProj::Running {
-                    future,
-                    permit,
-                    classifier,
-                } => {
-                    assert!(
-                        !permit.is_spent(),
-                        "load shedder future polled after completion"
-                    );
-                    let output = ready!(future.poll(cx));
-                    // Frees the slot as soon as the call is done, not when the future is
-                    // dropped. The state stays: setting it would run the drop code of
-                    // every state, out of line.
-                    permit.complete(classifier, &output);
-                    return Poll::Ready(output);
-                }
-                StateProj::Waiting {
-                    waiting,
-                    shedder,
-                    service,
-                    request,
-                    classifier,
-                } => {
-                    let next = match ready!(waiting.poll_admit(cx)) {
-                        Ok(permit) => State::Running {
-                            future: service.call(
-                                request
-                                    .take()
-                                    .expect("the request is kept until the call is admitted"),
-                            ),
-                            permit: permit.into_call(std::sync::Arc::clone(shedder)),
-                            classifier: classifier
-                                .take()
-                                .expect("the classifier is kept until the call is admitted"),
-                        },
-                        Err(rejection) => State::Shed {
-                            error: Some(rejection.into()),
-                        },
-                    };
-                    this.state.set(next);
-                }
-                StateProj::Shed { error } => {
-                    let error = error
-                        .take()
-                        .expect("load shedder future polled after completion");
-                    return Poll::Ready(Err(error));
-                }
-            }
-        }
+        self.project().inner.poll(cx)
     }
 }
 
 impl<S, Req, C> std::fmt::Debug for ResponseFuture<S, Req, C>
 where
     S: Service<Req>,
+    C: Classify<S::Response, S::Error>,
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let state = match &self.state {
-            State::Running { permit, .. } if permit.is_spent() => "done",
-            State::Running { .. } => "running",
-            State::Waiting { .. } => "waiting",
-            State::Shed { .. } => "shed",
-        };
-        f.debug_struct("ResponseFuture")
-            .field("state", &state)
-            .finish()
+        self.inner.fmt(f)
     }
 }
 
@@ -400,12 +241,12 @@ where
                                 permit: permit.into_call(shedder),
                                 classifier,
                             },
-                            Admission::Wait(waiting) => CallState::Waiting {
+                            Admission::Later(waiting) => CallState::Waiting {
                                 waiting,
                                 operation: Some(operation),
                                 classifier: Some(classifier),
                             },
-                            Admission::Shed(rejection) => {
+                            Admission::Refused(rejection) => {
                                 this.state.set(CallState::Done);
                                 return Poll::Ready(Err(Error::Rejected(rejection)));
                             }

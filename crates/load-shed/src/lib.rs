@@ -79,6 +79,7 @@ mod extract;
 pub mod future;
 mod layer;
 mod limit;
+mod permit;
 mod rng;
 mod sampler;
 mod service;
@@ -86,6 +87,7 @@ mod shedder;
 mod stages;
 mod state;
 mod sync;
+mod wait;
 
 pub use config::{
     AimdConfig, DEFAULT_WINDOW, FairnessConfig, FixedConfig, GradientConfig, LimitConfig,
@@ -95,8 +97,9 @@ pub use config::{
 pub use event::LoadShedEvent;
 pub use extract::{CallInfo, ClientOf, NoClient, Priority, PriorityOf, SamePriority};
 pub use layer::LoadShedLayer;
+pub use permit::LoadShedPermit;
 pub use service::LoadShedService;
 pub use shedder::{
-    LoadShedPermit, LoadShedStats, LoadShedder, METRIC_CALLS, METRIC_IN_FLIGHT, METRIC_LIMIT,
-    METRIC_MIN_RTT, METRIC_RTT, METRIC_SHED, ShedCounts,
+    LoadShedStats, LoadShedder, METRIC_CALLS, METRIC_IN_FLIGHT, METRIC_LIMIT, METRIC_MIN_RTT,
+    METRIC_RTT, METRIC_SHED, ShedCounts,
 };

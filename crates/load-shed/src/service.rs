@@ -9,7 +9,9 @@ use tower_service::Service;
 use crate::LoadShedder;
 use crate::extract::{CallInfo, ClientOf, Priority, PriorityOf};
 use crate::future::ResponseFuture;
-use crate::shedder::{Admission, CallPermit};
+use hardy_core::admission::Admission;
+
+use crate::permit::CallPermit;
 
 /// A tower service whose calls are admitted or shed by a [`LoadShedder`]; made by a
 /// [`LoadShedLayer`](crate::LoadShedLayer).
@@ -125,13 +127,13 @@ impl<S, P, K, C> LoadShedService<S, P, K, C> {
                 permit.into_call(std::sync::Arc::clone(shedder)),
                 self.classifier.clone(),
             ),
-            Admission::Wait(waiting) => {
+            Admission::Later(waiting) => {
                 let shedder = std::sync::Arc::clone(shedder);
                 let clone = self.inner.clone();
                 let service = std::mem::replace(&mut self.inner, clone);
                 ResponseFuture::waiting(waiting, shedder, service, request, self.classifier.clone())
             }
-            Admission::Shed(rejection) => ResponseFuture::shed(rejection),
+            Admission::Refused(rejection) => ResponseFuture::shed(rejection),
         }
     }
 }

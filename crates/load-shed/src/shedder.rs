@@ -1,24 +1,25 @@
-//! The [`LoadShedder`] handle: admission, permits, direct calls, run-time settings.
+//! The [`LoadShedder`] handle: admission, direct calls, run-time settings.
 
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
+use hardy_core::admission::{Admission, Gate};
 use hardy_core::{
-    Classify, ConfigError, DefaultClassifier, Listener, Name, Outcome, Rejection, ShedReason,
-    Validate,
+    Classify, ConfigError, DefaultClassifier, Listener, Name, Rejection, ShedReason, Validate,
 };
-use metrics::{Counter, Gauge, Histogram};
 use tokio::time::Instant;
 
 use crate::config::{COMPONENT, MAX_LIMIT};
-use crate::extract::{CallInfo, Priority};
-use crate::future::{AcquireFuture, CallFuture, Waiting};
-use crate::limit::{Algorithm, Step, nanos};
-use crate::sampler::{Closed, Sampler};
+use crate::extract::CallInfo;
+use crate::future::{AcquireFuture, CallFuture};
+use crate::limit::{Algorithm, nanos};
+use crate::permit::LoadShedPermit;
+use crate::sampler::Sampler;
 use crate::stages::{Fair, Throttle};
-use crate::state::{Enqueued, Gate, QueueLimits};
+use crate::state::{Metrics, QueueLimits, Queued, Shared, reason_index, thresholds};
 use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
+use crate::wait::Waiting;
 use crate::{LoadShedBuilder, LoadShedConfig, LoadShedEvent, LoadShedLayer};
 
 /// `hardy_load_shed_calls_total{name, outcome}`: calls by outcome, `admitted` or `shed`.
@@ -34,21 +35,6 @@ pub const METRIC_IN_FLIGHT: &str = "hardy_load_shed_in_flight";
 pub const METRIC_RTT: &str = "hardy_load_shed_rtt_seconds";
 /// `hardy_load_shed_min_rtt_seconds{name}`: the minimum latency measured (gradient).
 pub const METRIC_MIN_RTT: &str = "hardy_load_shed_min_rtt_seconds";
-
-const REASONS: [ShedReason; 5] = [
-    ShedReason::Overload,
-    ShedReason::Priority,
-    ShedReason::Fairness,
-    ShedReason::QueueDelay,
-    ShedReason::Probabilistic,
-];
-
-fn reason_index(reason: ShedReason) -> usize {
-    REASONS
-        .iter()
-        .position(|known| *known == reason)
-        .unwrap_or(0)
-}
 
 /// Keeps a service fast under overload by shedding the calls it cannot serve in time.
 ///
@@ -95,82 +81,6 @@ fn reason_index(reason: ShedReason) -> usize {
 #[derive(Clone)]
 pub struct LoadShedder {
     pub(crate) shared: Arc<Shared>,
-}
-
-pub(crate) struct Shared {
-    name: Name,
-    pub(crate) gate: Gate,
-    epoch: Instant,
-    bounds: (u32, u32),
-    sampler: Option<Sampler>,
-    fair: Option<Fair>,
-    throttle: Option<Throttle>,
-    /// Whether a probabilistic stage is on (`shed_rate` above zero, or throttling).
-    probabilistic: AtomicBool,
-    shed_rate: AtomicU64,
-    rng: crate::rng::Rng,
-    shed: [AtomicU64; REASONS.len()],
-    listener: Listener<LoadShedEvent>,
-    metrics: Metrics,
-}
-
-struct Metrics {
-    admitted: Counter,
-    shed_total: Counter,
-    shed: Vec<[Counter; REASONS.len()]>,
-    limit: Gauge,
-    in_flight: Gauge,
-    rtt: Histogram,
-    min_rtt: Gauge,
-}
-
-impl Metrics {
-    fn register(name: &Name, levels: u8) -> Self {
-        metrics::describe_counter!(
-            METRIC_CALLS,
-            metrics::Unit::Count,
-            "Calls through a load shedder, by outcome"
-        );
-        metrics::describe_counter!(
-            METRIC_SHED,
-            metrics::Unit::Count,
-            "Calls shed, by reason and priority"
-        );
-        metrics::describe_gauge!(METRIC_LIMIT, "A load shedder's concurrency limit");
-        metrics::describe_gauge!(METRIC_IN_FLIGHT, "Calls running through a load shedder");
-        metrics::describe_histogram!(
-            METRIC_RTT,
-            metrics::Unit::Seconds,
-            "Mean latency of each window of calls through a load shedder"
-        );
-        metrics::describe_gauge!(
-            METRIC_MIN_RTT,
-            metrics::Unit::Seconds,
-            "Minimum latency measured by a gradient load shedder"
-        );
-        let label = name.to_string();
-        let shed = (0..levels)
-            .map(|level| {
-                REASONS.map(|reason| {
-                    metrics::counter!(
-                        METRIC_SHED,
-                        "name" => label.clone(),
-                        "reason" => reason.as_str(),
-                        "priority" => level.to_string(),
-                    )
-                })
-            })
-            .collect();
-        Metrics {
-            shed_total: metrics::counter!(METRIC_CALLS, "name" => label.clone(), "outcome" => "shed"),
-            admitted: metrics::counter!(METRIC_CALLS, "name" => label.clone(), "outcome" => "admitted"),
-            shed,
-            limit: metrics::gauge!(METRIC_LIMIT, "name" => label.clone()),
-            in_flight: metrics::gauge!(METRIC_IN_FLIGHT, "name" => label.clone()),
-            rtt: metrics::histogram!(METRIC_RTT, "name" => label.clone()),
-            min_rtt: metrics::gauge!(METRIC_MIN_RTT, "name" => label),
-        }
-    }
 }
 
 /// Shed calls so far, by reason.
@@ -238,12 +148,8 @@ pub struct LoadShedStats {
     pub throttle_probability: f64,
 }
 
-/// What [`LoadShedder::admit`] decided.
-pub(crate) enum Admission {
-    Now(LoadShedPermit),
-    Wait(Box<Waiting>),
-    Shed(Rejection),
-}
+/// What [`LoadShedder::admit`] decided: a permit now, a wait in the queue, or shed.
+pub(crate) type ShedAdmission = Admission<LoadShedPermit, Box<Waiting>>;
 
 impl LoadShedder {
     /// Starts building a shedder named `name`.
@@ -290,7 +196,12 @@ impl LoadShedder {
         metrics.limit.set(f64::from(limit));
         LoadShedder {
             shared: Arc::new(Shared {
-                gate: Gate::new(limit, config.reserve, config.priorities, queue),
+                gate: Gate::new(
+                    thresholds(limit, config.reserve, config.priorities),
+                    queue.map(|limits| limits.interval),
+                ),
+                reserve: config.reserve,
+                queue,
                 epoch,
                 bounds: config.limit.bounds(),
                 sampler,
@@ -331,8 +242,8 @@ impl LoadShedder {
     pub fn try_acquire(&self, info: CallInfo) -> Result<LoadShedPermit, Rejection> {
         match self.admit_with(info, false) {
             Admission::Now(permit) => Ok(permit),
-            Admission::Wait(_) => unreachable!("admit_with(.., false) never queues"),
-            Admission::Shed(rejection) => Err(rejection),
+            Admission::Later(_) => unreachable!("admit_with(.., false) never queues"),
+            Admission::Refused(rejection) => Err(rejection),
         }
     }
 
@@ -391,7 +302,7 @@ impl LoadShedder {
         let duration = |nanos: Option<u64>| nanos.map(Duration::from_nanos);
         LoadShedStats {
             name: shared.name.clone(),
-            limit: shared.gate.limit(),
+            limit: shared.limit(),
             in_flight: shared.gate.in_flight(),
             waiting: shared.gate.waiting(),
             clients: shared.fair.as_ref().map_or(0, Fair::active),
@@ -452,7 +363,7 @@ impl LoadShedder {
 
     /// Admits or sheds a call with `info`, queueing it if the shedder has a queue.
     #[inline(always)]
-    pub(crate) fn admit(&self, info: CallInfo) -> Admission {
+    pub(crate) fn admit(&self, info: CallInfo) -> ShedAdmission {
         self.admit_with(info, true)
     }
 
@@ -473,7 +384,7 @@ impl LoadShedder {
     }
 
     #[inline(always)]
-    fn admit_with(&self, info: CallInfo, may_wait: bool) -> Admission {
+    fn admit_with(&self, info: CallInfo, may_wait: bool) -> ShedAdmission {
         let shared = &self.shared;
         let level = info.get_priority().level().min(shared.gate.levels() - 1);
         let client = info.client_id();
@@ -481,12 +392,12 @@ impl LoadShedder {
             && !(level == 0 && shared.gate.levels() > 1)
             && shared.draw_shed()
         {
-            return Admission::Shed(shared.shed(ShedReason::Probabilistic, level));
+            return Admission::Refused(shared.shed(ShedReason::Probabilistic, level));
         }
         let client = match &shared.fair {
             Some(fair) if client != 0 => {
-                if !fair.enter(client, shared.gate.in_flight(), shared.gate.limit()) {
-                    return Admission::Shed(shared.shed(ShedReason::Fairness, level));
+                if !fair.enter(client, shared.gate.in_flight(), shared.limit()) {
+                    return Admission::Refused(shared.shed(ShedReason::Fairness, level));
                 }
                 client
             }
@@ -499,15 +410,15 @@ impl LoadShedder {
     }
 
     #[cold]
-    fn admit_slowly(&self, level: u8, client: u64, may_wait: bool) -> Admission {
+    fn admit_slowly(&self, level: u8, client: u64, may_wait: bool) -> ShedAdmission {
         let shared = &self.shared;
-        if may_wait && shared.gate.has_queue() {
-            match shared.gate.enqueue(level, shared.now()) {
-                Enqueued::Admitted => {
+        if may_wait {
+            match shared.enqueue(level, shared.now()) {
+                Queued::Admitted => {
                     return Admission::Now(LoadShedPermit::new(Arc::clone(&self.shared), client));
                 }
-                Enqueued::Waiting(waiter, wait) => {
-                    return Admission::Wait(Box::new(Waiting::new(
+                Queued::Waiting(waiter, wait) => {
+                    return Admission::Later(Box::new(Waiting::new(
                         self.shared.clone(),
                         waiter,
                         Duration::from_nanos(wait),
@@ -515,162 +426,16 @@ impl LoadShedder {
                         client,
                     )));
                 }
-                Enqueued::Full => {}
+                Queued::Full => {}
             }
         }
         shared.leave(client);
-        let reason = if shared.gate.in_flight() < shared.gate.limit() && level > 0 {
+        let reason = if shared.gate.in_flight() < shared.limit() && level > 0 {
             ShedReason::Priority
         } else {
             ShedReason::Overload
         };
-        Admission::Shed(shared.shed(reason, level))
-    }
-}
-
-impl Shared {
-    /// Nanoseconds since the shedder was built, on Tokio's clock.
-    #[inline]
-    pub(crate) fn now(&self) -> u64 {
-        nanos(Instant::now().saturating_duration_since(self.epoch))
-    }
-
-    /// Counts a call of `client` (zero: none) out of the fair shares.
-    #[inline]
-    pub(crate) fn leave(&self, client: u64) {
-        if client != 0
-            && let Some(fair) = &self.fair
-        {
-            fair.leave(client);
-        }
-    }
-
-    fn draw_shed(&self) -> bool {
-        let rate = f64::from_bits(self.shed_rate.load(Ordering::Relaxed));
-        if rate > 0.0 && self.rng.next_unit() < rate {
-            return true;
-        }
-        match &self.throttle {
-            Some(throttle) => throttle.request(self.now(), self.rng.next_unit()),
-            None => false,
-        }
-    }
-
-    /// Counts, reports and builds the rejection of a call shed at `level`.
-    #[cold]
-    pub(crate) fn shed(&self, reason: ShedReason, level: u8) -> Rejection {
-        self.shed[reason_index(reason)].fetch_add(1, Ordering::Relaxed);
-        self.metrics.shed_total.increment(1);
-        self.metrics.shed[usize::from(level)][reason_index(reason)].increment(1);
-        self.listener.emit_with(|| LoadShedEvent::Shed {
-            name: self.name.clone(),
-            reason,
-            priority: Priority(level),
-            in_flight: self.gate.in_flight(),
-            limit: self.gate.limit(),
-        });
-        let retry_after = match reason {
-            ShedReason::Probabilistic => None,
-            _ => self
-                .sampler
-                .as_ref()
-                .and_then(Sampler::rtt)
-                .map(Duration::from_nanos),
-        };
-        Rejection::Shed {
-            name: self.name.clone(),
-            reason,
-            retry_after,
-        }
-    }
-
-    /// A call was admitted: counts it and, with an adaptive limit, reads its start.
-    #[inline(always)]
-    fn admitted(&self) -> u64 {
-        self.metrics.admitted.increment(1);
-        self.metrics.in_flight.increment(1.0);
-        if self.sampler.is_some() {
-            self.now()
-        } else {
-            0
-        }
-    }
-
-    /// A call admitted at `start` ended with `outcome` (none: cancelled or panicked).
-    #[inline(always)]
-    fn complete(&self, start: u64, client: u64, outcome: Option<Outcome>) {
-        self.metrics.in_flight.decrement(1.0);
-        if client != 0 || self.sampler.is_some() || self.throttle.is_some() {
-            return self.complete_measured(start, client, outcome);
-        }
-        self.gate.release(|| self.now());
-    }
-
-    /// [`complete`](Self::complete) with fair shares, throttling or an adaptive limit.
-    #[inline(never)]
-    fn complete_measured(&self, start: u64, client: u64, outcome: Option<Outcome>) {
-        self.leave(client);
-        let Some(outcome) = outcome else {
-            self.gate.release(|| self.now());
-            return;
-        };
-        let now = if self.sampler.is_some() || self.throttle.is_some() {
-            self.now()
-        } else {
-            0
-        };
-        if let Some(throttle) = &self.throttle
-            && !outcome.is_failure()
-        {
-            throttle.accept(now);
-        }
-        let in_flight = self.gate.release(|| now);
-        if let Some(sampler) = &self.sampler
-            && !outcome.is_ignored()
-            && let Some(closed) = sampler.record(start, now, in_flight, outcome.is_failure())
-        {
-            self.window_closed(closed, now);
-        }
-    }
-
-    #[cold]
-    fn window_closed(&self, closed: Closed, now: u64) {
-        self.metrics.rtt.record(closed.rtt / 1e9);
-        match closed.step {
-            Step::ProbeStarted => self.listener.emit_with(|| LoadShedEvent::ProbeStarted {
-                name: self.name.clone(),
-            }),
-            Step::ProbeFinished(min_rtt) => {
-                self.metrics.min_rtt.set(min_rtt / 1e9);
-                self.listener.emit_with(|| LoadShedEvent::ProbeFinished {
-                    name: self.name.clone(),
-                    min_rtt: Duration::from_nanos(min_rtt as u64),
-                });
-            }
-            Step::Unchanged | Step::Updated => {}
-        }
-        let rtt = Some(Duration::from_nanos(closed.rtt as u64));
-        self.publish_at(closed.limit, rtt, now);
-    }
-
-    fn publish(&self, limit: u32, rtt: Option<Duration>) {
-        let now = self.now();
-        self.publish_at(limit, rtt, now);
-    }
-
-    fn publish_at(&self, limit: u32, rtt: Option<Duration>, now: u64) {
-        let from = self.gate.limit();
-        if from == limit {
-            return;
-        }
-        self.gate.set_limit(limit, || now);
-        self.metrics.limit.set(f64::from(limit));
-        self.listener.emit_with(|| LoadShedEvent::LimitChanged {
-            name: self.name.clone(),
-            from,
-            to: limit,
-            rtt,
-        });
+        Admission::Refused(shared.shed(reason, level))
     }
 }
 
@@ -679,142 +444,9 @@ impl fmt::Debug for LoadShedder {
         let shared = &self.shared;
         f.debug_struct("LoadShedder")
             .field("name", &shared.name)
-            .field("limit", &shared.gate.limit())
+            .field("limit", &shared.limit())
             .field("in_flight", &shared.gate.in_flight())
             .field("waiting", &shared.gate.waiting())
-            .finish_non_exhaustive()
-    }
-}
-
-/// A held slot of a [`LoadShedder`]: the call it admits may run. Report how the call
-/// went with [`success`](Self::success), [`failure`](Self::failure) or
-/// [`record`](Self::record), which feeds an adaptive limit; dropping it unreported frees
-/// the slot without a measurement (as for a cancelled call).
-#[must_use = "the slot is freed as soon as the permit is dropped"]
-pub struct LoadShedPermit(CallPermit<Arc<Shared>>);
-
-impl LoadShedPermit {
-    #[inline(always)]
-    pub(crate) fn new(shared: Arc<Shared>, client: u64) -> Self {
-        LoadShedPermit(CallPermit::new(shared, client))
-    }
-
-    /// The call succeeded: frees the slot and measures the call.
-    pub fn success(self) {
-        self.record(Outcome::Success);
-    }
-
-    /// The call failed (a drop, for AIMD): frees the slot and measures the call.
-    pub fn failure(self) {
-        self.record(Outcome::RETRYABLE_FAILURE);
-    }
-
-    /// Frees the slot, measuring the call as `outcome` (an ignored outcome is not
-    /// measured).
-    pub fn record(mut self, outcome: Outcome) {
-        self.0.finish(Some(outcome));
-    }
-
-    /// The same slot, held through `owner`: a service's own reference to the shedder, or
-    /// a direct call's borrow.
-    #[inline]
-    pub(crate) fn into_call<O: Owner>(mut self, owner: O) -> CallPermit<O> {
-        let slot = &mut self.0;
-        // Let go of this permit's reference without freeing the slot.
-        slot.owner = None;
-        CallPermit {
-            owner: Some(owner),
-            start: slot.start,
-            client: slot.client,
-        }
-    }
-}
-
-/// What keeps a shedder alive while a slot is held: a permit's reference to its
-/// state, a service's own `Arc` of the shedder (so that services on different threads
-/// do not contend on one reference count), or a direct call's borrow.
-pub(crate) trait Owner {
-    fn shared(&self) -> &Shared;
-}
-
-impl Owner for Arc<Shared> {
-    #[inline(always)]
-    fn shared(&self) -> &Shared {
-        self
-    }
-}
-
-impl Owner for std::sync::Arc<LoadShedder> {
-    #[inline(always)]
-    fn shared(&self) -> &Shared {
-        &self.shared
-    }
-}
-
-impl Owner for &LoadShedder {
-    #[inline(always)]
-    fn shared(&self) -> &Shared {
-        &self.shared
-    }
-}
-
-/// A held slot, kept alive by `O`; dropping it unreported frees the slot without a
-/// measurement.
-pub(crate) struct CallPermit<O: Owner = std::sync::Arc<LoadShedder>> {
-    /// Taken when the slot is freed.
-    owner: Option<O>,
-    start: u64,
-    /// The client's hash; zero: none.
-    client: u64,
-}
-
-impl<O: Owner> CallPermit<O> {
-    /// The permit of a slot just taken for `client` (zero: none).
-    #[inline(always)]
-    pub(crate) fn new(owner: O, client: u64) -> Self {
-        let start = owner.shared().admitted();
-        CallPermit {
-            owner: Some(owner),
-            start,
-            client,
-        }
-    }
-
-    /// Frees the slot, reporting a result as classified by `classifier`; the permit is
-    /// spent.
-    #[inline(always)]
-    pub(crate) fn complete<C, T, E>(&mut self, classifier: &C, result: &Result<T, E>)
-    where
-        C: Classify<T, E>,
-    {
-        self.finish(Some(classifier.classify(result)));
-    }
-
-    /// Whether the slot is already freed.
-    #[inline(always)]
-    pub(crate) fn is_spent(&self) -> bool {
-        self.owner.is_none()
-    }
-
-    #[inline(always)]
-    fn finish(&mut self, outcome: Option<Outcome>) {
-        if let Some(owner) = self.owner.take() {
-            owner.shared().complete(self.start, self.client, outcome);
-        }
-    }
-}
-
-impl<O: Owner> Drop for CallPermit<O> {
-    #[inline]
-    fn drop(&mut self) {
-        self.finish(None);
-    }
-}
-
-impl fmt::Debug for LoadShedPermit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LoadShedPermit")
-            .field("shedder", &self.0.owner.as_ref().map(|shared| &shared.name))
             .finish_non_exhaustive()
     }
 }

@@ -1,26 +1,36 @@
-//! The admission gate: calls in flight and waiters in one atomic word, a threshold per
-//! priority, and a wait queue served highest priority first.
-//!
-//! An admission below the threshold is one compare-and-swap, a release one atomic
-//! subtraction; the queue is locked only when calls wait.
+//! What a [`LoadShedder`](crate::LoadShedder)'s handles and calls share: the admission
+//! gate, the limit's sampler, the shedding stages, counts and metrics.
 
-use std::collections::VecDeque;
-use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
-use crossbeam_utils::CachePadded;
+use hardy_core::admission::{Enqueued, Gate, Waiter};
+use hardy_core::{Listener, Name, Outcome, Rejection, ShedReason};
+use metrics::{Counter, Gauge, Histogram};
+use tokio::time::Instant;
 
-use crate::sync::{Arc, AtomicBool, AtomicU32, AtomicU64, Mutex, Ordering};
+use crate::LoadShedEvent;
+use crate::extract::Priority;
+use crate::limit::{Step, nanos};
+use crate::sampler::{Closed, Sampler};
+use crate::stages::{Fair, Throttle};
+use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
+use crate::{
+    METRIC_CALLS, METRIC_IN_FLIGHT, METRIC_LIMIT, METRIC_MIN_RTT, METRIC_RTT, METRIC_SHED,
+};
 
-/// The low half of the word counts the calls in flight, the high half the waiters.
-const LOW: u64 = 0xFFFF_FFFF;
-const ONE_WAITER: u64 = 1 << 32;
+pub(crate) const REASONS: [ShedReason; 5] = [
+    ShedReason::Overload,
+    ShedReason::Priority,
+    ShedReason::Fairness,
+    ShedReason::QueueDelay,
+    ShedReason::Probabilistic,
+];
 
-fn in_flight_of(word: u64) -> u32 {
-    (word & LOW) as u32
-}
-
-fn waiters_of(word: u64) -> u32 {
-    (word >> 32) as u32
+pub(crate) fn reason_index(reason: ShedReason) -> usize {
+    REASONS
+        .iter()
+        .position(|known| *known == reason)
+        .unwrap_or(0)
 }
 
 /// The threshold of each priority under `limit`: the limit for priority 0, and
@@ -32,80 +42,8 @@ pub(crate) fn thresholds(limit: u32, reserve: f64, levels: u8) -> impl Iterator<
     })
 }
 
-/// A queued call: granted a slot by whoever frees one.
-#[derive(Debug)]
-pub(crate) struct Waiter {
-    id: u64,
-    priority: u8,
-    granted: AtomicBool,
-    waker: Mutex<Option<Waker>>,
-}
-
-impl Waiter {
-    /// Ready once a slot was handed to this waiter.
-    pub(crate) fn poll_granted(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.granted.load(Ordering::Acquire) {
-            return Poll::Ready(());
-        }
-        {
-            let mut waker = self.waker.lock();
-            match &mut *waker {
-                Some(old) if old.will_wake(cx.waker()) => {}
-                other => *other = Some(cx.waker().clone()),
-            }
-        }
-        // A grant between the first check and storing the waker found no waker to wake.
-        if self.granted.load(Ordering::Acquire) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    }
-}
-
-/// What [`Gate::enqueue`] did.
-#[derive(Debug)]
-pub(crate) enum Enqueued {
-    /// A slot was free after all: taken.
-    Admitted,
-    /// Queued; wait on the waiter for at most this long (nanoseconds).
-    Waiting(Arc<Waiter>, u64),
-    /// The queue is full.
-    Full,
-}
-
-#[derive(Debug)]
-struct Queue {
-    /// Waiters by priority level.
-    levels: Vec<VecDeque<Arc<Waiter>>>,
-    len: u32,
-    max_waiting: u32,
-    /// The last time the queue was empty (nanoseconds).
-    last_empty: u64,
-    next_id: u64,
-    target: u64,
-    interval: u64,
-}
-
-impl Queue {
-    /// Whether the queue has not been empty for `interval`.
-    fn standing(&self, now: u64) -> bool {
-        self.len > 0 && now.saturating_sub(self.last_empty) > self.interval
-    }
-
-    fn first_level(&self) -> Option<usize> {
-        self.levels.iter().position(|level| !level.is_empty())
-    }
-
-    fn removed_one(&mut self, now: u64) {
-        self.len -= 1;
-        if self.len == 0 {
-            self.last_empty = now;
-        }
-    }
-}
-
-/// Queue settings: most waiters, and the CoDel target and interval (nanoseconds).
+/// The wait queue's settings: most waiters, and the CoDel target and interval
+/// (nanoseconds): a call waits up to the interval, or the target while the queue stands.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct QueueLimits {
     pub(crate) max_waiting: u32,
@@ -113,254 +51,274 @@ pub(crate) struct QueueLimits {
     pub(crate) interval: u64,
 }
 
-#[derive(Debug)]
-pub(crate) struct Gate {
-    word: CachePadded<AtomicU64>,
-    thresholds: Box<[AtomicU32]>,
-    reserve: f64,
-    queue: Option<Mutex<Queue>>,
+/// What [`Shared::enqueue`] did.
+pub(crate) enum Queued {
+    /// A slot was free after all: taken.
+    Admitted,
+    /// Queued: wait on the waiter for at most this long (nanoseconds).
+    Waiting(Arc<Waiter>, u64),
+    /// No queue, or a full one.
+    Full,
 }
 
-impl Gate {
-    pub(crate) fn new(limit: u32, reserve: f64, levels: u8, queue: Option<QueueLimits>) -> Self {
-        Gate {
-            word: CachePadded::new(AtomicU64::new(0)),
-            thresholds: thresholds(limit, reserve, levels)
-                .map(AtomicU32::new)
-                .collect(),
-            reserve,
-            queue: queue.map(|limits| {
-                Mutex::new(Queue {
-                    levels: (0..levels).map(|_| VecDeque::new()).collect(),
-                    len: 0,
-                    max_waiting: limits.max_waiting,
-                    last_empty: 0,
-                    next_id: 0,
-                    target: limits.target,
-                    interval: limits.interval,
+pub(crate) struct Shared {
+    pub(crate) name: Name,
+    pub(crate) gate: Gate,
+    /// Each level's share of the one above is `1 − reserve`.
+    pub(crate) reserve: f64,
+    pub(crate) queue: Option<QueueLimits>,
+    pub(crate) epoch: Instant,
+    pub(crate) bounds: (u32, u32),
+    pub(crate) sampler: Option<Sampler>,
+    pub(crate) fair: Option<Fair>,
+    pub(crate) throttle: Option<Throttle>,
+    /// Whether a probabilistic stage is on (`shed_rate` above zero, or throttling).
+    pub(crate) probabilistic: AtomicBool,
+    pub(crate) shed_rate: AtomicU64,
+    pub(crate) rng: crate::rng::Rng,
+    pub(crate) shed: [AtomicU64; REASONS.len()],
+    pub(crate) listener: Listener<LoadShedEvent>,
+    pub(crate) metrics: Metrics,
+}
+
+pub(crate) struct Metrics {
+    pub(crate) admitted: Counter,
+    pub(crate) shed_total: Counter,
+    pub(crate) shed: Vec<[Counter; REASONS.len()]>,
+    pub(crate) limit: Gauge,
+    pub(crate) in_flight: Gauge,
+    pub(crate) rtt: Histogram,
+    pub(crate) min_rtt: Gauge,
+}
+
+impl Metrics {
+    pub(crate) fn register(name: &Name, levels: u8) -> Self {
+        metrics::describe_counter!(
+            METRIC_CALLS,
+            metrics::Unit::Count,
+            "Calls through a load shedder, by outcome"
+        );
+        metrics::describe_counter!(
+            METRIC_SHED,
+            metrics::Unit::Count,
+            "Calls shed, by reason and priority"
+        );
+        metrics::describe_gauge!(METRIC_LIMIT, "A load shedder's concurrency limit");
+        metrics::describe_gauge!(METRIC_IN_FLIGHT, "Calls running through a load shedder");
+        metrics::describe_histogram!(
+            METRIC_RTT,
+            metrics::Unit::Seconds,
+            "Mean latency of each window of calls through a load shedder"
+        );
+        metrics::describe_gauge!(
+            METRIC_MIN_RTT,
+            metrics::Unit::Seconds,
+            "Minimum latency measured by a gradient load shedder"
+        );
+        let label = name.to_string();
+        let shed = (0..levels)
+            .map(|level| {
+                REASONS.map(|reason| {
+                    metrics::counter!(
+                        METRIC_SHED,
+                        "name" => label.clone(),
+                        "reason" => reason.as_str(),
+                        "priority" => level.to_string(),
+                    )
                 })
-            }),
+            })
+            .collect();
+        Metrics {
+            shed_total: metrics::counter!(METRIC_CALLS, "name" => label.clone(), "outcome" => "shed"),
+            admitted: metrics::counter!(METRIC_CALLS, "name" => label.clone(), "outcome" => "admitted"),
+            shed,
+            limit: metrics::gauge!(METRIC_LIMIT, "name" => label.clone()),
+            in_flight: metrics::gauge!(METRIC_IN_FLIGHT, "name" => label.clone()),
+            rtt: metrics::histogram!(METRIC_RTT, "name" => label.clone()),
+            min_rtt: metrics::gauge!(METRIC_MIN_RTT, "name" => label),
         }
     }
+}
 
-    /// The priority levels.
-    pub(crate) fn levels(&self) -> u8 {
-        self.thresholds.len() as u8
-    }
-
-    /// Calls in flight now (granted waiters included).
-    pub(crate) fn in_flight(&self) -> u32 {
-        in_flight_of(self.word.load(Ordering::Acquire))
-    }
-
-    /// Calls waiting now.
-    pub(crate) fn waiting(&self) -> u32 {
-        waiters_of(self.word.load(Ordering::Acquire))
-    }
-
-    /// The threshold of priority `level` now.
-    #[inline]
-    pub(crate) fn threshold(&self, level: u8) -> u32 {
-        self.thresholds[usize::from(level)].load(Ordering::Relaxed)
-    }
-
+impl Shared {
     /// The limit now: priority 0's threshold.
     pub(crate) fn limit(&self) -> u32 {
-        self.threshold(0)
-    }
-
-    /// Whether the gate has a wait queue.
-    pub(crate) fn has_queue(&self) -> bool {
-        self.queue.is_some()
-    }
-
-    /// Takes a slot if the calls in flight are below `level`'s threshold and nobody
-    /// waits.
-    #[inline]
-    pub(crate) fn try_admit(&self, level: u8) -> bool {
-        let threshold = self.threshold(level);
-        let mut word = self.word.load(Ordering::Relaxed);
-        loop {
-            if waiters_of(word) != 0 || in_flight_of(word) >= threshold {
-                return false;
-            }
-            match self.word.compare_exchange_weak(
-                word,
-                word + 1,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(actual) => word = actual,
-            }
-        }
-    }
-
-    /// Takes a slot below `threshold` while taking back one waiter: the waiter's own
-    /// claim, or the caller's share of the high half.
-    fn take_as_waiter(&self, threshold: u32) -> bool {
-        let mut word = self.word.load(Ordering::Relaxed);
-        loop {
-            if in_flight_of(word) >= threshold {
-                return false;
-            }
-            match self.word.compare_exchange_weak(
-                word,
-                word + 1 - ONE_WAITER,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(actual) => word = actual,
-            }
-        }
-    }
-
-    /// The slow path of an admission at `level`, at `now`: takes a free slot if no call
-    /// of the same or a higher priority waits, or joins the queue.
-    ///
-    /// Without a queue there is no place to wait: [`Enqueued::Full`].
-    pub(crate) fn enqueue(&self, level: u8, now: u64) -> Enqueued {
-        let Some(queue) = &self.queue else {
-            return Enqueued::Full;
-        };
-        let mut queue = queue.lock();
-        let threshold = self.threshold(level);
-        // Claim a place first, so that a release from now on hands over under the lock.
-        self.word.fetch_add(ONE_WAITER, Ordering::AcqRel);
-        let ahead = queue.levels[..=usize::from(level)]
-            .iter()
-            .any(|waiters| !waiters.is_empty());
-        if !ahead && self.take_as_waiter(threshold) {
-            return Enqueued::Admitted;
-        }
-        if queue.len >= queue.max_waiting {
-            self.word.fetch_sub(ONE_WAITER, Ordering::AcqRel);
-            return Enqueued::Full;
-        }
-        if queue.len == 0 {
-            queue.last_empty = now;
-        }
-        let wait = if queue.standing(now) {
-            queue.target
-        } else {
-            queue.interval
-        };
-        queue.next_id += 1;
-        let waiter = Arc::new(Waiter {
-            id: queue.next_id,
-            priority: level,
-            granted: AtomicBool::new(false),
-            waker: Mutex::new(None),
-        });
-        queue.levels[usize::from(level)].push_back(Arc::clone(&waiter));
-        queue.len += 1;
-        Enqueued::Waiting(waiter, wait)
-    }
-
-    /// Frees a slot (handing it to a waiter if one fits); `now` is read only then.
-    /// Returns the calls in flight before.
-    #[inline]
-    pub(crate) fn release(&self, now: impl FnOnce() -> u64) -> u32 {
-        let before = self.word.fetch_sub(1, Ordering::AcqRel);
-        if waiters_of(before) != 0 {
-            self.hand_over(now());
-        }
-        in_flight_of(before)
-    }
-
-    /// Grants slots to waiters while the first of them fits its threshold: highest
-    /// priority first, oldest first (newest first while the queue stands).
-    pub(crate) fn hand_over(&self, now: u64) {
-        let Some(queue) = &self.queue else { return };
-        let mut wake = Vec::new();
-        {
-            let mut queue = queue.lock();
-            while let Some(level) = queue.first_level() {
-                if !self.take_as_waiter(self.threshold(level as u8)) {
-                    break;
-                }
-                let newest_first = queue.standing(now);
-                let waiters = &mut queue.levels[level];
-                let waiter = if newest_first {
-                    waiters.pop_back()
-                } else {
-                    waiters.pop_front()
-                };
-                let Some(waiter) = waiter else { break };
-                queue.removed_one(now);
-                waiter.granted.store(true, Ordering::Release);
-                if let Some(waker) = waiter.waker.lock().take() {
-                    wake.push(waker);
-                }
-            }
-        }
-        for waker in wake {
-            waker.wake();
-        }
-    }
-
-    /// Takes `waiter` out of the queue at `now`. Returns whether it had been granted a
-    /// slot already, which the caller then holds.
-    pub(crate) fn cancel(&self, waiter: &Waiter, now: u64) -> bool {
-        let Some(queue) = &self.queue else {
-            return false;
-        };
-        let mut queue = queue.lock();
-        if waiter.granted.load(Ordering::Acquire) {
-            return true;
-        }
-        let waiters = &mut queue.levels[usize::from(waiter.priority)];
-        if let Some(at) = waiters.iter().position(|queued| queued.id == waiter.id) {
-            waiters.remove(at);
-            queue.removed_one(now);
-            self.word.fetch_sub(ONE_WAITER, Ordering::AcqRel);
-        }
-        false
+        self.gate.threshold(0)
     }
 
     /// Sets the limit (and every threshold from it), then grants waiters that now fit.
     pub(crate) fn set_limit(&self, limit: u32, now: impl FnOnce() -> u64) {
-        for (slot, threshold) in
-            self.thresholds
-                .iter()
-                .zip(thresholds(limit, self.reserve, self.levels()))
+        self.gate
+            .set_thresholds(thresholds(limit, self.reserve, self.gate.levels()), now);
+    }
+
+    /// Joins the queue at `level`, if there is one, at `now`.
+    pub(crate) fn enqueue(&self, level: u8, now: u64) -> Queued {
+        let Some(limits) = &self.queue else {
+            return Queued::Full;
+        };
+        match self.gate.enqueue(level, limits.max_waiting, now) {
+            Enqueued::Admitted => Queued::Admitted,
+            Enqueued::Waiting { waiter, standing } => {
+                let wait = if standing {
+                    limits.target
+                } else {
+                    limits.interval
+                };
+                Queued::Waiting(waiter, wait)
+            }
+            Enqueued::Full => Queued::Full,
+        }
+    }
+
+    /// Nanoseconds since the shedder was built, on Tokio's clock.
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        nanos(Instant::now().saturating_duration_since(self.epoch))
+    }
+
+    /// Counts a call of `client` (zero: none) out of the fair shares.
+    #[inline]
+    pub(crate) fn leave(&self, client: u64) {
+        if client != 0
+            && let Some(fair) = &self.fair
         {
-            slot.store(threshold, Ordering::Relaxed);
+            fair.leave(client);
         }
-        if self.waiting() != 0 {
-            self.hand_over(now());
+    }
+
+    pub(crate) fn draw_shed(&self) -> bool {
+        let rate = f64::from_bits(self.shed_rate.load(Ordering::Relaxed));
+        if rate > 0.0 && self.rng.next_unit() < rate {
+            return true;
         }
+        match &self.throttle {
+            Some(throttle) => throttle.request(self.now(), self.rng.next_unit()),
+            None => false,
+        }
+    }
+
+    /// Counts, reports and builds the rejection of a call shed at `level`.
+    #[cold]
+    pub(crate) fn shed(&self, reason: ShedReason, level: u8) -> Rejection {
+        self.shed[reason_index(reason)].fetch_add(1, Ordering::Relaxed);
+        self.metrics.shed_total.increment(1);
+        self.metrics.shed[usize::from(level)][reason_index(reason)].increment(1);
+        self.listener.emit_with(|| LoadShedEvent::Shed {
+            name: self.name.clone(),
+            reason,
+            priority: Priority(level),
+            in_flight: self.gate.in_flight(),
+            limit: self.limit(),
+        });
+        let retry_after = match reason {
+            ShedReason::Probabilistic => None,
+            _ => self
+                .sampler
+                .as_ref()
+                .and_then(Sampler::rtt)
+                .map(Duration::from_nanos),
+        };
+        Rejection::Shed {
+            name: self.name.clone(),
+            reason,
+            retry_after,
+        }
+    }
+
+    /// A call was admitted: counts it and, with an adaptive limit, reads its start.
+    #[inline(always)]
+    pub(crate) fn admitted(&self) -> u64 {
+        self.metrics.admitted.increment(1);
+        self.metrics.in_flight.increment(1.0);
+        if self.sampler.is_some() {
+            self.now()
+        } else {
+            0
+        }
+    }
+
+    /// A call admitted at `start` ended with `outcome` (none: cancelled or panicked).
+    #[inline(always)]
+    pub(crate) fn complete(&self, start: u64, client: u64, outcome: Option<Outcome>) {
+        self.metrics.in_flight.decrement(1.0);
+        if client != 0 || self.sampler.is_some() || self.throttle.is_some() {
+            return self.complete_measured(start, client, outcome);
+        }
+        self.gate.release(|| self.now());
+    }
+
+    /// [`complete`](Self::complete) with fair shares, throttling or an adaptive limit.
+    #[inline(never)]
+    fn complete_measured(&self, start: u64, client: u64, outcome: Option<Outcome>) {
+        self.leave(client);
+        let Some(outcome) = outcome else {
+            self.gate.release(|| self.now());
+            return;
+        };
+        let now = if self.sampler.is_some() || self.throttle.is_some() {
+            self.now()
+        } else {
+            0
+        };
+        if let Some(throttle) = &self.throttle
+            && !outcome.is_failure()
+        {
+            throttle.accept(now);
+        }
+        let in_flight = self.gate.release(|| now);
+        if let Some(sampler) = &self.sampler
+            && !outcome.is_ignored()
+            && let Some(closed) = sampler.record(start, now, in_flight, outcome.is_failure())
+        {
+            self.window_closed(closed, now);
+        }
+    }
+
+    #[cold]
+    fn window_closed(&self, closed: Closed, now: u64) {
+        self.metrics.rtt.record(closed.rtt / 1e9);
+        match closed.step {
+            Step::ProbeStarted => self.listener.emit_with(|| LoadShedEvent::ProbeStarted {
+                name: self.name.clone(),
+            }),
+            Step::ProbeFinished(min_rtt) => {
+                self.metrics.min_rtt.set(min_rtt / 1e9);
+                self.listener.emit_with(|| LoadShedEvent::ProbeFinished {
+                    name: self.name.clone(),
+                    min_rtt: Duration::from_nanos(min_rtt as u64),
+                });
+            }
+            Step::Unchanged | Step::Updated => {}
+        }
+        let rtt = Some(Duration::from_nanos(closed.rtt as u64));
+        self.publish_at(closed.limit, rtt, now);
+    }
+
+    pub(crate) fn publish(&self, limit: u32, rtt: Option<Duration>) {
+        let now = self.now();
+        self.publish_at(limit, rtt, now);
+    }
+
+    fn publish_at(&self, limit: u32, rtt: Option<Duration>, now: u64) {
+        let from = self.limit();
+        if from == limit {
+            return;
+        }
+        self.set_limit(limit, || now);
+        self.metrics.limit.set(f64::from(limit));
+        self.listener.emit_with(|| LoadShedEvent::LimitChanged {
+            name: self.name.clone(),
+            from,
+            to: limit,
+            rtt,
+        });
     }
 }
 
-#[cfg(all(test, not(hardy_loom)))]
+#[cfg(test)]
 mod tests {
-    use std::task::Context;
-
     use super::*;
-
-    const MS: u64 = 1_000_000;
-
-    fn queue(max_waiting: u32) -> Option<QueueLimits> {
-        Some(QueueLimits {
-            max_waiting,
-            target: 5 * MS,
-            interval: 100 * MS,
-        })
-    }
-
-    fn waiting(enqueued: Enqueued) -> (Arc<Waiter>, u64) {
-        match enqueued {
-            Enqueued::Waiting(waiter, wait) => (waiter, wait),
-            other => panic!("expected to wait, got {other:?}"),
-        }
-    }
-
-    fn granted(waiter: &Waiter) -> bool {
-        let mut cx = Context::from_waker(Waker::noop());
-        waiter.poll_granted(&mut cx).is_ready()
-    }
 
     #[test]
     fn thresholds_step_down_by_the_reserve() {
@@ -370,175 +328,5 @@ mod tests {
         );
         assert_eq!(thresholds(2, 0.5, 3).collect::<Vec<_>>(), [2, 1, 1]);
         assert_eq!(thresholds(7, 0.0, 2).collect::<Vec<_>>(), [7, 7]);
-    }
-
-    #[test]
-    fn admits_below_each_priority_threshold() {
-        let gate = Gate::new(10, 0.2, 3, None);
-        for _ in 0..6 {
-            assert!(gate.try_admit(2));
-        }
-        assert!(!gate.try_admit(2), "priority 2 stops at 6");
-        assert!(gate.try_admit(1) && gate.try_admit(1));
-        assert!(!gate.try_admit(1), "priority 1 stops at 8");
-        assert!(gate.try_admit(0) && gate.try_admit(0));
-        assert!(!gate.try_admit(0), "priority 0 stops at the limit");
-        assert_eq!(gate.in_flight(), 10);
-        assert_eq!(gate.release(|| 0), 10);
-        assert!(gate.try_admit(0));
-    }
-
-    #[test]
-    fn a_release_hands_over_to_the_highest_priority_waiter() {
-        let gate = Gate::new(1, 0.2, 2, queue(4));
-        assert!(gate.try_admit(0));
-        let (low, _) = waiting(gate.enqueue(1, 0));
-        let (high, _) = waiting(gate.enqueue(0, 0));
-        assert_eq!(gate.waiting(), 2);
-        gate.release(|| MS);
-        assert!(granted(&high) && !granted(&low));
-        assert_eq!((gate.in_flight(), gate.waiting()), (1, 1));
-        gate.release(|| 2 * MS);
-        assert!(granted(&low));
-        assert_eq!((gate.in_flight(), gate.waiting()), (1, 0));
-    }
-
-    #[test]
-    fn a_higher_priority_takes_a_free_slot_past_lower_waiters() {
-        let gate = Gate::new(2, 0.5, 2, queue(4));
-        assert!(gate.try_admit(1));
-        let (low, _) = waiting(gate.enqueue(1, 0));
-        assert!(
-            !gate.try_admit(0),
-            "the fast path leaves waiters to the slow one"
-        );
-        assert!(matches!(gate.enqueue(0, 0), Enqueued::Admitted));
-        assert_eq!((gate.in_flight(), gate.waiting()), (2, 1));
-        assert!(!granted(&low));
-    }
-
-    #[test]
-    fn a_standing_queue_waits_target_and_serves_newest_first() {
-        let gate = Gate::new(1, 0.0, 1, queue(8));
-        assert!(gate.try_admit(0));
-        let (oldest, wait) = waiting(gate.enqueue(0, 0));
-        assert_eq!(wait, 100 * MS, "a fresh queue waits up to the interval");
-        let (middle, _) = waiting(gate.enqueue(0, 50 * MS));
-        let (newest, wait) = waiting(gate.enqueue(0, 150 * MS));
-        assert_eq!(wait, 5 * MS, "non-empty for over the interval: the target");
-        gate.release(|| 160 * MS);
-        assert!(granted(&newest) && !granted(&middle) && !granted(&oldest));
-        // Drain: the queue stops standing once empty.
-        assert!(!gate.cancel(&oldest, 170 * MS));
-        gate.release(|| 170 * MS);
-        assert!(granted(&middle));
-        gate.release(|| 171 * MS);
-        assert!(gate.try_admit(0));
-        let (_, wait) = waiting(gate.enqueue(0, 200 * MS));
-        assert_eq!(wait, 100 * MS);
-    }
-
-    #[test]
-    fn a_full_queue_refuses_and_a_cancelled_waiter_leaves() {
-        let gate = Gate::new(1, 0.0, 1, queue(1));
-        assert!(gate.try_admit(0));
-        let (waiter, _) = waiting(gate.enqueue(0, 0));
-        assert!(matches!(gate.enqueue(0, 0), Enqueued::Full));
-        assert_eq!(gate.waiting(), 1);
-        assert!(!gate.cancel(&waiter, MS));
-        assert_eq!(gate.waiting(), 0);
-        gate.release(|| MS);
-        assert_eq!(gate.in_flight(), 0);
-        // A waiter granted before it cancels holds the slot.
-        assert!(gate.try_admit(0));
-        let (waiter, _) = waiting(gate.enqueue(0, 0));
-        gate.release(|| MS);
-        assert!(gate.cancel(&waiter, MS));
-        assert_eq!(gate.in_flight(), 1);
-    }
-
-    #[test]
-    fn a_raised_limit_grants_waiters() {
-        let gate = Gate::new(1, 0.0, 1, queue(4));
-        assert!(gate.try_admit(0));
-        let (a, _) = waiting(gate.enqueue(0, 0));
-        let (b, _) = waiting(gate.enqueue(0, 0));
-        gate.set_limit(3, || MS);
-        assert!(granted(&a) && granted(&b));
-        assert_eq!((gate.in_flight(), gate.waiting()), (3, 0));
-        gate.set_limit(1, || MS);
-        assert!(!gate.try_admit(0), "a lowered limit drains");
-    }
-}
-
-#[cfg(all(test, hardy_loom))]
-mod loom_tests {
-    use std::task::Context;
-
-    use super::*;
-
-    fn queue() -> Option<QueueLimits> {
-        Some(QueueLimits {
-            max_waiting: 4,
-            target: 5,
-            interval: 100,
-        })
-    }
-
-    /// A release racing a call that finds the gate full: the call is admitted, or
-    /// queued and granted; never stranded in the queue beside a free slot.
-    #[test]
-    fn loom_release_racing_an_enqueue() {
-        loom::model(|| {
-            let gate = Arc::new(Gate::new(1, 0.0, 1, queue()));
-            assert!(gate.try_admit(0));
-            let releaser = {
-                let gate = Arc::clone(&gate);
-                loom::thread::spawn(move || {
-                    gate.release(|| 1);
-                })
-            };
-            let admitted = if gate.try_admit(0) {
-                true
-            } else {
-                match gate.enqueue(0, 0) {
-                    Enqueued::Admitted => true,
-                    Enqueued::Waiting(waiter, _) => {
-                        releaser.join().unwrap();
-                        let mut cx = Context::from_waker(Waker::noop());
-                        assert!(waiter.poll_granted(&mut cx).is_ready(), "stranded waiter");
-                        return assert_eq!((gate.in_flight(), gate.waiting()), (1, 0));
-                    }
-                    Enqueued::Full => false,
-                }
-            };
-            releaser.join().unwrap();
-            assert!(admitted);
-            assert_eq!((gate.in_flight(), gate.waiting()), (1, 0));
-        });
-    }
-
-    /// A waiter cancelling while a release hands it a slot: the slot is either held by
-    /// the cancelling side or was never granted; the counts balance.
-    #[test]
-    fn loom_cancel_racing_a_hand_over() {
-        loom::model(|| {
-            let gate = Arc::new(Gate::new(1, 0.0, 1, queue()));
-            assert!(gate.try_admit(0));
-            let Enqueued::Waiting(waiter, _) = gate.enqueue(0, 0) else {
-                panic!("the gate is full");
-            };
-            let releaser = {
-                let gate = Arc::clone(&gate);
-                loom::thread::spawn(move || {
-                    gate.release(|| 1);
-                })
-            };
-            if gate.cancel(&waiter, 1) {
-                gate.release(|| 2);
-            }
-            releaser.join().unwrap();
-            assert_eq!((gate.in_flight(), gate.waiting()), (0, 0));
-        });
     }
 }

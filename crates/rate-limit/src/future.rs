@@ -6,29 +6,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+use hardy_core::admission::{self, Admission};
 use hardy_core::{Error, Rejection};
 use pin_project::pin_project;
 use tower_service::Service;
 
 use crate::limit::Limit;
-use crate::limiter::Admission;
-use crate::wait::Wait;
-
-#[pin_project(project = StateProj)]
-enum State<S, Req, F> {
-    /// Admitted: the inner call runs.
-    Running {
-        #[pin]
-        future: F,
-    },
-    /// Waiting for its turn, with the readied service and the request.
-    Waiting {
-        wait: Wait,
-        call: Option<Box<(S, Req)>>,
-    },
-    /// Refused.
-    Rejected { rejection: Option<Rejection> },
-}
+use crate::wait::Turn;
 
 /// The response future of a [`RateLimitService`](crate::RateLimitService): the inner
 /// service's response, or its error type made from [`Rejection::RateLimited`].
@@ -45,34 +29,32 @@ where
     S: Service<Req>,
 {
     #[pin]
-    state: State<S, Req, S::Future>,
+    inner: admission::ResponseFuture<S, Req, Turn>,
 }
 
 impl<S, Req> ResponseFuture<S, Req>
 where
     S: Service<Req>,
 {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn running(future: S::Future) -> Self {
         ResponseFuture {
-            state: State::Running { future },
+            inner: admission::ResponseFuture::running(future, ()),
         }
     }
 
-    pub(crate) fn waiting(wait: Wait, service: S, request: Req) -> Self {
+    pub(crate) fn waiting(turn: Turn, service: S, request: Req) -> Self {
         ResponseFuture {
-            state: State::Waiting {
-                wait,
-                call: Some(Box::new((service, request))),
-            },
+            inner: admission::ResponseFuture::waiting(turn, service, request),
         }
     }
 
-    pub(crate) fn rejected(rejection: Rejection) -> Self {
+    pub(crate) fn rejected(rejection: Rejection) -> Self
+    where
+        S::Error: From<Rejection>,
+    {
         ResponseFuture {
-            state: State::Rejected {
-                rejection: Some(rejection),
-            },
+            inner: admission::ResponseFuture::rejected(rejection),
         }
     }
 }
@@ -84,29 +66,9 @@ where
 {
     type Output = Result<S::Response, S::Error>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        loop {
-            match this.state.as_mut().project() {
-                StateProj::Running { future } => return future.poll(cx),
-                StateProj::Waiting { wait, call } => {
-                    ready!(Pin::new(wait).poll(cx));
-                    let (mut service, request) = *call
-                        .take()
-                        .expect("rate limit future polled after completion");
-                    this.state.set(State::Running {
-                        future: service.call(request),
-                    });
-                }
-                StateProj::Rejected { rejection } => {
-                    let rejection = rejection
-                        .take()
-                        .expect("rate limit future polled after completion");
-                    return Poll::Ready(Err(rejection.into()));
-                }
-            }
-        }
+        self.project().inner.poll(cx)
     }
 }
 
@@ -115,14 +77,7 @@ where
     S: Service<Req>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.state {
-            State::Running { .. } => "running",
-            State::Waiting { .. } => "waiting",
-            State::Rejected { .. } => "rejected",
-        };
-        f.debug_struct("ResponseFuture")
-            .field("state", &state)
-            .finish()
+        self.inner.fmt(f)
     }
 }
 
@@ -132,7 +87,7 @@ enum CallState<F, Fut> {
         operation: Option<F>,
     },
     Waiting {
-        wait: Wait,
+        wait: Turn,
         operation: Option<F>,
     },
     Running {
@@ -193,14 +148,14 @@ where
                         .take()
                         .expect("rate limit call polled after completion");
                     let admission = match this.limit.admit_request(&()) {
-                        Ok(()) => Admission::Now,
-                        Err(later) => this.limit.admit_later(later).0,
+                        Ok(()) => Admission::Now(()),
+                        Err(later) => this.limit.admit_later(later),
                     };
                     let next = match admission {
-                        Admission::Now => CallState::Running {
+                        Admission::Now(()) => CallState::Running {
                             future: operation(),
                         },
-                        Admission::After(wait) => CallState::Waiting {
+                        Admission::Later(wait) => CallState::Waiting {
                             wait,
                             operation: Some(operation),
                         },

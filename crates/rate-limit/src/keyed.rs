@@ -12,7 +12,7 @@ use metrics::Gauge;
 
 use crate::future::CallFuture;
 use crate::gcra::{Gcra, Verdict};
-use crate::limiter::{Admission, Core, METRIC_KEYS};
+use crate::limiter::{Core, Decision, METRIC_KEYS, wait_for};
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering, RwLock};
 use crate::{ByKey, ForKey, RateLimitBuilder, RateLimitConfig, RateLimitEvent, RateLimitLayer};
 
@@ -206,7 +206,7 @@ where
     /// Dropping the future while it waits gives its turn back, unless a later call for
     /// the same key has reserved one since.
     pub async fn acquire_key(&self, key: &K) -> Result<(), Rejection> {
-        self.admit(key).wait().await
+        wait_for(self.admit(key)).await
     }
 
     /// Runs `operation` once the rate for `key` allows; the turn is taken at the
@@ -296,7 +296,7 @@ where
     }
 
     /// Decides for a call for `key` that may wait up to `max_wait`.
-    pub(crate) fn admit(&self, key: &K) -> Admission {
+    pub(crate) fn admit(&self, key: &K) -> Decision {
         let core = &self.shared.core;
         let now = core.now();
         let (verdict, next, generation) = self.decide(key, core.gcra, now);

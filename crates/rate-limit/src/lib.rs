@@ -76,6 +76,8 @@ mod config;
 mod event;
 pub mod future;
 mod gcra;
+#[doc(hidden)]
+pub mod hooks;
 mod keyed;
 mod layer;
 mod limit;
@@ -92,8 +94,6 @@ pub use config::{
 pub use event::RateLimitEvent;
 pub use keyed::KeyedRateLimiter;
 pub use layer::RateLimitLayer;
-pub use limit::{Admitted, ByKey, ForKey, Limit, Turn, TurnWait};
-#[doc(hidden)]
-pub use limiter::Undecided;
+pub use limit::{ByKey, ForKey, Limit};
 pub use limiter::{METRIC_CALLS, METRIC_KEYS, RateLimiter};
 pub use service::RateLimitService;

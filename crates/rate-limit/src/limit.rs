@@ -3,10 +3,9 @@
 use std::fmt;
 use std::hash::Hash;
 
-use hardy_core::Rejection;
+use hardy_core::admission::Admission;
 
-use crate::limiter::{Admission, Undecided};
-use crate::wait::Wait;
+use crate::limiter::{Decision, Undecided};
 use crate::{KeyedRateLimiter, RateLimiter};
 
 /// What decides whether a request may go: a [`RateLimiter`] (every request shares one
@@ -23,58 +22,9 @@ pub trait Limit<Req>: sealed::Sealed {
     #[doc(hidden)]
     fn admit_request(&self, request: &Req) -> Result<(), Self::Later>;
 
-    /// The wait or the refusal of a request not admitted at once.
+    /// The turn or the refusal of a request not admitted at once.
     #[doc(hidden)]
-    fn admit_later(&self, later: Self::Later) -> Admitted;
-}
-
-/// The decision a [`Limit`] makes; opaque.
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct Admitted(pub(crate) Admission);
-
-impl Admitted {
-    /// The decision as a [`Turn`].
-    #[doc(hidden)]
-    pub fn into_turn(self) -> Turn {
-        match self.0 {
-            Admission::Now => Turn::Now,
-            Admission::After(wait) => Turn::Wait(TurnWait(wait)),
-            Admission::Refused(rejection) => Turn::Refused(rejection),
-        }
-    }
-}
-
-/// A call's turn as a limit decided it, without the limiter: now, after a wait for a
-/// reserved turn, or refused with [`Rejection::RateLimited`].
-///
-/// The rate limit's own futures hold the same; a future that composes several patterns
-/// and keeps one reference to all their handles holds a turn (`hardy::Pipeline`).
-#[derive(Debug)]
-pub enum Turn {
-    /// Admitted now.
-    Now,
-    /// Admitted once the wait ends.
-    Wait(TurnWait),
-    /// Refused.
-    Refused(Rejection),
-}
-
-/// A call waiting for its reserved turn: completes at the turn. Dropped before then, it
-/// gives the turn back (unless a later call has reserved one since).
-#[derive(Debug)]
-#[must_use = "futures do nothing unless polled"]
-pub struct TurnWait(Wait);
-
-impl std::future::Future for TurnWait {
-    type Output = ();
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        std::pin::Pin::new(&mut self.0).poll(cx)
-    }
+    fn admit_later(&self, later: Self::Later) -> Admission<(), crate::hooks::Turn>;
 }
 
 /// A keyed limiter with the function that reads each request's key; made by
@@ -140,17 +90,17 @@ impl<Req> Limit<Req> for RateLimiter {
     }
 
     #[inline(always)]
-    fn admit_later(&self, later: Undecided) -> Admitted {
-        Admitted(self.admission_later(later))
+    fn admit_later(&self, later: Undecided) -> Decision {
+        self.admission_later(later)
     }
 }
 
 /// A keyed limit's admission as a [`Limit`]'s: admitted now, or the whole admission.
 #[inline]
-fn now_or_later(admission: Admission) -> Result<(), Admitted> {
-    match admission {
-        Admission::Now => Ok(()),
-        later => Err(Admitted(later)),
+fn now_or_later(decision: Decision) -> Result<(), Decision> {
+    match decision {
+        Admission::Now(()) => Ok(()),
+        later => Err(later),
     }
 }
 
@@ -159,14 +109,14 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     X: Fn(&Req) -> K,
 {
-    type Later = Admitted;
+    type Later = Decision;
 
     #[inline]
-    fn admit_request(&self, request: &Req) -> Result<(), Admitted> {
+    fn admit_request(&self, request: &Req) -> Result<(), Decision> {
         now_or_later(self.limiter.admit(&(self.key)(request)))
     }
 
-    fn admit_later(&self, later: Admitted) -> Admitted {
+    fn admit_later(&self, later: Decision) -> Decision {
         later
     }
 }
@@ -180,7 +130,7 @@ impl<Req, L: Limit<Req>> Limit<Req> for &L {
         (**self).admit_request(request)
     }
 
-    fn admit_later(&self, later: L::Later) -> Admitted {
+    fn admit_later(&self, later: L::Later) -> Decision {
         (**self).admit_later(later)
     }
 }
@@ -189,14 +139,14 @@ impl<Req, K> Limit<Req> for ForKey<'_, K>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
-    type Later = Admitted;
+    type Later = Decision;
 
     #[inline]
-    fn admit_request(&self, _: &Req) -> Result<(), Admitted> {
+    fn admit_request(&self, _: &Req) -> Result<(), Decision> {
         now_or_later(self.limiter.admit(&self.key))
     }
 
-    fn admit_later(&self, later: Admitted) -> Admitted {
+    fn admit_later(&self, later: Decision) -> Decision {
         later
     }
 }

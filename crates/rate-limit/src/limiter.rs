@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
+use hardy_core::admission::Admission;
 use hardy_core::{ConfigError, Listener, Name, Rejection};
 use metrics::Counter;
 
@@ -11,7 +12,7 @@ use crate::clock::TimeSource;
 use crate::future::CallFuture;
 use crate::gcra::{Gcra, Verdict};
 use crate::sync::{Arc, AtomicU64};
-use crate::wait::{Refund, Wait};
+use crate::wait::{Refund, Turn};
 use crate::{RateLimitBuilder, RateLimitConfig, RateLimitEvent, RateLimitLayer};
 
 /// `hardy_rate_limit_calls_total{name, outcome}`: calls by outcome: `admitted` (at
@@ -20,25 +21,18 @@ pub const METRIC_CALLS: &str = "hardy_rate_limit_calls_total";
 /// `hardy_rate_limit_keys{name}`: keys a keyed limiter tracks.
 pub const METRIC_KEYS: &str = "hardy_rate_limit_keys";
 
-/// What a limiter says about a call: admitted now, after a wait, or refused.
-#[derive(Debug)]
-pub(crate) enum Admission {
-    Now,
-    After(Wait),
-    Refused(Rejection),
-}
+/// What a limiter says about a call: admitted now, after its turn comes, or refused.
+pub(crate) type Decision = Admission<(), Turn>;
 
-impl Admission {
-    /// Waits for the call's turn, if it has one.
-    pub(crate) async fn wait(self) -> Result<(), Rejection> {
-        match self {
-            Admission::Now => Ok(()),
-            Admission::After(wait) => {
-                wait.await;
-                Ok(())
-            }
-            Admission::Refused(rejection) => Err(rejection),
+/// Waits for the call's turn, if it has one.
+pub(crate) async fn wait_for(decision: Decision) -> Result<(), Rejection> {
+    match decision {
+        Admission::Now(()) => Ok(()),
+        Admission::Later(turn) => {
+            turn.await;
+            Ok(())
         }
+        Admission::Refused(rejection) => Err(rejection),
     }
 }
 
@@ -92,10 +86,10 @@ impl Core {
         verdict: Verdict,
         now: u64,
         refund: impl FnOnce() -> Refund,
-    ) -> Admission {
+    ) -> Decision {
         if let Verdict::Now = verdict {
             self.admitted_now();
-            return Admission::Now;
+            return Admission::Now(());
         }
         self.admission_later(verdict, now, refund)
     }
@@ -115,10 +109,10 @@ impl Core {
         verdict: Verdict,
         now: u64,
         refund: impl FnOnce() -> Refund,
-    ) -> Admission {
+    ) -> Decision {
         match verdict {
             Verdict::Now => unreachable!("an admitted call takes the inlined path"),
-            Verdict::After(wait) => Admission::After(self.waiting(now, wait, refund())),
+            Verdict::After(wait) => Admission::Later(self.waiting(now, wait, refund())),
             Verdict::Refused(retry_after) => Admission::Refused(self.refuse(retry_after)),
         }
     }
@@ -138,13 +132,13 @@ impl Core {
     }
 
     #[cold]
-    fn waiting(&self, now: u64, wait: Duration, refund: Refund) -> Wait {
+    fn waiting(&self, now: u64, wait: Duration, refund: Refund) -> Turn {
         self.waited.increment(1);
         self.listener.emit_with(|| RateLimitEvent::Waiting {
             name: self.name.clone(),
             wait,
         });
-        Wait::new(self.time.instant(now, wait), refund)
+        Turn::new(self.time.instant(now, wait), refund)
     }
 
     #[cold]
@@ -300,7 +294,7 @@ impl RateLimiter {
     /// Dropping the future while it waits gives its turn back, unless a later call has
     /// reserved one since.
     pub async fn acquire(&self) -> Result<(), Rejection> {
-        self.admit().wait().await
+        wait_for(self.admit()).await
     }
 
     /// Runs `operation` once the rate allows: at once, after waiting up to `max_wait`,
@@ -347,9 +341,9 @@ impl RateLimiter {
     }
 
     /// Decides for a call that may wait up to `max_wait`.
-    pub(crate) fn admit(&self) -> Admission {
+    pub(crate) fn admit(&self) -> Decision {
         match self.decide() {
-            Ok(()) => Admission::Now,
+            Ok(()) => Admission::Now(()),
             Err(later) => self.admission_later(later),
         }
     }
@@ -372,7 +366,7 @@ impl RateLimiter {
     /// The wait or the refusal of a call that [`decide`](Self::decide) did not admit.
     #[cold]
     #[inline(never)]
-    pub(crate) fn admission_later(&self, later: Undecided) -> Admission {
+    pub(crate) fn admission_later(&self, later: Undecided) -> Decision {
         let shared = &self.shared;
         let Undecided { verdict, now, next } = later;
         shared.core.admission_later(verdict, now, || {

@@ -6,8 +6,9 @@ use hardy_core::Rejection;
 use tower_service::Service;
 
 use crate::future::ResponseFuture;
-use crate::limit::{Admitted, Limit};
-use crate::limiter::Admission;
+use hardy_core::admission::Admission;
+
+use crate::limit::Limit;
 
 /// A tower service whose calls are paced by a limit; made by a
 /// [`RateLimitLayer`](crate::RateLimitLayer).
@@ -74,10 +75,9 @@ where
             Err(later) => later,
         };
         // Not admitted at once: the limit makes the wait or the refusal out of line.
-        let Admitted(admission) = self.limit.admit_later(later);
-        match admission {
-            Admission::Now => ResponseFuture::running(self.inner.call(request)),
-            Admission::After(wait) => {
+        match self.limit.admit_later(later) {
+            Admission::Now(()) => ResponseFuture::running(self.inner.call(request)),
+            Admission::Later(wait) => {
                 let clone = self.inner.clone();
                 let service = std::mem::replace(&mut self.inner, clone);
                 ResponseFuture::waiting(wait, service, request)
