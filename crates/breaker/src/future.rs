@@ -10,7 +10,7 @@ use hardy_core::{Classify, Error, Rejection};
 use pin_project::pin_project;
 
 use crate::CircuitBreaker;
-use crate::breaker::{Owner, Permit};
+use crate::permit::{Owner, Permit};
 
 /// A call admitted by the breaker (run, classify, record) or rejected by it.
 #[pin_project(project = GuardedProj)]

@@ -74,14 +74,17 @@ mod breaker;
 mod config;
 mod event;
 pub mod future;
+#[doc(hidden)]
+pub mod hooks;
 mod layer;
+mod permit;
 mod registry;
 mod service;
 mod state;
 mod sync;
 
 pub use breaker::{
-    BreakerSnapshot, CircuitBreaker, METRIC_CALLS, METRIC_STATE, METRIC_TRANSITIONS, Ticket,
+    BreakerSnapshot, CircuitBreaker, METRIC_CALLS, METRIC_STATE, METRIC_TRANSITIONS,
 };
 pub use config::{
     BreakerBuilder, BreakerConfig, DEFAULT_CONSECUTIVE_FAILURES, DEFAULT_FAILURE_RATIO,

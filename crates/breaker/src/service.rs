@@ -7,8 +7,8 @@ use hardy_core::{Classify, DefaultClassifier, LocalArc, Rejection};
 use tower_service::Service;
 
 use crate::CircuitBreaker;
-use crate::breaker::Permit;
 use crate::future::{Guarded, ResponseFuture};
+use crate::permit::Permit;
 
 /// A tower service guarded by a [`CircuitBreaker`]; made by a
 /// [`BreakerLayer`](crate::BreakerLayer).

@@ -524,7 +524,7 @@ async fn metrics_only_reports_instead_of_opening() {
 
 #[tokio::test(start_paused = true)]
 async fn a_ticket_records_once_and_a_released_probe_frees_its_slot() {
-    use hardy_breaker::Ticket;
+    use hardy_breaker::hooks::Ticket;
 
     let breaker = half_open(consecutive(1)).await;
     let mut probe = Ticket::admit(&breaker).expect("the one probe is admitted");

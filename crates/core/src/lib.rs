@@ -79,4 +79,4 @@ pub use local::{LocalArc, thread_index};
 pub use name::Name;
 pub use policy::{PolicyError, PolicyErrors};
 pub use rejection::{Rejection, RejectionKind, SharedError, ShedReason};
-pub use spare::Spared;
+pub use spare::{SpareService, Spared};

@@ -72,12 +72,16 @@ mod budget;
 mod config;
 mod event;
 pub mod future;
+#[doc(hidden)]
+pub mod hooks;
 mod layer;
 mod request;
 mod retry;
+mod retrying;
 mod schedule;
 mod service;
 mod sync;
+mod tries;
 
 pub use budget::RetryBudget;
 pub use config::{
@@ -91,7 +95,7 @@ pub use layer::RetryLayer;
 pub use request::{CloneRequest, Cloned, SendOnce};
 pub use retry::{
     METRIC_ATTEMPTS_PER_CALL, METRIC_BUDGET_REFUSALS, METRIC_CALLS, METRIC_GAVE_UP, METRIC_RETRIES,
-    Next, Retry, Tries,
+    Retry,
 };
 pub use schedule::{Backoff, Jitter, Schedule};
 pub use service::RetryService;

@@ -3,12 +3,14 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use hardy_core::{Classify, DefaultClassifier, LocalArc};
+use hardy_core::{Classify, DefaultClassifier, SpareService};
 use hardy_timeout::{ExtractDeadline, NoDeadline};
 use tower_service::Service;
 
-use crate::future::{Calls, ResponseFuture, Retrying, Shared};
-use crate::{CloneRequest, Cloned, Retry, Tries};
+use crate::future::{Calls, ResponseFuture};
+use crate::retrying::Retrying;
+use crate::tries::Tries;
+use crate::{CloneRequest, Cloned, Retry};
 
 /// A tower service whose calls are retried by a [`Retry`]; made by a
 /// [`RetryLayer`](crate::RetryLayer).
@@ -33,11 +35,8 @@ use crate::{CloneRequest, Cloned, Retry, Tries};
 /// never allocates.
 #[derive(Debug)]
 pub struct RetryService<S, C = DefaultClassifier, P = Cloned, X = NoDeadline> {
-    inner: S,
-    shared: LocalArc<Shared<S>>,
-    /// The inner service may have changed since the spare was cloned from it (it was
-    /// lent out by `get_mut`): clone the spare again at the next call.
-    stale: bool,
+    /// The inner service, and the retry and spare shared with its calls.
+    inner: SpareService<Retry, S>,
     classifier: C,
     policy: P,
     deadline: X,
@@ -60,48 +59,34 @@ impl<S: Clone, C, P, X> RetryService<S, C, P, X> {
         deadline: X,
     ) -> Self {
         RetryService {
-            shared: LocalArc::new(Shared::new(retry, inner.clone())),
-            inner,
-            stale: false,
+            inner: SpareService::new(retry, inner),
             classifier,
             policy,
             deadline,
         }
-    }
-
-    /// Clones the spare again from the inner service, which `get_mut` lent out.
-    #[cold]
-    #[inline(never)]
-    fn renew_spare(&mut self) {
-        self.shared = LocalArc::new(Shared::new(
-            self.shared.handle().handle().clone(),
-            self.inner.clone(),
-        ));
-        self.stale = false;
     }
 }
 
 impl<S, C, P, X> RetryService<S, C, P, X> {
     /// The retry applied to the calls.
     pub fn retry(&self) -> &Retry {
-        self.shared.handle().handle()
+        self.inner.handle()
     }
 
     /// The inner service.
     pub fn get_ref(&self) -> &S {
-        &self.inner
+        self.inner.get_ref()
     }
 
     /// The inner service, mutably. Retries made after this are made with a clone of
     /// the service as it is at the next call.
     pub fn get_mut(&mut self) -> &mut S {
-        self.stale = true;
-        &mut self.inner
+        self.inner.get_mut()
     }
 
     /// The inner service, taken out.
     pub fn into_inner(self) -> S {
-        self.inner
+        self.inner.into_inner()
     }
 }
 
@@ -109,8 +94,6 @@ impl<S: Clone, C: Clone, P: Clone, X: Clone> Clone for RetryService<S, C, P, X> 
     fn clone(&self) -> Self {
         RetryService {
             inner: self.inner.clone(),
-            shared: self.shared.clone(),
-            stale: self.stale,
             classifier: self.classifier.clone(),
             policy: self.policy.clone(),
             deadline: self.deadline.clone(),
@@ -131,26 +114,24 @@ where
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+        self.inner.ready_mut().poll_ready(cx)
     }
 
     #[inline(always)]
     fn call(&mut self, request: Req) -> Self::Future {
-        if self.stale {
-            self.renew_spare();
-        }
-        let shared = Arc::clone(self.shared.get());
+        let (shared, inner) = self.inner.call();
+        let shared = Arc::clone(shared);
         let call = Tries::start(shared.handle(), self.deadline.deadline(&request));
         let copy = self.policy.clone_request(&request);
-        let future = self.inner.call(request);
+        let future = inner.call(request);
         ResponseFuture::new(Retrying::running(
             future,
             Calls {
+                shared,
                 request: copy,
                 policy: self.policy.clone(),
             },
             self.classifier.clone(),
-            shared,
             call,
         ))
     }

@@ -92,8 +92,11 @@
 //! | `http` | no | [`FromExtensions`]: read a request's [`Deadline`] from `http::Request` extensions |
 
 mod config;
+mod countdown;
 mod deadline;
 pub mod future;
+#[doc(hidden)]
+pub mod hooks;
 mod layer;
 mod operations;
 mod service;

@@ -11,7 +11,8 @@ use hardy_core::{ConfigError, Listener, Name, Rejection};
 use metrics::Counter;
 use tokio::time::Instant;
 
-use crate::future::{CallFuture, Countdown, ResponseFuture, Timed};
+use crate::countdown::Countdown;
+use crate::future::{CallFuture, ResponseFuture, Timed};
 use crate::{Deadline, TimeoutBuilder, TimeoutConfig, TimeoutLayer};
 
 /// Something a [`Timeout`] did, passed to the listener set with

@@ -197,7 +197,7 @@ async fn clones_share_one_handle() {
 
 #[tokio::test(start_paused = true)]
 async fn a_countdown_starts_at_its_first_poll_and_ends_at_the_limit_or_the_deadline() {
-    use hardy_timeout::future::Countdown;
+    use hardy_timeout::hooks::Countdown;
 
     let timeout = timeout();
     let mut countdown = Countdown::new(None);
