@@ -475,4 +475,4 @@ impl fmt::Debug for CircuitBreaker {
 mod transitions;
 
 #[cfg(all(test, hardy_loom))]
-mod loom;
+mod loom_models;
