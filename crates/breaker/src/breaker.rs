@@ -16,8 +16,9 @@ use tokio::time::Instant;
 
 use crate::future::CallFuture;
 use crate::permit::Pass;
-use crate::state::{CountWindow, Mark, TimeWindow, Totals, Word};
+use crate::state::{Mark, Totals, Word};
 use crate::sync::{Arc, AtomicU32, AtomicU64, Mutex, Ordering};
+use crate::window::{CountWindow, TimeWindow};
 use crate::{
     BreakerBuilder, BreakerConfig, BreakerEvent, BreakerLayer, BreakerState, TransitionReason,
     Window,

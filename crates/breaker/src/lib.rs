@@ -82,6 +82,7 @@ mod registry;
 mod service;
 mod state;
 mod sync;
+mod window;
 
 pub use breaker::{
     BreakerSnapshot, CircuitBreaker, METRIC_CALLS, METRIC_STATE, METRIC_TRANSITIONS,

@@ -13,84 +13,10 @@ use crate::future::{CallFuture, ResponseFuture};
 use crate::inject::{Corrupt, MakeError, NoCorrupt, NoError};
 use crate::rng;
 use crate::sync::{AtomicBool, AtomicU64, Ordering, RwLock};
-use crate::{ChaosBuilder, ChaosConfig, ChaosLayer, InjectedRejection, Latency};
-
-/// What a call drew: its outcome and whether it is delayed first.
-///
-/// Made by [`Chaos::next_fault`]; the layer and direct calls act on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Fault {
-    /// What happens to the call.
-    pub outcome: FaultOutcome,
-    /// A delay before the call goes on, if one was drawn.
-    pub delay: Option<Duration>,
-}
-
-impl Fault {
-    /// No fault: the call goes through untouched.
-    pub const NONE: Fault = Fault {
-        outcome: FaultOutcome::Pass,
-        delay: None,
-    };
-
-    /// Whether the call goes through untouched.
-    #[must_use]
-    pub fn is_none(&self) -> bool {
-        *self == Fault::NONE
-    }
-}
-
-/// What happens to a call, as drawn by [`Chaos::next_fault`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum FaultOutcome {
-    /// The real call, with its real answer.
-    Pass,
-    /// An error from the error maker, without calling the inner service.
-    Error,
-    /// The configured rejection, without calling the inner service.
-    Rejection,
-    /// The real call, its `Ok` response passed through the corrupter.
-    Corrupt,
-}
-
-/// Something a [`Chaos`] handle injected or changed, passed to the listener set with
-/// [`ChaosBuilder::on_event`].
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum ChaosEvent {
-    /// A call was delayed.
-    Delayed {
-        /// The handle's name.
-        name: Name,
-        /// The injected delay.
-        delay: Duration,
-    },
-    /// A call was answered with an injected error.
-    ErrorInjected {
-        /// The handle's name.
-        name: Name,
-    },
-    /// A call was refused with an injected rejection.
-    Rejected {
-        /// The handle's name.
-        name: Name,
-        /// Which rejection.
-        rejection: InjectedRejection,
-    },
-    /// A call's `Ok` response was corrupted.
-    Corrupted {
-        /// The handle's name.
-        name: Name,
-    },
-    /// The settings were changed at run time.
-    Reconfigured {
-        /// The handle's name.
-        name: Name,
-        /// Whether injection is now enabled.
-        enabled: bool,
-    },
-}
+use crate::{
+    ChaosBuilder, ChaosConfig, ChaosEvent, ChaosLayer, Fault, FaultOutcome, InjectedRejection,
+    Latency,
+};
 
 /// What a [`Chaos`] handle has injected since it was built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -663,51 +589,5 @@ impl fmt::Debug for Chaos {
     }
 }
 
-/// Loom models: `RUSTFLAGS="--cfg hardy_loom" cargo test -p hardy-chaos --lib --release loom`.
 #[cfg(all(test, hardy_loom))]
-mod loom_models {
-    use super::*;
-
-    /// Two threads draw while a third puts a new seed in force: every draw is numbered
-    /// under exactly one seed, no number repeats under a seed, and the new seed's
-    /// numbers start at 0 with no gap.
-    #[test]
-    fn loom_a_new_seed_restarts_the_numbering_without_repeats_or_gaps() {
-        loom::model(|| {
-            let chaos = Chaos::builder("model")
-                .seed(1)
-                .error_rate(0.5)
-                .build()
-                .expect("valid chaos");
-            let drawers: Vec<_> = (0..2)
-                .map(|_| {
-                    let chaos = chaos.clone();
-                    loom::thread::spawn(move || {
-                        chaos
-                            .numbered()
-                            .map(|(settings, n)| (settings.seed, n))
-                            .expect("enabled")
-                    })
-                })
-                .collect();
-            let mut config = chaos.config();
-            config.seed = Some(2);
-            chaos.set_config(config).expect("valid");
-            let mut drawn: Vec<_> = drawers
-                .into_iter()
-                .map(|thread| thread.join().expect("drawer"))
-                .collect();
-            drawn.sort_unstable();
-            for seed in [1, 2] {
-                let numbers: Vec<_> = drawn
-                    .iter()
-                    .filter(|(s, _)| *s == seed)
-                    .map(|(_, n)| *n)
-                    .collect();
-                let expected: Vec<u64> = (0..numbers.len() as u64).collect();
-                assert_eq!(numbers, expected, "seed {seed}: {drawn:?}");
-            }
-            assert_eq!(chaos.seed(), 2);
-        });
-    }
-}
+mod loom_models;

@@ -85,6 +85,8 @@
 
 mod chaos;
 mod config;
+mod event;
+mod fault;
 pub mod future;
 mod inject;
 mod layer;
@@ -92,13 +94,13 @@ mod rng;
 mod service;
 mod sync;
 
-pub use chaos::{
-    Chaos, ChaosEvent, ChaosStats, Fault, FaultOutcome, METRIC_CALLS, METRIC_DELAY, METRIC_INJECTED,
-};
+pub use chaos::{Chaos, ChaosStats, METRIC_CALLS, METRIC_DELAY, METRIC_INJECTED};
 pub use config::{
     ChaosBuilder, ChaosConfig, DEFAULT_LATENCY, DEFAULT_RATE, DEFAULT_RETRY_AFTER,
     InjectedRejection, Latency,
 };
+pub use event::ChaosEvent;
+pub use fault::{Fault, FaultOutcome};
 pub use inject::{Corrupt, MakeError, NoCorrupt, NoError};
 pub use layer::ChaosLayer;
 pub use service::ChaosService;

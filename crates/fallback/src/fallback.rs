@@ -4,78 +4,17 @@
 use std::fmt;
 use std::future::Future;
 
-use hardy_core::{Classify, DefaultClassifier, Listener, Name, Outcome};
-use metrics::Counter;
+use hardy_core::{Classify, DefaultClassifier, Listener, Name};
 
 use crate::action::{Backup, MapFailure, OrElse, Value};
 use crate::future::{CallFuture, Guarded};
-use crate::{Cause, FallbackEvent, FallbackLayer, Recover};
+use crate::state::{ByCause, Shared};
+use crate::{FallbackEvent, FallbackLayer, Recover};
 use std::sync::Arc;
 
 /// `hardy_fallback_used_total{name, cause}`: fallbacks used, by cause (`failure`,
 /// `refused`).
 pub const METRIC_USED: &str = "hardy_fallback_used_total";
-
-/// When a result calls for a fallback: a classified failure, or an error the
-/// classifier ignores (a rejection, for the default classifier).
-pub(crate) fn cause_of(outcome: Outcome, is_err: bool) -> Option<Cause> {
-    match outcome {
-        Outcome::Success => None,
-        Outcome::Failure(_) => Some(Cause::Failure),
-        Outcome::Ignore(_) => is_err.then_some(Cause::Refused),
-    }
-}
-
-/// Counters per cause.
-#[derive(Debug, Clone)]
-pub(crate) struct ByCause {
-    failure: Counter,
-    refused: Counter,
-}
-
-impl ByCause {
-    pub(crate) fn register(
-        metric: &'static str,
-        name: &Name,
-        extra: &[(&'static str, &'static str)],
-    ) -> Self {
-        let counter = |cause: &'static str| {
-            let mut labels = vec![("name", name.to_string()), ("cause", cause.to_string())];
-            labels.extend(extra.iter().map(|(k, v)| (*k, (*v).to_string())));
-            metrics::counter!(metric, &labels)
-        };
-        ByCause {
-            failure: counter("failure"),
-            refused: counter("refused"),
-        }
-    }
-
-    pub(crate) fn get(&self, cause: Cause) -> &Counter {
-        match cause {
-            Cause::Failure => &self.failure,
-            Cause::Refused => &self.refused,
-        }
-    }
-}
-
-pub(crate) struct Shared<A, C> {
-    pub(crate) name: Name,
-    pub(crate) action: A,
-    pub(crate) classifier: C,
-    listener: Listener<FallbackEvent>,
-    used: ByCause,
-}
-
-impl<A, C> Shared<A, C> {
-    /// Counts and reports a fallback used for `cause`.
-    pub(crate) fn used(&self, cause: Cause) {
-        self.used.get(cause).increment(1);
-        self.listener.emit_with(|| FallbackEvent::Used {
-            name: self.name.clone(),
-            cause,
-        });
-    }
-}
 
 /// Answers a failed call instead of failing: with a value, a function of the failed
 /// result, an async function (a backup sensor), or another tower service.

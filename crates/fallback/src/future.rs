@@ -12,7 +12,7 @@ use hardy_core::{Classify, Error};
 use pin_project::pin_project;
 use tower_service::Service;
 
-use crate::fallback::{Shared, cause_of};
+use crate::state::{Shared, cause_of};
 use crate::{Fallback, Recover};
 
 #[pin_project(project = StateProj)]

@@ -5,20 +5,16 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use hardy_core::{Classify, ConfigError, DefaultClassifier, Error, Listener, Name, Outcome};
+use hardy_core::{Classify, ConfigError, DefaultClassifier, Listener, Name, Outcome};
 use metrics::Counter;
 use parking_lot::Mutex;
-use pin_project::pin_project;
 use tokio::time::Instant;
-use tower_layer::Layer;
-use tower_service::Service;
 
-use crate::fallback::{ByCause, cause_of};
+use crate::last_good_service::{LastGoodCall, LastGoodLayer};
+use crate::state::{ByCause, cause_of};
 use crate::{FallbackEvent, LastKnownGoodConfig};
 
 /// `hardy_fallback_cache_total{name, result}`: calls answered from a fresh response
@@ -85,6 +81,14 @@ impl<K, T> Clone for LastKnownGood<K, T> {
         LastKnownGood {
             shared: self.shared.clone(),
         }
+    }
+}
+
+impl<K, T> LastKnownGood<K, T> {
+    /// The store's name.
+    #[must_use]
+    pub fn name(&self) -> &Name {
+        &self.shared.name
     }
 }
 
@@ -239,12 +243,6 @@ where
     K: Hash + Eq + Clone,
     T: Clone,
 {
-    /// The store's name.
-    #[must_use]
-    pub fn name(&self) -> &Name {
-        &self.shared.name
-    }
-
     /// The store's settings.
     #[must_use]
     pub fn config(&self) -> &LastKnownGoodConfig {
@@ -344,21 +342,8 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let state = match self.fresh(&key) {
-            Some(value) => State::Hit { value: Some(value) },
-            None => State::Calling {
-                future: operation(),
-                key: Some(key),
-                started: Instant::now(),
-            },
-        };
-        LastGoodCall {
-            inner: Remembering {
-                state,
-                store: self.clone(),
-                classifier,
-            },
-        }
+        let fresh = self.fresh(&key);
+        LastGoodCall::new(self.clone(), classifier, fresh, key, operation)
     }
 
     /// A tower layer remembering each wrapped service's good responses by the key
@@ -369,16 +354,12 @@ where
 
     /// [`layer`](Self::layer) with `classifier` deciding what is good and what failed.
     pub fn layer_with<X, C>(&self, key: X, classifier: C) -> LastGoodLayer<K, T, X, C> {
-        LastGoodLayer {
-            store: self.clone(),
-            key,
-            classifier,
-        }
+        LastGoodLayer::new(self.clone(), key, classifier)
     }
 
     /// A response for `key` young enough to answer without calling, if the store has a
     /// TTL; counts the hit or the miss.
-    fn fresh(&self, key: &K) -> Option<T> {
+    pub(crate) fn fresh(&self, key: &K) -> Option<T> {
         let ttl = self.shared.config.ttl;
         if ttl.is_zero() {
             return None;
@@ -400,7 +381,7 @@ where
 
     /// The answer to a result for `key`: remembered if good, replaced by the last
     /// good response if failed and one is young enough.
-    fn settle<E>(
+    pub(crate) fn settle<E>(
         &self,
         key: K,
         started: Instant,
@@ -434,259 +415,6 @@ where
                 });
                 result
             }
-        }
-    }
-}
-
-#[pin_project(project = StateProj)]
-enum State<K, T, F> {
-    Hit {
-        value: Option<T>,
-    },
-    Calling {
-        #[pin]
-        future: F,
-        key: Option<K>,
-        started: Instant,
-    },
-}
-
-#[pin_project]
-struct Remembering<K, T, F, C> {
-    #[pin]
-    state: State<K, T, F>,
-    store: LastKnownGood<K, T>,
-    classifier: C,
-}
-
-impl<K, T, F, C, E> Future for Remembering<K, T, F, C>
-where
-    K: Hash + Eq + Clone,
-    T: Clone,
-    F: Future<Output = Result<T, E>>,
-    C: Classify<T, E>,
-{
-    type Output = Result<T, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        match this.state.project() {
-            StateProj::Hit { value } => Poll::Ready(Ok(value
-                .take()
-                .expect("last-known-good future polled after completion"))),
-            StateProj::Calling {
-                future,
-                key,
-                started,
-            } => {
-                let result = ready!(future.poll(cx));
-                let outcome = this.classifier.classify(&result);
-                let key = key
-                    .take()
-                    .expect("last-known-good future polled after completion");
-                Poll::Ready(this.store.settle(key, *started, result, outcome))
-            }
-        }
-    }
-}
-
-/// The future of a direct [`LastKnownGood::call`]: `Result<T, hardy_core::Error<E>>`.
-///
-/// # Cancel safety
-///
-/// Dropping it drops the operation; nothing is remembered.
-#[pin_project]
-#[must_use = "futures do nothing unless polled"]
-pub struct LastGoodCall<K, T, F, C> {
-    #[pin]
-    inner: Remembering<K, T, F, C>,
-}
-
-impl<K, T, F, C, E> Future for LastGoodCall<K, T, F, C>
-where
-    K: Hash + Eq + Clone,
-    T: Clone,
-    F: Future<Output = Result<T, E>>,
-    C: Classify<T, E>,
-{
-    type Output = Result<T, Error<E>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Poll::Ready(ready!(self.project().inner.poll(cx)).map_err(Error::Inner))
-    }
-}
-
-impl<K, T, F, C> fmt::Debug for LastGoodCall<K, T, F, C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LastGoodCall")
-            .field("store", &self.inner.store.shared.name)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The response future of a [`LastGoodService`]: the inner service's response (or a
-/// fresh one from the store), or the last good response when the call failed.
-///
-/// # Cancel safety
-///
-/// Dropping it drops the inner call; nothing is remembered.
-#[pin_project]
-#[must_use = "futures do nothing unless polled"]
-pub struct LastGoodFuture<K, T, F, C> {
-    #[pin]
-    inner: Remembering<K, T, F, C>,
-}
-
-impl<K, T, F, C, E> Future for LastGoodFuture<K, T, F, C>
-where
-    K: Hash + Eq + Clone,
-    T: Clone,
-    F: Future<Output = Result<T, E>>,
-    C: Classify<T, E>,
-{
-    type Output = Result<T, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().inner.poll(cx)
-    }
-}
-
-impl<K, T, F, C> fmt::Debug for LastGoodFuture<K, T, F, C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LastGoodFuture")
-            .field("store", &self.inner.store.shared.name)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A tower layer remembering good responses per key and serving them for failed
-/// calls; made by [`LastKnownGood::layer`].
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
-/// use hardy_fallback::LastKnownGood;
-///
-/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-/// # async fn main() -> Result<(), BoxError> {
-/// let last_good = LastKnownGood::builder("soil").build::<u8, f64>()?;
-/// let mut fails = false;
-/// let mut read = ServiceBuilder::new()
-///     .layer(last_good.layer(|sensor: &u8| *sensor))
-///     .service_fn(move |_sensor: u8| {
-///         let failing = std::mem::replace(&mut fails, true);
-///         async move { if failing { Err::<f64, BoxError>("no ack".into()) } else { Ok(0.38) } }
-///     });
-/// assert_eq!(read.ready().await?.call(1).await?, 0.38);
-/// assert_eq!(read.ready().await?.call(1).await?, 0.38, "served from the store");
-/// assert!(read.ready().await?.call(2).await.is_err(), "nothing remembered for sensor 2");
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct LastGoodLayer<K, T, X, C> {
-    store: LastKnownGood<K, T>,
-    key: X,
-    classifier: C,
-}
-
-impl<K, T, X, C> fmt::Debug for LastGoodLayer<K, T, X, C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LastGoodLayer")
-            .field("store", &self.store)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S, K, T, X: Clone, C: Clone> Layer<S> for LastGoodLayer<K, T, X, C> {
-    type Service = LastGoodService<S, K, T, X, C>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        LastGoodService {
-            inner,
-            store: self.store.clone(),
-            key: self.key.clone(),
-            classifier: self.classifier.clone(),
-        }
-    }
-}
-
-/// A tower service remembering good responses per key and serving them for failed
-/// calls; made by a [`LastGoodLayer`]. With a TTL, a call whose key has a fresh
-/// response is answered from the store and never reaches the inner service.
-#[derive(Clone)]
-pub struct LastGoodService<S, K, T, X, C> {
-    inner: S,
-    store: LastKnownGood<K, T>,
-    key: X,
-    classifier: C,
-}
-
-impl<S: fmt::Debug, K, T, X, C> fmt::Debug for LastGoodService<S, K, T, X, C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LastGoodService")
-            .field("inner", &self.inner)
-            .field("store", &self.store)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S, K, T, X, C> LastGoodService<S, K, T, X, C> {
-    /// The store.
-    pub fn store(&self) -> &LastKnownGood<K, T> {
-        &self.store
-    }
-
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The inner service, taken out.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-impl<S, K, T, X, C, Req> Service<Req> for LastGoodService<S, K, T, X, C>
-where
-    S: Service<Req, Response = T>,
-    K: Hash + Eq + Clone,
-    T: Clone,
-    X: Fn(&Req) -> K,
-    C: Classify<T, S::Error> + Clone,
-{
-    type Response = T;
-    type Error = S::Error;
-    type Future = LastGoodFuture<K, T, S::Future, C>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Req) -> Self::Future {
-        let key = (self.key)(&request);
-        let state = match self.store.fresh(&key) {
-            Some(value) => State::Hit { value: Some(value) },
-            None => State::Calling {
-                future: self.inner.call(request),
-                key: Some(key),
-                started: Instant::now(),
-            },
-        };
-        LastGoodFuture {
-            inner: Remembering {
-                state,
-                store: self.store.clone(),
-                classifier: self.classifier.clone(),
-            },
         }
     }
 }

@@ -61,14 +61,16 @@ mod event;
 mod fallback;
 pub mod future;
 mod last_good;
+mod last_good_service;
 mod layer;
+mod state;
 
 pub use action::{Answer, Backup, BackupFuture, MapFailure, OrElse, Recover, Value};
 pub use config::{DEFAULT_MAX_KEYS, DEFAULT_MAX_STALENESS, DEFAULT_TTL, LastKnownGoodConfig};
 pub use event::{Cause, FallbackEvent};
 pub use fallback::{Fallback, FallbackBuilder, METRIC_USED, NoAnswer};
 pub use last_good::{
-    LastGoodCall, LastGoodFuture, LastGoodLayer, LastGoodService, LastKnownGood,
-    LastKnownGoodBuilder, METRIC_CACHE, METRIC_STALE, MarkingBuilder,
+    LastKnownGood, LastKnownGoodBuilder, METRIC_CACHE, METRIC_STALE, MarkingBuilder,
 };
+pub use last_good_service::{LastGoodCall, LastGoodFuture, LastGoodLayer, LastGoodService};
 pub use layer::{FallbackLayer, FallbackService};

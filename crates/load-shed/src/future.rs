@@ -10,8 +10,8 @@ use hardy_core::{Classify, Error, Rejection};
 use pin_project::pin_project;
 use tower_service::Service;
 
+use crate::admit::{self, ShedAdmission};
 use crate::permit::{CallPermit, LoadShedPermit, Measured};
-use crate::shedder::ShedAdmission;
 use crate::wait::{ServiceWait, Waiting};
 use crate::{CallInfo, LoadShedder};
 
@@ -228,14 +228,14 @@ where
                     let classifier = classifier
                         .take()
                         .expect("load shedder call polled after completion");
-                    let next = if shedder.admit_fast(this.info) {
+                    let next = if admit::admit_fast(&shedder.shared, this.info) {
                         CallState::Running {
                             future: operation(),
                             permit: CallPermit::new(shedder, 0),
                             classifier,
                         }
                     } else {
-                        match shedder.admit(*this.info) {
+                        match admit::admit(&shedder.shared, *this.info) {
                             Admission::Now(permit) => CallState::Running {
                                 future: operation(),
                                 permit: permit.into_call(shedder),

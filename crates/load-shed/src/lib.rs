@@ -73,6 +73,7 @@
 //! | --- | --- | --- |
 //! | `serde` | no | `Serialize`/`Deserialize` for [`LoadShedConfig`] and its parts |
 
+mod admit;
 mod config;
 mod event;
 mod extract;

@@ -7,6 +7,7 @@ use hardy_core::{Classify, LocalArc, Rejection};
 use tower_service::Service;
 
 use crate::LoadShedder;
+use crate::admit;
 use crate::extract::{CallInfo, ClientOf, Priority, PriorityOf};
 use crate::future::ResponseFuture;
 use hardy_core::admission::Admission;
@@ -95,7 +96,7 @@ where
             info = info.client_hash(client);
         }
         let shedder = self.shedder.get();
-        if shedder.admit_fast(&info) {
+        if admit::admit_fast(&shedder.shared, &info) {
             return ResponseFuture::running(
                 self.inner.call(request),
                 CallPermit::new(std::sync::Arc::clone(shedder), 0),
@@ -121,7 +122,7 @@ impl<S, P, K, C> LoadShedService<S, P, K, C> {
         C: Clone,
     {
         let shedder = self.shedder.get();
-        match shedder.admit(info) {
+        match admit::admit(&shedder.shared, info) {
             Admission::Now(permit) => ResponseFuture::running(
                 self.inner.call(request),
                 permit.into_call(std::sync::Arc::clone(shedder)),

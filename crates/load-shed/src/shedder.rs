@@ -10,6 +10,7 @@ use hardy_core::{
 };
 use tokio::time::Instant;
 
+use crate::admit;
 use crate::config::{COMPONENT, MAX_LIMIT};
 use crate::extract::CallInfo;
 use crate::future::{AcquireFuture, CallFuture};
@@ -17,9 +18,8 @@ use crate::limit::{Algorithm, nanos};
 use crate::permit::LoadShedPermit;
 use crate::sampler::Sampler;
 use crate::stages::{Fair, Throttle};
-use crate::state::{Metrics, QueueLimits, Queued, Shared, reason_index, thresholds};
+use crate::state::{Metrics, QueueLimits, Shared, reason_index, thresholds};
 use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
-use crate::wait::Waiting;
 use crate::{LoadShedBuilder, LoadShedConfig, LoadShedEvent, LoadShedLayer};
 
 /// `hardy_load_shed_calls_total{name, outcome}`: calls by outcome, `admitted` or `shed`.
@@ -148,9 +148,6 @@ pub struct LoadShedStats {
     pub throttle_probability: f64,
 }
 
-/// What [`LoadShedder::admit`] decided: a permit now, a wait in the queue, or shed.
-pub(crate) type ShedAdmission = Admission<LoadShedPermit, Box<Waiting>>;
-
 impl LoadShedder {
     /// Starts building a shedder named `name`.
     pub fn builder(name: impl Into<Name>) -> LoadShedBuilder {
@@ -240,7 +237,7 @@ impl LoadShedder {
     ///
     /// [`Rejection::Shed`] when the call is shed.
     pub fn try_acquire(&self, info: CallInfo) -> Result<LoadShedPermit, Rejection> {
-        match self.admit_with(info, false) {
+        match admit::admit_with(&self.shared, info, false) {
             Admission::Now(permit) => Ok(permit),
             Admission::Later(_) => unreachable!("admit_with(.., false) never queues"),
             Admission::Refused(rejection) => Err(rejection),
@@ -250,7 +247,7 @@ impl LoadShedder {
     /// Admits a call, waiting in the queue if there is one; resolves to a permit or to
     /// [`Rejection::Shed`].
     pub fn acquire(&self, info: CallInfo) -> AcquireFuture {
-        AcquireFuture::new(self.admit(info))
+        AcquireFuture::new(admit::admit(&self.shared, info))
     }
 
     /// Runs `operation` at priority 0 if admitted; a failure is its error, classified
@@ -359,83 +356,6 @@ impl LoadShedder {
             .probabilistic
             .store(rate > 0.0 || shared.throttle.is_some(), Ordering::Relaxed);
         Ok(())
-    }
-
-    /// Admits or sheds a call with `info`, queueing it if the shedder has a queue.
-    #[inline(always)]
-    pub(crate) fn admit(&self, info: CallInfo) -> ShedAdmission {
-        self.admit_with(info, true)
-    }
-
-    /// The fast path alone: whether a slot was taken because no probabilistic stage or
-    /// fair share applies and the call is below its threshold; `false` means "take the
-    /// full path". The caller makes the slot's permit
-    /// ([`CallPermit::new`] with no client).
-    #[inline(always)]
-    pub(crate) fn admit_fast(&self, info: &CallInfo) -> bool {
-        let shared = &self.shared;
-        if shared.probabilistic.load(Ordering::Relaxed)
-            || (info.client_id() != 0 && shared.fair.is_some())
-        {
-            return false;
-        }
-        let level = info.get_priority().level().min(shared.gate.levels() - 1);
-        shared.gate.try_admit(level)
-    }
-
-    #[inline(always)]
-    fn admit_with(&self, info: CallInfo, may_wait: bool) -> ShedAdmission {
-        let shared = &self.shared;
-        let level = info.get_priority().level().min(shared.gate.levels() - 1);
-        let client = info.client_id();
-        if shared.probabilistic.load(Ordering::Relaxed)
-            && !(level == 0 && shared.gate.levels() > 1)
-            && shared.draw_shed()
-        {
-            return Admission::Refused(shared.shed(ShedReason::Probabilistic, level));
-        }
-        let client = match &shared.fair {
-            Some(fair) if client != 0 => {
-                if !fair.enter(client, shared.gate.in_flight(), shared.limit()) {
-                    return Admission::Refused(shared.shed(ShedReason::Fairness, level));
-                }
-                client
-            }
-            _ => 0,
-        };
-        if shared.gate.try_admit(level) {
-            return Admission::Now(LoadShedPermit::new(Arc::clone(&self.shared), client));
-        }
-        self.admit_slowly(level, client, may_wait)
-    }
-
-    #[cold]
-    fn admit_slowly(&self, level: u8, client: u64, may_wait: bool) -> ShedAdmission {
-        let shared = &self.shared;
-        if may_wait {
-            match shared.enqueue(level, shared.now()) {
-                Queued::Admitted => {
-                    return Admission::Now(LoadShedPermit::new(Arc::clone(&self.shared), client));
-                }
-                Queued::Waiting(waiter, wait) => {
-                    return Admission::Later(Box::new(Waiting::new(
-                        self.shared.clone(),
-                        waiter,
-                        Duration::from_nanos(wait),
-                        level,
-                        client,
-                    )));
-                }
-                Queued::Full => {}
-            }
-        }
-        shared.leave(client);
-        let reason = if shared.gate.in_flight() < shared.limit() && level > 0 {
-            ShedReason::Priority
-        } else {
-            ShedReason::Overload
-        };
-        Admission::Refused(shared.shed(reason, level))
     }
 }
 

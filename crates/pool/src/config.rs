@@ -1,8 +1,11 @@
 //! [`PoolConfig`]: sizes, timeouts and lifecycle of a pool.
 
+use std::fmt;
 use std::time::Duration;
 
-use hardy_core::{ConfigError, Validate};
+use hardy_core::{ConfigError, Listener, Name, Validate};
+
+use crate::{Manager, Pool, PoolEvent};
 
 /// Objects a pool keeps at most unless set: 10.
 pub const DEFAULT_MAX_SIZE: usize = 10;
@@ -175,5 +178,89 @@ impl PoolConfig {
         check.ratio("lifetime_jitter", self.lifetime_jitter)?;
         check.non_zero_duration("maintenance_every", self.maintenance_every)?;
         Ok(())
+    }
+}
+
+/// Builds a [`Pool`]; made by [`Pool::builder`].
+#[must_use = "a builder does nothing until built"]
+pub struct PoolBuilder<M> {
+    name: Name,
+    manager: M,
+    config: PoolConfig,
+    listener: Listener<PoolEvent>,
+}
+
+impl<M> fmt::Debug for PoolBuilder<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolBuilder")
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: Manager> PoolBuilder<M> {
+    pub(crate) fn new(name: Name, manager: M) -> Self {
+        PoolBuilder {
+            name,
+            manager,
+            config: PoolConfig::default(),
+            listener: Listener::none(),
+        }
+    }
+
+    /// Objects kept at most. Default: 10.
+    pub fn max_size(mut self, max_size: usize) -> Self {
+        self.config.max_size = max_size;
+        self
+    }
+
+    /// Idle objects kept ready. Default: 0.
+    pub fn min_idle(mut self, min_idle: usize) -> Self {
+        self.config.min_idle = min_idle;
+        self
+    }
+
+    /// Extra objects for bursts, closed on return. Default: 0.
+    pub fn max_overflow(mut self, max_overflow: usize) -> Self {
+        self.config.max_overflow = max_overflow;
+        self
+    }
+
+    /// How long `get` may take. Default: 30 s.
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.config.acquire_timeout = timeout;
+        self
+    }
+
+    /// Replaces every setting with `config`.
+    pub fn config(mut self, config: PoolConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Calls `listener` with every [`PoolEvent`]. Default: no listener.
+    pub fn on_event<F>(mut self, listener: F) -> Self
+    where
+        F: Fn(&PoolEvent) + Send + Sync + 'static,
+    {
+        self.listener = Listener::new(listener);
+        self
+    }
+
+    /// Validates the settings and builds the pool. Inside a Tokio runtime, this starts
+    /// the background maintenance task (which ends when the last handle is dropped);
+    /// outside one, there is no maintenance: call [`Pool::maintain`] yourself.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first bad setting.
+    pub fn build(self) -> Result<Pool<M>, ConfigError> {
+        self.config.validate(&self.name)?;
+        let pool = Pool::from_parts(self.name, self.manager, self.config, self.listener);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            crate::maintenance::spawn(pool.weak());
+        }
+        Ok(pool)
     }
 }

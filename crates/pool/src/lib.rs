@@ -67,12 +67,12 @@ mod sync;
 pub use config::{
     DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_CREATE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LIFETIME_JITTER,
     DEFAULT_MAINTENANCE_EVERY, DEFAULT_MAX_LIFETIME, DEFAULT_MAX_SIZE, DEFAULT_RECYCLE_TIMEOUT,
-    DEFAULT_VALIDATE_AFTER_IDLE, PoolConfig,
+    DEFAULT_VALIDATE_AFTER_IDLE, PoolBuilder, PoolConfig,
 };
 pub use event::{DestroyReason, PoolEvent};
 pub use manager::Manager;
 pub use pool::{
     METRIC_CREATED, METRIC_DESTROYED, METRIC_IDLE, METRIC_SIZE, METRIC_TIMEOUTS, METRIC_WAITING,
-    Pool, PoolBuilder, PoolClosed, PoolStatus,
+    Pool, PoolClosed, PoolStatus,
 };
 pub use pooled::Pooled;

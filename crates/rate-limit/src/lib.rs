@@ -93,7 +93,8 @@ pub use config::{
 };
 pub use event::RateLimitEvent;
 pub use keyed::KeyedRateLimiter;
+pub use keyed::{ByKey, ForKey};
 pub use layer::RateLimitLayer;
-pub use limit::{ByKey, ForKey, Limit};
+pub use limit::Limit;
 pub use limiter::{METRIC_CALLS, METRIC_KEYS, RateLimiter};
 pub use service::RateLimitService;

@@ -11,6 +11,7 @@ use metrics::Counter;
 use crate::clock::TimeSource;
 use crate::future::CallFuture;
 use crate::gcra::{Gcra, Verdict};
+use crate::limit::{Decision, Limit, sealed, wait_for};
 use crate::sync::{Arc, AtomicU64};
 use crate::wait::{Refund, Turn};
 use crate::{RateLimitBuilder, RateLimitConfig, RateLimitEvent, RateLimitLayer};
@@ -20,21 +21,6 @@ use crate::{RateLimitBuilder, RateLimitConfig, RateLimitEvent, RateLimitLayer};
 pub const METRIC_CALLS: &str = "hardy_rate_limit_calls_total";
 /// `hardy_rate_limit_keys{name}`: keys a keyed limiter tracks.
 pub const METRIC_KEYS: &str = "hardy_rate_limit_keys";
-
-/// What a limiter says about a call: admitted now, after its turn comes, or refused.
-pub(crate) type Decision = Admission<(), Turn>;
-
-/// Waits for the call's turn, if it has one.
-pub(crate) async fn wait_for(decision: Decision) -> Result<(), Rejection> {
-    match decision {
-        Admission::Now(()) => Ok(()),
-        Admission::Later(turn) => {
-            turn.await;
-            Ok(())
-        }
-        Admission::Refused(rejection) => Err(rejection),
-    }
-}
 
 /// Everything both limiters share: the name, the rate, the clock, telemetry.
 pub(crate) struct Core {
@@ -396,3 +382,21 @@ impl fmt::Debug for RateLimiter {
             .finish_non_exhaustive()
     }
 }
+
+impl<Req> Limit<Req> for RateLimiter {
+    type Later = Undecided;
+
+    // Always inlined: the verdict stays in registers and only a call that is not
+    // admitted at once makes an admission (an enum as large as a rejection), out of line.
+    #[inline(always)]
+    fn admit_request(&self, _: &Req) -> Result<(), Undecided> {
+        self.decide()
+    }
+
+    #[inline(always)]
+    fn admit_later(&self, later: Undecided) -> Decision {
+        self.admission_later(later)
+    }
+}
+
+impl sealed::Sealed for RateLimiter {}

@@ -12,9 +12,9 @@ use tokio::time::Instant;
 
 use crate::future::{CallFuture, Operation};
 use crate::retrying::Retrying;
-use crate::schedule::{Plan, Progress};
+use crate::schedule::Plan;
 use crate::sync::{Arc, Mutex};
-use crate::tries::Next;
+use crate::tries::{CallState, Next};
 use crate::{
     GiveUpReason, RetryBudget, RetryBuilder, RetryConfig, RetryEvent, RetryLayer, Schedule,
 };
@@ -144,14 +144,6 @@ impl Metrics {
             attempts_per_call: metrics::histogram!(METRIC_ATTEMPTS_PER_CALL, "name" => name.to_string()),
         }
     }
-}
-
-/// Where one call stands: attempts made, the schedule's progress, its deadline.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct CallState {
-    pub(crate) attempts: u32,
-    progress: Progress,
-    deadline: Option<Instant>,
 }
 
 impl Retry {

@@ -10,7 +10,15 @@ use hardy_timeout::Deadline;
 use tokio::time::{Instant, Sleep, sleep_until};
 
 use crate::Retry;
-use crate::retry::CallState;
+use crate::schedule::Progress;
+
+/// Where one call stands: attempts made, the schedule's progress, its deadline.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CallState {
+    pub(crate) attempts: u32,
+    pub(crate) progress: Progress,
+    pub(crate) deadline: Option<Instant>,
+}
 
 /// What follows a failed attempt: [`Tries::failed`]'s answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

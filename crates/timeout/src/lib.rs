@@ -94,6 +94,7 @@
 mod config;
 mod countdown;
 mod deadline;
+mod event;
 pub mod future;
 #[doc(hidden)]
 pub mod hooks;
@@ -109,7 +110,8 @@ pub use config::{
 #[cfg(feature = "http")]
 pub use deadline::FromExtensions;
 pub use deadline::{Deadline, ExtractDeadline, NoDeadline};
+pub use event::TimeoutEvent;
 pub use layer::TimeoutLayer;
 pub use operations::OperationTimeouts;
 pub use service::TimeoutService;
-pub use timeout::{METRIC_TIMEOUTS, Timeout, TimeoutEvent};
+pub use timeout::{METRIC_TIMEOUTS, Timeout};

@@ -13,30 +13,7 @@ use tokio::time::Instant;
 
 use crate::countdown::Countdown;
 use crate::future::{CallFuture, ResponseFuture, Timed};
-use crate::{Deadline, TimeoutBuilder, TimeoutConfig, TimeoutLayer};
-
-/// Something a [`Timeout`] did, passed to the listener set with
-/// [`TimeoutBuilder::on_event`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TimeoutEvent {
-    /// A call ran out of time and was abandoned; its future was dropped.
-    TimedOut {
-        /// The timeout's name.
-        name: Name,
-        /// How long the call ran.
-        elapsed: Duration,
-        /// The limit in force.
-        limit: Duration,
-        /// Whether the caller's deadline, nearer than the timeout's own limit, set it.
-        by_deadline: bool,
-    },
-    /// A call's deadline had passed before it started, so it was refused without running.
-    DeadlineExpired {
-        /// The timeout's name.
-        name: Name,
-    },
-}
+use crate::{Deadline, TimeoutBuilder, TimeoutConfig, TimeoutEvent, TimeoutLayer};
 
 /// Limits how long a call may take: a handle shared by every caller and service it
 /// guards.

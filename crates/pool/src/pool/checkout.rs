@@ -1,0 +1,401 @@
+//! Taking an object out: an idle one, a new one, or one handed over after a wait;
+//! checks before handing it out.
+
+use super::*;
+
+impl<M: Manager> Pool<M> {
+    /// [`get`](Self::get) past its first look at the idle objects: waits, makes objects,
+    /// and looks again after an object failed its checks.
+    pub(super) async fn get_slowly(&self) -> Result<Pooled<M>, Rejection> {
+        let shared = &*self.shared;
+        // The clock is read only when needed: not for an idle object handed out at once.
+        let mut start: Option<Instant> = None;
+        let mut began = || *start.get_or_insert_with(|| shared.now());
+        loop {
+            let home = self.lane.shard;
+            let (idle, fresh) = match shared.checkout(home)? {
+                Step::Idle(idle) => (idle, false),
+                Step::Create => {
+                    let deadline = began() + shared.config.acquire_timeout;
+                    match self.create(deadline).await {
+                        Some(idle) => (idle, true),
+                        None => {
+                            let now = shared.now();
+                            if now >= deadline {
+                                return Err(shared.timed_out(began(), now));
+                            }
+                            continue;
+                        }
+                    }
+                }
+                Step::Wait(waiter) => {
+                    let deadline = began() + shared.config.acquire_timeout;
+                    let queued = Queued {
+                        shared,
+                        waiter,
+                        home,
+                    };
+                    // An object may have come back to a shard just before this caller
+                    // was counted as waiting: look once more (leaving the queue passes
+                    // on anything granted meanwhile).
+                    fence(Ordering::SeqCst);
+                    if let Some(idle) = shared.take_idle(home) {
+                        drop(queued);
+                        (idle, false)
+                    } else {
+                        match shared.wait(&queued, deadline).await {
+                            Some(Grant::Object(idle)) => (idle, false),
+                            // A place was freed for this caller: make an object in it.
+                            Some(Grant::Create) => match self.create(deadline).await {
+                                Some(idle) => (idle, true),
+                                None => continue,
+                            },
+                            None => {
+                                let now = shared.now();
+                                if shared.closed.load(Ordering::Acquire) {
+                                    return Err(shared.closed_error());
+                                }
+                                return Err(shared.timed_out(began(), now));
+                            }
+                        }
+                    }
+                }
+            };
+            if let Some(pooled) = self.ready(idle, fresh).await {
+                return Ok(pooled);
+            }
+            let now = shared.now();
+            if now >= began() + shared.config.acquire_timeout {
+                return Err(shared.timed_out(began(), now));
+            }
+        }
+    }
+
+    /// Makes an object in a place already reserved; `None` when making it failed.
+    pub(super) async fn create(&self, deadline: Instant) -> Option<Idle<M::Object>> {
+        let shared = &*self.shared;
+        let mut reserved = Reserved {
+            shared,
+            armed: true,
+        };
+        let now = Instant::now();
+        let limit = shared
+            .config
+            .create_timeout
+            .min(deadline.saturating_duration_since(now));
+        let made = tokio::time::timeout(limit, shared.manager.create()).await;
+        match made {
+            Ok(Ok(object)) => {
+                reserved.armed = false;
+                Some(shared.made(object, Instant::now()))
+            }
+            Ok(Err(error)) => {
+                shared.create_failed(Arc::new(error));
+                drop(reserved);
+                // Do not hammer a failing backend: a short pause before trying again.
+                let pause = Duration::from_millis(50)
+                    .min(deadline.saturating_duration_since(Instant::now()));
+                tokio::time::sleep(pause).await;
+                None
+            }
+            Err(_) => {
+                shared.create_failed(Arc::new(CreateTimedOut(limit)));
+                None
+            }
+        }
+    }
+
+    /// Makes an idle object ready to hand out: recycled if it was used, validated if it
+    /// sat idle longer than `validate_after_idle`; `None` (and the object closed) when
+    /// either fails. A `fresh` object was just made and needs neither.
+    pub(super) async fn ready(&self, idle: Idle<M::Object>, fresh: bool) -> Option<Pooled<M>> {
+        let shared = &*self.shared;
+        // Held while the object is checked: if the check fails, panics or is cancelled,
+        // the object is closed and its place given back.
+        let mut checking = Checking {
+            shared,
+            idle: Some(idle),
+        };
+        let limit = shared.config.recycle_timeout;
+        let dirty = checking.idle.as_ref().is_some_and(|idle| idle.meta.used());
+        if !fresh && dirty {
+            let object = &mut checking.idle.as_mut()?.object;
+            let recycled = bounded(limit, shared.manager.recycle(object)).await;
+            if !matches!(recycled, Some(Ok(()))) {
+                return None;
+            }
+        }
+        // The clock is read only when validation or leak detection needs it.
+        let mut checked_at = None;
+        if shared.needs_clock() {
+            let now = shared.now();
+            let stamp = shared.stamp(now);
+            let last_checkout = checking.idle.as_ref()?.meta.last_checkout;
+            if !fresh
+                && shared
+                    .config
+                    .validate_after_idle
+                    .is_some_and(|after| stamp.saturating_sub(last_checkout) >= nanos(after))
+            {
+                let object = &mut checking.idle.as_mut()?.object;
+                let valid = bounded(limit, shared.manager.is_valid(object)).await;
+                if !matches!(valid, Some(Ok(true))) {
+                    return None;
+                }
+                checking.idle.as_mut()?.meta.last_validated = stamp;
+            }
+            checked_at = Some((now, stamp));
+        }
+        let mut idle = checking.idle.take()?;
+        if let Some((now, stamp)) = checked_at {
+            idle.meta.last_checkout = stamp;
+            if shared.config.leak_threshold.is_some() {
+                shared.state.lock().held.insert(idle.meta.id, (now, false));
+            }
+        }
+        Some(self.hand_out(idle))
+    }
+
+    /// Hands a checked object out.
+    #[inline]
+    pub(super) fn hand_out(&self, mut idle: Idle<M::Object>) -> Pooled<M> {
+        idle.meta.checkouts = idle.meta.checkouts.saturating_add(1);
+        idle.meta.idle_seen = NEVER;
+        Pooled::new(self.lane.clone(), idle)
+    }
+
+    /// A snapshot of the pool.
+    #[must_use]
+    pub fn status(&self) -> PoolStatus {
+        self.shared.status()
+    }
+
+    /// Closes the pool: idle objects close now, objects in use when returned; waiters
+    /// and later `get`s are refused.
+    pub fn close(&self) {
+        let shared = &*self.shared;
+        let (idle, waiters) = {
+            let mut state = shared.state.lock();
+            shared.closed.store(true, Ordering::SeqCst);
+            let mut idle = Vec::new();
+            for shard in shared.shards.iter() {
+                idle.extend(shard.lock().drain(..));
+            }
+            state.size -= idle.len();
+            shared.live.store(state.size, Ordering::Release);
+            let waiters: Vec<_> = state.waiters.drain(..).collect();
+            shared.waiting.store(0, Ordering::SeqCst);
+            (idle, waiters)
+        };
+        for waiter in waiters {
+            let mut waiter = waiter.state.lock();
+            if let WaitState::Waiting(waker) = std::mem::replace(&mut *waiter, WaitState::Closed)
+                && let Some(waker) = waker
+            {
+                waker.wake();
+            }
+        }
+        for idle in idle {
+            shared.destroy(idle.object, DestroyReason::Closed, false);
+        }
+        shared.refresh_gauges();
+    }
+
+    /// Runs one maintenance pass now: closes idle and expired objects, validates idle
+    /// objects due for a keepalive, reports suspected leaks, and makes objects up to
+    /// `min_idle`.
+    pub async fn maintain(&self) {
+        crate::maintenance::pass(&self.shared).await;
+    }
+}
+
+impl<M: Manager> Shared<M> {
+    /// Reads the clock, and remembers what it said for the lifetime checks.
+    pub(crate) fn now(&self) -> Instant {
+        let now = Instant::now();
+        self.seen.fetch_max(self.stamp(now), Ordering::AcqRel);
+        now
+    }
+
+    /// `at` as nanoseconds since the pool's epoch.
+    pub(super) fn stamp(&self, at: Instant) -> u64 {
+        nanos(at.saturating_duration_since(self.epoch))
+    }
+
+    /// Pops an idle object, its home shard first; expired ones it meets go to
+    /// `expired`, for the caller to close once it holds no lock.
+    #[inline]
+    pub(super) fn pop_idle(
+        &self,
+        home: usize,
+        expired: &mut Vec<Idle<M::Object>>,
+    ) -> Option<Idle<M::Object>> {
+        let seen = self.seen.load(Ordering::Acquire);
+        for i in 0..SHARDS {
+            // SHARDS is a power of two: a mask, not a division, on the fast path.
+            let mut idle = self.shards[(home + i) & (SHARDS - 1)].lock();
+            while let Some(object) = idle.pop_back() {
+                if object.meta.expires <= seen {
+                    expired.push(object);
+                } else {
+                    return Some(object);
+                }
+            }
+        }
+        None
+    }
+
+    /// Pops an idle object, closing the expired ones it meets. Takes no pool-wide lock,
+    /// and must not be called holding one.
+    #[inline]
+    pub(crate) fn take_idle(&self, home: usize) -> Option<Idle<M::Object>> {
+        let mut expired = Vec::new();
+        let found = self.pop_idle(home, &mut expired);
+        for idle in expired {
+            self.destroy(idle.object, DestroyReason::Expired, true);
+        }
+        found
+    }
+
+    /// Whether a checkout reads the clock: for validation after idling, or to time
+    /// objects held for leak detection.
+    #[inline]
+    pub(super) fn needs_clock(&self) -> bool {
+        self.config.validate_after_idle.is_some() || self.config.leak_threshold.is_some()
+    }
+
+    /// An idle object if nobody waits and one is there; takes no pool-wide lock.
+    #[inline]
+    pub(super) fn checkout_idle(&self, home: usize) -> Option<Idle<M::Object>> {
+        if self.waiting.load(Ordering::SeqCst) == 0 && !self.closed.load(Ordering::Acquire) {
+            self.take_idle(home)
+        } else {
+            None
+        }
+    }
+
+    /// An idle object, a place to make one, or a place in the queue.
+    #[inline]
+    pub(super) fn checkout(&self, home: usize) -> Result<Step<M::Object>, Rejection> {
+        if let Some(idle) = self.checkout_idle(home) {
+            return Ok(Step::Idle(idle));
+        }
+        let mut state = self.state.lock();
+        if self.closed.load(Ordering::Acquire) {
+            return Err(self.closed_error());
+        }
+        if state.waiters.is_empty() {
+            drop(state);
+            if let Some(idle) = self.take_idle(home) {
+                return Ok(Step::Idle(idle));
+            }
+            state = self.state.lock();
+            if self.closed.load(Ordering::Acquire) {
+                return Err(self.closed_error());
+            }
+        }
+        if state.size < self.config.max_size + self.config.max_overflow {
+            state.size += 1;
+            self.live.store(state.size, Ordering::Release);
+            return Ok(Step::Create);
+        }
+        let waiter = Arc::new(Waiter {
+            state: Mutex::new(WaitState::Waiting(None)),
+        });
+        state.waiters.push_back(waiter.clone());
+        self.waiting.store(state.waiters.len(), Ordering::SeqCst);
+        self.metrics.waiting.set(state.waiters.len() as f64);
+        Ok(Step::Wait(waiter))
+    }
+
+    pub(super) async fn wait(
+        &self,
+        queued: &Queued<'_, M>,
+        deadline: Instant,
+    ) -> Option<Grant<M::Object>> {
+        let granted = std::future::poll_fn(|cx| {
+            let mut waiter = queued.waiter.state.lock();
+            match &mut *waiter {
+                WaitState::Waiting(waker) => {
+                    *waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+                WaitState::Granted(_) => match std::mem::replace(&mut *waiter, WaitState::Done) {
+                    WaitState::Granted(grant) => Poll::Ready(Some(grant)),
+                    _ => Poll::Ready(None),
+                },
+                WaitState::Closed | WaitState::Done => Poll::Ready(None),
+            }
+        });
+        tokio::time::timeout_at(deadline, granted)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    pub(crate) fn made(&self, object: M::Object, now: Instant) -> Idle<M::Object> {
+        let stamp = self.stamp(now);
+        let expires = self.config.max_lifetime.map_or(NEVER, |lifetime| {
+            let jitter = self.config.lifetime_jitter;
+            let cut = if jitter > 0.0 {
+                self.rng.lock().random_range(0.0..=jitter)
+            } else {
+                0.0
+            };
+            stamp.saturating_add(nanos(lifetime.mul_f64(1.0 - cut)))
+        });
+        {
+            let mut state = self.state.lock();
+            state.created += 1;
+            self.metrics.size.set(state.size as f64);
+        }
+        self.metrics.created.increment(1);
+        self.listener.emit_with(|| PoolEvent::Created {
+            name: self.name.clone(),
+        });
+        Idle {
+            object,
+            meta: Meta {
+                id: self.next_id.fetch_add(1, Ordering::Relaxed),
+                expires,
+                last_checkout: stamp,
+                idle_seen: NEVER,
+                last_validated: stamp,
+                checkouts: 0,
+            },
+        }
+    }
+
+    pub(crate) fn create_failed(&self, error: SharedError) {
+        self.listener.emit_with(|| PoolEvent::CreateFailed {
+            name: self.name.clone(),
+            error: error.to_string(),
+        });
+        self.state.lock().last_error = Some(error);
+    }
+
+    /// Gives a place back: to the first waiter (to make an object), or to the pool.
+    pub(crate) fn release_place(&self) {
+        let waker = {
+            let mut state = self.state.lock();
+            let waker = if self.closed.load(Ordering::Acquire) {
+                state.size -= 1;
+                None
+            } else {
+                match self.grant(&mut state, Grant::Create) {
+                    Err(waker) => waker,
+                    Ok(_) => {
+                        state.size -= 1;
+                        None
+                    }
+                }
+            };
+            self.live.store(state.size, Ordering::Release);
+            waker
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        self.refresh_gauges();
+    }
+}
