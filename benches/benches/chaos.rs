@@ -54,9 +54,13 @@ fn chaos(c: &mut Criterion) {
     let policies = rt.block_on(async { hardy::Policies::from_toml(POLICIES).expect("valid") });
     let mut group = c.benchmark_group("policies/stack");
     group.bench_function("hardy_by_hand", |b| {
-        let retry = policies.retry("op").expect("default");
-        let breaker = policies.breaker("op").expect("default");
-        let bulkhead = policies.bulkhead("op").expect("default");
+        let retry = policies.get::<hardy::retry::Retry>("op").expect("default");
+        let breaker = policies
+            .get::<hardy::breaker::CircuitBreaker>("op")
+            .expect("default");
+        let bulkhead = policies
+            .get::<hardy::bulkhead::Bulkhead>("op")
+            .expect("default");
         let timeout = policies.timeout("op").expect("table");
         let mut service = ServiceBuilder::new()
             .hardy_retry(&retry)

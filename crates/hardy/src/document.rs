@@ -1,21 +1,16 @@
-//! [`PolicyDocument`]: the typed contents of a policy file, read from TOML or JSON with
-//! every problem reported at once.
+//! [`PolicyDocument`]: the typed contents of a policy file, read from TOML or JSON (or
+//! several laid over each other) with every problem reported at once.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use hardy_core::{ConfigError, PolicyError, PolicyErrors};
-use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
+use hardy_core::{PolicyError, PolicyErrors};
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, Visitor};
+use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use toml::{Table, Value};
 
-use crate::breaker::BreakerConfig;
-use crate::bulkhead::{BulkheadConfig, PartitionsConfig};
-use crate::chaos::ChaosConfig;
-use crate::fallback::LastKnownGoodConfig;
-use crate::load_shed::LoadShedConfig;
-use crate::pool::PoolConfig;
-use crate::rate_limit::RateLimitConfig;
-use crate::retry::RetryConfig;
+use crate::section::{Entries, Kind, PolicySection, SECTIONS, stacked};
 use crate::timeout::OperationTimeoutsConfig;
 
 /// The name of the entry whose settings every other entry of its section starts from.
@@ -23,90 +18,208 @@ pub const DEFAULT_POLICY: &str = "default";
 
 /// Everything a policy file says, each named policy with its defaults filled in.
 ///
-/// A section per pattern holds named policies (`[breaker.aws_ec2]`). The entry named
-/// [`default`](DEFAULT_POLICY) is the template of its section: every other entry starts
-/// from it and overrides it key by key (a key is replaced whole, so a `backoff` table
-/// of a named entry replaces the default's). `[timeout]` is one table of limits by
-/// operation; `[operations.<name>]` says which policies guard an operation.
+/// A section per pattern holds named policies (`[breaker.aws_ec2]`); the settings of
+/// each pattern's entries are its [`PolicySection`] (`BreakerConfig` for `[breaker]`),
+/// read with [`entries`](Self::entries). The entry named [`default`](DEFAULT_POLICY) is
+/// the template of its section: every other entry starts from it and overrides it key
+/// by key (a key is replaced whole, so a `backoff` table of a named entry replaces the
+/// default's). `[timeout]` is one table of limits by operation; `[operations.<name>]`
+/// says which policies guard an operation.
 ///
 /// Read one with [`Policies::from_toml`](crate::Policies::from_toml) or
 /// [`Policies::from_json`](crate::Policies::from_json); [`PolicyDocument::from_toml`]
-/// gives the document without building a registry.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+/// gives the document without building a registry, and
+/// [`from_toml_layers`](Self::from_toml_layers) lays documents over each other (an
+/// application's built-in policies, then its users' file).
+///
+/// # Examples
+///
+/// ```
+/// use hardy::PolicyDocument;
+/// use hardy::breaker::BreakerConfig;
+///
+/// let built_in = "[breaker.default]\nconsecutive_failures = 5\nopen_for = \"30s\"\n";
+/// let users = "[breaker.default]\nconsecutive_failures = 3\n";
+/// let document = PolicyDocument::from_toml_layers([built_in, users])?;
+/// let breaker = &document.entries::<BreakerConfig>()["default"];
+/// assert_eq!(breaker.consecutive_failures, 3);
+/// assert_eq!(breaker.open_for.as_secs(), 30, "kept from the layer below");
+/// # Ok::<(), hardy::core::PolicyErrors>(())
+/// ```
 #[non_exhaustive]
 pub struct PolicyDocument {
     /// Per-attempt time limits: a default and a limit per operation.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<OperationTimeoutsConfig>,
-    /// Circuit breakers by name.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub breaker: BTreeMap<String, BreakerConfig>,
-    /// Retry policies by name.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub retry: BTreeMap<String, RetryConfig>,
-    /// Bulkheads by name.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub bulkhead: BTreeMap<String, BulkheadConfig>,
-    /// Partitioned bulkheads by name.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub partitions: BTreeMap<String, PartitionsConfig>,
-    /// Rate limits by name.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub rate_limit: BTreeMap<String, RateLimitConfig>,
-    /// Load shedders by name.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub load_shed: BTreeMap<String, LoadShedConfig>,
-    /// Last-known-good stores (how stale a fallback answer may be) by name.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub fallback: BTreeMap<String, LastKnownGoodConfig>,
-    /// Object pools by name.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub pool: BTreeMap<String, PoolConfig>,
-    /// Fault injection by name.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub chaos: BTreeMap<String, ChaosConfig>,
+    /// The named entries of each section of [`SECTIONS`], by section name.
+    sections: BTreeMap<&'static str, Box<dyn Entries>>,
     /// Which policies guard each operation.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub operations: BTreeMap<String, OperationConfig>,
+}
+
+impl PolicyDocument {
+    /// The entries of the section whose settings are `C`, by name.
+    ///
+    /// # Panics
+    ///
+    /// If `C` is not the settings of a section of policy documents.
+    #[must_use]
+    pub fn entries<C: PolicySection>(&self) -> &BTreeMap<String, C> {
+        self.sections
+            .get(C::SECTION)
+            .and_then(|entries| entries.as_any().downcast_ref())
+            .unwrap_or_else(|| panic!("no section of policy documents holds {}", C::SECTION))
+    }
+
+    /// The entries of the section whose settings are `C`, by name, to change.
+    ///
+    /// # Panics
+    ///
+    /// As [`entries`](Self::entries).
+    pub fn entries_mut<C: PolicySection>(&mut self) -> &mut BTreeMap<String, C> {
+        self.sections
+            .get_mut(C::SECTION)
+            .and_then(|entries| entries.as_any_mut().downcast_mut())
+            .unwrap_or_else(|| panic!("no section of policy documents holds {}", C::SECTION))
+    }
+
+    /// Whether the section named `section` has an entry named `name`.
+    pub(crate) fn has(&self, section: &str, name: &str) -> bool {
+        self.sections
+            .get(section)
+            .is_some_and(|entries| entries.contains(name))
+    }
+}
+
+impl Default for PolicyDocument {
+    /// No timeouts, no entries, no operations.
+    fn default() -> Self {
+        PolicyDocument {
+            timeout: None,
+            sections: SECTIONS
+                .iter()
+                .map(|kind| (kind.section(), kind.empty()))
+                .collect(),
+            operations: BTreeMap::new(),
+        }
+    }
+}
+
+impl Clone for PolicyDocument {
+    fn clone(&self) -> Self {
+        PolicyDocument {
+            timeout: self.timeout.clone(),
+            sections: self
+                .sections
+                .iter()
+                .map(|(section, entries)| (*section, entries.clone_box()))
+                .collect(),
+            operations: self.operations.clone(),
+        }
+    }
+}
+
+impl PartialEq for PolicyDocument {
+    fn eq(&self, other: &Self) -> bool {
+        self.timeout == other.timeout
+            && self.operations == other.operations
+            && self.sections.len() == other.sections.len()
+            && self.sections.iter().all(|(section, entries)| {
+                other
+                    .sections
+                    .get(section)
+                    .is_some_and(|theirs| entries.same(theirs.as_ref()))
+            })
+    }
+}
+
+impl fmt::Debug for PolicyDocument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("PolicyDocument");
+        debug.field("timeout", &self.timeout);
+        for (section, entries) in &self.sections {
+            if !entries.is_empty() {
+                debug.field(section, entries.debug());
+            }
+        }
+        debug.field("operations", &self.operations).finish()
+    }
+}
+
+/// Written as the file is read: `[timeout]`, a table per section with entries, then
+/// `[operations]`; empty sections and unset settings are left out.
+impl Serialize for PolicyDocument {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        if let Some(timeout) = &self.timeout {
+            map.serialize_entry("timeout", timeout)?;
+        }
+        for kind in &SECTIONS {
+            let Some(entries) = self.sections.get(kind.section()) else {
+                continue;
+            };
+            if entries.is_empty() {
+                continue;
+            }
+            let json = entries.to_json().map_err(serde::ser::Error::custom)?;
+            map.serialize_entry(kind.section(), &without_nulls(json))?;
+        }
+        if !self.operations.is_empty() {
+            map.serialize_entry("operations", &self.operations)?;
+        }
+        map.end()
+    }
+}
+
+/// A JSON value with its `null`s left out, as unset settings are.
+fn without_nulls(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(fields) => serde_json::Value::Object(
+            fields
+                .into_iter()
+                .filter(|(_, value)| !value.is_null())
+                .map(|(key, value)| (key, without_nulls(value)))
+                .collect(),
+        ),
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(without_nulls).collect())
+        }
+        other => other,
+    }
 }
 
 /// Which policies guard one operation: `[operations.ec2_run_instances]`.
 ///
-/// For each pattern the policy is, in this order: the one this table names; else the
-/// entry named after the operation (`[retry.ec2_run_instances]`); else, when `service`
-/// is set, the handle named after the service, from its entry or the default
-/// (`[breaker.aws_ec2]`, shared by every operation of the service); else a handle named
-/// after the operation from the section's default; else none, and the pattern is left
-/// out of the operation's stack. `false` leaves a pattern out whatever the defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// For each pattern of the stack the policy is, in this order: the one this table
+/// names (`breaker = "aws"`); else the entry named after the operation
+/// (`[retry.ec2_run_instances]`); else, when `service` is set, the handle named after
+/// the service, from its entry or the default (`[breaker.aws_ec2]`, shared by every
+/// operation of the service); else a handle named after the operation from the
+/// section's default; else none, and the pattern is left out of the operation's stack.
+/// `false` leaves a pattern out whatever the defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OperationConfig {
     /// The service the operation belongs to: its policies are shared by the service's
     /// operations.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
     /// `false` leaves the per-attempt timeout out (limits live in `[timeout]`).
-    #[serde(skip_serializing_if = "is_true")]
     pub timeout: bool,
-    /// The circuit breaker.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub breaker: Option<PolicyRef>,
-    /// The retry policy.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry: Option<PolicyRef>,
-    /// The bulkhead.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bulkhead: Option<PolicyRef>,
-    /// The rate limit.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rate_limit: Option<PolicyRef>,
-    /// The load shedder.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub load_shed: Option<PolicyRef>,
-    /// The fault injection.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chaos: Option<PolicyRef>,
+    /// The policy named for each section of the stack (`breaker`, `retry`, `bulkhead`,
+    /// `rate_limit`, `load_shed`, `chaos`), by section name.
+    pub policies: BTreeMap<String, PolicyRef>,
+}
+
+impl OperationConfig {
+    /// The policy this table names for the section whose settings are `C`.
+    #[must_use]
+    pub fn policy<C: PolicySection>(&self) -> Option<&PolicyRef> {
+        self.policies.get(C::SECTION)
+    }
+
+    /// Names `policy` for the section whose settings are `C`.
+    pub fn set_policy<C: PolicySection>(&mut self, policy: PolicyRef) {
+        self.policies.insert(C::SECTION.to_string(), policy);
+    }
 }
 
 impl Default for OperationConfig {
@@ -115,18 +228,86 @@ impl Default for OperationConfig {
         OperationConfig {
             service: None,
             timeout: true,
-            breaker: None,
-            retry: None,
-            bulkhead: None,
-            rate_limit: None,
-            load_shed: None,
-            chaos: None,
+            policies: BTreeMap::new(),
         }
     }
 }
 
-fn is_true(value: &bool) -> bool {
-    *value
+impl Serialize for OperationConfig {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        if let Some(service) = &self.service {
+            map.serialize_entry("service", service)?;
+        }
+        if !self.timeout {
+            map.serialize_entry("timeout", &false)?;
+        }
+        for (section, policy) in &self.policies {
+            map.serialize_entry(section, policy)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for OperationConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OperationVisitor;
+        impl<'de> Visitor<'de> for OperationVisitor {
+            type Value = OperationConfig;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table of an operation's policies")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OperationConfig, A::Error> {
+                let mut operation = OperationConfig::default();
+                while let Some(OperationKey(key)) = map.next_key()? {
+                    match key {
+                        "service" => operation.service = Some(map.next_value()?),
+                        "timeout" => operation.timeout = map.next_value()?,
+                        section => {
+                            let policy = map.next_value()?;
+                            operation.policies.insert(section.to_string(), policy);
+                        }
+                    }
+                }
+                Ok(operation)
+            }
+        }
+        deserializer.deserialize_map(OperationVisitor)
+    }
+}
+
+/// A key of an operation's table, one of [`operation_fields`].
+struct OperationKey(&'static str);
+
+impl<'de> Deserialize<'de> for OperationKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = OperationKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key of an operation's table")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<OperationKey, E> {
+                operation_fields()
+                    .iter()
+                    .find(|field| **field == key)
+                    .map(|field| OperationKey(field))
+                    .ok_or_else(|| E::unknown_field(key, operation_fields()))
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// The keys of an operation's table: `service`, `timeout`, then the stack's sections.
+fn operation_fields() -> &'static [&'static str] {
+    static FIELDS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        ["service", "timeout"]
+            .into_iter()
+            .chain(stacked().iter().copied())
+            .collect()
+    });
+    &FIELDS
 }
 
 /// A pattern of an operation: a named policy, or `false` for none.
@@ -182,21 +363,6 @@ impl<'de> Deserialize<'de> for PolicyDocument {
     }
 }
 
-/// The sections a document may have, in the order problems are reported.
-const SECTIONS: [&str; 11] = [
-    "timeout",
-    "breaker",
-    "retry",
-    "bulkhead",
-    "partitions",
-    "rate_limit",
-    "load_shed",
-    "fallback",
-    "pool",
-    "chaos",
-    "operations",
-];
-
 impl PolicyDocument {
     /// Reads and checks a TOML document.
     ///
@@ -206,16 +372,48 @@ impl PolicyDocument {
     /// keys, values of the wrong type, settings out of range, and operations naming
     /// policies that do not exist.
     pub fn from_toml(text: &str) -> Result<Self, PolicyErrors> {
-        match text.parse::<Table>() {
-            Ok(table) => Self::from_table(table),
-            Err(error) => {
-                let at = error.span().map_or_else(
-                    || "document".to_string(),
-                    |span| line_column(text, span.start),
-                );
-                Err(PolicyError::new(at, error.message().trim_end()).into())
+        Self::from_table(parse_toml(text)?)
+    }
+
+    /// Reads TOML documents laid one over another, setting by setting, and checks the
+    /// result: a later layer's entry keeps the settings of the same entry below that it
+    /// does not set (a setting is replaced whole: a later `backoff` table replaces the
+    /// one below), and adds entries and sections of its own. In `[timeout]`, the
+    /// default and each operation's limit are settings of their own.
+    ///
+    /// # Errors
+    ///
+    /// A layer's syntax errors (at `layer <n>, line …`), then every problem of the
+    /// whole, as [`from_toml`](Self::from_toml).
+    pub fn from_toml_layers<'a>(
+        layers: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, PolicyErrors> {
+        let mut tables = Vec::new();
+        let mut problems = Vec::new();
+        for (n, text) in layers.into_iter().enumerate() {
+            match parse_toml(text) {
+                Ok(table) => tables.push(table),
+                Err(errors) => problems.extend(errors.into_iter().map(|error| {
+                    PolicyError::new(format!("layer {}, {}", n + 1, error.path()), error.reason())
+                })),
             }
         }
+        collect(problems)?;
+        Self::from_layers(tables)
+    }
+
+    /// Reads documents already parsed into tables, laid one over another as
+    /// [`from_toml_layers`](Self::from_toml_layers) lays them.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_toml`](Self::from_toml).
+    pub fn from_layers(layers: impl IntoIterator<Item = Table>) -> Result<Self, PolicyErrors> {
+        let mut merged = Table::new();
+        for layer in layers {
+            overlay(&mut merged, layer, 0);
+        }
+        Self::from_table(merged)
     }
 
     /// Reads and checks a JSON document with the same shape as the TOML one.
@@ -261,48 +459,12 @@ impl PolicyDocument {
     /// exist.
     pub fn validate(&self) -> Result<(), PolicyErrors> {
         let mut problems = Vec::new();
-        if let Some(timeout) = &self.timeout {
-            check(&mut problems, "timeout", timeout.validate("timeout"));
+        self.check_timeout(&mut problems);
+        for kind in &SECTIONS {
+            if let Some(entries) = self.sections.get(kind.section()) {
+                entries.check(&mut problems);
+            }
         }
-        validate_section(
-            &mut problems,
-            "breaker",
-            &self.breaker,
-            BreakerConfig::validate,
-        );
-        validate_section(&mut problems, "retry", &self.retry, RetryConfig::validate);
-        validate_section(
-            &mut problems,
-            "bulkhead",
-            &self.bulkhead,
-            BulkheadConfig::validate,
-        );
-        validate_section(
-            &mut problems,
-            "partitions",
-            &self.partitions,
-            PartitionsConfig::validate,
-        );
-        validate_section(
-            &mut problems,
-            "rate_limit",
-            &self.rate_limit,
-            RateLimitConfig::validate,
-        );
-        validate_section(
-            &mut problems,
-            "load_shed",
-            &self.load_shed,
-            LoadShedConfig::validate,
-        );
-        validate_section(
-            &mut problems,
-            "fallback",
-            &self.fallback,
-            LastKnownGoodConfig::validate,
-        );
-        validate_section(&mut problems, "pool", &self.pool, PoolConfig::validate);
-        validate_section(&mut problems, "chaos", &self.chaos, ChaosConfig::validate);
         self.check_references(&mut problems);
         collect(problems)
     }
@@ -317,126 +479,74 @@ impl PolicyDocument {
         toml::to_string(self).map_err(|error| PolicyError::new("document", error.to_string()))
     }
 
-    fn from_table(table: Table) -> Result<Self, PolicyErrors> {
+    /// Reads a parsed document. Each entry's settings are checked once, as they are
+    /// read; then the timeouts and the operations' references.
+    fn from_table(mut table: Table) -> Result<Self, PolicyErrors> {
         let mut problems = Vec::new();
         let mut document = PolicyDocument::default();
-        let mut table = table;
+        let known: Vec<&str> = std::iter::once("timeout")
+            .chain(SECTIONS.iter().map(|kind| kind.section()))
+            .chain(std::iter::once("operations"))
+            .collect();
         for key in table.keys() {
-            if !SECTIONS.contains(&key.as_str()) {
+            if !known.contains(&key.as_str()) {
                 problems.push(PolicyError::new(
                     key.clone(),
-                    format!("unknown section; expected one of {}", SECTIONS.join(", ")),
+                    format!("unknown section; expected one of {}", known.join(", ")),
                 ));
             }
         }
         if let Some(value) = table.remove("timeout") {
             document.timeout = read(&mut problems, "timeout", value);
         }
-        document.breaker = section(
-            &mut problems,
-            "breaker",
-            table.remove("breaker"),
-            BreakerConfig::validate,
-        );
-        document.retry = section(
-            &mut problems,
-            "retry",
-            table.remove("retry"),
-            RetryConfig::validate,
-        );
-        document.bulkhead = section(
-            &mut problems,
-            "bulkhead",
-            table.remove("bulkhead"),
-            BulkheadConfig::validate,
-        );
-        document.partitions = section(
-            &mut problems,
-            "partitions",
-            table.remove("partitions"),
-            PartitionsConfig::validate,
-        );
-        document.rate_limit = section(
-            &mut problems,
-            "rate_limit",
-            table.remove("rate_limit"),
-            RateLimitConfig::validate,
-        );
-        document.load_shed = section(
-            &mut problems,
-            "load_shed",
-            table.remove("load_shed"),
-            LoadShedConfig::validate,
-        );
-        document.fallback = section(
-            &mut problems,
-            "fallback",
-            table.remove("fallback"),
-            LastKnownGoodConfig::validate,
-        );
-        document.pool = section(
-            &mut problems,
-            "pool",
-            table.remove("pool"),
-            PoolConfig::validate,
-        );
-        document.chaos = section(
-            &mut problems,
-            "chaos",
-            table.remove("chaos"),
-            ChaosConfig::validate,
-        );
+        let mut checks = Vec::new();
+        for kind in &SECTIONS {
+            if let (Some(value), Some(entries)) = (
+                table.remove(kind.section()),
+                document.sections.get_mut(kind.section()),
+            ) {
+                read_section(*kind, &mut problems, &mut checks, value, entries.as_mut());
+            }
+        }
         if let Some(value) = table.remove("operations") {
             document.operations = operations(&mut problems, value);
         }
-        // Range checks run on what parsed; a value that did not parse is reported once.
-        let parsed = std::mem::take(&mut problems);
-        let checked = document.validate().err();
-        problems = parsed;
-        problems.extend(checked.into_iter().flatten());
+        // Range problems follow the problems of reading: a value that did not parse is
+        // reported once.
+        document.check_timeout(&mut problems);
+        problems.extend(checks);
+        document.check_references(&mut problems);
         collect(problems).map(|()| document)
+    }
+
+    fn check_timeout(&self, problems: &mut Vec<PolicyError>) {
+        if let Some(timeout) = &self.timeout
+            && let Err(error) = timeout.validate("timeout")
+        {
+            problems.push(PolicyError::from_config("timeout", &error));
+        }
     }
 
     fn check_references(&self, problems: &mut Vec<PolicyError>) {
         for (operation, config) in &self.operations {
-            let refs: [Reference<'_>; 6] = [
-                ("breaker", &config.breaker, &|name| {
-                    self.breaker.contains_key(name)
-                }),
-                ("retry", &config.retry, &|name| {
-                    self.retry.contains_key(name)
-                }),
-                ("bulkhead", &config.bulkhead, &|name| {
-                    self.bulkhead.contains_key(name)
-                }),
-                ("rate_limit", &config.rate_limit, &|name| {
-                    self.rate_limit.contains_key(name)
-                }),
-                ("load_shed", &config.load_shed, &|name| {
-                    self.load_shed.contains_key(name)
-                }),
-                ("chaos", &config.chaos, &|name| {
-                    self.chaos.contains_key(name)
-                }),
-            ];
-            for (pattern, reference, exists) in refs {
-                let Some(PolicyRef::Named(name)) = reference else {
+            for (section, reference) in &config.policies {
+                let PolicyRef::Named(name) = reference else {
                     continue;
                 };
-                let path = format!("operations.{operation}.{pattern}");
+                let path = format!("operations.{operation}.{section}");
                 if name == DEFAULT_POLICY {
                     problems.push(PolicyError::with_value(
                         path,
                         format!("{name:?}"),
                         format!(
-                            "the default is a template, not a policy; leave {pattern} out to use it"
+                            "the default is a template, not a policy; leave {section} out to use it"
                         ),
                     ));
-                } else if !exists(name) {
+                } else if !self.has(section, name) {
                     problems.push(PolicyError::with_value(
                         path,
                         format!("{name:?}"),
-                        format!("no [{pattern}.{name}] policy"),
+                        format!("no [{section}.{name}] policy"),
                     ));
                 }
             }
@@ -444,9 +554,83 @@ impl PolicyDocument {
     }
 }
 
-/// One pattern an operation may name: the pattern, the name given, and whether a
-/// policy of a name exists in its section.
-type Reference<'a> = (&'a str, &'a Option<PolicyRef>, &'a dyn Fn(&str) -> bool);
+/// Parses a TOML text, a syntax error reported at its line and column.
+fn parse_toml(text: &str) -> Result<Table, PolicyErrors> {
+    text.parse::<Table>().map_err(|error| {
+        let at = error.span().map_or_else(
+            || "document".to_string(),
+            |span| line_column(text, span.start),
+        );
+        PolicyError::new(at, error.message().trim_end()).into()
+    })
+}
+
+/// Lays `over` on `base`: sections and their entries are merged, an entry's settings
+/// are replaced one by one.
+fn overlay(base: &mut Table, over: Table, depth: usize) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(Value::Table(base)), Value::Table(over)) if depth < 2 => {
+                overlay(base, over, depth + 1);
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Reads the named entries of a section, each over the section's default, and checks
+/// each once (its problems into `checks`, reported after every problem of reading).
+fn read_section(
+    kind: &dyn Kind,
+    problems: &mut Vec<PolicyError>,
+    checks: &mut Vec<PolicyError>,
+    value: Value,
+    entries: &mut dyn Entries,
+) {
+    let section = kind.section();
+    let Value::Table(table) = value else {
+        problems.push(PolicyError::new(
+            section,
+            format!("must be a table of named policies ([{section}.<name>])"),
+        ));
+        return;
+    };
+    // The default is read first; if it is broken, the other entries start from the
+    // built-in defaults so its problem is reported once, not once per entry.
+    let mut template = Table::new();
+    if let Some(default) = table.get(DEFAULT_POLICY) {
+        let at = format!("{section}.{DEFAULT_POLICY}");
+        if let Value::Table(default) = default {
+            if let Some(config) = kind.read(problems, &at, Value::Table(default.clone())) {
+                match kind.check(config.as_ref(), DEFAULT_POLICY) {
+                    None => template = default.clone(),
+                    Some(problem) => checks.push(problem),
+                }
+                kind.insert(entries, DEFAULT_POLICY.to_string(), config);
+            }
+        } else {
+            problems.push(PolicyError::new(at, "must be a table of settings"));
+        }
+    }
+    for (name, value) in table {
+        if name == DEFAULT_POLICY {
+            continue;
+        }
+        let at = format!("{section}.{name}");
+        let Value::Table(own) = value else {
+            problems.push(PolicyError::new(at, "must be a table of settings"));
+            continue;
+        };
+        let mut merged = template.clone();
+        merged.extend(own);
+        if let Some(config) = kind.read(problems, &at, Value::Table(merged)) {
+            checks.extend(kind.check(config.as_ref(), &name));
+            kind.insert(entries, name, config);
+        }
+    }
+}
 
 /// `Ok` when nothing was found, else every problem.
 fn collect(problems: Vec<PolicyError>) -> Result<(), PolicyErrors> {
@@ -464,29 +648,12 @@ fn line_column(text: &str, offset: usize) -> String {
     format!("line {line}, column {column}")
 }
 
-fn check(problems: &mut Vec<PolicyError>, at: &str, result: Result<(), ConfigError>) {
-    if let Err(error) = result {
-        problems.push(PolicyError::from_config(at, &error));
-    }
-}
-
-fn validate_section<C>(
-    problems: &mut Vec<PolicyError>,
-    section: &str,
-    entries: &BTreeMap<String, C>,
-    validate: fn(&C, &str) -> Result<(), ConfigError>,
-) {
-    for (name, config) in entries {
-        check(
-            problems,
-            &format!("{section}.{name}"),
-            validate(config, name),
-        );
-    }
-}
-
 /// Deserializes `value`, reporting a failure at `at` plus the path inside the value.
-fn read<C: DeserializeOwned>(problems: &mut Vec<PolicyError>, at: &str, value: Value) -> Option<C> {
+pub(crate) fn read<C: DeserializeOwned>(
+    problems: &mut Vec<PolicyError>,
+    at: &str,
+    value: Value,
+) -> Option<C> {
     match serde_path_to_error::deserialize::<_, C>(value) {
         Ok(config) => Some(config),
         Err(error) => {
@@ -503,59 +670,6 @@ fn read<C: DeserializeOwned>(problems: &mut Vec<PolicyError>, at: &str, value: V
             None
         }
     }
-}
-
-/// Reads the named entries of a pattern's section, each over the section's default.
-fn section<C: DeserializeOwned>(
-    problems: &mut Vec<PolicyError>,
-    section: &str,
-    value: Option<Value>,
-    validate: fn(&C, &str) -> Result<(), ConfigError>,
-) -> BTreeMap<String, C> {
-    let mut entries = BTreeMap::new();
-    let Some(value) = value else {
-        return entries;
-    };
-    let Value::Table(table) = value else {
-        problems.push(PolicyError::new(
-            section,
-            format!("must be a table of named policies ([{section}.<name>])"),
-        ));
-        return entries;
-    };
-    // The default is read first; if it is broken, the other entries start from the
-    // built-in defaults so its problem is reported once, not once per entry (its range
-    // problems are reported with every other entry's, after reading).
-    let mut template = Table::new();
-    if let Some(default) = table.get(DEFAULT_POLICY) {
-        let at = format!("{section}.{DEFAULT_POLICY}");
-        if let Value::Table(default) = default {
-            if let Some(config) = read::<C>(problems, &at, Value::Table(default.clone())) {
-                if validate(&config, DEFAULT_POLICY).is_ok() {
-                    template = default.clone();
-                }
-                entries.insert(DEFAULT_POLICY.to_string(), config);
-            }
-        } else {
-            problems.push(PolicyError::new(at, "must be a table of settings"));
-        }
-    }
-    for (name, value) in table {
-        if name == DEFAULT_POLICY {
-            continue;
-        }
-        let at = format!("{section}.{name}");
-        let Value::Table(own) = value else {
-            problems.push(PolicyError::new(at, "must be a table of settings"));
-            continue;
-        };
-        let mut merged = template.clone();
-        merged.extend(own);
-        if let Some(config) = read::<C>(problems, &at, Value::Table(merged)) {
-            entries.insert(name, config);
-        }
-    }
-    entries
 }
 
 fn operations(problems: &mut Vec<PolicyError>, value: Value) -> BTreeMap<String, OperationConfig> {

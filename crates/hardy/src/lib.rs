@@ -83,6 +83,10 @@ pub mod optional;
 pub mod pipeline;
 #[cfg(feature = "config")]
 mod policies;
+#[cfg(feature = "config")]
+mod section;
+#[cfg(feature = "config")]
+mod stack;
 
 #[cfg(feature = "config")]
 pub use document::{DEFAULT_POLICY, OperationConfig, PolicyDocument, PolicyRef};
@@ -128,7 +132,11 @@ pub use hardy_timeout as timeout;
 #[cfg(feature = "pipeline")]
 pub use pipeline::{Pipeline, PipelineLayer, PipelineService};
 #[cfg(feature = "config")]
-pub use policies::{OperationLayer, OperationService, Policies, StackPlan, TIMEOUT_TABLE};
+pub use policies::{Policies, TIMEOUT_TABLE};
+#[cfg(feature = "config")]
+pub use section::{PolicyHandle, PolicySection};
+#[cfg(feature = "config")]
+pub use stack::{OperationLayer, OperationService, StackPlan};
 
 /// The types most programs using Hardy need.
 ///

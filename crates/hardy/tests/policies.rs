@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use hardy::breaker::BreakerState;
 use hardy::chaos::{FaultOutcome, InjectedRejection};
+use hardy::fallback::LastKnownGoodConfig;
+use hardy::pool::PoolConfig;
 use hardy::prelude::*;
 use hardy::{PolicyDocument, PolicyRef, RejectionKind, StackPlan};
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
@@ -34,7 +36,7 @@ fn secs(n: u64) -> Duration {
 #[test]
 fn the_documented_example_loads_with_its_overrides_over_its_defaults() {
     let policies = load(EXAMPLE);
-    let ec2 = policies.breaker("aws_ec2").expect("listed");
+    let ec2 = policies.get::<CircuitBreaker>("aws_ec2").expect("listed");
     assert_eq!(ec2.config().consecutive_failures, 3);
     assert_eq!(ec2.config().open_for, secs(30));
     assert_eq!(
@@ -42,7 +44,9 @@ fn the_documented_example_loads_with_its_overrides_over_its_defaults() {
         3,
         "inherited from the default"
     );
-    let asg = policies.breaker("aws_autoscaling").expect("listed");
+    let asg = policies
+        .get::<CircuitBreaker>("aws_autoscaling")
+        .expect("listed");
     assert_eq!(
         asg.config().consecutive_failures,
         5,
@@ -50,7 +54,7 @@ fn the_documented_example_loads_with_its_overrides_over_its_defaults() {
     );
     assert_eq!(asg.config().open_for, secs(45));
 
-    let run = policies.retry("ec2_run_instances").expect("listed");
+    let run = policies.get::<Retry>("ec2_run_instances").expect("listed");
     assert_eq!(run.config().max_attempts, 5);
     assert_eq!(run.config().total_budget, Some(secs(60)), "inherited");
     assert!(run.config().budget.is_some());
@@ -65,7 +69,7 @@ fn the_documented_example_loads_with_its_overrides_over_its_defaults() {
     );
     assert_eq!(
         policies
-            .rate_limit("ec2_api")
+            .get::<RateLimiter>("ec2_api")
             .expect("listed")
             .config()
             .limit,
@@ -73,16 +77,19 @@ fn the_documented_example_loads_with_its_overrides_over_its_defaults() {
     );
     assert_eq!(
         policies
-            .fallback_config("instance_cache")
+            .entry::<LastKnownGoodConfig>("instance_cache")
             .map(|c| c.max_staleness),
         Some(Duration::from_secs(600))
     );
-    assert_eq!(policies.pool_config("ssh").map(|c| c.max_size), Some(8));
+    assert_eq!(
+        policies.entry::<PoolConfig>("ssh").map(|c| c.max_size),
+        Some(8)
+    );
     assert!(
-        policies.pool_config("nope").is_none(),
+        policies.entry::<PoolConfig>("nope").is_none(),
         "no entry and no default"
     );
-    let game_day = policies.chaos("game_day").expect("listed");
+    let game_day = policies.get::<Chaos>("game_day").expect("listed");
     assert!(!game_day.is_enabled());
     assert_eq!(game_day.config().rejection, InjectedRejection::Timeout);
 
@@ -133,8 +140,8 @@ fn the_documented_example_loads_with_its_overrides_over_its_defaults() {
 #[test]
 fn handles_are_shared_by_name_and_by_service() {
     let policies = load(EXAMPLE);
-    let first = policies.breaker("aws_ec2").expect("listed");
-    let again = policies.breaker("aws_ec2").expect("listed");
+    let first = policies.get::<CircuitBreaker>("aws_ec2").expect("listed");
+    let again = policies.get::<CircuitBreaker>("aws_ec2").expect("listed");
     first.force_open();
     assert_eq!(
         again.state(),
@@ -143,15 +150,20 @@ fn handles_are_shared_by_name_and_by_service() {
     );
 
     // A name without an entry is built from the default, once.
-    let other = policies.breaker("aws_s3").expect("the default applies");
+    let other = policies
+        .get::<CircuitBreaker>("aws_s3")
+        .expect("the default applies");
     assert_eq!(other.config().consecutive_failures, 5);
     assert_eq!(other.name(), "aws_s3");
     assert_eq!(
-        policies.breaker("aws_s3").expect("built").state(),
+        policies
+            .get::<CircuitBreaker>("aws_s3")
+            .expect("built")
+            .state(),
         BreakerState::Closed
     );
     assert!(
-        policies.bulkhead("unlisted").is_none(),
+        policies.get::<Bulkhead>("unlisted").is_none(),
         "no entry and no default"
     );
 }
@@ -352,7 +364,7 @@ fn json_documents_read_nulls_as_unset_and_report_big_numbers_and_syntax() {
     assert_eq!(errors.problems()[0].path(), "line 1, column 13");
     let json = r#"{ "breaker": { "default": { "open_for": "5s" }, "aws": { "consecutive_failures": 2, "open_for": null } } }"#;
     let policies = Policies::from_json(json).expect("loads");
-    let aws = policies.breaker("aws").expect("listed");
+    let aws = policies.get::<CircuitBreaker>("aws").expect("listed");
     assert_eq!(aws.config().consecutive_failures, 2);
     assert_eq!(
         aws.config().open_for,
@@ -364,7 +376,7 @@ fn json_documents_read_nulls_as_unset_and_report_big_numbers_and_syntax() {
 #[test]
 fn a_document_built_in_code_is_checked_like_a_file() {
     let mut document = PolicyDocument::default();
-    document.retry.insert(
+    document.entries_mut::<hardy::retry::RetryConfig>().insert(
         "r".into(),
         hardy::retry::RetryConfig {
             max_attempts: 0,
@@ -372,7 +384,7 @@ fn a_document_built_in_code_is_checked_like_a_file() {
         },
     );
     let mut operation = hardy::OperationConfig::default();
-    operation.breaker = Some(PolicyRef::Named("missing".into()));
+    operation.set_policy::<hardy::breaker::BreakerConfig>(PolicyRef::Named("missing".into()));
     document.operations.insert("op".into(), operation);
     let errors = Policies::from_document(document).expect_err("invalid");
     let found: Vec<String> = errors.problems().iter().map(ToString::to_string).collect();
@@ -419,8 +431,10 @@ const STACK: &str = r#"
 #[tokio::test(start_paused = true)]
 async fn the_stack_runs_retry_around_breaker_around_timeout_around_chaos() {
     let policies = load(STACK);
-    let chaos = policies.chaos("sensor").expect("from the default");
-    let breaker = policies.breaker("sensor").expect("from the default");
+    let chaos = policies.get::<Chaos>("sensor").expect("from the default");
+    let breaker = policies
+        .get::<CircuitBreaker>("sensor")
+        .expect("from the default");
     let mut read = ServiceBuilder::new()
         .hardy_policies(&policies, "read")
         .service_fn(|n: u32| async move { Ok::<_, BoxError>(n) });
@@ -510,10 +524,13 @@ fn listeners_hear_the_handles_built_after_them() {
     use std::sync::{Arc, Mutex};
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
-    let policies = load(EXAMPLE).on_breaker_event(move |event| {
+    let policies = load(EXAMPLE).on_event(move |event: &hardy::breaker::BreakerEvent| {
         sink.lock().expect("lock").push(format!("{event:?}"));
     });
-    policies.breaker("aws_ec2").expect("listed").force_open();
+    policies
+        .get::<CircuitBreaker>("aws_ec2")
+        .expect("listed")
+        .force_open();
     let seen = seen.lock().expect("lock");
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert!(seen[0].contains("aws_ec2"), "{seen:?}");
@@ -532,7 +549,10 @@ fn a_document_embeds_in_a_larger_file() {
     )
     .expect("parses");
     assert_eq!(app.name, "provisioner");
-    assert_eq!(app.policies.breaker["aws"].consecutive_failures, 2);
+    assert_eq!(
+        app.policies.entries::<hardy::breaker::BreakerConfig>()["aws"].consecutive_failures,
+        2
+    );
     let error = toml::from_str::<App>("name = \"p\"\n[policies.breaker.aws]\nfailure_ratio = 3\n")
         .err()
         .expect("invalid");
