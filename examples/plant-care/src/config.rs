@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use hardy::PolicyDocument;
@@ -19,7 +20,7 @@ pub struct Config {
     /// The seed of the simulated garden and its faults.
     pub seed: u64,
     /// How often every plant's sensors are read.
-    #[serde(with = "hardy_core::duration")]
+    #[serde(with = "hardy::core::duration")]
     pub read_every: Duration,
     /// The HTTP server.
     pub server: Server,
@@ -55,7 +56,7 @@ pub struct Server {
     /// the last response (so it is also how long an idle connection stays open).
     ///
     /// Default: [`DEFAULT_HEADER_TIMEOUT`] (10 s); within [`HEADER_TIMEOUT_RANGE`].
-    #[serde(with = "hardy_core::duration")]
+    #[serde(with = "hardy::core::duration")]
     pub header_timeout: Duration,
     /// Connections served at once. When all are taken, the one idle longest (no
     /// request in service) is closed to make way for a new one; when none is idle, the
@@ -67,7 +68,7 @@ pub struct Server {
     /// has stopped; connections still open then are closed.
     ///
     /// Default: [`DEFAULT_SHUTDOWN_GRACE`] (5 s); at most [`MAX_SHUTDOWN_GRACE`].
-    #[serde(with = "hardy_core::duration")]
+    #[serde(with = "hardy::core::duration")]
     pub shutdown_grace: Duration,
 }
 
@@ -233,21 +234,14 @@ impl Policies {
     ///
     /// Every problem, each at its path under `policies.`.
     pub fn document(&self) -> Result<PolicyDocument, Vec<String>> {
-        let mut merged: Table = BUILT_IN_POLICIES
-            .parse()
-            .map_err(|error| vec![format!("built-in policies: {error}")])?;
-        overlay(&mut merged, &self.overrides, 0);
-        let text = toml::to_string(&merged).map_err(|error| vec![format!("policies: {error}")])?;
-        PolicyDocument::from_toml(&text).map_err(under_policies)
-    }
-
-    /// The registry of handles the controller's stacks are built from.
-    ///
-    /// # Errors
-    ///
-    /// As [`document`](Self::document).
-    pub fn registry(&self) -> Result<hardy::Policies, Vec<String>> {
-        hardy::Policies::from_document(self.document()?).map_err(under_policies)
+        static BUILT_IN: LazyLock<Result<Table, String>> = LazyLock::new(|| {
+            BUILT_IN_POLICIES
+                .parse()
+                .map_err(|error| format!("built-in policies: {error}"))
+        });
+        let built_in = BUILT_IN.as_ref().map_err(|error| vec![error.clone()])?;
+        PolicyDocument::from_layers([built_in.clone(), self.overrides.clone()])
+            .map_err(under_policies)
     }
 }
 
@@ -261,18 +255,6 @@ fn under_policies(errors: hardy::PolicyErrors) -> Vec<String> {
 }
 
 /// Lays `over` on `base`: sections and entries merge, settings replace.
-fn overlay(base: &mut Table, over: &Table, depth: usize) {
-    for (key, value) in over {
-        match (base.get_mut(key), value) {
-            (Some(Value::Table(base)), Value::Table(over)) if depth < 2 => {
-                overlay(base, over, depth + 1);
-            }
-            _ => {
-                base.insert(key.clone(), value.clone());
-            }
-        }
-    }
-}
 
 impl Default for Config {
     /// The built-in garden: three simulated plants with their own tastes.
@@ -601,19 +583,22 @@ mod tests {
         )
         .expect("parses");
         let document = config.policies.document().expect("valid");
-        let breaker = &document.breaker["default"];
+        let breaker = &document.entries::<hardy::breaker::BreakerConfig>()["default"];
         assert_eq!(breaker.open_for, Duration::from_secs(60));
         assert_eq!(
             breaker.consecutive_failures, 5,
             "kept from the built-in policies"
         );
-        let basil = &document.rate_limit["water:basil"];
+        let basil = &document.entries::<hardy::rate_limit::RateLimitConfig>()["water:basil"];
         assert_eq!(
             (basil.limit, basil.burst),
             (2, Some(1)),
             "over the built-in default"
         );
-        assert_eq!(document.rate_limit["default"].limit, 4);
+        assert_eq!(
+            document.entries::<hardy::rate_limit::RateLimitConfig>()["default"].limit,
+            4
+        );
     }
 
     #[test]
@@ -622,8 +607,17 @@ mod tests {
         policies.set("retry", "default", "seed", 7);
         policies.set("breaker", "default", "seed", 7);
         let document = policies.document().expect("valid");
-        assert_eq!(document.retry["default"].seed, Some(7));
-        assert_eq!(document.retry["default"].max_attempts, 3);
-        assert_eq!(document.breaker["default"].seed, Some(7));
+        assert_eq!(
+            document.entries::<hardy::retry::RetryConfig>()["default"].seed,
+            Some(7)
+        );
+        assert_eq!(
+            document.entries::<hardy::retry::RetryConfig>()["default"].max_attempts,
+            3
+        );
+        assert_eq!(
+            document.entries::<hardy::breaker::BreakerConfig>()["default"].seed,
+            Some(7)
+        );
     }
 }

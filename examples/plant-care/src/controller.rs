@@ -3,11 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hardy_breaker::{BreakerState, CircuitBreaker};
-use hardy_core::{Error, Rejection};
-use hardy_fallback::{Fallback, LastKnownGood};
-use hardy_health::{BreakerCheck, CheckConfig, HealthRegistry, Probes, check_fn};
-use hardy_timeout::Timeout;
+use hardy::breaker::{BreakerEvent, BreakerState, CircuitBreaker};
+use hardy::bulkhead::Bulkhead;
+use hardy::core::{Error, Rejection};
+use hardy::fallback::{Fallback, LastKnownGood, LastKnownGoodConfig};
+use hardy::health::{BreakerCheck, CheckConfig, HealthRegistry, Probes, check_fn};
+use hardy::rate_limit::RateLimiter;
+use hardy::retry::Retry;
+use hardy::timeout::Timeout;
+use hardy::{Pipeline, Policies};
 use parking_lot::Mutex;
 use plantos_hal::{
     DeviceClassifier, DeviceError, Error as _, ErrorKind, Kind, Millilitres, Reading,
@@ -229,18 +233,24 @@ impl Controller {
     /// Every policy that does not validate, one a line; a policy the stacks need that
     /// the document leaves out.
     pub fn new(config: &Config, hardware: Hardware) -> Result<Arc<Self>, BoxError> {
-        let log = |event: &hardy_breaker::BreakerEvent| tracing::info!(?event, "breaker");
-        let policies = config
+        let document = config
             .policies
-            .registry()
-            .map_err(|errors| errors.join("\n"))?
-            .on_breaker_event(log);
-        let sensors = need(policies.bulkhead("sensors"), "bulkhead.sensors")?;
-        let actuators = need(policies.bulkhead("actuators"), "bulkhead.actuators")?;
+            .document()
+            .map_err(|errors| errors.join("\n"))?;
+        let policies = Policies::from_document(document)?
+            .on_event(|event: &BreakerEvent| tracing::info!(?event, "breaker"));
+        let sensors = need(policies.get::<Bulkhead>("sensors"), "bulkhead.sensors")?;
+        let actuators = need(policies.get::<Bulkhead>("actuators"), "bulkhead.actuators")?;
         let read_timeout = need(policies.timeout("read"), "timeout")?.duration();
         let water_timeout = need(policies.timeout("water"), "timeout")?.duration();
         let last_good = LastKnownGood::builder("readings")
-            .config(need(policies.fallback_config("readings"), "fallback.readings")?.clone())
+            .config(
+                need(
+                    policies.entry::<LastKnownGoodConfig>("readings"),
+                    "fallback.readings",
+                )?
+                .clone(),
+            )
             .mark_stale(|readings: Vec<Reading>, _age| {
                 readings
                     .into_iter()
@@ -255,16 +265,27 @@ impl Controller {
         let mut plants = Vec::new();
         for (plant, devices) in config.plants.iter().zip(hardware.plants) {
             let id = &plant.id;
-            let retry = need(policies.retry(&format!("read:{id}")), "retry.default")?;
-            let sensor_breaker = need(policies.breaker(&format!("soil:{id}")), "breaker.default")?;
-            let pump_breaker = need(policies.breaker(&format!("pump:{id}")), "breaker.default")?;
+            let retry = need(
+                policies.get::<Retry>(&format!("read:{id}")),
+                "retry.default",
+            )?;
+            let sensor_breaker = need(
+                policies.get::<CircuitBreaker>(&format!("soil:{id}")),
+                "breaker.default",
+            )?;
+            let pump_breaker = need(
+                policies.get::<CircuitBreaker>(&format!("pump:{id}")),
+                "breaker.default",
+            )?;
             // Per-device names label the timeouts' metrics; the limits are the file's.
             let attempt = Timeout::new(format!("read:{id}"), read_timeout)?;
+            let read_pipeline = Pipeline::new()
+                .retry(&retry)
+                .breaker(&sensor_breaker)
+                .bulkhead(&sensors)
+                .timeout(&attempt);
             let primary = ServiceBuilder::new()
-                .layer(retry.layer().classify(DeviceClassifier))
-                .layer(sensor_breaker.layer().classify(DeviceClassifier))
-                .layer(sensors.layer())
-                .layer(attempt.layer())
+                .layer(read_pipeline.layer().classifier(DeviceClassifier))
                 .service(devices.probe);
             let key = id.clone();
             let mut own_backup = None;
@@ -298,16 +319,19 @@ impl Controller {
                 ),
             };
             let limit = need(
-                policies.rate_limit(&format!("water:{id}")),
+                policies.get::<RateLimiter>(&format!("water:{id}")),
                 "rate_limit.default",
             )?;
             let water_timeout = Timeout::new(format!("water:{id}"), water_timeout)?;
+            // Never retried: a repeated dispense overwaters.
+            let water_pipeline = Pipeline::new()
+                .breaker(&pump_breaker)
+                .rate_limit(&limit)
+                .bulkhead(&actuators)
+                .timeout(&water_timeout);
             let water: PumpSvc = BoxCloneSyncService::new(
                 ServiceBuilder::new()
-                    .layer(limit.layer())
-                    .layer(pump_breaker.layer().classify(DeviceClassifier))
-                    .layer(actuators.layer())
-                    .layer(water_timeout.layer())
+                    .layer(water_pipeline.layer().classifier(DeviceClassifier))
                     .service(devices.pump),
             );
             health = health

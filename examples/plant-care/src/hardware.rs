@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use hardy_bulkhead::Bulkhead;
-use hardy_core::{ConfigError, Error};
+use hardy::bulkhead::Bulkhead;
+use hardy::core::{ConfigError, Error};
 use plantos_hal::sim::{
     Climate, FakeAds1115, FakeSht4x, FaultPlan, Garden, NoDelay, PotModel, SimBus, SimPin, Source,
     Weather,

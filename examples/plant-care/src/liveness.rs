@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hardy_health::CheckResult;
+use hardy::health::CheckResult;
 use parking_lot::Mutex;
 use tokio::time::Instant;
 

@@ -314,7 +314,7 @@ fn report<E: std::fmt::Display>(
 /// Reads a sensor service once.
 async fn read_once(
     mut sensor: hardware::SensorSvc,
-) -> Result<Vec<plantos_hal::Reading>, hardy_core::Error<plantos_hal::DeviceError>> {
+) -> Result<Vec<plantos_hal::Reading>, hardy::core::Error<plantos_hal::DeviceError>> {
     sensor.ready().await?.call(()).await
 }
 

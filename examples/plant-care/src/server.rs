@@ -26,7 +26,7 @@ struct App {
 
 /// The controller's router.
 pub fn router(controller: Arc<Controller>, metrics: PrometheusHandle) -> Router {
-    let health = hardy_health::http::router(controller.health().clone());
+    let health = hardy::health::http::router(controller.health().clone());
     Router::new()
         .route("/", get(page))
         .route("/metrics", get(prometheus))

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hardy_health::{Probe, Status};
+use hardy::health::{Probe, Status};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use plant_care::config::Config;
 use plant_care::controller::{Controller, TICK_GRACE};
@@ -103,7 +103,7 @@ async fn a_panic_in_a_round_of_care_fails_liveness_and_ends_the_run() {
         |_: plantos_hal::Millilitres| async move {
             panic!("pump driver bug");
             #[allow(unreachable_code)]
-            Ok::<Dispensed, hardy_core::Error<plantos_hal::DeviceError>>(Dispensed {
+            Ok::<Dispensed, hardy::core::Error<plantos_hal::DeviceError>>(Dispensed {
                 ml: 0,
                 ran: Duration::ZERO,
             })

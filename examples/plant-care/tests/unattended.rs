@@ -87,7 +87,7 @@ async fn under_harsh_faults_a_plant_without_trustworthy_readings_is_flagged_with
         let mut hardware = hardware::build(&config, Faults::Harsh).expect("hardware");
         // The fern's probes are dead (both unplugged): it cannot be cared for.
         let dead = |name: &str| {
-            let lane = hardy_bulkhead::Bulkhead::builder(format!("bus:{name}"))
+            let lane = hardy::bulkhead::Bulkhead::builder(format!("bus:{name}"))
                 .max_concurrent(1)
                 .build()
                 .expect("valid");
