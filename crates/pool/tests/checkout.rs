@@ -1,0 +1,220 @@
+//! Checkout on paused time: reuse, waiters served in order, timeouts and creation
+//! errors, overflow, and config validation.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use hardy_core::Rejection;
+use hardy_pool::{Pool, PoolConfig};
+use tokio::time::Instant;
+use tokio_test::{assert_pending, assert_ready, task};
+
+use support::*;
+
+#[tokio::test(start_paused = true)]
+async fn objects_are_reused_and_counted() {
+    let manager = Counter::default();
+    let pool = pool(&manager, config(2));
+    let a = pool.get().await.expect("a");
+    let b = pool.get().await.expect("b");
+    assert_eq!((*a, *b), (1, 2));
+    let status = pool.status();
+    assert_eq!((status.size, status.in_use, status.idle), (2, 2, 0));
+    drop(a);
+    let again = pool.get().await.expect("again");
+    assert_eq!(*again, 1, "the object returned last is handed out first");
+    assert_eq!(
+        manager.recycled.load(Ordering::SeqCst),
+        1,
+        "recycled before reuse"
+    );
+    assert_eq!(pool.status().created, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn waiters_are_served_in_order_when_objects_come_back() {
+    let manager = Counter::default();
+    let pool = pool(&manager, config(1));
+    let held = pool.get().await.expect("held");
+    let mut first = task::spawn(pool.get());
+    let mut second = task::spawn(pool.get());
+    assert_pending!(first.poll());
+    assert_pending!(second.poll());
+    assert_eq!(pool.status().waiting, 2);
+    drop(held);
+    assert!(first.is_woken());
+    let object = assert_ready!(first.poll()).expect("first in line");
+    assert_pending!(second.poll(), "the second still waits");
+    drop(object);
+    let second = assert_ready!(second.poll()).expect("then the second");
+    assert_eq!(*second, 1, "the same object, passed along");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_carries_the_last_creation_error() {
+    let manager = Counter::default();
+    manager.fail_creates.store(u32::MAX, Ordering::SeqCst);
+    let pool = pool(&manager, config(1));
+    let start = Instant::now();
+    let Err(rejection) = pool.get().await else {
+        panic!("creation keeps failing");
+    };
+    assert_eq!(start.elapsed(), 5 * SEC, "gave up at acquire_timeout");
+    match &rejection {
+        Rejection::PoolTimeout {
+            waited, last_error, ..
+        } => {
+            assert_eq!(*waited, 5 * SEC);
+            assert_eq!(
+                last_error.as_ref().expect("the cause").to_string(),
+                "database is starting"
+            );
+        }
+        other => panic!("{other}"),
+    }
+    assert_eq!(
+        std::error::Error::source(&rejection).map(ToString::to_string),
+        Some("database is starting".to_string())
+    );
+    assert_eq!(pool.status().size, 0, "failed creations hold no place");
+    assert_eq!(pool.status().timeouts, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn creation_that_fails_a_few_times_then_recovers_is_retried_within_the_timeout() {
+    let manager = Counter::default();
+    manager.fail_creates.store(3, Ordering::SeqCst);
+    let pool = pool(&manager, config(1));
+    let object = pool.get().await.expect("recovered");
+    assert_eq!(*object, 1);
+    assert_eq!(pool.status().size, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_pool_times_out_waiting() {
+    let manager = Counter::default();
+    let pool = pool(&manager, config(1));
+    let _held = pool.get().await.expect("held");
+    let start = Instant::now();
+    let Err(Rejection::PoolTimeout { last_error, .. }) = pool.get().await else {
+        panic!("the only object is held");
+    };
+    assert_eq!(start.elapsed(), 5 * SEC);
+    assert!(last_error.is_none(), "creation never failed");
+    assert_eq!(pool.status().waiting, 0, "the waiter left the queue");
+}
+
+#[tokio::test(start_paused = true)]
+async fn overflow_objects_serve_bursts_and_close_on_return() {
+    let manager = Counter::default();
+    let pool = pool(
+        &manager,
+        PoolConfig {
+            max_overflow: 1,
+            ..config(1)
+        },
+    );
+    let a = pool.get().await.expect("a");
+    let b = pool.get().await.expect("b, overflow");
+    assert_eq!(pool.status().size, 2);
+    let mut c = task::spawn(pool.get());
+    assert_pending!(c.poll(), "max_size + max_overflow reached");
+    drop(c);
+    drop(b);
+    assert_eq!(pool.status().size, 1, "an overflow object closes on return");
+    assert_eq!(manager.destroyed.load(Ordering::SeqCst), 1);
+    drop(a);
+    assert_eq!(pool.status().idle, 1, "a regular one goes back");
+}
+
+#[test]
+fn bad_configs_name_the_field() {
+    let manager = Counter::default();
+    let error = Pool::builder("db", manager)
+        .config(PoolConfig {
+            lifetime_jitter: 2.0,
+            ..PoolConfig::default()
+        })
+        .build()
+        .expect_err("jitter 2");
+    assert_eq!(
+        error.to_string(),
+        "pool \"db\": lifetime_jitter = 2.0: must be within 0..=1"
+    );
+    let zero = Duration::ZERO;
+    let base = PoolConfig::default;
+    for (bad, expected) in [
+        (
+            PoolConfig {
+                max_size: 0,
+                ..base()
+            },
+            "max_size = 0: must be greater than zero",
+        ),
+        (
+            PoolConfig {
+                acquire_timeout: zero,
+                ..base()
+            },
+            "acquire_timeout = 0ns: must be greater than zero",
+        ),
+        (
+            PoolConfig {
+                create_timeout: zero,
+                ..base()
+            },
+            "create_timeout = 0ns: must be greater than zero",
+        ),
+        (
+            PoolConfig {
+                recycle_timeout: zero,
+                ..base()
+            },
+            "recycle_timeout = 0ns: must be greater than zero",
+        ),
+        (
+            PoolConfig {
+                idle_timeout: Some(zero),
+                ..base()
+            },
+            "idle_timeout = 0ns: must be greater than zero",
+        ),
+        (
+            PoolConfig {
+                max_lifetime: Some(zero),
+                ..base()
+            },
+            "max_lifetime = 0ns: must be greater than zero",
+        ),
+        (
+            PoolConfig {
+                keepalive: Some(zero),
+                ..base()
+            },
+            "keepalive = 0ns: must be greater than zero",
+        ),
+        (
+            PoolConfig {
+                leak_threshold: Some(zero),
+                ..base()
+            },
+            "leak_threshold = 0ns: must be greater than zero",
+        ),
+        (
+            PoolConfig {
+                maintenance_every: zero,
+                ..base()
+            },
+            "maintenance_every = 0ns: must be greater than zero",
+        ),
+    ] {
+        let error = bad.validate("db").expect_err("invalid");
+        assert_eq!(
+            error.to_string(),
+            format!("pool \"db\": {expected}"),
+            "{bad:?}"
+        );
+    }
+}
