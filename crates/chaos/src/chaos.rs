@@ -415,10 +415,10 @@ impl Chaos {
     /// calling `call`, else `call`'s future, delayed and corrupted as drawn. The tower
     /// service and the direct calls both answer through it.
     ///
-    /// A disabled chaos is one atomic load here, inlined into the caller, so that the
-    /// passed-through future is built where it is returned (returned from an out-of-line
-    /// call, it went through memory and was read back in wide loads from the narrow
-    /// stores that wrote it, a store-forwarding stall).
+    // A disabled chaos is one atomic load here, inlined into the caller, so that the
+    // passed-through future is built where it is returned (returned from an out-of-line
+    // call, it went through memory and was read back in wide loads from the narrow
+    // stores that wrote it, a store-forwarding stall).
     #[inline(always)]
     pub(crate) fn respond<Fut, T, E, M, C>(
         &self,

@@ -17,7 +17,9 @@
 //! - [`Name`]: the cheap, shared name that labels a handle's metrics and events.
 //! - [`Listener`]: an optional event callback.
 //!
-//! This crate has no runtime dependency.
+//! This crate has no runtime dependency. The machinery the pattern crates share (the
+//! admission gate, per-thread references, counts kept per thread) is hidden from these
+//! docs: it is not a promised API.
 //!
 //! # Example
 //!
@@ -61,22 +63,27 @@ mod config;
 #[cfg(feature = "serde")]
 pub mod duration;
 mod error;
+#[doc(hidden)]
 pub mod future;
 mod listener;
 mod local;
 mod name;
 mod policy;
 mod rejection;
+#[doc(hidden)]
 pub mod rng;
 mod spare;
+#[doc(hidden)]
 pub mod sync;
 
 pub use classify::{Classify, DefaultClassifier, Outcome, Retryability};
 pub use config::{ConfigError, Validate};
 pub use error::{AsRejection, Error, find_rejection};
 pub use listener::Listener;
+#[doc(hidden)]
 pub use local::{LocalArc, thread_index};
 pub use name::Name;
 pub use policy::{PolicyError, PolicyErrors};
 pub use rejection::{Rejection, RejectionKind, SharedError, ShedReason};
+#[doc(hidden)]
 pub use spare::{SpareService, Spared};

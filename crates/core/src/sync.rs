@@ -3,6 +3,17 @@
 
 use std::fmt;
 
+/// `Arc`: the standard one, or loom's when the crates are built for model checking.
+#[cfg(hardy_loom)]
+pub use loom::sync::Arc;
+/// Atomics: the standard ones, or loom's when the crates are built for model checking.
+#[cfg(hardy_loom)]
+pub use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+#[cfg(not(hardy_loom))]
+pub use std::sync::Arc;
+#[cfg(not(hardy_loom))]
+pub use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+
 /// A mutex whose `lock` never fails: `parking_lot`'s, or loom's when the crates are
 /// built for model checking (`RUSTFLAGS="--cfg hardy_loom"`), so that the loom models
 /// of the pattern crates see every lock their state takes.

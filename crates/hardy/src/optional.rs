@@ -77,14 +77,13 @@ where
 }
 
 /// The response future of an [`OptionalService`].
-///
-/// Its tag is a whole word: each level's `call` moves the future of the level below
-/// into its own, and with a one-byte tag the moves copied the tag's seven bytes of
-/// padding in overlapping loads from the stores that had just written them, a
-/// store-forwarding stall at every level.
 #[pin_project(project = OptionalProj)]
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
+// A whole word for the tag: each level's `call` moves the future of the level below
+// into its own, and with a one-byte tag the moves copied the tag's seven bytes of
+// padding in overlapping loads from the stores that had just written them, a
+// store-forwarding stall at every level.
 #[repr(u64)]
 pub enum OptionalFuture<A, B> {
     /// The applied layer's future.

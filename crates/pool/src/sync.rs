@@ -1,9 +1,4 @@
 //! Synchronisation primitives: the standard ones, or loom's when the crate is built for
 //! model checking (`RUSTFLAGS="--cfg hardy_loom"`).
 
-#[cfg(hardy_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
-#[cfg(not(hardy_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
-
-pub(crate) use hardy_core::sync::Mutex;
+pub(crate) use hardy_core::sync::{AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering, fence};

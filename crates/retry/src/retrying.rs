@@ -64,6 +64,10 @@ pub trait Attempts {
 
 #[pin_project(project = StateProj)]
 #[derive(Debug)]
+// A whole word for the tag: with a niche (a deadline's nanoseconds) or a one-byte tag,
+// the narrow store that sets it is read back by the wide loads that move the future, a
+// store-forwarding stall on every call.
+#[repr(u64)]
 enum State<F, W> {
     /// A direct call not yet polled: start it at the first poll.
     Start { deadline: Option<Deadline> },
@@ -160,21 +164,8 @@ where
         let this = self.as_mut().project();
         if let StateProj::Running { attempt } = this.state.project() {
             let result = ready!(this.attempts.poll_running(attempt, cx));
-            let outcome = this.classifier.classify(&result);
-            this.attempts.ended(outcome);
-            if outcome.is_success() {
-                if let Some(retry) = this.attempts.retry() {
-                    this.tries.succeeded(retry);
-                }
-                return Poll::Ready(result);
-            }
-            if !self.as_mut().failed(outcome) {
-                return Poll::Ready(result);
-            }
-            if matches!(self.state, State::Ready { .. }) {
-                // A zero delay: let other tasks run before the next attempt.
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
+            if let Some(poll) = self.as_mut().judge(result, cx) {
+                return poll;
             }
         }
         self.poll_retries(cx)
@@ -201,6 +192,35 @@ where
                 None => this.state.set(State::Ready { caller: None }),
             }
         }
+    }
+
+    /// An attempt ended with `result`: classified once, told to the attempts, judged by
+    /// the retry. What the call's poll returns now, or `None` to go on to the next
+    /// attempt.
+    #[inline(always)]
+    fn judge(
+        mut self: Pin<&mut Self>,
+        result: Result<A::Ok, A::Error>,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<Result<A::Ok, A::Error>>> {
+        let this = self.as_mut().project();
+        let outcome = this.classifier.classify(&result);
+        this.attempts.ended(outcome);
+        if outcome.is_success() {
+            if let Some(retry) = this.attempts.retry() {
+                this.tries.succeeded(retry);
+            }
+            return Some(Poll::Ready(result));
+        }
+        if !self.as_mut().failed(outcome) {
+            return Some(Poll::Ready(result));
+        }
+        if matches!(self.state, State::Ready { .. }) {
+            // A zero delay: let other tasks run before the next attempt.
+            cx.waker().wake_by_ref();
+            return Some(Poll::Pending);
+        }
+        None
     }
 
     /// An attempt failed: `true` if another follows (and the state says when).
@@ -237,21 +257,8 @@ where
             match this.state.as_mut().project() {
                 StateProj::Running { attempt } => {
                     let result = ready!(this.attempts.poll_running(attempt, cx));
-                    let outcome = this.classifier.classify(&result);
-                    this.attempts.ended(outcome);
-                    if outcome.is_success() {
-                        if let Some(retry) = this.attempts.retry() {
-                            this.tries.succeeded(retry);
-                        }
-                        return Poll::Ready(result);
-                    }
-                    if !self.as_mut().failed(outcome) {
-                        return Poll::Ready(result);
-                    }
-                    if matches!(self.state, State::Ready { .. }) {
-                        // A zero delay: let other tasks run before the next attempt.
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
+                    if let Some(poll) = self.as_mut().judge(result, cx) {
+                        return poll;
                     }
                 }
                 StateProj::Sleeping => {

@@ -1,9 +1,4 @@
 //! Synchronisation primitives: the standard ones, or loom's when the crate is built for
 //! model checking (`RUSTFLAGS="--cfg hardy_loom"`).
 
-#[cfg(hardy_loom)]
-pub(crate) use loom::sync::Arc;
-#[cfg(not(hardy_loom))]
-pub(crate) use std::sync::Arc;
-
-pub(crate) use hardy_core::sync::Mutex;
+pub(crate) use hardy_core::sync::{Arc, Mutex};

@@ -6,8 +6,7 @@ use std::task::{Context, Poll, Waker};
 
 use crossbeam_utils::CachePadded;
 
-use super::sync::{Arc, AtomicBool, AtomicU32, AtomicU64, Ordering};
-use crate::sync::Mutex;
+use crate::sync::{Arc, AtomicBool, AtomicU32, AtomicU64, Mutex, Ordering};
 
 // The low half of the word counts the calls in flight, the high half the waiters, so
 // that a release sees in the same atomic operation whether anyone waits.
@@ -28,7 +27,7 @@ pub struct Waiter {
     id: u64,
     level: u8,
     granted: AtomicBool,
-    waker: crate::sync::Mutex<Option<Waker>>,
+    waker: Mutex<Option<Waker>>,
 }
 
 impl Waiter {

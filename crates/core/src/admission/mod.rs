@@ -30,15 +30,3 @@ pub enum Admission<P, W> {
     /// Refused.
     Refused(crate::Rejection),
 }
-
-/// Atomics and `Arc`: the standard ones, or loom's under `--cfg hardy_loom`.
-mod sync {
-    #[cfg(hardy_loom)]
-    pub(crate) use loom::sync::Arc;
-    #[cfg(hardy_loom)]
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-    #[cfg(not(hardy_loom))]
-    pub(crate) use std::sync::Arc;
-    #[cfg(not(hardy_loom))]
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-}

@@ -42,6 +42,8 @@ enum Decision {
 
 /// One attempt of a pipeline's call.
 #[pin_project(project = AttemptProj)]
+// A whole word for the tag, as the retry's state has.
+#[repr(u64)]
 pub(super) enum Attempt<S: Service<Req>, Req> {
     /// Admitted: the attempt runs.
     Running {
