@@ -43,6 +43,10 @@ impl<T> Hold<T> for () {
 }
 
 #[pin_project(project = StateProj)]
+// A whole word for the tag: with a niche or a one-byte tag, the narrow store that sets
+// it is read back by the wide loads that move the future, a store-forwarding stall on
+// every call.
+#[repr(u64)]
 enum State<S, Req, F, W: Wait, E> {
     /// Admitted: the inner call runs, holding what its admission granted.
     Running {
