@@ -30,7 +30,7 @@ where
     S: Service<Req>,
 {
     #[pin]
-    inner: admission::ResponseFuture<S, Req, Queued<Arc<Bulkhead>>>,
+    inner: admission::ResponseFuture<S, Req, Box<Queued<Arc<Bulkhead>>>>,
 }
 
 impl<S, Req> ResponseFuture<S, Req>
@@ -46,7 +46,7 @@ where
 
     pub(crate) fn waiting(queued: Queued<Arc<Bulkhead>>, service: S, request: Req) -> Self {
         ResponseFuture {
-            inner: admission::ResponseFuture::waiting(queued, service, request),
+            inner: admission::ResponseFuture::waiting(Box::new(queued), service, request),
         }
     }
 

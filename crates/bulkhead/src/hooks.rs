@@ -38,7 +38,7 @@ impl Slot {
 /// leaves the queue.
 #[derive(Debug)]
 #[must_use = "a queued call is polled until admitted, or dropped to leave the queue"]
-pub struct Queued(crate::wait::Queued<Bulkhead>);
+pub struct Queued(Box<crate::wait::Queued<Bulkhead>>);
 
 impl Wait for Queued {
     type Permit = Slot;
@@ -58,7 +58,7 @@ pub fn admit(bulkhead: &Bulkhead) -> Admission<Slot, Queued> {
         Some(source) => Admission::Now(Slot { source }),
         None => match Bulkhead::admit_slow(bulkhead.clone()) {
             Admission::Now(source) => Admission::Now(Slot { source }),
-            Admission::Later(queued) => Admission::Later(Queued(queued)),
+            Admission::Later(queued) => Admission::Later(Queued(Box::new(queued))),
             Admission::Refused(rejection) => Admission::Refused(rejection),
         },
     }

@@ -22,6 +22,17 @@ pub trait Wait {
     fn poll_admit(&mut self, cx: &mut Context<'_>) -> Poll<Result<Self::Permit, Rejection>>;
 }
 
+/// A boxed wait waits as the wait inside: a future that keeps its wait boxed carries a
+/// pointer, not the wait, on the path of calls admitted at once.
+impl<W: Wait + ?Sized> Wait for Box<W> {
+    type Permit = W::Permit;
+
+    #[inline]
+    fn poll_admit(&mut self, cx: &mut Context<'_>) -> Poll<Result<W::Permit, Rejection>> {
+        (**self).poll_admit(cx)
+    }
+}
+
 /// What an admitted call holds while the inner call runs: [`finish`](Self::finish)ed
 /// with the call's output when it ends (a slot is freed there, a latency measured),
 /// and dropped with the future either way, so that a cancelled call releases it too.
