@@ -25,17 +25,17 @@ pub(crate) enum Source {
 /// call finishes, or when dropped.
 #[derive(Debug)]
 pub(crate) struct ServicePermit<B: Borrow<Bulkhead> = std::sync::Arc<Bulkhead>> {
-    bulkhead: B,
-    /// `None` once freed.
-    source: Option<Source>,
+    /// `None` once the slot is freed.
+    bulkhead: Option<B>,
+    source: Source,
 }
 
 impl<B: Borrow<Bulkhead>> ServicePermit<B> {
     #[inline]
     pub(crate) fn new(bulkhead: B, source: Source) -> Self {
         ServicePermit {
-            bulkhead,
-            source: Some(source),
+            bulkhead: Some(bulkhead),
+            source,
         }
     }
 }
@@ -43,22 +43,22 @@ impl<B: Borrow<Bulkhead>> ServicePermit<B> {
 impl<B: Borrow<Bulkhead>, T> Hold<T> for ServicePermit<B> {
     #[inline]
     fn finish(&mut self, _: &T) {
-        if let Some(source) = self.source.take() {
-            self.bulkhead.borrow().release(source);
+        if let Some(bulkhead) = self.bulkhead.take() {
+            bulkhead.borrow().release(self.source);
         }
     }
 
     #[inline(always)]
     fn is_finished(&self) -> bool {
-        self.source.is_none()
+        self.bulkhead.is_none()
     }
 }
 
 impl<B: Borrow<Bulkhead>> Drop for ServicePermit<B> {
     #[inline]
     fn drop(&mut self) {
-        if let Some(source) = self.source {
-            self.bulkhead.borrow().release(source);
+        if let Some(bulkhead) = &self.bulkhead {
+            bulkhead.borrow().release(self.source);
         }
     }
 }
