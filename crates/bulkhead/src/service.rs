@@ -86,26 +86,17 @@ where
     #[inline(always)]
     fn call(&mut self, request: Req) -> Self::Future {
         let bulkhead = self.bulkhead.get();
-        match bulkhead.try_admit() {
-            Some(source) => ResponseFuture::running(
+        if let Some(source) = bulkhead.try_admit() {
+            return ResponseFuture::running(
                 self.inner.call(request),
                 ServicePermit::new(Arc::clone(bulkhead), source),
-            ),
-            None => self.call_slow(request),
+            );
         }
-    }
-}
-
-impl<S> BulkheadService<S> {
-    /// A call that found no free slot: it queues or is refused.
-    #[cold]
-    #[inline(never)]
-    fn call_slow<Req>(&mut self, request: Req) -> ResponseFuture<S, Req>
-    where
-        S: Service<Req> + Clone,
-        S::Error: From<Rejection>,
-    {
-        match Bulkhead::admit_slow(Arc::clone(self.bulkhead.get())) {
+        // Decided out of line, but the future is built here, in every case: returned from
+        // an out-of-line call, it would go through memory, and the path above would build
+        // its own in the same place to share the copy that follows, whose wide loads
+        // stall on the narrow stores that had just built it.
+        match Bulkhead::admit_slow(Arc::clone(bulkhead)) {
             Admission::Now(source) => ResponseFuture::running(
                 self.inner.call(request),
                 ServicePermit::new(Arc::clone(self.bulkhead.get()), source),
