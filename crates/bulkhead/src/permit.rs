@@ -4,8 +4,6 @@
 use std::borrow::Borrow;
 use std::fmt;
 
-use hardy_core::admission::Hold;
-
 use crate::Bulkhead;
 
 /// Where an admitted call's slot came from.
@@ -25,41 +23,21 @@ pub(crate) enum Source {
 /// call finishes, or when dropped.
 #[derive(Debug)]
 pub(crate) struct ServicePermit<B: Borrow<Bulkhead> = std::sync::Arc<Bulkhead>> {
-    /// `None` once the slot is freed.
-    bulkhead: Option<B>,
+    bulkhead: B,
     source: Source,
 }
 
 impl<B: Borrow<Bulkhead>> ServicePermit<B> {
     #[inline]
     pub(crate) fn new(bulkhead: B, source: Source) -> Self {
-        ServicePermit {
-            bulkhead: Some(bulkhead),
-            source,
-        }
-    }
-}
-
-impl<B: Borrow<Bulkhead>, T> Hold<T> for ServicePermit<B> {
-    #[inline]
-    fn finish(&mut self, _: &T) {
-        if let Some(bulkhead) = self.bulkhead.take() {
-            bulkhead.borrow().release(self.source);
-        }
-    }
-
-    #[inline(always)]
-    fn is_finished(&self) -> bool {
-        self.bulkhead.is_none()
+        ServicePermit { bulkhead, source }
     }
 }
 
 impl<B: Borrow<Bulkhead>> Drop for ServicePermit<B> {
     #[inline]
     fn drop(&mut self) {
-        if let Some(bulkhead) = &self.bulkhead {
-            bulkhead.borrow().release(self.source);
-        }
+        self.bulkhead.borrow().release(self.source);
     }
 }
 
