@@ -1,6 +1,5 @@
 //! The [`Bulkhead`] handle: admission, permits, waiting, direct and blocking calls.
 
-use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
@@ -15,7 +14,7 @@ use crate::config::{COMPONENT, limit};
 use crate::future::CallFuture;
 use crate::permit::{BulkheadPermit, Source};
 use crate::sync::{Arc, AtomicU32, AtomicU64, Mutex, Ordering};
-use crate::wait::Queued;
+use crate::wait::{Pending, Queued};
 use crate::{
     BulkheadBuilder, BulkheadConfig, BulkheadEvent, BulkheadLayer, MAX_CONCURRENT, MAX_WAITING,
 };
@@ -225,10 +224,11 @@ impl Bulkhead {
     /// Dropping the future leaves the queue; a slot handed to it meanwhile goes to the
     /// next waiter.
     pub async fn acquire(&self) -> Result<BulkheadPermit, Rejection> {
-        match Bulkhead::admit(self) {
+        match self.admit() {
             Admission::Now(source) => Ok(BulkheadPermit::new(self.clone(), source)),
             Admission::Refused(rejection) => Err(rejection),
-            Admission::Later(mut queued) => {
+            Admission::Later(pending) => {
+                let mut queued = Queued::new(self, pending);
                 std::future::poll_fn(|cx| queued.poll_slot(cx)).await?;
                 Ok(BulkheadPermit::new(self.clone(), Source::Own))
             }
@@ -418,34 +418,38 @@ impl Bulkhead {
         }
     }
 
-    /// Admits now, queues (the wait keeps `bulkhead` alive), or refuses.
+    /// Admits now, queues (the place to be kept with the bulkhead: [`Queued::new`]), or
+    /// refuses.
     #[inline]
-    pub(crate) fn admit<B: Borrow<Bulkhead>>(bulkhead: B) -> Admission<Source, Queued<B>> {
-        match bulkhead.borrow().try_admit() {
+    pub(crate) fn admit(&self) -> Admission<Source, Pending> {
+        match self.try_admit() {
             Some(source) => Admission::Now(source),
-            None => Bulkhead::admit_slow(bulkhead),
+            None => self.admit_slow(),
         }
     }
 
     /// Queues for a slot, or refuses, when none was free.
     #[cold]
-    pub(crate) fn admit_slow<B: Borrow<Bulkhead>>(bulkhead: B) -> Admission<Source, Queued<B>> {
-        let this = bulkhead.borrow();
-        let shared = &*this.shared;
+    pub(crate) fn admit_slow(&self) -> Admission<Source, Pending> {
+        let shared = &*self.shared;
         let max_waiting = shared.max_waiting.load(Ordering::Acquire);
         let max_wait = Duration::from_nanos(shared.max_wait.load(Ordering::Acquire));
         if max_waiting == 0 || max_wait.is_zero() {
-            return Admission::Refused(this.refuse(Duration::ZERO));
+            return Admission::Refused(self.refuse(Duration::ZERO));
         }
         match shared.gate.enqueue(0, max_waiting, 0) {
             Enqueued::Admitted => {
-                this.admitted_after(Duration::ZERO);
+                self.admitted_after(Duration::ZERO);
                 Admission::Now(Source::Own)
             }
-            Enqueued::Full => Admission::Refused(this.refuse(Duration::ZERO)),
+            Enqueued::Full => Admission::Refused(self.refuse(Duration::ZERO)),
             Enqueued::Waiting { waiter, .. } => {
                 shared.metrics.waiting.increment(1.0);
-                Admission::Later(Queued::new(bulkhead, waiter, Instant::now(), max_wait))
+                Admission::Later(Pending {
+                    waiter,
+                    started: Instant::now(),
+                    max_wait,
+                })
             }
         }
     }

@@ -223,13 +223,13 @@ where
                     let operation = operation
                         .take()
                         .expect("bulkhead call polled after completion");
-                    let next = match Bulkhead::admit(bulkhead) {
+                    let next = match bulkhead.admit() {
                         Admission::Now(source) => CallState::Running {
                             future: operation(),
                             permit: ServicePermit::new(bulkhead, source),
                         },
-                        Admission::Later(queued) => CallState::Waiting {
-                            queued,
+                        Admission::Later(pending) => CallState::Waiting {
+                            queued: Queued::new(bulkhead, pending),
                             operation: Some(operation),
                         },
                         Admission::Refused(rejection) => {

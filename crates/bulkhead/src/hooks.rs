@@ -56,9 +56,11 @@ impl Wait for Queued {
 pub fn admit(bulkhead: &Bulkhead) -> Admission<Slot, Queued> {
     match bulkhead.try_admit() {
         Some(source) => Admission::Now(Slot { source }),
-        None => match Bulkhead::admit_slow(bulkhead.clone()) {
+        None => match bulkhead.admit_slow() {
             Admission::Now(source) => Admission::Now(Slot { source }),
-            Admission::Later(queued) => Admission::Later(Queued(Box::new(queued))),
+            Admission::Later(pending) => Admission::Later(Queued(Box::new(
+                crate::wait::Queued::new(bulkhead.clone(), pending),
+            ))),
             Admission::Refused(rejection) => Admission::Refused(rejection),
         },
     }

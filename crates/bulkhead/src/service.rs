@@ -8,6 +8,7 @@ use tower_service::Service;
 use crate::Bulkhead;
 use crate::future::ResponseFuture;
 use crate::permit::ServicePermit;
+use crate::wait::Queued;
 use hardy_core::admission::Admission;
 use std::sync::Arc;
 
@@ -86,22 +87,13 @@ where
     #[inline(always)]
     fn call(&mut self, request: Req) -> Self::Future {
         let bulkhead = self.bulkhead.get();
-        if let Some(source) = bulkhead.try_admit() {
-            return ResponseFuture::running(
-                self.inner.call(request),
-                ServicePermit::new(Arc::clone(bulkhead), source),
-            );
-        }
-        // Decided out of line, but the future is built here, in every case: returned from
-        // an out-of-line call, it would go through memory, and the path above would build
-        // its own in the same place to share the copy that follows, whose wide loads
-        // stall on the narrow stores that had just built it.
-        match Bulkhead::admit_slow(Arc::clone(bulkhead)) {
+        match bulkhead.admit() {
             Admission::Now(source) => ResponseFuture::running(
                 self.inner.call(request),
-                ServicePermit::new(Arc::clone(self.bulkhead.get()), source),
+                ServicePermit::new(Arc::clone(bulkhead), source),
             ),
-            Admission::Later(queued) => {
+            Admission::Later(pending) => {
+                let queued = Queued::new(Arc::clone(bulkhead), pending);
                 let clone = self.inner.clone();
                 let service = std::mem::replace(&mut self.inner, clone);
                 ResponseFuture::waiting(queued, service, request)

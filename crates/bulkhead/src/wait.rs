@@ -15,6 +15,14 @@ use crate::Bulkhead;
 use crate::permit::{ServicePermit, Source};
 use crate::sync::Arc;
 
+/// A place in the queue just taken, not yet kept with its bulkhead.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) waiter: Arc<Waiter>,
+    pub(crate) started: Instant,
+    pub(crate) max_wait: std::time::Duration,
+}
+
 /// A call waiting for a slot of the bulkhead `B` keeps alive (an `Arc`, a clone or a
 /// borrow): its place in the queue and its deadline. Dropped before it is settled, it
 /// leaves the queue, and a slot granted meanwhile goes to the next waiter.
@@ -28,17 +36,12 @@ pub(crate) struct Queued<B: Borrow<Bulkhead>> {
 }
 
 impl<B: Borrow<Bulkhead>> Queued<B> {
-    pub(crate) fn new(
-        bulkhead: B,
-        waiter: Arc<Waiter>,
-        started: Instant,
-        max_wait: std::time::Duration,
-    ) -> Self {
+    pub(crate) fn new(bulkhead: B, pending: Pending) -> Self {
         Queued {
             bulkhead,
-            waiter,
-            sleep: Box::pin(tokio::time::sleep_until(started + max_wait)),
-            started,
+            waiter: pending.waiter,
+            sleep: Box::pin(tokio::time::sleep_until(pending.started + pending.max_wait)),
+            started: pending.started,
             settled: false,
         }
     }
