@@ -119,23 +119,34 @@ impl Queue {
 /// `standing_after`.
 #[derive(Debug)]
 pub struct Gate {
-    word: CachePadded<AtomicU64>,
-    thresholds: Box<[AtomicU32]>,
+    hot: CachePadded<Hot>,
+    /// The thresholds of the levels after the first.
+    rest: Box<[AtomicU32]>,
     queue: Mutex<Queue>,
+}
+
+/// What every admission reads, on a cache line of its own: the word, and the first
+/// level's threshold (a bulkhead's only one).
+#[derive(Debug)]
+struct Hot {
+    word: AtomicU64,
+    first: AtomicU32,
 }
 
 impl Gate {
     /// A gate with one level per threshold (at least one), whose queue stands once it
     /// has not been empty for longer than `standing_after`, if given.
     pub fn new(thresholds: impl IntoIterator<Item = u32>, standing_after: Option<u64>) -> Self {
-        let mut thresholds: Vec<AtomicU32> = thresholds.into_iter().map(AtomicU32::new).collect();
-        if thresholds.is_empty() {
-            thresholds.push(AtomicU32::new(0));
-        }
-        let levels = thresholds.len();
+        let mut thresholds = thresholds.into_iter();
+        let first = thresholds.next().unwrap_or(0);
+        let rest: Box<[AtomicU32]> = thresholds.map(AtomicU32::new).collect();
+        let levels = rest.len() + 1;
         Gate {
-            word: CachePadded::new(AtomicU64::new(0)),
-            thresholds: thresholds.into_boxed_slice(),
+            hot: CachePadded::new(Hot {
+                word: AtomicU64::new(0),
+                first: AtomicU32::new(first),
+            }),
+            rest,
             queue: Mutex::new(Queue {
                 levels: (0..levels).map(|_| VecDeque::new()).collect(),
                 len: 0,
@@ -148,23 +159,26 @@ impl Gate {
 
     /// The priority levels.
     pub fn levels(&self) -> u8 {
-        self.thresholds.len() as u8
+        (self.rest.len() + 1) as u8
     }
 
     /// Calls in flight now (granted waiters included).
     pub fn in_flight(&self) -> u32 {
-        in_flight_of(self.word.load(Ordering::Acquire))
+        in_flight_of(self.hot.word.load(Ordering::Acquire))
     }
 
     /// Calls waiting now.
     pub fn waiting(&self) -> u32 {
-        waiters_of(self.word.load(Ordering::Acquire))
+        waiters_of(self.hot.word.load(Ordering::Acquire))
     }
 
     /// The threshold of level `level` now.
     #[inline]
     pub fn threshold(&self, level: u8) -> u32 {
-        self.thresholds[usize::from(level)].load(Ordering::Relaxed)
+        match level {
+            0 => self.hot.first.load(Ordering::Relaxed),
+            level => self.rest[usize::from(level) - 1].load(Ordering::Relaxed),
+        }
     }
 
     /// Takes a slot if the calls in flight are below `level`'s threshold and nobody
@@ -172,12 +186,12 @@ impl Gate {
     #[inline]
     pub fn try_admit(&self, level: u8) -> bool {
         let threshold = self.threshold(level);
-        let mut word = self.word.load(Ordering::Relaxed);
+        let mut word = self.hot.word.load(Ordering::Relaxed);
         loop {
             if waiters_of(word) != 0 || in_flight_of(word) >= threshold {
                 return false;
             }
-            match self.word.compare_exchange_weak(
+            match self.hot.word.compare_exchange_weak(
                 word,
                 word + 1,
                 Ordering::Acquire,
@@ -192,12 +206,12 @@ impl Gate {
     /// Takes a slot below `threshold` while taking back one waiter: the waiter's own
     /// claim, or the caller's share of the high half.
     fn take_as_waiter(&self, threshold: u32) -> bool {
-        let mut word = self.word.load(Ordering::Relaxed);
+        let mut word = self.hot.word.load(Ordering::Relaxed);
         loop {
             if in_flight_of(word) >= threshold {
                 return false;
             }
-            match self.word.compare_exchange_weak(
+            match self.hot.word.compare_exchange_weak(
                 word,
                 word + 1 - ONE_WAITER,
                 Ordering::AcqRel,
@@ -216,7 +230,7 @@ impl Gate {
         let mut queue = self.queue.lock();
         let threshold = self.threshold(level);
         // Claim a place first, so that a release from now on hands over under the lock.
-        self.word.fetch_add(ONE_WAITER, Ordering::AcqRel);
+        self.hot.word.fetch_add(ONE_WAITER, Ordering::AcqRel);
         let ahead = queue.levels[..=usize::from(level)]
             .iter()
             .any(|waiters| !waiters.is_empty());
@@ -224,7 +238,7 @@ impl Gate {
             return Enqueued::Admitted;
         }
         if queue.len >= max_waiting {
-            self.word.fetch_sub(ONE_WAITER, Ordering::AcqRel);
+            self.hot.word.fetch_sub(ONE_WAITER, Ordering::AcqRel);
             return Enqueued::Full;
         }
         if queue.len == 0 {
@@ -247,7 +261,7 @@ impl Gate {
     /// Returns the calls in flight before.
     #[inline]
     pub fn release(&self, now: impl FnOnce() -> u64) -> u32 {
-        let before = self.word.fetch_sub(1, Ordering::AcqRel);
+        let before = self.hot.word.fetch_sub(1, Ordering::AcqRel);
         if waiters_of(before) != 0 {
             self.hand_over(now());
         }
@@ -298,7 +312,7 @@ impl Gate {
         if let Some(at) = waiters.iter().position(|queued| queued.id == waiter.id) {
             waiters.remove(at);
             queue.removed_one(now);
-            self.word.fetch_sub(ONE_WAITER, Ordering::AcqRel);
+            self.hot.word.fetch_sub(ONE_WAITER, Ordering::AcqRel);
         }
         false
     }
@@ -310,7 +324,8 @@ impl Gate {
         thresholds: impl IntoIterator<Item = u32>,
         now: impl FnOnce() -> u64,
     ) {
-        for (slot, threshold) in self.thresholds.iter().zip(thresholds) {
+        let slots = std::iter::once(&self.hot.first).chain(self.rest.iter());
+        for (slot, threshold) in slots.zip(thresholds) {
             slot.store(threshold, Ordering::Relaxed);
         }
         if self.waiting() != 0 {
