@@ -254,8 +254,6 @@ fn under_policies(errors: hardy::PolicyErrors) -> Vec<String> {
         .collect()
 }
 
-/// Lays `over` on `base`: sections and entries merge, settings replace.
-
 impl Default for Config {
     /// The built-in garden: three simulated plants with their own tastes.
     fn default() -> Self {
