@@ -78,18 +78,22 @@
 mod document;
 mod ext;
 #[cfg(feature = "config")]
+mod operation;
+#[cfg(feature = "config")]
 pub mod optional;
 #[cfg(feature = "pipeline")]
 pub mod pipeline;
 #[cfg(feature = "config")]
 mod policies;
 #[cfg(feature = "config")]
+mod read;
+#[cfg(feature = "config")]
 mod section;
 #[cfg(feature = "config")]
 mod stack;
 
 #[cfg(feature = "config")]
-pub use document::{DEFAULT_POLICY, OperationConfig, PolicyDocument, PolicyRef};
+pub use document::PolicyDocument;
 pub use ext::ServiceBuilderExt;
 /// Circuit breaker and registry: `hardy-breaker`.
 #[cfg(feature = "breaker")]
@@ -129,12 +133,14 @@ pub use hardy_retry as retry;
 /// Timeouts, per-operation timeout tables and deadlines: `hardy-timeout`.
 #[cfg(feature = "timeout")]
 pub use hardy_timeout as timeout;
+#[cfg(feature = "config")]
+pub use operation::{OperationConfig, PolicyRef};
 #[cfg(feature = "pipeline")]
 pub use pipeline::{Pipeline, PipelineLayer, PipelineService};
 #[cfg(feature = "config")]
 pub use policies::{Policies, TIMEOUT_TABLE};
 #[cfg(feature = "config")]
-pub use section::{PolicyHandle, PolicySection};
+pub use section::{DEFAULT_POLICY, PolicyHandle, PolicySection};
 #[cfg(feature = "config")]
 pub use stack::{OperationLayer, OperationService, StackPlan};
 

@@ -7,8 +7,9 @@ use std::fmt;
 use hardy_core::{Listener, Name, PolicyErrors};
 use parking_lot::Mutex;
 
-use crate::document::{DEFAULT_POLICY, OperationConfig, PolicyDocument, PolicyRef};
-use crate::section::{PolicyHandle, PolicySection};
+use crate::document::PolicyDocument;
+use crate::operation::{OperationConfig, PolicyRef};
+use crate::section::{DEFAULT_POLICY, PolicyHandle, PolicySection};
 use crate::timeout::{OperationTimeouts, Timeout, TimeoutEvent};
 
 /// The name of the [`OperationTimeouts`] table built from `[timeout]`.

@@ -15,6 +15,7 @@ use std::sync::LazyLock;
 use hardy_core::{ConfigError, Listener, Name, PolicyError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use toml::Value;
 
 use crate::breaker::{BreakerConfig, BreakerEvent, CircuitBreaker};
 use crate::bulkhead::{Bulkhead, BulkheadConfig, BulkheadEvent, Partitions, PartitionsConfig};
@@ -24,6 +25,9 @@ use crate::load_shed::{LoadShedConfig, LoadShedEvent, LoadShedder};
 use crate::pool::PoolConfig;
 use crate::rate_limit::{RateLimitConfig, RateLimitEvent, RateLimiter};
 use crate::retry::{Retry, RetryConfig, RetryEvent};
+
+/// The name of the entry whose settings every other entry of its section starts from.
+pub const DEFAULT_POLICY: &str = "default";
 
 /// The settings of one pattern's entries in a policy document: `[breaker.<name>]`.
 ///
@@ -325,8 +329,7 @@ impl<C: PolicySection> Kind for Of<C> {
         at: &str,
         value: toml::Value,
     ) -> Option<Box<dyn Any>> {
-        crate::document::read::<C>(problems, at, value)
-            .map(|config| Box::new(config) as Box<dyn Any>)
+        read::<C>(problems, at, value).map(|config| Box::new(config) as Box<dyn Any>)
     }
 
     fn insert(&self, entries: &mut dyn Entries, name: String, config: Box<dyn Any>) {
@@ -344,6 +347,30 @@ impl<C: PolicySection> Kind for Of<C> {
             &format!("{}.{name}", C::SECTION),
             &error,
         ))
+    }
+}
+
+/// Deserializes `value`, reporting a failure at `at` plus the path inside the value.
+pub(crate) fn read<C: DeserializeOwned>(
+    problems: &mut Vec<PolicyError>,
+    at: &str,
+    value: Value,
+) -> Option<C> {
+    match serde_path_to_error::deserialize::<_, C>(value) {
+        Ok(config) => Some(config),
+        Err(error) => {
+            let inner = error.path().to_string();
+            let path = if inner == "." || inner.is_empty() {
+                at.to_string()
+            } else {
+                format!("{at}.{inner}")
+            };
+            problems.push(PolicyError::new(
+                path,
+                error.into_inner().message().trim_end(),
+            ));
+            None
+        }
     }
 }
 
