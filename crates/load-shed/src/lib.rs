@@ -91,9 +91,8 @@ mod sync;
 mod wait;
 
 pub use config::{
-    AimdConfig, DEFAULT_WINDOW, FairnessConfig, FixedConfig, GradientConfig, LimitConfig,
-    LoadShedBuilder, LoadShedConfig, MAX_LIMIT, MAX_PRIORITIES, MAX_WAITING, QueueConfig,
-    ThrottleConfig,
+    AimdConfig, DEFAULT_WINDOW, FixedConfig, GradientConfig, LimitConfig, LoadShedBuilder,
+    LoadShedConfig, MAX_LIMIT, MAX_PRIORITIES, MAX_WAITING,
 };
 pub use event::LoadShedEvent;
 pub use extract::{CallInfo, ClientOf, NoClient, Priority, PriorityOf, SamePriority};
@@ -104,3 +103,4 @@ pub use shedder::{
     LoadShedStats, LoadShedder, METRIC_CALLS, METRIC_IN_FLIGHT, METRIC_LIMIT, METRIC_MIN_RTT,
     METRIC_RTT, METRIC_SHED, ShedCounts,
 };
+pub use stages::{FairnessConfig, QueueConfig, ThrottleConfig};

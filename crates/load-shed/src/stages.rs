@@ -2,6 +2,7 @@
 //! throttling.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
@@ -187,5 +188,85 @@ mod tests {
         assert!((p - expected).abs() < 1e-9, "{p} against {expected}");
         // A window later the old counts are gone.
         assert_eq!(throttle.probability(2_000), 0.0);
+    }
+}
+
+/// Per-client fairness: once the calls in flight reach `engage_at` × the limit, a client
+/// holding its fair share (the limit divided by the clients with calls in flight, at
+/// least one) is shed with [`ShedReason::Fairness`](hardy_core::ShedReason::Fairness).
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
+pub struct FairnessConfig {
+    /// The share of the limit in use from which fair shares are enforced, within
+    /// `0..=1`. Default: 0.8.
+    pub engage_at: f64,
+}
+
+impl Default for FairnessConfig {
+    fn default() -> Self {
+        FairnessConfig { engage_at: 0.8 }
+    }
+}
+
+/// A wait queue with controlled delay (CoDel, as in "Fail at Scale"): a call over the
+/// limit waits, highest priority first, for at most `interval`; once the queue has not
+/// been empty for `interval` (a standing queue), new waiters wait at most `target` and
+/// the newest is served first, so the queue drains instead of making every call late.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
+pub struct QueueConfig {
+    /// Calls that may wait, `1..=MAX_WAITING`. Default: 64.
+    pub max_waiting: u32,
+    /// The longest wait while the queue stands. Default: 5 ms.
+    #[cfg_attr(feature = "serde", serde(with = "hardy_core::duration"))]
+    pub target: Duration,
+    /// The longest wait otherwise, and how long the queue must stay non-empty to count
+    /// as standing; at least `target`. Default: 100 ms.
+    #[cfg_attr(feature = "serde", serde(with = "hardy_core::duration"))]
+    pub interval: Duration,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            max_waiting: 64,
+            target: Duration::from_millis(5),
+            interval: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Client-side adaptive throttling (the SRE book's formula): a call is shed with
+/// probability `max(0, (requests − k × accepts) / (requests + 1))`, counted over the
+/// last `window`, where an accept is a call whose result did not classify as a failure.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
+pub struct ThrottleConfig {
+    /// How many requests per accept are sent before throttling starts: a finite number,
+    /// `1..`. Default: 2.
+    pub k: f64,
+    /// The span the counts cover (in ten buckets). Default: 2 minutes.
+    #[cfg_attr(feature = "serde", serde(with = "hardy_core::duration"))]
+    pub window: Duration,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        ThrottleConfig {
+            k: 2.0,
+            window: Duration::from_secs(120),
+        }
     }
 }

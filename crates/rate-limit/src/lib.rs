@@ -71,6 +71,7 @@
 //! | --- | --- | --- |
 //! | `serde` | no | `Serialize`/`Deserialize` for [`RateLimitConfig`] |
 
+mod by_key;
 mod clock;
 mod config;
 mod event;
@@ -86,6 +87,7 @@ mod service;
 mod sync;
 mod wait;
 
+pub use by_key::{ByKey, ForKey};
 pub use clock::Clock;
 pub use config::{
     DEFAULT_LIMIT, DEFAULT_MAX_KEYS, DEFAULT_MAX_WAIT, DEFAULT_PERIOD, MAX_BURST_WINDOW,
@@ -93,7 +95,6 @@ pub use config::{
 };
 pub use event::RateLimitEvent;
 pub use keyed::KeyedRateLimiter;
-pub use keyed::{ByKey, ForKey};
 pub use layer::RateLimitLayer;
 pub use limit::Limit;
 pub use limiter::{METRIC_CALLS, METRIC_KEYS, RateLimiter};

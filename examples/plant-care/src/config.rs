@@ -3,13 +3,12 @@
 
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
-use std::sync::LazyLock;
 use std::time::Duration;
 
-use hardy::PolicyDocument;
 use plantos_hal::{Calibration, MAX_DISPENSE, PumpConfig};
 use serde::Deserialize;
-use toml::{Table, Value};
+
+pub use crate::policies::{BUILT_IN_POLICIES, Policies};
 
 /// Everything the controller needs.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -190,68 +189,6 @@ fn default_calibration() -> Calibration {
         dry: 19_200,
         wet: 3_200,
     }
-}
-
-/// The built-in policies, in Hardy's policy file format.
-pub const BUILT_IN_POLICIES: &str = include_str!("policies.toml");
-
-/// How every read and every watering is protected: the `[policies]` section, a Hardy
-/// policy document laid over [`BUILT_IN_POLICIES`] setting by setting.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-#[serde(transparent)]
-pub struct Policies {
-    overrides: Table,
-}
-
-impl Policies {
-    /// Sets one setting, `section.entry.key = value`, over the built-in policies (as a
-    /// `[policies.<section>.<entry>]` table in the file would).
-    pub fn set(&mut self, section: &str, entry: &str, key: &str, value: impl Into<Value>) {
-        let table = |value: &mut Value| match value {
-            Value::Table(_) => {}
-            other => *other = Value::Table(Table::new()),
-        };
-        let section = self
-            .overrides
-            .entry(section)
-            .or_insert_with(|| Value::Table(Table::new()));
-        table(section);
-        let Value::Table(section) = section else {
-            return;
-        };
-        let entry = section
-            .entry(entry)
-            .or_insert_with(|| Value::Table(Table::new()));
-        table(entry);
-        if let Value::Table(entry) = entry {
-            entry.insert(key.to_string(), value.into());
-        }
-    }
-
-    /// The whole document: the built-in policies with the overrides laid over them.
-    ///
-    /// # Errors
-    ///
-    /// Every problem, each at its path under `policies.`.
-    pub fn document(&self) -> Result<PolicyDocument, Vec<String>> {
-        static BUILT_IN: LazyLock<Result<Table, String>> = LazyLock::new(|| {
-            BUILT_IN_POLICIES
-                .parse()
-                .map_err(|error| format!("built-in policies: {error}"))
-        });
-        let built_in = BUILT_IN.as_ref().map_err(|error| vec![error.clone()])?;
-        PolicyDocument::from_layers([built_in.clone(), self.overrides.clone()])
-            .map_err(under_policies)
-    }
-}
-
-/// Every problem of the policy document, each at its path under `policies.`.
-fn under_policies(errors: hardy::PolicyErrors) -> Vec<String> {
-    errors
-        .problems()
-        .iter()
-        .map(|problem| format!("policies.{problem}"))
-        .collect()
 }
 
 impl Default for Config {

@@ -17,6 +17,7 @@ pub mod hardware;
 pub mod history;
 mod hush;
 mod liveness;
+pub mod policies;
 pub mod pumps_off;
 pub mod serve;
 pub mod server;
