@@ -5,6 +5,8 @@
 
 use plotters::prelude::*;
 
+use crate::Error;
+
 /// One plant on a chart. Times are in hours from the chart's start.
 #[derive(Debug, Clone, Default)]
 pub struct Line {
@@ -90,10 +92,13 @@ const COLOURS: [RGBColor; 5] = [
 ///
 /// # Errors
 ///
-/// A drawing error from `plotters` (none is expected for finite numbers).
-pub fn svg(frame: &Frame, lines: &[Line]) -> Result<String, String> {
+/// [`Error::Chart`]: a drawing error from `plotters` (none is expected for finite
+/// numbers).
+pub fn svg(frame: &Frame, lines: &[Line]) -> Result<String, Error> {
     let mut out = String::new();
-    draw(frame, lines, &mut out).map_err(|error| format!("drawing the chart: {error}"))?;
+    draw(frame, lines, &mut out).map_err(|error| Error::Chart {
+        reason: error.to_string(),
+    })?;
     Ok(out)
 }
 

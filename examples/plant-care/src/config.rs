@@ -9,6 +9,9 @@ use plantos_hal::{Calibration, MAX_DISPENSE, PumpConfig};
 use serde::Deserialize;
 
 pub use crate::policies::{BUILT_IN_POLICIES, Policies};
+pub use problem::{ConfigErrors, Problem};
+
+mod problem;
 
 /// Everything the controller needs.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -102,40 +105,48 @@ impl Server {
     ///
     /// # Errors
     ///
-    /// A message naming `server.listen` and its value when it is not `IP:port`.
-    pub fn address(&self) -> Result<SocketAddr, String> {
+    /// A problem naming `server.listen` and its value when it is not `IP:port`.
+    pub fn address(&self) -> Result<SocketAddr, Problem> {
         self.listen.parse().map_err(|_| {
-            format!(
-                "server.listen = {:?}: must be an IP address and port, e.g. \"127.0.0.1:8080\"",
-                self.listen
+            Problem::setting(
+                "server.listen",
+                format!("{:?}", self.listen),
+                "must be an IP address and port, e.g. \"127.0.0.1:8080\"",
             )
         })
     }
 
-    fn problems(&self, errors: &mut Vec<String>) {
-        if let Err(error) = self.address() {
-            errors.push(error);
+    fn problems(&self, problems: &mut Vec<Problem>) {
+        if let Err(problem) = self.address() {
+            problems.push(problem);
         }
         if !HEADER_TIMEOUT_RANGE.contains(&self.header_timeout) {
-            errors.push(format!(
-                "server.header_timeout = {:?}: must be within {:?}..={:?}",
-                self.header_timeout,
-                HEADER_TIMEOUT_RANGE.start(),
-                HEADER_TIMEOUT_RANGE.end()
+            problems.push(Problem::setting(
+                "server.header_timeout",
+                format!("{:?}", self.header_timeout),
+                format!(
+                    "must be within {:?}..={:?}",
+                    HEADER_TIMEOUT_RANGE.start(),
+                    HEADER_TIMEOUT_RANGE.end()
+                ),
             ));
         }
         if !MAX_CONNECTIONS_RANGE.contains(&self.max_connections) {
-            errors.push(format!(
-                "server.max_connections = {}: must be within {}..={}",
-                self.max_connections,
-                MAX_CONNECTIONS_RANGE.start(),
-                MAX_CONNECTIONS_RANGE.end()
+            problems.push(Problem::setting(
+                "server.max_connections",
+                self.max_connections.to_string(),
+                format!(
+                    "must be within {}..={}",
+                    MAX_CONNECTIONS_RANGE.start(),
+                    MAX_CONNECTIONS_RANGE.end()
+                ),
             ));
         }
         if self.shutdown_grace > MAX_SHUTDOWN_GRACE {
-            errors.push(format!(
-                "server.shutdown_grace = {:?}: must be at most {MAX_SHUTDOWN_GRACE:?}",
-                self.shutdown_grace
+            problems.push(Problem::setting(
+                "server.shutdown_grace",
+                format!("{:?}", self.shutdown_grace),
+                format!("must be at most {MAX_SHUTDOWN_GRACE:?}"),
             ));
         }
     }
@@ -227,332 +238,167 @@ impl Config {
     /// # Errors
     ///
     /// The TOML error, with where it is.
-    pub fn from_toml(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|error| error.to_string())
+    pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
     }
 
-    /// Checks everything, listing every error (not only the first).
+    /// Checks everything, listing every problem (not only the first).
     ///
     /// # Errors
     ///
-    /// Every problem found, one a line.
-    pub fn validate(&self) -> Result<(), Vec<String>> {
-        let mut errors = Vec::new();
+    /// Every problem found, in the order of the file.
+    pub fn validate(&self) -> Result<(), ConfigErrors> {
+        let mut problems = Vec::new();
         for plant in &self.plants {
-            errors.extend(
+            problems.extend(
                 plant
                     .pump
                     .problems(&plant.id)
-                    .iter()
-                    .map(ToString::to_string),
+                    .into_iter()
+                    .map(Problem::Pump),
             );
         }
-        if let Err(problems) = self.policies.document() {
-            errors.extend(problems);
+        if let Err(errors) = self.policies.document() {
+            problems.extend(errors.problems().iter().cloned());
         }
         if !(MIN_READ_EVERY..=MAX_READ_EVERY).contains(&self.read_every) {
-            errors.push(format!(
-                "read_every = {:?}: must be within {MIN_READ_EVERY:?}..={MAX_READ_EVERY:?}",
-                self.read_every
+            problems.push(Problem::setting(
+                "read_every",
+                format!("{:?}", self.read_every),
+                format!("must be within {MIN_READ_EVERY:?}..={MAX_READ_EVERY:?}"),
             ));
         }
         if !(0.0..=1.0).contains(&self.min_quality) {
-            errors.push(format!(
-                "min_quality = {}: must be within 0..=1",
-                self.min_quality
+            problems.push(Problem::setting(
+                "min_quality",
+                self.min_quality.to_string(),
+                "must be within 0..=1",
             ));
         }
-        self.server.problems(&mut errors);
+        self.server.problems(&mut problems);
         if self.plants.is_empty() {
-            errors.push("plants: at least one plant is needed".to_string());
+            problems.push(Problem::Plants {
+                reason: "at least one plant is needed".to_string(),
+            });
         }
         if self.plants.len() > MAX_PLANTS {
-            errors.push(format!(
-                "plants: {} plants, at most {MAX_PLANTS} can be cared for",
-                self.plants.len()
-            ));
+            problems.push(Problem::Plants {
+                reason: format!(
+                    "{} plants, at most {MAX_PLANTS} can be cared for",
+                    self.plants.len()
+                ),
+            });
         }
         let mut seen = std::collections::BTreeSet::new();
         for plant in &self.plants {
-            let at = format!("plant {:?}", plant.id);
-            if plant.id.trim().is_empty() {
-                errors.push(format!("{at}: id must not be empty"));
-            } else if plant.id.chars().count() > MAX_ID_CHARS
-                || plant.id.chars().any(char::is_control)
-            {
-                errors.push(format!(
-                    "{at}: id must be at most {MAX_ID_CHARS} characters, none of them control characters"
-                ));
-            }
+            self.plant_problems(plant, &mut problems);
             if !seen.insert(&plant.id) {
-                errors.push(format!("{at}: id given twice"));
-            }
-            if !(0.0..=100.0).contains(&plant.min_moisture)
-                || !(0.0..=100.0).contains(&plant.max_moisture)
-                || plant.min_moisture >= plant.max_moisture
-            {
-                errors.push(format!(
-                    "{at}: min_moisture = {}, max_moisture = {}: need 0 <= min < max <= 100",
-                    plant.min_moisture, plant.max_moisture
-                ));
-            }
-            if plant.dose_ml == 0 || plant.dose_ml > MAX_DISPENSE.get() {
-                errors.push(format!(
-                    "{at}: dose_ml = {}: must be within 1..={}",
-                    plant.dose_ml,
-                    MAX_DISPENSE.get()
-                ));
-            } else if plant.pump.problems(&plant.id).is_empty() {
-                errors.extend(dose_problem(&at, plant));
-            }
-            if plant.calibration.dry == plant.calibration.wet {
-                errors.push(format!("{at}: calibration dry = wet: the ends must differ"));
-            }
-            if plant.channel > 3
-                || (plant.backup_probe && self.backend == Backend::Linux && plant.channel > 2)
-            {
-                errors.push(format!(
-                    "{at}: channel = {}: inputs are 0 to 3 (the backup takes the next)",
-                    plant.channel
-                ));
-            }
-            if self.backend == Backend::Linux && plant.pump_line.is_none() {
-                errors.push(format!("{at}: pump_line: needed with the linux backend"));
+                problems.push(Problem::plant(&plant.id, "id", "given twice"));
             }
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
+        ConfigErrors::new(problems).map_or(Ok(()), Err)
+    }
+
+    /// The problems of one plant's own settings.
+    fn plant_problems(&self, plant: &Plant, problems: &mut Vec<Problem>) {
+        let id = &plant.id;
+        if id.trim().is_empty() {
+            problems.push(Problem::plant(id, "id", "must not be empty"));
+        } else if id.chars().count() > MAX_ID_CHARS || id.chars().any(char::is_control) {
+            problems.push(Problem::plant(
+                id,
+                "id",
+                format!(
+                    "must be at most {MAX_ID_CHARS} characters, none of them control characters"
+                ),
+            ));
+        }
+        let percent = 0.0..=100.0;
+        if !percent.contains(&plant.min_moisture) {
+            problems.push(Problem::plant_value(
+                id,
+                "min_moisture",
+                plant.min_moisture,
+                "must be within 0..=100",
+            ));
+        } else if !percent.contains(&plant.max_moisture) {
+            problems.push(Problem::plant_value(
+                id,
+                "max_moisture",
+                plant.max_moisture,
+                "must be within 0..=100",
+            ));
+        } else if plant.min_moisture >= plant.max_moisture {
+            problems.push(Problem::plant_value(
+                id,
+                "min_moisture",
+                plant.min_moisture,
+                format!("must be below max_moisture ({})", plant.max_moisture),
+            ));
+        }
+        if plant.dose_ml == 0 || plant.dose_ml > MAX_DISPENSE.get() {
+            problems.push(Problem::plant_value(
+                id,
+                "dose_ml",
+                plant.dose_ml,
+                format!("must be within 1..={}", MAX_DISPENSE.get()),
+            ));
+        } else if plant.pump.problems(id).is_empty() {
+            problems.extend(dose_problem(plant));
+        }
+        if plant.calibration.dry == plant.calibration.wet {
+            problems.push(Problem::plant(
+                id,
+                "calibration",
+                "dry = wet: the ends must differ",
+            ));
+        }
+        if plant.channel > 3
+            || (plant.backup_probe && self.backend == Backend::Linux && plant.channel > 2)
+        {
+            problems.push(Problem::plant_value(
+                id,
+                "channel",
+                plant.channel,
+                "inputs are 0 to 3 (the backup takes the next)",
+            ));
+        }
+        if self.backend == Backend::Linux && plant.pump_line.is_none() {
+            problems.push(Problem::plant(
+                id,
+                "pump_line",
+                "is needed with the linux backend",
+            ));
         }
     }
 }
 
-/// Why `plant`'s dose can never be given by its pump, if it cannot: a run at the
-/// warmest scale would pass `max_run`, or one dose would pass the daily budget.
-fn dose_problem(at: &str, plant: &Plant) -> Option<String> {
+/// Whether the largest dose (in warm air) fits the pump's run and daily budget.
+fn dose_problem(plant: &Plant) -> Option<Problem> {
     let warmest = (f64::from(plant.dose_ml) * WARMEST_DOSE_FACTOR).round();
     let seconds = warmest / plant.pump.flow_ml_per_s;
+    let too_much = |reason| {
+        Some(Problem::plant_value(
+            &plant.id,
+            "dose_ml",
+            plant.dose_ml,
+            reason,
+        ))
+    };
     if seconds > plant.pump.max_run.as_secs_f64() {
-        return Some(format!(
-            "{at}: dose_ml = {}: up to {warmest} ml in warm air takes {seconds:.1}s at {} ml/s, more than the pump's max_run ({:?})",
-            plant.dose_ml, plant.pump.flow_ml_per_s, plant.pump.max_run
+        return too_much(format!(
+            "up to {warmest} ml in warm air takes {seconds:.1}s at {} ml/s, more than the pump's max_run ({:?})",
+            plant.pump.flow_ml_per_s, plant.pump.max_run
         ));
     }
     if warmest > f64::from(plant.pump.daily_budget_ml) {
-        return Some(format!(
-            "{at}: dose_ml = {}: up to {warmest} ml in warm air, more than the pump's daily_budget_ml ({})",
-            plant.dose_ml, plant.pump.daily_budget_ml
+        return too_much(format!(
+            "up to {warmest} ml in warm air, more than the pump's daily_budget_ml ({})",
+            plant.pump.daily_budget_ml
         ));
     }
     None
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_built_in_garden_is_valid() {
-        assert_eq!(Config::default().validate(), Ok(()));
-    }
-
-    #[test]
-    fn the_pi_config_in_deploy_is_valid() {
-        let config = Config::from_toml(include_str!("../deploy/plant-care.toml")).expect("parses");
-        assert_eq!(config.validate(), Ok(()));
-        assert_eq!(config.backend, Backend::Linux);
-        let address = config.server.address().expect("an address");
-        assert!(address.ip().is_loopback(), "{address}: this machine only");
-    }
-
-    #[test]
-    fn the_systemd_unit_stops_by_sigterm_in_time_and_runs_the_failsafe() {
-        let unit = include_str!("../deploy/plant-care.service");
-        let setting = |key: &str| {
-            unit.lines()
-                .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
-                .unwrap_or_else(|| panic!("{key} is set"))
-        };
-        assert_eq!(setting("KillSignal"), "SIGTERM");
-        let stop = setting("TimeoutStopSec");
-        let stop = Duration::from_secs(
-            stop.strip_suffix('s')
-                .and_then(|seconds| seconds.parse().ok())
-                .expect("seconds"),
-        );
-        assert!(
-            stop > MAX_SHUTDOWN_GRACE + Duration::from_secs(5),
-            "{stop:?}: room for the longest shutdown grace"
-        );
-        assert!(setting("ExecStopPost").ends_with("pumps-off --config /etc/plant-care.toml"));
-        assert!(setting("ExecStart").ends_with("run --config /etc/plant-care.toml"));
-        assert_eq!(setting("Restart"), "on-failure");
-    }
-
-    #[test]
-    fn every_error_is_listed() {
-        let config = Config::from_toml(
-            r#"
-            read_every = "0s"
-            min_quality = 2.0
-            [policies.breaker.default]
-            failure_ratio = 1.5
-            [policies.retry."read:basil"]
-            max_attempts = 0
-            [[plants]]
-            id = "basil"
-            min_moisture = 70
-            max_moisture = 40
-            dose_ml = 0
-            [[plants]]
-            id = "basil"
-            min_moisture = 10
-            max_moisture = 40
-            dose_ml = 100
-            pump = { flow_ml_per_s = 0.0 }
-            "#,
-        )
-        .expect("parses");
-        let errors = config.validate().expect_err("invalid");
-        assert_eq!(
-            errors,
-            [
-                "pump \"basil\": flow_ml_per_s = 0.0: must be a finite number greater than zero",
-                "policies.breaker.default.failure_ratio = 1.5: must be within 0..=1",
-                "policies.retry.read:basil.max_attempts = 0: must be greater than zero",
-                "read_every = 0ns: must be within 5s..=86400s",
-                "min_quality = 2: must be within 0..=1",
-                "plant \"basil\": min_moisture = 70, max_moisture = 40: need 0 <= min < max <= 100",
-                "plant \"basil\": dose_ml = 0: must be within 1..=2000",
-                "plant \"basil\": id given twice",
-            ]
-        );
-    }
-
-    #[test]
-    fn values_that_cannot_work_are_all_refused_with_their_field() {
-        // Each of these passed validation before and failed later: a panic in the pump,
-        // an overflow at the second watering, a huge allocation in the simulation, a
-        // server that could not bind.
-        let mut text = String::from(
-            r#"
-            read_every = "1ns"
-            [server]
-            listen = "everywhere"
-            header_timeout = "1ns"
-            max_connections = 0
-            shutdown_grace = "1h"
-            [[plants]]
-            id = ""
-            min_moisture = 10
-            max_moisture = 40
-            dose_ml = 100
-            pump = { flow_ml_per_s = 1e-300, cooldown = "500000000000y", interlock_every = "1ns" }
-            [[plants]]
-            id = "fern"
-            min_moisture = 10
-            max_moisture = 40
-            dose_ml = 1900
-            pump = { max_run = "10s" }
-            "#,
-        );
-        for i in 0..70 {
-            text.push_str(&format!(
-                "[[plants]]\nid = \"p{i}\"\nmin_moisture = 1\nmax_moisture = 2\ndose_ml = 1\n"
-            ));
-        }
-        let errors = Config::from_toml(&text)
-            .expect("parses")
-            .validate()
-            .expect_err("invalid");
-        let expected = [
-            "pump \"\": flow_ml_per_s = 1e-300: must be within 0.01..=10000.0",
-            "pump \"\": cooldown = 15778800000000000000s: must be within 0ns..=604800s",
-            "pump \"\": interlock_every = 1ns: must be within 10ms..=60s",
-            "read_every = 1ns: must be within 5s..=86400s",
-            "server.listen = \"everywhere\": must be an IP address and port, e.g. \"127.0.0.1:8080\"",
-            "server.header_timeout = 1ns: must be within 100ms..=600s",
-            "server.max_connections = 0: must be within 1..=1024",
-            "server.shutdown_grace = 3600s: must be at most 60s",
-            "plants: 72 plants, at most 64 can be cared for",
-            "plant \"\": id must not be empty",
-            "plant \"fern\": dose_ml = 1900: up to 2470 ml in warm air takes 123.5s at 20 ml/s, more than the pump's max_run (10s)",
-        ];
-        assert_eq!(errors, expected);
-    }
-
-    #[test]
-    fn a_dose_past_the_daily_budget_is_refused() {
-        let config = Config::from_toml(
-            "[[plants]]\nid = \"basil\"\nmin_moisture = 10\nmax_moisture = 40\ndose_ml = 500\npump = { daily_budget_ml = 600 }\n",
-        )
-        .expect("parses");
-        assert_eq!(
-            config.validate(),
-            Err(vec![
-                "plant \"basil\": dose_ml = 500: up to 650 ml in warm air, more than the pump's daily_budget_ml (600)".to_string()
-            ])
-        );
-    }
-
-    #[test]
-    fn unknown_keys_are_errors_with_their_place() {
-        let error =
-            Config::from_toml("[server]\nlisten = \"x\"\nport = 3\n").expect_err("unknown key");
-        assert!(error.contains("port"), "{error}");
-        assert!(error.contains("line 3"), "{error}");
-        let config = Config::from_toml("[policies.retry.default]\nretries = 3\n").expect("parses");
-        let errors = config.validate().expect_err("unknown policy key");
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        assert!(
-            errors[0].starts_with("policies.retry.default.retries: unknown field `retries`"),
-            "{errors:?}"
-        );
-    }
-
-    #[test]
-    fn overrides_change_one_setting_and_keep_the_rest() {
-        let config = Config::from_toml(
-            "[policies.breaker.default]\nopen_for = \"1m\"\n[policies.rate_limit.\"water:basil\"]\nlimit = 2\n",
-        )
-        .expect("parses");
-        let document = config.policies.document().expect("valid");
-        let breaker = &document.entries::<hardy::breaker::BreakerConfig>()["default"];
-        assert_eq!(breaker.open_for, Duration::from_secs(60));
-        assert_eq!(
-            breaker.consecutive_failures, 5,
-            "kept from the built-in policies"
-        );
-        let basil = &document.entries::<hardy::rate_limit::RateLimitConfig>()["water:basil"];
-        assert_eq!(
-            (basil.limit, basil.burst),
-            (2, Some(1)),
-            "over the built-in default"
-        );
-        assert_eq!(
-            document.entries::<hardy::rate_limit::RateLimitConfig>()["default"].limit,
-            4
-        );
-    }
-
-    #[test]
-    fn settings_set_in_code_lay_over_the_built_in_policies() {
-        let mut policies = Policies::default();
-        policies.set("retry", "default", "seed", 7);
-        policies.set("breaker", "default", "seed", 7);
-        let document = policies.document().expect("valid");
-        assert_eq!(
-            document.entries::<hardy::retry::RetryConfig>()["default"].seed,
-            Some(7)
-        );
-        assert_eq!(
-            document.entries::<hardy::retry::RetryConfig>()["default"].max_attempts,
-            3
-        );
-        assert_eq!(
-            document.entries::<hardy::breaker::BreakerConfig>()["default"].seed,
-            Some(7)
-        );
-    }
-}
+mod tests;

@@ -6,10 +6,10 @@ use std::time::Duration;
 use hardy::breaker::{BreakerEvent, BreakerState, CircuitBreaker};
 use hardy::bulkhead::Bulkhead;
 use hardy::core::{Error, Rejection};
-use hardy::fallback::{Fallback, LastKnownGood, LastKnownGoodConfig};
+use hardy::fallback::{Fallback, FallbackEvent, LastKnownGood, LastKnownGoodConfig};
 use hardy::health::{BreakerCheck, CheckConfig, HealthRegistry, Probes, check_fn};
-use hardy::rate_limit::RateLimiter;
-use hardy::retry::Retry;
+use hardy::rate_limit::{RateLimitEvent, RateLimiter};
+use hardy::retry::{Retry, RetryEvent};
 use hardy::timeout::Timeout;
 use hardy::{Pipeline, Policies};
 use parking_lot::Mutex;
@@ -34,6 +34,8 @@ use crate::liveness::Pulse;
 
 pub use crate::hush::{WARN_EVERY, WARN_EVERY_AT_MOST};
 pub use crate::liveness::{Heartbeat, TICK_GRACE};
+use totals::Counts;
+pub use totals::Totals;
 
 /// A read through its whole stack.
 type ReadSvc = BoxCloneSyncService<(), Vec<Reading>, Error<DeviceError>>;
@@ -186,6 +188,7 @@ pub struct Controller {
     pulse: Arc<Pulse>,
     climate_warning: Mutex<Hush>,
     read_every: Duration,
+    counts: Arc<Counts>,
 }
 
 /// "day", "week" or "N hours".
@@ -441,6 +444,11 @@ impl Controller {
         }
     }
 
+    /// What every plant's stacks did since the controller was built.
+    pub fn totals(&self) -> Totals {
+        self.counts.totals()
+    }
+
     /// Every plant's status.
     pub fn status(&self) -> Vec<PlantStatus> {
         let now = Instant::now();
@@ -482,7 +490,7 @@ impl Controller {
     /// # Errors
     ///
     /// A drawing error.
-    pub fn chart(&self, id: &str, span: Duration) -> Option<Result<String, String>> {
+    pub fn chart(&self, id: &str, span: Duration) -> Option<Result<String, crate::Error>> {
         let care = self.plants.iter().find(|care| care.plant.id == id)?;
         let band = (care.plant.min_moisture, care.plant.max_moisture);
         let line = care
@@ -501,3 +509,4 @@ impl Controller {
 }
 
 mod build;
+mod totals;

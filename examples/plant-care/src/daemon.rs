@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
+use crate::Error;
 use crate::config::Config;
 use crate::controller::Controller;
 use crate::{serve, server};
@@ -70,7 +71,7 @@ pub async fn run(
     listener: TcpListener,
     metrics: PrometheusHandle,
     shutdown: impl Future<Output = ()>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let checker = controller.health().start();
     // Histograms keep their samples until drained: drain them even when nobody scrapes
     // /metrics, or a controller left alone for months grows without bound.
@@ -103,13 +104,17 @@ pub async fn run(
     tokio::pin!(shutdown);
     let outcome = tokio::select! {
         () = &mut shutdown => Ok(()),
-        ended = finish(&mut care) => Err(match ended {
-            Err(error) if error.is_panic() => format!("the care loop panicked: {}", panic_message(error)),
-            _ => "the care loop ended".to_string(),
+        ended = finish(&mut care) => Err(Error::CareLoopEnded {
+            panic: match ended {
+                Err(error) if error.is_panic() => Some(panic_message(error)),
+                _ => None,
+            },
         }),
-        ended = finish(&mut server) => Err(match ended {
-            Ok(Err(error)) => format!("the server stopped: {error}"),
-            _ => "the server stopped".to_string(),
+        ended = finish(&mut server) => Err(Error::ServerStopped {
+            source: match ended {
+                Ok(Err(error)) => Some(error),
+                _ => None,
+            },
         }),
     };
     // The care loop first: pumps off before anything else.

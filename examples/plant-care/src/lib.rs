@@ -13,6 +13,7 @@ pub mod config;
 pub mod controller;
 pub mod daemon;
 pub mod drift;
+mod error;
 pub mod hardware;
 pub mod history;
 mod hush;
@@ -22,3 +23,5 @@ pub mod pumps_off;
 pub mod serve;
 pub mod server;
 pub mod simulate;
+
+pub use error::Error;

@@ -86,7 +86,7 @@ fn load(path: Option<&PathBuf>) -> Result<Config, Failure> {
         }
         None => Config::default(),
     };
-    config.validate().map_err(|errors| errors.join("\n"))?;
+    config.validate().map_err(plant_care::Error::Config)?;
     Ok(config)
 }
 
@@ -102,6 +102,12 @@ enum Failure {
 impl From<String> for Failure {
     fn from(message: String) -> Self {
         Failure::Said(message)
+    }
+}
+
+impl From<plant_care::Error> for Failure {
+    fn from(error: plant_care::Error) -> Self {
+        Failure::Said(error.to_string())
     }
 }
 
@@ -148,7 +154,7 @@ fn run(command: Command) -> Result<(), Failure> {
                 config.seed = seed;
             }
             // The chart's file first: a bad --out fails before the simulation runs.
-            let chart = simulate::Chart::create(&out)?;
+            let chart = simulate::Chart::create(&out).map_err(|error| format!("--out {error}"))?;
             let report = simulate::run(&config, days, faults, true)?;
             let path = chart.write(&report)?;
             say(&report.text())?;
@@ -209,7 +215,10 @@ fn serve(config: Config) -> Result<(), Failure> {
         let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
             .install_recorder()
             .map_err(|error| error.to_string())?;
-        let address = config.server.address()?;
+        let address = config
+            .server
+            .address()
+            .map_err(|problem| problem.to_string())?;
         let hardware = hardware::build(&config, Faults::Mild).map_err(|error| error.to_string())?;
         let controller =
             controller::Controller::new(&config, hardware).map_err(|error| error.to_string())?;
@@ -228,6 +237,7 @@ fn serve(config: Config) -> Result<(), Failure> {
             }
         })
         .await
+        .map_err(|error| error.to_string())
     });
     // Dropping the runtime drops every task left, and with them the pumps' lines; a
     // device read hung on a blocking thread is not waited for long.

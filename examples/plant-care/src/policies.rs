@@ -2,9 +2,11 @@
 
 use std::sync::LazyLock;
 
-use hardy::PolicyDocument;
+use hardy::{PolicyDocument, PolicyError};
 use serde::Deserialize;
 use toml::{Table, Value};
+
+use crate::config::{ConfigErrors, Problem};
 
 /// The built-in policies, in Hardy's policy file format.
 pub const BUILT_IN_POLICIES: &str = include_str!("policies.toml");
@@ -46,24 +48,22 @@ impl Policies {
     ///
     /// # Errors
     ///
-    /// Every problem, each at its path under `policies.`.
-    pub fn document(&self) -> Result<PolicyDocument, Vec<String>> {
+    /// Every problem, each a [`Problem::Policy`] (its path under `policies.`).
+    pub fn document(&self) -> Result<PolicyDocument, ConfigErrors> {
         static BUILT_IN: LazyLock<Result<Table, String>> = LazyLock::new(|| {
             BUILT_IN_POLICIES
                 .parse()
-                .map_err(|error| format!("built-in policies: {error}"))
+                .map_err(|error| format!("{error}"))
         });
-        let built_in = BUILT_IN.as_ref().map_err(|error| vec![error.clone()])?;
-        PolicyDocument::from_layers([built_in.clone(), self.overrides.clone()])
-            .map_err(under_policies)
+        let built_in = BUILT_IN.as_ref().map_err(|error| {
+            ConfigErrors::from(Problem::Policy(PolicyError::new(
+                "(built in)",
+                error.clone(),
+            )))
+        })?;
+        Ok(PolicyDocument::from_layers([
+            built_in.clone(),
+            self.overrides.clone(),
+        ])?)
     }
-}
-
-/// Every problem of the policy document, each at its path under `policies.`.
-fn under_policies(errors: hardy::PolicyErrors) -> Vec<String> {
-    errors
-        .problems()
-        .iter()
-        .map(|problem| format!("policies.{problem}"))
-        .collect()
 }

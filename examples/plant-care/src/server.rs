@@ -86,7 +86,7 @@ async fn chart(
             svg,
         )
             .into_response(),
-        Some(Err(error)) => (StatusCode::INTERNAL_SERVER_ERROR, error).into_response(),
+        Some(Err(error)) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
         None => (StatusCode::NOT_FOUND, format!("no plant {id:?}")).into_response(),
     }
 }

@@ -120,7 +120,13 @@ async fn a_panic_in_a_round_of_care_fails_liveness_and_ends_the_run() {
     .await
     .expect_err("the loop ended: an error, for a non-zero exit");
     assert!(
-        error.contains("the care loop panicked: pump driver bug"),
+        matches!(&error, plant_care::Error::CareLoopEnded { panic: Some(message) } if message == "pump driver bug"),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("the care loop panicked: pump driver bug"),
         "{error}"
     );
     tokio::time::sleep(Duration::from_secs(2)).await;

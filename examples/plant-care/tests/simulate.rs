@@ -3,6 +3,7 @@
 //! metrics; the same seed gives the same week.
 
 use plant_care::config::Config;
+use plant_care::controller::Totals;
 use plant_care::hardware::Faults;
 use plant_care::simulate::{self, sum};
 
@@ -23,12 +24,36 @@ fn a_harsh_week_keeps_every_plant_in_range_and_within_the_pump_limits() {
         assert_eq!(plant.moisture.len(), 7 * 144, "a sample every 10 minutes");
     }
     // The faults were real, and the layers absorbed them.
-    assert!(report.retries > 0);
-    assert!(report.backup_reads > 0);
-    assert!(report.stale_reads > 0);
-    assert!(report.breaker_trips > 0);
+    let totals = report.totals;
+    assert!(totals.retries > 0);
+    assert!(totals.backup_reads > 0);
+    assert!(totals.stale_reads > 0);
+    assert!(totals.breaker_trips > 0);
     // The report agrees with the metrics and with the controller.
-    assert_eq!(report.reads, 3 * 7 * 144, "one read a plant a round");
+    assert_eq!(totals.reads, 3 * 7 * 144, "one read a plant a round");
+    let metric = |name: &str, labels: &[(&str, &str)]| sum(&report.metrics, name, labels);
+    assert_eq!(totals.reads, metric("hardy_retry_calls_total", &[]));
+    assert_eq!(totals.retries, metric("hardy_retry_retries_total", &[]));
+    assert_eq!(
+        totals.backup_reads,
+        metric("hardy_fallback_used_total", &[])
+    );
+    assert_eq!(
+        totals.stale_reads,
+        metric("hardy_fallback_stale_total", &[("result", "served")])
+    );
+    assert_eq!(
+        totals.breaker_trips,
+        metric("hardy_breaker_transitions_total", &[("to", "open")])
+    );
+    assert_eq!(
+        totals.rate_limited,
+        metric("hardy_rate_limit_calls_total", &[("outcome", "rejected")])
+    );
+    assert_eq!(
+        totals.read_timeouts + totals.water_timeouts,
+        metric("hardy_timeout_timeouts_total", &[])
+    );
     let admitted = sum(
         &report.metrics,
         "hardy_rate_limit_calls_total",
@@ -63,35 +88,19 @@ fn the_same_seed_gives_the_same_week() {
         first.plants == again.plants,
         "the same plants, to the last sample"
     );
-    assert_eq!(
-        (
-            first.reads,
-            first.retries,
-            first.backup_reads,
-            first.stale_reads,
-            first.breaker_trips
-        ),
-        (
-            again.reads,
-            again.retries,
-            again.backup_reads,
-            again.stale_reads,
-            again.breaker_trips
-        )
-    );
+    assert_eq!(first.totals, again.totals);
 }
 
 #[test]
 fn a_perfect_garden_needs_no_resilience() {
     let report = simulate::run(&Config::default(), 3, Faults::None, false).expect("simulates");
     assert_eq!(
-        (
-            report.retries,
-            report.backup_reads,
-            report.stale_reads,
-            report.breaker_trips
-        ),
-        (0, 0, 0, 0)
+        report.totals,
+        Totals {
+            reads: 3 * 3 * 144,
+            ..Totals::default()
+        },
+        "every read answered at once, nothing refused, nothing timed out"
     );
     assert!(report.plants.iter().all(|p| p.in_range >= 0.99), "in range");
 }
@@ -114,7 +123,7 @@ fn check_config_lists_every_error() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("min_moisture = 70, max_moisture = 40"),
+        stderr.contains("min_moisture = 70: must be below max_moisture (40)"),
         "{stderr}"
     );
     assert!(stderr.contains("dose_ml = 9000"), "{stderr}");

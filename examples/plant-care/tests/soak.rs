@@ -40,7 +40,7 @@ fn run(days: u32) -> Run {
         .map(|plant| (plant.moisture.capacity() * size_of::<f64>()) as u64)
         .sum::<u64>()
         + report.metrics.capacity() as u64;
-    let (retries, breaker_trips) = (report.retries, report.breaker_trips);
+    let (retries, breaker_trips) = (report.totals.retries, report.totals.breaker_trips);
     drop(report);
     let left_blocks = dhat::HeapStats::get().curr_blocks as i64 - before.curr_blocks as i64;
     Run {
@@ -56,7 +56,7 @@ fn run(days: u32) -> Run {
 fn check(config: &Config, report: &Report, days: u32) {
     assert_eq!(report.plants.len(), 3);
     assert_eq!(
-        report.reads,
+        report.totals.reads,
         3 * u64::from(days) * 144,
         "one read a plant every 10 minutes"
     );

@@ -10,12 +10,28 @@ impl Controller {
     /// Every policy that does not validate, one a line; a policy the stacks need that
     /// the document leaves out.
     pub fn new(config: &Config, hardware: Hardware) -> Result<Arc<Self>, BoxError> {
-        let document = config
-            .policies
-            .document()
-            .map_err(|errors| errors.join("\n"))?;
+        let document = config.policies.document()?;
+        let counts = Arc::new(Counts::default());
         let policies = Policies::from_document(document)?
-            .on_event(|event: &BreakerEvent| tracing::info!(?event, "breaker"));
+            .on_event({
+                let counts = counts.clone();
+                move |event: &BreakerEvent| {
+                    tracing::info!(?event, "breaker");
+                    counts.breaker(event);
+                }
+            })
+            .on_event({
+                let counts = counts.clone();
+                move |event: &RetryEvent| counts.retry(event)
+            })
+            .on_event({
+                let counts = counts.clone();
+                move |event: &RateLimitEvent| counts.rate_limit(event)
+            });
+        let on_fallback = |counts: &Arc<Counts>| {
+            let counts = counts.clone();
+            move |event: &FallbackEvent| counts.fallback(event)
+        };
         let sensors = need(policies.get::<Bulkhead>("sensors"), "bulkhead.sensors")?;
         let actuators = need(policies.get::<Bulkhead>("actuators"), "bulkhead.actuators")?;
         let read_timeout = need(policies.timeout("read"), "timeout")?.duration();
@@ -28,6 +44,7 @@ impl Controller {
                 )?
                 .clone(),
             )
+            .on_event(on_fallback(&counts))
             .mark_stale(|readings: Vec<Reading>, _age| {
                 readings
                     .into_iter()
@@ -55,7 +72,10 @@ impl Controller {
                 "breaker.default",
             )?;
             // Per-device names label the timeouts' metrics; the limits are the file's.
-            let attempt = Timeout::new(format!("read:{id}"), read_timeout)?;
+            let attempt = Timeout::builder(format!("read:{id}"))
+                .timeout(read_timeout)
+                .on_event(counts.timeouts(false))
+                .build()?;
             let read_pipeline = Pipeline::new()
                 .retry(&retry)
                 .breaker(&sensor_breaker)
@@ -68,7 +88,10 @@ impl Controller {
             let mut own_backup = None;
             let read: ReadSvc = match devices.backup {
                 Some(backup) => {
-                    let backup_attempt = Timeout::new(format!("read-backup:{id}"), read_timeout)?;
+                    let backup_attempt = Timeout::builder(format!("read-backup:{id}"))
+                        .timeout(read_timeout)
+                        .on_event(counts.timeouts(false))
+                        .build()?;
                     let backup: ReadSvc = BoxCloneSyncService::new(
                         ServiceBuilder::new()
                             .layer(sensors.layer())
@@ -81,6 +104,7 @@ impl Controller {
                         .map(|calibration| (backup.clone(), calibration));
                     let fallback = Fallback::builder(format!("backup:{id}"))
                         .service(backup)
+                        .on_event(on_fallback(&counts))
                         .build();
                     BoxCloneSyncService::new(
                         ServiceBuilder::new()
@@ -99,7 +123,10 @@ impl Controller {
                 policies.get::<RateLimiter>(&format!("water:{id}")),
                 "rate_limit.default",
             )?;
-            let water_timeout = Timeout::new(format!("water:{id}"), water_timeout)?;
+            let water_timeout = Timeout::builder(format!("water:{id}"))
+                .timeout(water_timeout)
+                .on_event(counts.timeouts(true))
+                .build()?;
             // Never retried: a repeated dispense overwaters.
             let water_pipeline = Pipeline::new()
                 .breaker(&pump_breaker)
@@ -159,6 +186,7 @@ impl Controller {
             pulse,
             climate_warning: Mutex::new(Hush::default()),
             read_every: config.read_every,
+            counts,
         }))
     }
 }

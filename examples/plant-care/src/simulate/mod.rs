@@ -6,6 +6,7 @@ use std::time::Duration;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use tokio::time::Instant;
 
+use crate::Error;
 use crate::config::Config;
 use crate::controller::Controller;
 use crate::hardware::{self, Faults};
@@ -31,13 +32,13 @@ const UPKEEP_ROUNDS: usize = 256;
 /// # Errors
 ///
 /// A config or device error; `days` of 0 or past [`MAX_DAYS`].
-pub fn run(config: &Config, days: u32, faults: Faults, progress: bool) -> Result<Report, String> {
+pub fn run(config: &Config, days: u32, faults: Faults, progress: bool) -> Result<Report, Error> {
     // Time only: without an I/O driver, each step of paused time skips a system call.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
         .build()
-        .map_err(|error| format!("cannot start the runtime: {error}"))?;
+        .map_err(Error::Runtime)?;
     runtime.block_on(simulate(config, days, faults, progress))
 }
 
@@ -46,7 +47,7 @@ async fn simulate(
     days: u32,
     faults: Faults,
     progress: bool,
-) -> Result<Report, String> {
+) -> Result<Report, Error> {
     // Every random choice is seeded, so the same seed gives the same run.
     let mut config = config.clone();
     // A policy file holds signed integers: seeds past i64::MAX lose their top bit.
@@ -57,24 +58,20 @@ async fn simulate(
     let recorder = PrometheusBuilder::new().build_recorder();
     let metrics = recorder.handle();
     let (controller, garden, relays) = metrics::with_local_recorder(&recorder, || {
-        let hardware = hardware::build(config, faults).map_err(|error| error.to_string())?;
-        let garden = hardware
-            .garden
-            .clone()
-            .ok_or("the simulation needs the sim backend")?;
+        let hardware =
+            hardware::build(config, faults).map_err(|error| Error::Build(error.into()))?;
+        let garden = hardware.garden.clone().ok_or(Error::NotSimulated)?;
         let relays = hardware.relays.clone();
-        let controller = Controller::new(config, hardware).map_err(|error| error.to_string())?;
-        Ok::<_, String>((controller, garden, relays))
+        let controller = Controller::new(config, hardware).map_err(Error::Build)?;
+        Ok::<_, Error>((controller, garden, relays))
     })?;
     let start = Instant::now();
     let rounds = usize::try_from(
         u128::from(days) * 86_400 * 1_000_000_000 / config.read_every.as_nanos().max(1),
     )
-    .map_err(|_| {
-        format!(
-            "{days} days of rounds every {:?}: too many",
-            config.read_every
-        )
+    .map_err(|_| Error::TooManyRounds {
+        days,
+        read_every: config.read_every,
     })?;
     let bar = indicatif::ProgressBar::new(rounds as u64);
     if !progress {
@@ -163,19 +160,7 @@ async fn simulate(
         seed: config.seed,
         faults,
         plants,
-        reads: sum(&text, "hardy_retry_calls_total", &[]),
-        backup_reads: sum(&text, "hardy_fallback_used_total", &[]),
-        stale_reads: sum(&text, "hardy_fallback_stale_total", &[("result", "served")]),
-        retries: sum(&text, "hardy_retry_retries_total", &[]),
-        breaker_trips: sum(&text, "hardy_breaker_transitions_total", &[("to", "open")]),
-        rate_limited: sum(
-            &text,
-            "hardy_rate_limit_calls_total",
-            &[("outcome", "rejected")],
-        ),
-        timeouts: sum_where(&text, "hardy_timeout_timeouts_total", |labels| {
-            labels.contains("name=\"read")
-        }),
+        totals: controller.totals(),
         metrics: text,
     })
 }

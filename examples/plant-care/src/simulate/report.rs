@@ -4,10 +4,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::Error;
 use crate::chart::{self, Frame, Line, MarkKind};
+use crate::controller::Totals;
 use crate::hardware::Faults;
 
-/// What a simulation did, from the metrics and the garden itself.
+/// What a simulation did, from the stacks' totals and the garden itself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
     /// Simulated days.
@@ -20,20 +22,9 @@ pub struct Report {
     pub faults: Faults,
     /// Each plant's figures.
     pub plants: Vec<PlantReport>,
-    /// Reads through the full stack.
-    pub reads: u64,
-    /// Reads for which the backup probe was tried (the primary failed).
-    pub backup_reads: u64,
-    /// Reads answered with the last good reading (stale, lowered quality).
-    pub stale_reads: u64,
-    /// Retries of reads.
-    pub retries: u64,
-    /// Breakers opened.
-    pub breaker_trips: u64,
-    /// Waterings refused by the per-plant limit.
-    pub rate_limited: u64,
-    /// Read attempts that timed out (primary and backup probes).
-    pub timeouts: u64,
+    /// What the stacks did: reads, retries, backup and stale reads, breaker trips,
+    /// refused waterings, timeouts.
+    pub totals: Totals,
     /// The metrics, as Prometheus text.
     pub metrics: String,
 }
@@ -166,13 +157,13 @@ impl Report {
         let _ = writeln!(
             out,
             "\nreads {} · backup probe tried {} · last good (stale) {} · retries {} · read timeouts {} · breaker trips {} · waterings rate-limited {}\n",
-            self.reads,
-            self.backup_reads,
-            self.stale_reads,
-            self.retries,
-            self.timeouts,
-            self.breaker_trips,
-            self.rate_limited
+            self.totals.reads,
+            self.totals.backup_reads,
+            self.totals.stale_reads,
+            self.totals.retries,
+            self.totals.read_timeouts,
+            self.totals.breaker_trips,
+            self.totals.rate_limited
         );
         for plant in &self.plants {
             let _ = writeln!(out, "{:<8} {}", plant.id, sparkline(&plant.moisture, 72));
@@ -187,7 +178,7 @@ impl Report {
     /// # Errors
     ///
     /// A drawing error.
-    pub fn svg(&self) -> Result<String, String> {
+    pub fn svg(&self) -> Result<String, Error> {
         let round_hours = self.read_every.as_secs_f64() / 3600.0;
         let lines: Vec<Line> = self
             .plants
@@ -237,7 +228,7 @@ impl Report {
     /// # Errors
     ///
     /// The file cannot be written, with its path.
-    pub fn write_svg(&self, dir: &Path) -> Result<PathBuf, String> {
+    pub fn write_svg(&self, dir: &Path) -> Result<PathBuf, Error> {
         Chart::create(dir)?.write(self)
     }
 }
@@ -256,15 +247,20 @@ impl Chart {
     /// # Errors
     ///
     /// The directory or the file cannot be made, with the path.
-    pub fn create(dir: &Path) -> Result<Self, String> {
+    pub fn create(dir: &Path) -> Result<Self, Error> {
         let path = dir.join("moisture.svg");
         std::fs::create_dir_all(dir)
-            .and_then(|()| std::fs::File::create(&path))
-            .map(|file| Chart {
-                path: path.clone(),
-                file,
+            .map_err(|source| Error::File {
+                path: dir.to_path_buf(),
+                source,
             })
-            .map_err(|error| format!("--out {}: {error}", dir.display()))
+            .and_then(|()| {
+                std::fs::File::create(&path).map_err(|source| Error::File {
+                    path: path.clone(),
+                    source,
+                })
+            })
+            .map(|file| Chart { path, file })
     }
 
     /// Writes `report`'s chart; returns the file's path.
@@ -272,13 +268,19 @@ impl Chart {
     /// # Errors
     ///
     /// The file cannot be written (a full disk), with its path.
-    pub fn write(mut self, report: &Report) -> Result<PathBuf, String> {
+    pub fn write(mut self, report: &Report) -> Result<PathBuf, Error> {
         use std::io::Write as _;
-        self.file
+        match self
+            .file
             .write_all(report.svg()?.as_bytes())
             .and_then(|()| self.file.sync_all())
-            .map_err(|error| format!("{}: {error}", self.path.display()))?;
-        Ok(self.path)
+        {
+            Ok(()) => Ok(self.path),
+            Err(source) => Err(Error::File {
+                path: self.path,
+                source,
+            }),
+        }
     }
 }
 
@@ -361,13 +363,7 @@ mod tests {
             seed: 1,
             faults: crate::hardware::Faults::None,
             plants: vec![plant("<script>alert(\"x\")</script>"), plant("a & b's")],
-            reads: 0,
-            backup_reads: 0,
-            stale_reads: 0,
-            retries: 0,
-            breaker_trips: 0,
-            rate_limited: 0,
-            timeouts: 0,
+            totals: Totals::default(),
             metrics: String::new(),
         };
         let svg = report.svg().expect("drawn");
