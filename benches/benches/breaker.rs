@@ -1,12 +1,13 @@
 //! Circuit breaker, closed-state success path: the bare service, Hardy's breaker (count
-//! window, and consecutive failures only), tower-resilience's breaker and failsafe, on
+//! window, and consecutive failures only), tower-resilience's breaker and failsafe (its
+//! default, and consecutive failures only, like for like with Hardy's), on
 //! one thread and with two threads sharing one breaker, as tower services; and as
 //! direct calls, Hardy's `CircuitBreaker::call` beside failsafe's own future API; in
 //! one run.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hardy_benches::{
-    Echo, Failsafe, runtime, time_calls, time_calls_on_two_threads, time_direct_calls,
+    Echo, Failsafe, runtime, time_calls, time_calls_on_two_threads_built_by_one, time_direct_calls,
 };
 use hardy_breaker::{CircuitBreaker, Window};
 use tower::{Layer, ServiceBuilder};
@@ -32,12 +33,31 @@ fn tower_resilience() -> tower_resilience_circuitbreaker::CircuitBreakerLayer {
         .expect("valid tower-resilience breaker")
 }
 
+/// failsafe's default breaker: a success rate over a time window, or consecutive
+/// failures; it reads the clock on every call.
 fn failsafe()
 -> Failsafe<Echo, impl failsafe::futures::CircuitBreaker + Clone + Send + Sync + 'static> {
     Failsafe {
         inner: Echo,
         breaker: failsafe::Config::new().build(),
     }
+}
+
+/// failsafe with consecutive failures only: no clock read per call, like for like with
+/// Hardy's `Window::Off`.
+fn failsafe_consecutive()
+-> Failsafe<Echo, impl failsafe::futures::CircuitBreaker + Clone + Send + Sync + 'static> {
+    Failsafe {
+        inner: Echo,
+        breaker: failsafe_consecutive_breaker(),
+    }
+}
+
+fn failsafe_consecutive_breaker()
+-> impl failsafe::futures::CircuitBreaker + Clone + Send + Sync + 'static {
+    failsafe::Config::new()
+        .failure_policy(failsafe::failure_policy::ConsecutiveFailures::default())
+        .build()
 }
 
 fn breaker(c: &mut Criterion) {
@@ -68,31 +88,63 @@ fn breaker(c: &mut Criterion) {
         let mut service = failsafe();
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
+    group.bench_function("failsafe_consecutive", |b| {
+        let mut service = failsafe_consecutive();
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
     group.finish();
 
+    // Two threads share one breaker, built as users build it: on one of the calling
+    // threads. Hardy's cases run at four heap layouts (`skew`, see
+    // `time_calls_on_two_threads_built_by_one`), so a layout in which the breaker's hot
+    // data shares a cache line with data the other thread writes cannot hide.
     let mut group = c.benchmark_group("breaker/two_threads");
     group.bench_function("bare", |b| {
-        b.iter_custom(|n| time_calls_on_two_threads(&Echo, n));
+        b.iter_custom(|n| time_calls_on_two_threads_built_by_one(|| Echo, 0, n));
     });
-    group.bench_function("hardy", |b| {
-        let service = ServiceBuilder::new()
-            .layer(hardy_window().layer())
-            .service(Echo);
-        b.iter_custom(|n| time_calls_on_two_threads(&service, n));
-    });
-    group.bench_function("hardy_consecutive", |b| {
-        let service = ServiceBuilder::new()
-            .layer(hardy_consecutive().layer())
-            .service(Echo);
-        b.iter_custom(|n| time_calls_on_two_threads(&service, n));
-    });
+    for skew in 0..4 {
+        let suffix = if skew == 0 {
+            String::new()
+        } else {
+            format!("_skew{skew}")
+        };
+        group.bench_function(format!("hardy{suffix}"), |b| {
+            b.iter_custom(|n| {
+                time_calls_on_two_threads_built_by_one(
+                    || {
+                        ServiceBuilder::new()
+                            .layer(hardy_window().layer())
+                            .service(Echo)
+                    },
+                    skew,
+                    n,
+                )
+            });
+        });
+        group.bench_function(format!("hardy_consecutive{suffix}"), |b| {
+            b.iter_custom(|n| {
+                time_calls_on_two_threads_built_by_one(
+                    || {
+                        ServiceBuilder::new()
+                            .layer(hardy_consecutive().layer())
+                            .service(Echo)
+                    },
+                    skew,
+                    n,
+                )
+            });
+        });
+    }
     group.bench_function("tower_resilience", |b| {
-        let service = tower_resilience().layer(Echo);
-        b.iter_custom(|n| time_calls_on_two_threads(&service, n));
+        b.iter_custom(|n| {
+            time_calls_on_two_threads_built_by_one(|| tower_resilience().layer(Echo), 0, n)
+        });
     });
     group.bench_function("failsafe", |b| {
-        let service = failsafe();
-        b.iter_custom(|n| time_calls_on_two_threads(&service, n));
+        b.iter_custom(|n| time_calls_on_two_threads_built_by_one(failsafe, 0, n));
+    });
+    group.bench_function("failsafe_consecutive", |b| {
+        b.iter_custom(|n| time_calls_on_two_threads_built_by_one(failsafe_consecutive, 0, n));
     });
     group.finish();
 
@@ -117,6 +169,15 @@ fn breaker(c: &mut Criterion) {
     group.bench_function("failsafe", |b| {
         use failsafe::futures::CircuitBreaker as _;
         let breaker = failsafe::Config::new().build();
+        b.iter_custom(|n| {
+            time_direct_calls(&rt, n, |i| {
+                breaker.call(async move { Ok::<u64, std::io::Error>(i) })
+            })
+        });
+    });
+    group.bench_function("failsafe_consecutive", |b| {
+        use failsafe::futures::CircuitBreaker as _;
+        let breaker = failsafe_consecutive_breaker();
         b.iter_custom(|n| {
             time_direct_calls(&rt, n, |i| {
                 breaker.call(async move { Ok::<u64, std::io::Error>(i) })

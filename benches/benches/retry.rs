@@ -5,14 +5,16 @@
 //! `retry/first_try` wraps `Echo`, which is zero-sized, so tower's retry, which clones
 //! the service for every call, clones nothing. `retry/over_a_client` wraps a service
 //! holding a reference to shared state, as real clients do, so that cloning it costs
-//! what cloning a client costs.
+//! what cloning a client costs. `retry/first_try_zst_error` wraps `ZstEcho`, whose
+//! error type is zero-sized, where `Echo`'s is `BoxError`.
 
 use std::time::Duration;
 
 use backon::Retryable;
 use criterion::{Criterion, criterion_group, criterion_main};
 use hardy_benches::{
-    Echo, NeverRetry, SharedEcho, runtime, time_calls, time_calls_on_two_threads, time_direct_calls,
+    Echo, NeverRetry, SharedEcho, ZstEcho, runtime, time_calls, time_calls_on_two_threads,
+    time_direct_calls,
 };
 use hardy_retry::{Retry, RetryBudget, RetryBudgetConfig};
 use tower::retry::budget::{Budget, TpsBudget};
@@ -85,6 +87,24 @@ fn retry(c: &mut Criterion) {
     });
     group.bench_function("tower_budget", |b| {
         let mut service = tower::retry::RetryLayer::new(tower_budget()).layer(Echo);
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.finish();
+
+    // The same with a zero-size error: the `Result` each layer moves is a word smaller.
+    let mut group = c.benchmark_group("retry/first_try_zst_error");
+    group.bench_function("bare", |b| {
+        let mut service = ZstEcho;
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.bench_function("hardy", |b| {
+        let mut service = ServiceBuilder::new()
+            .layer(hardy().layer())
+            .service(ZstEcho);
+        b.iter_custom(|n| time_calls(&rt, &mut service, n));
+    });
+    group.bench_function("tower_never_retry", |b| {
+        let mut service = tower::retry::RetryLayer::new(NeverRetry).layer(ZstEcho);
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
     group.finish();

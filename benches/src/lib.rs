@@ -46,6 +46,52 @@ impl Service<u64> for Echo {
     }
 }
 
+/// An error of no size that a service could return: what a service with a typed,
+/// field-less error (an enum of causes, a unit struct) fails with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fault;
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("fault")
+    }
+}
+
+impl std::error::Error for Fault {}
+
+/// A fault carries no rejection (a Hardy layer's refusal is mapped to it and lost).
+impl hardy_core::AsRejection for Fault {}
+
+/// A refusal by a Hardy layer becomes the service's own error, as a service with an
+/// error enum maps it to its "unavailable" case.
+impl From<hardy_core::Rejection> for Fault {
+    fn from(_: hardy_core::Rejection) -> Self {
+        Fault
+    }
+}
+
+/// [`Echo`] with a zero-size error type ([`Fault`]) instead of `BoxError`: layers
+/// whose cost depends on the size of the error (a `Result` moved through each layer, a
+/// box made for a peer's error type) are measured with both.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ZstEcho;
+
+impl Service<u64> for ZstEcho {
+    type Response = u64;
+    type Error = Fault;
+    type Future = Ready<Result<u64, Fault>>;
+
+    #[inline]
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    #[inline]
+    fn call(&mut self, request: u64) -> Self::Future {
+        ready(Ok(request))
+    }
+}
+
 /// [`Echo`] holding a reference to shared state, as real clients do (a connection
 /// pool, a channel to a worker): cloning it takes a reference count, as cloning a
 /// hyper client or a tonic channel does.
@@ -221,6 +267,149 @@ where
         thread.join().expect("benchmark thread");
     }
     start.elapsed()
+}
+
+/// Like [`time_calls_on_two_threads`], but the service is built as users build it: on
+/// the first of the two calling threads, which then calls through it, while the second
+/// gets a clone. Before building, the first thread keeps `skew` small allocations (32
+/// bytes each), which moves where the handle's own allocations land in memory: a layout
+/// in which a handle's hot data shares a cache line with data the other thread writes
+/// shows up at one skew and not at another, so benches run every skew from 0 to 3.
+///
+/// # Panics
+///
+/// Panics if a thread cannot be spawned or a call fails.
+pub fn time_calls_on_two_threads_built_by_one<S, B>(
+    build: B,
+    skew: usize,
+    iterations: u64,
+) -> Duration
+where
+    B: FnOnce() -> S + Send + 'static,
+    S: Service<u64, Response = u64> + Clone + Send + 'static,
+    S::Error: std::fmt::Debug,
+    S::Future: Send,
+{
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(3));
+    let (send, receive) = std::sync::mpsc::channel();
+    let builder = {
+        let barrier = barrier.clone();
+        std::thread::spawn(move || {
+            let skew: Vec<Box<[u64; 4]>> = (0..skew).map(|i| Box::new([i as u64; 4])).collect();
+            let mut service = build();
+            send.send(service.clone()).expect("the other thread waits");
+            let rt = runtime();
+            barrier.wait();
+            let elapsed = time_calls(&rt, &mut service, iterations);
+            drop(black_box(skew));
+            elapsed
+        })
+    };
+    let other = {
+        let barrier = barrier.clone();
+        std::thread::spawn(move || {
+            let mut service = receive.recv().expect("the builder sends a clone");
+            let rt = runtime();
+            barrier.wait();
+            time_calls(&rt, &mut service, iterations)
+        })
+    };
+    barrier.wait();
+    let start = Instant::now();
+    builder.join().expect("benchmark thread");
+    other.join().expect("benchmark thread");
+    start.elapsed()
+}
+
+/// A multi-thread Tokio runtime with two workers and time enabled: what a server on a
+/// two-core machine runs.
+///
+/// # Panics
+///
+/// Panics if the runtime cannot be built.
+#[must_use]
+pub fn two_worker_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .expect("build the benchmark runtime")
+}
+
+/// Runs `run(handle, iterations)` on each of two tasks spawned at once on `runtime` (a
+/// [`two_worker_runtime`]) and returns the wall time from when both are ready. The
+/// handle is made by `build` inside the first task, which then uses it, as a server
+/// builds a handle in a task that also serves; the second task gets a clone.
+///
+/// # Panics
+///
+/// Panics if a task panics.
+pub fn on_two_tasks<T, B, F, Fut>(
+    runtime: &tokio::runtime::Runtime,
+    build: B,
+    run: F,
+    iterations: u64,
+) -> Duration
+where
+    T: Clone + Send + 'static,
+    B: FnOnce() -> T + Send + 'static,
+    F: Fn(T, u64) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    runtime.block_on(async move {
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+        let (send, receive) = tokio::sync::oneshot::channel();
+        let first = {
+            let (barrier, run) = (barrier.clone(), run.clone());
+            tokio::spawn(async move {
+                let handle = build();
+                let _ = send.send(handle.clone());
+                barrier.wait().await;
+                let start = Instant::now();
+                run(handle, iterations).await;
+                start
+            })
+        };
+        let second = tokio::spawn(async move {
+            let handle = receive.await.expect("the first task sends a clone");
+            barrier.wait().await;
+            run(handle, iterations).await;
+        });
+        let start = first.await.expect("benchmark task");
+        second.await.expect("benchmark task");
+        start.elapsed()
+    })
+}
+
+/// [`on_two_tasks`] for a service: each task makes `iterations` calls through its
+/// clone, readiness, call and response one after another.
+///
+/// # Panics
+///
+/// Panics if a call fails or a task panics.
+pub fn time_calls_on_two_tasks<S, B>(
+    runtime: &tokio::runtime::Runtime,
+    build: B,
+    iterations: u64,
+) -> Duration
+where
+    B: FnOnce() -> S + Send + 'static,
+    S: Service<u64, Response = u64> + Clone + Send + 'static,
+    S::Error: std::fmt::Debug,
+    S::Future: Send,
+{
+    on_two_tasks(
+        runtime,
+        build,
+        |mut service: S, iterations| async move {
+            for i in 0..iterations {
+                let ready = service.ready().await.expect("service ready");
+                let response = ready.call(black_box(i)).await.expect("call succeeds");
+                black_box(response);
+            }
+        },
+        iterations,
+    )
 }
 
 /// Runs any `tower` service under a `failsafe` circuit breaker, which has no tower

@@ -31,11 +31,35 @@ pub(crate) struct CountWindow {
     batch: u64,
     /// Each thread's reserved run, by thread index, each on a cache line of its own.
     runs: Box<[CachePadded<AtomicU64>]>,
-    failure_bits: Box<[AtomicU64]>,
+    /// The ring's failure bits, whole cache lines of them: every call reads them, so
+    /// they share no line with anything another thread writes (a reference count
+    /// allocated next to them, say).
+    failure_bits: Box<[Line]>,
     /// Empty when slow calls are not detected: no call is ever slow then.
-    slow_bits: Box<[AtomicU64]>,
+    slow_bits: Box<[Line]>,
     failures: AtomicU32,
     slow: AtomicU32,
+}
+
+/// Words of ring bits on one cache line (padded as `CachePadded` pads).
+const WORDS_PER_LINE: usize = 16;
+
+/// A cache line of ring bits.
+type Line = CachePadded<[AtomicU64; WORDS_PER_LINE]>;
+
+/// Ring bits enough for `words` words, in whole lines.
+fn lines(words: usize) -> Box<[Line]> {
+    (0..words.div_ceil(WORDS_PER_LINE))
+        .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
+        .collect()
+}
+
+/// Word `word` of the ring bits in `lines`, if there are bits.
+#[inline]
+fn word_of(lines: &[Line], word: usize) -> Option<&AtomicU64> {
+    lines
+        .get(word / WORDS_PER_LINE)
+        .map(|line| &line[word % WORDS_PER_LINE])
 }
 
 /// A run packed in a word: the generation it was reserved in (high 32 bits), the
@@ -78,7 +102,6 @@ impl CountWindow {
     /// detected, and runs for the first `threads` thread indices.
     pub(crate) fn new(size: u32, slow_calls: bool, threads: usize) -> Self {
         let words = (size as usize).div_ceil(64);
-        let bits = |words| (0..words).map(|_| AtomicU64::new(0)).collect();
         CountWindow {
             size: u64::from(size),
             next: CachePadded::new(AtomicU64::new(0)),
@@ -87,8 +110,8 @@ impl CountWindow {
             runs: (0..threads)
                 .map(|_| CachePadded::new(AtomicU64::new(0)))
                 .collect(),
-            failure_bits: bits(words),
-            slow_bits: bits(if slow_calls { words } else { 0 }),
+            failure_bits: lines(words),
+            slow_bits: lines(if slow_calls { words } else { 0 }),
             failures: AtomicU32::new(0),
             slow: AtomicU32::new(0),
         }
@@ -179,8 +202,10 @@ impl CountWindow {
     #[inline]
     pub(crate) fn record_in_slot(&self, slot: u64, mark: Mark) {
         let (word, bit) = ((slot / 64) as usize, 1_u64 << (slot % 64));
-        set_bit(&self.failure_bits[word], bit, mark.failure, &self.failures);
-        if let Some(slow) = self.slow_bits.get(word) {
+        if let Some(failure) = word_of(&self.failure_bits, word) {
+            set_bit(failure, bit, mark.failure, &self.failures);
+        }
+        if let Some(slow) = word_of(&self.slow_bits, word) {
             set_bit(slow, bit, mark.slow, &self.slow);
         }
     }
@@ -215,7 +240,12 @@ impl CountWindow {
         for run in self.runs.iter() {
             run.store(0, Ordering::Relaxed);
         }
-        for bits in self.failure_bits.iter().chain(self.slow_bits.iter()) {
+        for bits in self
+            .failure_bits
+            .iter()
+            .chain(self.slow_bits.iter())
+            .flat_map(|line| line.iter())
+        {
             bits.store(0, Ordering::Relaxed);
         }
         self.failures.store(0, Ordering::Relaxed);
@@ -424,7 +454,7 @@ mod tests {
                 failures += u32::from(*failure);
                 let totals = window.totals(0);
                 prop_assert_eq!(totals.calls, (n as u32 + 1).min(size));
-                let bits: u32 = window.failure_bits.iter().map(|bits| bits.load(Ordering::Relaxed).count_ones()).sum();
+                let bits: u32 = window.failure_bits.iter().flat_map(|line| line.iter()).map(|bits| bits.load(Ordering::Relaxed).count_ones()).sum();
                 prop_assert_eq!(totals.failures, bits);
                 prop_assert!(totals.failures <= failures.min(size));
             }
@@ -477,6 +507,34 @@ mod tests {
             }
         );
         assert_eq!(window.totals(0), Totals::default(), "generation 0 is gone");
+    }
+
+    #[test]
+    fn the_ring_bits_fill_whole_cache_lines_of_their_own() {
+        // Every call reads the ring bits: sharing a line with memory another thread
+        // writes (a reference count allocated beside them) made two-thread calls
+        // several times slower, depending on where the allocator put them.
+        for (size, slow_calls) in [(1, false), (100, true), (1_000, true), (1 << 20, false)] {
+            let window = CountWindow::new(size, slow_calls, 4);
+            let line = std::mem::align_of::<Line>();
+            assert!(line >= 64, "at least a cache line");
+            for bits in [&window.failure_bits, &window.slow_bits] {
+                if bits.is_empty() {
+                    continue;
+                }
+                assert_eq!(bits.as_ptr() as usize % 128, 0, "size {size}: aligned");
+                assert_eq!(
+                    std::mem::size_of_val(&**bits) % 128,
+                    0,
+                    "size {size}: whole lines"
+                );
+                assert!(
+                    bits.len() * WORDS_PER_LINE * 64 >= size as usize,
+                    "size {size}"
+                );
+            }
+            assert_eq!(window.slow_bits.is_empty(), !slow_calls);
+        }
     }
 
     #[test]

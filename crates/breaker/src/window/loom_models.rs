@@ -36,8 +36,10 @@ fn loom_count_window_counts_match_bits() {
             thread.join().unwrap();
         }
         let totals = window.totals(0);
-        let failures = window.failure_bits[0].load(Ordering::Relaxed).count_ones();
-        let slow = window.slow_bits[0].load(Ordering::Relaxed).count_ones();
+        let failures = window.failure_bits[0][0]
+            .load(Ordering::Relaxed)
+            .count_ones();
+        let slow = window.slow_bits[0][0].load(Ordering::Relaxed).count_ones();
         assert_eq!(totals.failures, failures);
         assert_eq!(totals.slow, slow);
     });
@@ -100,7 +102,9 @@ fn loom_thread_runs_count_every_call() {
             thread.join().unwrap();
         }
         let totals = window.totals(0);
-        let failures = window.failure_bits[0].load(Ordering::Relaxed).count_ones();
+        let failures = window.failure_bits[0][0]
+            .load(Ordering::Relaxed)
+            .count_ones();
         assert_eq!(totals.calls, 2);
         assert_eq!(totals.failures, failures);
         assert_eq!(failures, 1);
