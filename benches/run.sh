@@ -18,7 +18,7 @@ if [ "${1:-}" = "--quick" ]; then
 fi
 benches=("$@")
 if [ ${#benches[@]} -eq 0 ]; then
-    benches=(floor timeout retry breaker bulkhead rate_limit load_shed pool fallback chaos stack)
+    benches=(floor timeout retry breaker bulkhead rate_limit load_shed pool fallback chaos stack contention)
 fi
 
 target_dir=$(cargo metadata --format-version 1 --no-deps |

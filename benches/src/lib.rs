@@ -337,9 +337,17 @@ pub fn two_worker_runtime() -> tokio::runtime::Runtime {
 }
 
 /// Runs `run(handle, iterations)` on each of two tasks spawned at once on `runtime` (a
-/// [`two_worker_runtime`]) and returns the wall time from when both are ready. The
-/// handle is made by `build` inside the first task, which then uses it, as a server
-/// builds a handle in a task that also serves; the second task gets a clone.
+/// [`two_worker_runtime`]) and returns the wall time from when both are released until
+/// both are done. The handle is made by `build` inside the first task, which then uses
+/// it, as a server builds a handle in a task that also serves; the second task gets a
+/// clone.
+///
+/// Both tasks are released by the thread blocked on the runtime, not by each other: a
+/// task woken from a worker goes into that worker's LIFO slot, which no other worker
+/// can steal from, so a task released by the other (a `Barrier`'s last arrival) would
+/// wait until that one yields, and two loops that never yield would run one after the
+/// other on one worker. Woken from outside, both go to the shared queue and both
+/// workers run.
 ///
 /// # Panics
 ///
@@ -357,25 +365,34 @@ where
     Fut: Future<Output = ()> + Send,
 {
     runtime.block_on(async move {
-        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+        let (ready, mut both_ready) = tokio::sync::mpsc::channel::<()>(2);
+        let (release, released) = tokio::sync::watch::channel(false);
         let (send, receive) = tokio::sync::oneshot::channel();
         let first = {
-            let (barrier, run) = (barrier.clone(), run.clone());
+            let (ready, mut released, run) = (ready.clone(), released.clone(), run.clone());
             tokio::spawn(async move {
                 let handle = build();
                 let _ = send.send(handle.clone());
-                barrier.wait().await;
-                let start = Instant::now();
+                ready.send(()).await.expect("the runtime thread waits");
+                released.wait_for(|go| *go).await.expect("released");
                 run(handle, iterations).await;
-                start
             })
         };
-        let second = tokio::spawn(async move {
-            let handle = receive.await.expect("the first task sends a clone");
-            barrier.wait().await;
-            run(handle, iterations).await;
-        });
-        let start = first.await.expect("benchmark task");
+        let second = {
+            let mut released = released;
+            tokio::spawn(async move {
+                let handle = receive.await.expect("the first task sends a clone");
+                ready.send(()).await.expect("the runtime thread waits");
+                released.wait_for(|go| *go).await.expect("released");
+                run(handle, iterations).await;
+            })
+        };
+        for _ in 0..2 {
+            both_ready.recv().await.expect("both tasks get ready");
+        }
+        let start = Instant::now();
+        release.send_replace(true);
+        first.await.expect("benchmark task");
         second.await.expect("benchmark task");
         start.elapsed()
     })
