@@ -3,6 +3,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
 use std::pin::pin;
 use std::sync::{Arc, Weak};
 use std::task::{Poll, Waker};
@@ -138,7 +140,7 @@ pub(crate) struct Shared<M: Manager> {
     epoch: Instant,
     /// The idle objects, in shards: each handle (each clone of the pool) takes from and
     /// returns to its own shard first, so threads using their own handles rarely meet.
-    shards: Box<[Shard<M::Object>]>,
+    shards: Box<[CachePadded<Shard<M::Object>>]>,
     /// Callers waiting (`state.waiters.len()`, readable without the lock).
     waiting: AtomicUsize,
     /// Whether the pool is closed.
@@ -152,8 +154,66 @@ pub(crate) struct Shared<M: Manager> {
     lanes: AtomicUsize,
 }
 
-/// One shard of idle objects, on its own cache line.
-type Shard<T> = CachePadded<Mutex<VecDeque<Idle<T>>>>;
+/// One shard of idle objects, on a cache line of its own, with its length readable
+/// without the lock.
+pub(crate) struct Shard<T> {
+    idle: Mutex<VecDeque<Idle<T>>>,
+    /// The length at the last unlock: a look that only hopes to find an object skips a
+    /// shard that looks empty instead of taking its lock. A hint, not a promise: a
+    /// caller that must not miss an object (one counted as waiting) locks every shard.
+    len: AtomicUsize,
+}
+
+impl<T> Shard<T> {
+    fn new() -> Self {
+        Shard {
+            idle: Mutex::new(VecDeque::new()),
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    /// The shard's objects, locked; the length hint is updated at unlock.
+    pub(crate) fn lock(&self) -> ShardGuard<'_, T, impl DerefMut<Target = VecDeque<Idle<T>>>> {
+        ShardGuard {
+            idle: self.idle.lock(),
+            len: &self.len,
+            object: PhantomData,
+        }
+    }
+
+    /// Whether the shard held no object at its last unlock.
+    #[inline]
+    pub(crate) fn looks_empty(&self) -> bool {
+        self.len.load(Ordering::Relaxed) == 0
+    }
+}
+
+/// A locked shard: updates the shard's length hint when unlocked.
+pub(crate) struct ShardGuard<'a, T, G: DerefMut<Target = VecDeque<Idle<T>>>> {
+    idle: G,
+    len: &'a AtomicUsize,
+    object: PhantomData<T>,
+}
+
+impl<T, G: DerefMut<Target = VecDeque<Idle<T>>>> Deref for ShardGuard<'_, T, G> {
+    type Target = VecDeque<Idle<T>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.idle
+    }
+}
+
+impl<T, G: DerefMut<Target = VecDeque<Idle<T>>>> DerefMut for ShardGuard<'_, T, G> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.idle
+    }
+}
+
+impl<T, G: DerefMut<Target = VecDeque<Idle<T>>>> Drop for ShardGuard<'_, T, G> {
+    fn drop(&mut self) {
+        self.len.store(self.idle.len(), Ordering::Relaxed);
+    }
+}
 
 /// One handle's way into the pool: its own reference count and home shard.
 pub(crate) struct Lane<M: Manager> {
@@ -329,7 +389,7 @@ impl<M: Manager> Pool<M> {
             rng: Mutex::new(SmallRng::from_os_rng()),
             epoch: Instant::now(),
             shards: (0..SHARDS)
-                .map(|_| CachePadded::new(Mutex::new(VecDeque::new())))
+                .map(|_| CachePadded::new(Shard::new()))
                 .collect(),
             waiting: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
@@ -338,6 +398,17 @@ impl<M: Manager> Pool<M> {
             lanes: AtomicUsize::new(0),
         }))
     }
+}
+
+/// How a look for an idle object treats shards that look empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Look {
+    /// Skips them: a look that only hopes to find an object (a miss goes on to make
+    /// one or to wait, and the waiter looks again).
+    Hopeful,
+    /// Locks every shard: a caller counted as waiting, or serving waiters, must not
+    /// miss an object.
+    Every,
 }
 
 /// What a checkout found under the lock.
@@ -387,6 +458,22 @@ struct Queued<'a, M: Manager> {
 
 impl<M: Manager> Drop for Queued<'_, M> {
     fn drop(&mut self) {
+        // Served or closed: the waiter already left the queue (a grant or `close` took
+        // it out), so the pool-wide lock is not needed. The common end of a wait.
+        {
+            let mut waiter = self.waiter.state.lock();
+            match &*waiter {
+                WaitState::Done | WaitState::Closed => return,
+                WaitState::Granted(_) => {
+                    let granted = std::mem::replace(&mut *waiter, WaitState::Done);
+                    drop(waiter);
+                    self.pass_on(granted);
+                    return;
+                }
+                // Still queued: leave the queue under the pool-wide lock, taken first.
+                WaitState::Waiting(_) => {}
+            }
+        }
         let granted = {
             let mut state = self.shared.state.lock();
             state
@@ -398,7 +485,14 @@ impl<M: Manager> Drop for Queued<'_, M> {
             let mut waiter = self.waiter.state.lock();
             std::mem::replace(&mut *waiter, WaitState::Done)
         };
-        match granted {
+        self.pass_on(granted);
+    }
+}
+
+impl<M: Manager> Queued<'_, M> {
+    /// Passes on what was granted to a waiter that leaves without it.
+    fn pass_on(&self, state: WaitState<M::Object>) {
+        match state {
             WaitState::Granted(Grant::Object(idle)) => self.shared.give_back(idle, self.home),
             WaitState::Granted(Grant::Create) => self.shared.release_place(),
             _ => {}
@@ -448,9 +542,8 @@ impl<M: Manager> Pool<M> {
         // The common case first, written out here rather than through `ready` (whose
         // large future would be moved whole into this one): nobody waits, an idle
         // object is there, and neither validation nor leak detection needs the clock.
-        if !shared.needs_clock()
-            && let Some(idle) = shared.checkout_idle(self.lane.shard)
-        {
+        let looked = !shared.needs_clock();
+        if looked && let Some(idle) = shared.checkout_idle(self.lane.shard) {
             let mut checking = Checking {
                 shared,
                 idle: Some(idle),
@@ -471,7 +564,7 @@ impl<M: Manager> Pool<M> {
                 return Ok(self.hand_out(idle));
             }
         }
-        self.get_slowly().await
+        self.get_slowly(looked).await
     }
 }
 

@@ -107,7 +107,7 @@ impl<M: Manager> Shared<M> {
         {
             let mut state = self.state.lock();
             while !state.waiters.is_empty() {
-                let Some(idle) = self.pop_idle(home, &mut expired) else {
+                let Some(idle) = self.pop_idle(home, Look::Every, &mut expired) else {
                     break;
                 };
                 match self.grant(&mut state, Grant::Object(idle)) {

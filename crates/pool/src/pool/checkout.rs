@@ -4,16 +4,19 @@
 use super::*;
 
 impl<M: Manager> Pool<M> {
-    /// [`get`](Self::get) past its first look at the idle objects: waits, makes objects,
-    /// and looks again after an object failed its checks.
-    pub(super) async fn get_slowly(&self) -> Result<Pooled<M>, Rejection> {
+    /// [`get`](Self::get) past its first look at the idle objects (`looked` if it made
+    /// one): waits, makes objects, and looks again after an object failed its checks.
+    pub(super) async fn get_slowly(&self, looked: bool) -> Result<Pooled<M>, Rejection> {
         let shared = &*self.shared;
         // The clock is read only when needed: not for an idle object handed out at once.
         let mut start: Option<Instant> = None;
         let mut began = || *start.get_or_insert_with(|| shared.now());
+        let mut looked = looked;
         loop {
             let home = self.lane.shard;
-            let (idle, fresh) = match shared.checkout(home)? {
+            let step = shared.checkout(home, looked)?;
+            looked = false;
+            let (idle, fresh) = match step {
                 Step::Idle(idle) => (idle, false),
                 Step::Create => {
                     let deadline = began() + shared.config.acquire_timeout;
@@ -36,10 +39,11 @@ impl<M: Manager> Pool<M> {
                         home,
                     };
                     // An object may have come back to a shard just before this caller
-                    // was counted as waiting: look once more (leaving the queue passes
-                    // on anything granted meanwhile).
+                    // was counted as waiting: look once more, in every shard, empty
+                    // looking or not (leaving the queue passes on anything granted
+                    // meanwhile).
                     fence(Ordering::SeqCst);
-                    if let Some(idle) = shared.take_idle(home) {
+                    if let Some(idle) = shared.take_idle(home, Look::Every) {
                         drop(queued);
                         (idle, false)
                     } else {
@@ -228,12 +232,17 @@ impl<M: Manager> Shared<M> {
     pub(super) fn pop_idle(
         &self,
         home: usize,
+        look: Look,
         expired: &mut Vec<Idle<M::Object>>,
     ) -> Option<Idle<M::Object>> {
         let seen = self.seen.load(Ordering::Acquire);
         for i in 0..SHARDS {
             // SHARDS is a power of two: a mask, not a division, on the fast path.
-            let mut idle = self.shards[(home + i) & (SHARDS - 1)].lock();
+            let shard = &self.shards[(home + i) & (SHARDS - 1)];
+            if look == Look::Hopeful && shard.looks_empty() {
+                continue;
+            }
+            let mut idle = shard.lock();
             while let Some(object) = idle.pop_back() {
                 if object.meta.expires <= seen {
                     expired.push(object);
@@ -248,9 +257,9 @@ impl<M: Manager> Shared<M> {
     /// Pops an idle object, closing the expired ones it meets. Takes no pool-wide lock,
     /// and must not be called holding one.
     #[inline]
-    pub(crate) fn take_idle(&self, home: usize) -> Option<Idle<M::Object>> {
+    pub(crate) fn take_idle(&self, home: usize, look: Look) -> Option<Idle<M::Object>> {
         let mut expired = Vec::new();
-        let found = self.pop_idle(home, &mut expired);
+        let found = self.pop_idle(home, look, &mut expired);
         for idle in expired {
             self.destroy(idle.object, DestroyReason::Expired, true);
         }
@@ -268,25 +277,27 @@ impl<M: Manager> Shared<M> {
     #[inline]
     pub(super) fn checkout_idle(&self, home: usize) -> Option<Idle<M::Object>> {
         if self.waiting.load(Ordering::SeqCst) == 0 && !self.closed.load(Ordering::Acquire) {
-            self.take_idle(home)
+            self.take_idle(home, Look::Hopeful)
         } else {
             None
         }
     }
 
-    /// An idle object, a place to make one, or a place in the queue.
+    /// An idle object, a place to make one, or a place in the queue. `looked`: the
+    /// caller has just looked for an idle object and found none, so this does not look
+    /// again before deciding.
     #[inline]
-    pub(super) fn checkout(&self, home: usize) -> Result<Step<M::Object>, Rejection> {
-        if let Some(idle) = self.checkout_idle(home) {
+    pub(super) fn checkout(&self, home: usize, looked: bool) -> Result<Step<M::Object>, Rejection> {
+        if !looked && let Some(idle) = self.checkout_idle(home) {
             return Ok(Step::Idle(idle));
         }
         let mut state = self.state.lock();
         if self.closed.load(Ordering::Acquire) {
             return Err(self.closed_error());
         }
-        if state.waiters.is_empty() {
+        if !looked && state.waiters.is_empty() {
             drop(state);
-            if let Some(idle) = self.take_idle(home) {
+            if let Some(idle) = self.take_idle(home, Look::Hopeful) {
                 return Ok(Step::Idle(idle));
             }
             state = self.state.lock();

@@ -23,13 +23,13 @@ fn loom_a_return_never_misses_a_new_waiter() {
     loom::model(|| {
         let pool = Pool::builder("p", Unit).max_size(1).build().unwrap();
         let shared = pool.shared.clone();
-        assert!(matches!(shared.checkout(0), Ok(Step::Create)));
+        assert!(matches!(shared.checkout(0, false), Ok(Step::Create)));
         let object = shared.made(7, Instant::now());
         let returner = {
             let shared = shared.clone();
             loom::thread::spawn(move || shared.give_back(object, 1))
         };
-        let got = match shared.checkout(0).unwrap() {
+        let got = match shared.checkout(0, false).unwrap() {
             Step::Idle(idle) => Some(idle.object),
             Step::Create => panic!("the pool is full"),
             Step::Wait(waiter) => {
@@ -39,7 +39,7 @@ fn loom_a_return_never_misses_a_new_waiter() {
                     home: 0,
                 };
                 fence(Ordering::SeqCst);
-                match shared.take_idle(0) {
+                match shared.take_idle(0, Look::Every) {
                     Some(idle) => {
                         drop(queued);
                         Some(idle.object)
