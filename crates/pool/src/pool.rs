@@ -18,7 +18,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
-use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering, fence};
+use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crate::{DestroyReason, Manager, PoolBuilder, PoolConfig, PoolEvent, Pooled};
 
 /// `hardy_pool_size{name}`: objects alive or being made.
@@ -479,9 +479,7 @@ impl<M: Manager> Drop for Queued<'_, M> {
             state
                 .waiters
                 .retain(|waiter| !Arc::ptr_eq(waiter, &self.waiter));
-            self.shared
-                .waiting
-                .store(state.waiters.len(), Ordering::SeqCst);
+            self.shared.set_waiting(state.waiters.len());
             let mut waiter = self.waiter.state.lock();
             std::mem::replace(&mut *waiter, WaitState::Done)
         };

@@ -110,8 +110,13 @@ impl Gcra {
     }
 }
 
+#[inline]
 pub(crate) fn nanos(duration: Duration) -> u64 {
-    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+    // Seconds and nanoseconds in 64 bits (saturating), not through `as_nanos`' 128.
+    duration
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(duration.subsec_nanos()))
 }
 
 #[cfg(test)]

@@ -16,13 +16,13 @@ impl<M: Manager> Shared<M> {
             if let WaitState::Waiting(waker) = &mut *waiting {
                 let waker = waker.take();
                 *waiting = WaitState::Granted(grant);
-                self.waiting.store(state.waiters.len(), Ordering::SeqCst);
+                self.set_waiting(state.waiters.len());
                 self.metrics.waiting.set(state.waiters.len() as f64);
                 return Err(waker);
             }
             // A waiter that already left: skip it.
         }
-        self.waiting.store(0, Ordering::SeqCst);
+        self.set_waiting(0);
         Ok(grant)
     }
 
@@ -36,16 +36,11 @@ impl<M: Manager> Shared<M> {
             && self.live.load(Ordering::Acquire) <= self.config.max_size
             && idle.meta.expires > self.seen.load(Ordering::Acquire)
         {
-            // A caller may have started waiting meanwhile, having found no object: it
-            // looks at every shard under its lock after it is counted, so reading the
-            // count under this shard's lock, after the push, sees it or is seen.
-            let (someone_waits, closed) = {
+            let (was_empty, closed) = {
                 let mut shard = self.shards[home].lock();
+                let was_empty = shard.is_empty();
                 shard.push_back(idle);
-                (
-                    self.waiting.load(Ordering::Acquire) > 0,
-                    self.closed.load(Ordering::Acquire),
-                )
+                (was_empty, self.closed.load(Ordering::Acquire))
             };
             if closed {
                 // `close` drained the shards before or after this push: close what it
@@ -61,6 +56,18 @@ impl<M: Manager> Shared<M> {
                 }
                 return;
             }
+            // A caller may have started waiting meanwhile, having found no object. It
+            // counts itself with a read-modify-write of `waiting`, then reads the
+            // shards' length hints ([`Shared::take_idle_queued`]). A return that makes
+            // a shard non-empty stores the hint (at unlock, above), then makes a
+            // read-modify-write of the same count: of the two, the later one sees the
+            // earlier, so the waiter finds the object or this return finds the waiter.
+            // A shard that held objects already showed a length above zero.
+            let someone_waits = if was_empty {
+                self.waiting.fetch_add(0, Ordering::AcqRel) > 0
+            } else {
+                self.waiting.load(Ordering::Acquire) > 0
+            };
             if someone_waits {
                 self.serve_waiters(home);
             }

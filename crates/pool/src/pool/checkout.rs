@@ -39,11 +39,9 @@ impl<M: Manager> Pool<M> {
                         home,
                     };
                     // An object may have come back to a shard just before this caller
-                    // was counted as waiting: look once more, in every shard, empty
-                    // looking or not (leaving the queue passes on anything granted
-                    // meanwhile).
-                    fence(Ordering::SeqCst);
-                    if let Some(idle) = shared.take_idle(home, Look::Every) {
+                    // was counted as waiting: look once more (leaving the queue passes
+                    // on anything granted meanwhile).
+                    if let Some(idle) = shared.take_idle_queued(home) {
                         drop(queued);
                         (idle, false)
                     } else {
@@ -188,7 +186,7 @@ impl<M: Manager> Pool<M> {
             state.size -= idle.len();
             shared.live.store(state.size, Ordering::Release);
             let waiters: Vec<_> = state.waiters.drain(..).collect();
-            shared.waiting.store(0, Ordering::SeqCst);
+            shared.set_waiting(0);
             (idle, waiters)
         };
         for waiter in waiters {
@@ -266,6 +264,24 @@ impl<M: Manager> Shared<M> {
         found
     }
 
+    /// The look of a caller just counted as waiting, for an object returned before it
+    /// was counted. Returns that make a shard non-empty and the count of waiters meet
+    /// on read-modify-writes of `waiting` (see [`give_back`](Self::give_back)), so
+    /// shards whose length hint is zero can be skipped.
+    #[inline]
+    pub(crate) fn take_idle_queued(&self, home: usize) -> Option<Idle<M::Object>> {
+        self.take_idle(home, Look::Hopeful)
+    }
+
+    /// Sets the count of waiters. Always a read-modify-write, never a plain store:
+    /// the count is where returns and new waiters meet (see
+    /// [`give_back`](Self::give_back)), and only a chain of read-modify-writes carries
+    /// what a return did to every later waiter.
+    #[inline]
+    pub(crate) fn set_waiting(&self, waiters: usize) {
+        self.waiting.swap(waiters, Ordering::AcqRel);
+    }
+
     /// Whether a checkout reads the clock: for validation after idling, or to time
     /// objects held for leak detection.
     #[inline]
@@ -314,7 +330,7 @@ impl<M: Manager> Shared<M> {
             state: Mutex::new(WaitState::Waiting(None)),
         });
         state.waiters.push_back(waiter.clone());
-        self.waiting.store(state.waiters.len(), Ordering::SeqCst);
+        self.set_waiting(state.waiters.len());
         self.metrics.waiting.set(state.waiters.len() as f64);
         Ok(Step::Wait(waiter))
     }
