@@ -91,26 +91,12 @@ pub(crate) struct Idle<T> {
     pub(crate) meta: Meta,
 }
 
-enum Grant<T> {
-    Object(Idle<T>),
-    Create,
-}
-
-enum WaitState<T> {
-    Waiting(Option<Waker>),
-    Granted(Grant<T>),
-    Closed,
-    Done,
-}
-
-struct Waiter<T> {
-    state: Mutex<WaitState<T>>,
-}
-
 struct State<T> {
     /// Objects alive (idle or in use) or being made.
     size: usize,
     waiters: VecDeque<Arc<Waiter<T>>>,
+    /// The deadline the reaper sleeps until, if it sleeps until one.
+    armed: Option<Instant>,
     last_error: Option<SharedError>,
     /// Objects in use and since when, when leaks are watched; reported ones flagged.
     held: HashMap<u64, (Instant, bool)>,
@@ -152,6 +138,17 @@ pub(crate) struct Shared<M: Manager> {
     seen: AtomicU64,
     /// Shards handed to new handles, round robin.
     lanes: AtomicUsize,
+    /// Wakes the reaper: a waiter with an earlier deadline joined, or the pool is gone.
+    reaper: Arc<tokio::sync::Notify>,
+    /// Whether a reaper task runs.
+    reaping: AtomicBool,
+}
+
+impl<M: Manager> Drop for Shared<M> {
+    fn drop(&mut self) {
+        // The reaper holds no strong reference while it sleeps: wake it to end.
+        self.reaper.notify_one();
+    }
 }
 
 /// One shard of idle objects, on a cache line of its own, with its length readable
@@ -377,6 +374,7 @@ impl<M: Manager> Pool<M> {
             state: Mutex::new(State {
                 size: 0,
                 waiters: VecDeque::new(),
+                armed: None,
                 last_error: None,
                 held: HashMap::new(),
                 created: 0,
@@ -396,6 +394,8 @@ impl<M: Manager> Pool<M> {
             live: AtomicUsize::new(0),
             seen: AtomicU64::new(0),
             lanes: AtomicUsize::new(0),
+            reaper: Arc::new(tokio::sync::Notify::new()),
+            reaping: AtomicBool::new(false),
         }))
     }
 }
@@ -415,7 +415,9 @@ pub(crate) enum Look {
 enum Step<T> {
     Idle(Idle<T>),
     Create,
-    Wait(Arc<Waiter<T>>),
+    /// A place in the queue; `true` if the waiter's deadline is the earliest, so the
+    /// reaper must be told.
+    Wait(Arc<Waiter<T>>, bool),
 }
 
 /// A place reserved for an object being made: given back if the making fails or is
@@ -445,55 +447,6 @@ impl<M: Manager> Drop for Checking<'_, M> {
         if let Some(idle) = self.idle.take() {
             self.shared
                 .destroy(idle.object, DestroyReason::Invalid, true);
-        }
-    }
-}
-
-/// A waiter in the queue: leaves it when dropped, passing on anything granted to it.
-struct Queued<'a, M: Manager> {
-    shared: &'a Shared<M>,
-    waiter: Arc<Waiter<M::Object>>,
-    home: usize,
-}
-
-impl<M: Manager> Drop for Queued<'_, M> {
-    fn drop(&mut self) {
-        // Served or closed: the waiter already left the queue (a grant or `close` took
-        // it out), so the pool-wide lock is not needed. The common end of a wait.
-        {
-            let mut waiter = self.waiter.state.lock();
-            match &*waiter {
-                WaitState::Done | WaitState::Closed => return,
-                WaitState::Granted(_) => {
-                    let granted = std::mem::replace(&mut *waiter, WaitState::Done);
-                    drop(waiter);
-                    self.pass_on(granted);
-                    return;
-                }
-                // Still queued: leave the queue under the pool-wide lock, taken first.
-                WaitState::Waiting(_) => {}
-            }
-        }
-        let granted = {
-            let mut state = self.shared.state.lock();
-            state
-                .waiters
-                .retain(|waiter| !Arc::ptr_eq(waiter, &self.waiter));
-            self.shared.set_waiting(state.waiters.len());
-            let mut waiter = self.waiter.state.lock();
-            std::mem::replace(&mut *waiter, WaitState::Done)
-        };
-        self.pass_on(granted);
-    }
-}
-
-impl<M: Manager> Queued<'_, M> {
-    /// Passes on what was granted to a waiter that leaves without it.
-    fn pass_on(&self, state: WaitState<M::Object>) {
-        match state {
-            WaitState::Granted(Grant::Object(idle)) => self.shared.give_back(idle, self.home),
-            WaitState::Granted(Grant::Create) => self.shared.release_place(),
-            _ => {}
         }
     }
 }
@@ -569,6 +522,9 @@ impl<M: Manager> Pool<M> {
 mod checkin;
 mod checkout;
 mod upkeep;
+mod waiters;
+
+use waiters::{Grant, Queued, WaitState, Waiter};
 
 /// Making an object took longer than `create_timeout`.
 #[derive(Debug, Clone, Copy)]

@@ -218,3 +218,80 @@ fn bad_configs_name_the_field() {
         );
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn waiters_time_out_each_at_its_own_deadline() {
+    let manager = Counter::default();
+    let pool = pool(&manager, config(1));
+    let _held = pool.get().await.expect("held");
+    let start = Instant::now();
+    let first = tokio::spawn({
+        let pool = pool.clone();
+        async move { (pool.get().await.is_err(), Instant::now()) }
+    });
+    tokio::time::sleep(2 * SEC).await;
+    let second = tokio::spawn({
+        let pool = pool.clone();
+        async move { (pool.get().await.is_err(), Instant::now()) }
+    });
+    tokio::time::sleep(SEC).await;
+    assert_eq!(pool.status().waiting, 2);
+    let (first_failed, first_at) = first.await.expect("first");
+    assert!(first_failed);
+    assert_eq!(first_at - start, 5 * SEC, "acquire_timeout after it began");
+    assert_eq!(pool.status().waiting, 1, "the second still waits");
+    let (second_failed, second_at) = second.await.expect("second");
+    assert!(second_failed);
+    assert_eq!(second_at - start, 7 * SEC, "acquire_timeout after it began");
+    assert_eq!((pool.status().waiting, pool.status().timeouts), (0, 2));
+}
+
+#[test]
+fn waiters_still_time_out_after_the_runtime_that_timed_out_the_first_is_gone() {
+    let manager = Counter::default();
+    let paused = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("runtime")
+    };
+    let first = paused();
+    let (pool, held) = first.block_on(async {
+        let pool = pool(&manager, config(1));
+        let held = pool.get().await.expect("held");
+        assert!(pool.get().await.is_err(), "timed out on the first runtime");
+        (pool, held)
+    });
+    // The task that timed the first waiter out ends with its runtime.
+    drop(first);
+    let second = paused();
+    second.block_on(async {
+        let start = Instant::now();
+        let waited = tokio::time::timeout(60 * SEC, pool.get()).await;
+        let Ok(Err(Rejection::PoolTimeout { .. })) = waited else {
+            panic!("the waiter must time out at acquire_timeout, not hang");
+        };
+        assert_eq!(start.elapsed(), 5 * SEC);
+        assert_eq!(pool.status().waiting, 0);
+    });
+    drop(held);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_reaper_ends_with_the_pool() {
+    let manager = Counter::default();
+    let pool = pool(&manager, config(1));
+    let held = pool.get().await.expect("held");
+    assert!(
+        pool.get().await.is_err(),
+        "a waiter timed out: the reaper runs"
+    );
+    let metrics = tokio::runtime::Handle::current().metrics();
+    assert!(metrics.num_alive_tasks() >= 1, "reaper and maintenance");
+    drop(held);
+    drop(pool);
+    // The maintenance task notices at its next pass; the reaper at once.
+    tokio::time::sleep(2 * SEC).await;
+    assert_eq!(metrics.num_alive_tasks(), 0, "no task outlives the pool");
+}

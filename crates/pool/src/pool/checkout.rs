@@ -14,7 +14,8 @@ impl<M: Manager> Pool<M> {
         let mut looked = looked;
         loop {
             let home = self.lane.shard;
-            let step = shared.checkout(home, looked)?;
+            let acquire_timeout = shared.config.acquire_timeout;
+            let step = shared.checkout(home, looked, &mut || began() + acquire_timeout)?;
             looked = false;
             let (idle, fresh) = match step {
                 Step::Idle(idle) => (idle, false),
@@ -31,8 +32,9 @@ impl<M: Manager> Pool<M> {
                         }
                     }
                 }
-                Step::Wait(waiter) => {
-                    let deadline = began() + shared.config.acquire_timeout;
+                Step::Wait(waiter, rearm) => {
+                    let deadline = waiter.deadline;
+                    self.arm_reaper(rearm);
                     let queued = Queued {
                         shared,
                         waiter,
@@ -45,7 +47,7 @@ impl<M: Manager> Pool<M> {
                         drop(queued);
                         (idle, false)
                     } else {
-                        match shared.wait(&queued, deadline).await {
+                        match self.wait(&queued).await {
                             Some(Grant::Object(idle)) => (idle, false),
                             // A place was freed for this caller: make an object in it.
                             Some(Grant::Create) => match self.create(deadline).await {
@@ -303,7 +305,13 @@ impl<M: Manager> Shared<M> {
     /// caller has just looked for an idle object and found none, so this does not look
     /// again before deciding.
     #[inline]
-    pub(super) fn checkout(&self, home: usize, looked: bool) -> Result<Step<M::Object>, Rejection> {
+    /// A waiter gives up at `deadline()`, read only if it waits.
+    pub(super) fn checkout(
+        &self,
+        home: usize,
+        looked: bool,
+        deadline: &mut dyn FnMut() -> Instant,
+    ) -> Result<Step<M::Object>, Rejection> {
         if !looked && let Some(idle) = self.checkout_idle(home) {
             return Ok(Step::Idle(idle));
         }
@@ -326,38 +334,19 @@ impl<M: Manager> Shared<M> {
             self.live.store(state.size, Ordering::Release);
             return Ok(Step::Create);
         }
+        let deadline = deadline();
         let waiter = Arc::new(Waiter {
             state: Mutex::new(WaitState::Waiting(None)),
+            deadline,
         });
         state.waiters.push_back(waiter.clone());
         self.set_waiting(state.waiters.len());
         self.metrics.waiting.set(state.waiters.len() as f64);
-        Ok(Step::Wait(waiter))
-    }
-
-    pub(super) async fn wait(
-        &self,
-        queued: &Queued<'_, M>,
-        deadline: Instant,
-    ) -> Option<Grant<M::Object>> {
-        let granted = std::future::poll_fn(|cx| {
-            let mut waiter = queued.waiter.state.lock();
-            match &mut *waiter {
-                WaitState::Waiting(waker) => {
-                    *waker = Some(cx.waker().clone());
-                    Poll::Pending
-                }
-                WaitState::Granted(_) => match std::mem::replace(&mut *waiter, WaitState::Done) {
-                    WaitState::Granted(grant) => Poll::Ready(Some(grant)),
-                    _ => Poll::Ready(None),
-                },
-                WaitState::Closed | WaitState::Done => Poll::Ready(None),
-            }
-        });
-        tokio::time::timeout_at(deadline, granted)
-            .await
-            .ok()
-            .flatten()
+        let rearm = state.armed.is_none_or(|armed| deadline < armed);
+        if rearm {
+            state.armed = Some(deadline);
+        }
+        Ok(Step::Wait(waiter, rearm))
     }
 
     pub(crate) fn made(&self, object: M::Object, now: Instant) -> Idle<M::Object> {

@@ -24,16 +24,20 @@ fn loom_a_return_never_misses_a_new_waiter() {
     loom::model(|| {
         let pool = Pool::builder("p", Unit).max_size(1).build().unwrap();
         let shared = pool.shared.clone();
-        assert!(matches!(shared.checkout(0, false), Ok(Step::Create)));
+        let mut deadline = || Instant::now() + Duration::from_secs(30);
+        assert!(matches!(
+            shared.checkout(0, false, &mut deadline),
+            Ok(Step::Create)
+        ));
         let object = shared.made(7, Instant::now());
         let returner = {
             let shared = shared.clone();
             loom::thread::spawn(move || shared.give_back(object, 1))
         };
-        let got = match shared.checkout(0, false).unwrap() {
+        let got = match shared.checkout(0, false, &mut deadline).unwrap() {
             Step::Idle(idle) => Some(idle.object),
             Step::Create => panic!("the pool is full"),
-            Step::Wait(waiter) => {
+            Step::Wait(waiter, _) => {
                 let queued = Queued {
                     shared: &shared,
                     waiter: waiter.clone(),
