@@ -5,60 +5,17 @@
 //! direct calls, Hardy's `CircuitBreaker::call` beside failsafe's own future API; in
 //! one run.
 
+mod fixtures;
+
 use criterion::{Criterion, criterion_group, criterion_main};
-use hardy_benches::{
-    Echo, Failsafe, runtime, time_calls, time_calls_on_two_threads_built_by_one, time_direct_calls,
+use fixtures::{
+    failsafe, failsafe_consecutive, failsafe_consecutive_breaker, hardy_consecutive, hardy_window,
+    tower_resilience_breaker,
 };
-use hardy_breaker::{CircuitBreaker, Window};
+use hardy_benches::{
+    Echo, runtime, time_calls, time_calls_on_two_threads_built_by_one, time_direct_calls,
+};
 use tower::{Layer, ServiceBuilder};
-
-fn hardy_window() -> CircuitBreaker {
-    CircuitBreaker::builder("bench")
-        .build()
-        .expect("valid breaker")
-}
-
-fn hardy_consecutive() -> CircuitBreaker {
-    CircuitBreaker::builder("bench")
-        .window(Window::Off)
-        .build()
-        .expect("valid breaker")
-}
-
-fn tower_resilience() -> tower_resilience_circuitbreaker::CircuitBreakerLayer {
-    tower_resilience_circuitbreaker::CircuitBreakerLayer::builder()
-        .failure_rate_threshold(0.5)
-        .sliding_window_size(100)
-        .build()
-        .expect("valid tower-resilience breaker")
-}
-
-/// failsafe's default breaker: a success rate over a time window, or consecutive
-/// failures; it reads the clock on every call.
-fn failsafe()
--> Failsafe<Echo, impl failsafe::futures::CircuitBreaker + Clone + Send + Sync + 'static> {
-    Failsafe {
-        inner: Echo,
-        breaker: failsafe::Config::new().build(),
-    }
-}
-
-/// failsafe with consecutive failures only: no clock read per call, like for like with
-/// Hardy's `Window::Off`.
-fn failsafe_consecutive()
--> Failsafe<Echo, impl failsafe::futures::CircuitBreaker + Clone + Send + Sync + 'static> {
-    Failsafe {
-        inner: Echo,
-        breaker: failsafe_consecutive_breaker(),
-    }
-}
-
-fn failsafe_consecutive_breaker()
--> impl failsafe::futures::CircuitBreaker + Clone + Send + Sync + 'static {
-    failsafe::Config::new()
-        .failure_policy(failsafe::failure_policy::ConsecutiveFailures::default())
-        .build()
-}
 
 fn breaker(c: &mut Criterion) {
     let rt = runtime();
@@ -81,7 +38,7 @@ fn breaker(c: &mut Criterion) {
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
     group.bench_function("tower_resilience", |b| {
-        let mut service = tower_resilience().layer(Echo);
+        let mut service = tower_resilience_breaker().layer(Echo);
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
     group.bench_function("failsafe", |b| {
@@ -137,7 +94,7 @@ fn breaker(c: &mut Criterion) {
     }
     group.bench_function("tower_resilience", |b| {
         b.iter_custom(|n| {
-            time_calls_on_two_threads_built_by_one(|| tower_resilience().layer(Echo), 0, n)
+            time_calls_on_two_threads_built_by_one(|| tower_resilience_breaker().layer(Echo), 0, n)
         });
     });
     group.bench_function("failsafe", |b| {

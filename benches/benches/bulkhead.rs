@@ -2,30 +2,12 @@
 //! tower's `ConcurrencyLimit` and tower-resilience's bulkhead, on one thread and with
 //! two threads sharing one bulkhead, in one run.
 
+mod fixtures;
+
 use criterion::{Criterion, criterion_group, criterion_main};
+use fixtures::{CONCURRENCY, hardy_bulkhead, tower_resilience_bulkhead};
 use hardy_benches::{Echo, runtime, time_calls, time_calls_on_two_threads};
-use hardy_bulkhead::Bulkhead;
 use tower::{Layer, ServiceBuilder};
-
-const LIMIT: u32 = 100;
-
-fn hardy() -> Bulkhead {
-    Bulkhead::builder("bench")
-        .max_concurrent(LIMIT)
-        .build()
-        .expect("valid bulkhead")
-}
-
-fn tower_limit() -> tower::limit::ConcurrencyLimitLayer {
-    tower::limit::ConcurrencyLimitLayer::new(LIMIT as usize)
-}
-
-fn tower_resilience() -> tower_resilience_bulkhead::BulkheadLayer {
-    tower_resilience_bulkhead::BulkheadLayer::builder()
-        .max_concurrent_calls(LIMIT as usize)
-        .build()
-        .expect("valid tower-resilience bulkhead")
-}
 
 fn bulkhead(c: &mut Criterion) {
     let rt = runtime();
@@ -36,15 +18,18 @@ fn bulkhead(c: &mut Criterion) {
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
     group.bench_function("hardy", |b| {
-        let mut service = ServiceBuilder::new().layer(hardy().layer()).service(Echo);
+        let mut service = ServiceBuilder::new()
+            .layer(hardy_bulkhead().layer())
+            .service(Echo);
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
     group.bench_function("tower_concurrency_limit", |b| {
-        let mut service = tower_limit().layer(Echo);
+        let mut service =
+            tower::limit::ConcurrencyLimitLayer::new(CONCURRENCY as usize).layer(Echo);
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
     group.bench_function("tower_resilience", |b| {
-        let mut service = tower_resilience().layer(Echo);
+        let mut service = tower_resilience_bulkhead().layer(Echo);
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
     group.finish();
@@ -54,15 +39,17 @@ fn bulkhead(c: &mut Criterion) {
         b.iter_custom(|n| time_calls_on_two_threads(&Echo, n));
     });
     group.bench_function("hardy", |b| {
-        let service = ServiceBuilder::new().layer(hardy().layer()).service(Echo);
+        let service = ServiceBuilder::new()
+            .layer(hardy_bulkhead().layer())
+            .service(Echo);
         b.iter_custom(|n| time_calls_on_two_threads(&service, n));
     });
     group.bench_function("tower_concurrency_limit", |b| {
-        let service = tower_limit().layer(Echo);
+        let service = tower::limit::ConcurrencyLimitLayer::new(CONCURRENCY as usize).layer(Echo);
         b.iter_custom(|n| time_calls_on_two_threads(&service, n));
     });
     group.bench_function("tower_resilience", |b| {
-        let service = tower_resilience().layer(Echo);
+        let service = tower_resilience_bulkhead().layer(Echo);
         b.iter_custom(|n| time_calls_on_two_threads(&service, n));
     });
     group.finish();

@@ -27,69 +27,20 @@
 //! - `contention/retry_budget`: the bare service, Hardy's retry with a retry budget and
 //!   tower's `Retry` with its `TpsBudget`, success at the first attempt.
 
-use std::convert::Infallible;
 use std::hint::black_box;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+mod fixtures;
+
 use criterion::{Criterion, criterion_group, criterion_main};
-use governor::Quota;
+use fixtures::*;
 use governor::clock::MonotonicClock;
-use hardy_benches::{Echo, Failsafe, on_two_tasks, time_calls_on_two_tasks, two_worker_runtime};
-use hardy_breaker::{CircuitBreaker, Window};
-use hardy_bulkhead::Bulkhead;
-use hardy_load_shed::{GradientConfig, LoadShedder};
-use hardy_rate_limit::{Clock, KeyedRateLimiter, RateLimiter};
-use hardy_retry::{Retry, RetryBudget, RetryBudgetConfig};
+use hardy_benches::{Echo, on_two_tasks, time_calls_on_two_tasks, two_worker_runtime};
+use hardy_rate_limit::Clock;
 use tokio::runtime::Runtime;
-use tower::retry::budget::{Budget, TpsBudget};
-use tower::{BoxError, Layer, ServiceBuilder};
-
-// Circuit breaker, as in `breaker.rs`.
-
-fn hardy_window() -> CircuitBreaker {
-    CircuitBreaker::builder("bench")
-        .build()
-        .expect("valid breaker")
-}
-
-fn hardy_consecutive() -> CircuitBreaker {
-    CircuitBreaker::builder("bench")
-        .window(Window::Off)
-        .build()
-        .expect("valid breaker")
-}
-
-fn tower_resilience_breaker() -> tower_resilience_circuitbreaker::CircuitBreakerLayer {
-    tower_resilience_circuitbreaker::CircuitBreakerLayer::builder()
-        .failure_rate_threshold(0.5)
-        .sliding_window_size(100)
-        .build()
-        .expect("valid tower-resilience breaker")
-}
-
-/// failsafe's default breaker: a success rate over a time window, or consecutive
-/// failures.
-fn failsafe()
--> Failsafe<Echo, impl failsafe::futures::CircuitBreaker + Clone + Send + Sync + 'static> {
-    Failsafe {
-        inner: Echo,
-        breaker: failsafe::Config::new().build(),
-    }
-}
-
-/// failsafe with consecutive failures only, like for like with Hardy's `Window::Off`.
-fn failsafe_consecutive()
--> Failsafe<Echo, impl failsafe::futures::CircuitBreaker + Clone + Send + Sync + 'static> {
-    Failsafe {
-        inner: Echo,
-        breaker: failsafe::Config::new()
-            .failure_policy(failsafe::failure_policy::ConsecutiveFailures::default())
-            .build(),
-    }
-}
+use tower::{Layer, ServiceBuilder};
 
 fn breaker(c: &mut Criterion) {
     let rt = two_worker_runtime();
@@ -117,24 +68,6 @@ fn breaker(c: &mut Criterion) {
         b.iter_custom(|n| time_calls_on_two_tasks(&rt, failsafe_consecutive, n));
     });
     group.finish();
-}
-
-// Bulkhead, as in `bulkhead.rs`: a limit the two tasks never reach.
-
-const CONCURRENCY: u32 = 100;
-
-fn hardy_bulkhead() -> Bulkhead {
-    Bulkhead::builder("bench")
-        .max_concurrent(CONCURRENCY)
-        .build()
-        .expect("valid bulkhead")
-}
-
-fn tower_resilience_bulkhead() -> tower_resilience_bulkhead::BulkheadLayer {
-    tower_resilience_bulkhead::BulkheadLayer::builder()
-        .max_concurrent_calls(CONCURRENCY as usize)
-        .build()
-        .expect("valid tower-resilience bulkhead")
 }
 
 fn bulkhead(c: &mut Criterion) {
@@ -175,30 +108,8 @@ fn bulkhead(c: &mut Criterion) {
 
 // Rate limit, as in `rate_limit.rs`: direct checks at a rate no call reaches.
 
-/// A rate no benchmark reaches: every call is admitted.
-const RATE: u32 = 1_000_000_000;
 /// Keys each task cycles through in the keyed benchmarks; the tasks' keys differ.
 const KEYS: u64 = 16;
-
-fn hardy_limiter(clock: Clock) -> RateLimiter {
-    RateLimiter::builder("bench")
-        .per(RATE, Duration::from_secs(1))
-        .clock(clock)
-        .build()
-        .expect("valid limiter")
-}
-
-fn hardy_keyed_limiter(clock: Clock) -> KeyedRateLimiter<u64> {
-    KeyedRateLimiter::builder("bench")
-        .per(RATE, Duration::from_secs(1))
-        .clock(clock)
-        .build_keyed()
-        .expect("valid limiter")
-}
-
-fn quota() -> Quota {
-    Quota::per_second(NonZeroU32::new(RATE).expect("non-zero rate"))
-}
 
 /// Times `iterations` runs of `check(handle, task, i)` on each of two tasks sharing the
 /// handle `build` makes (wall time); `task` is 0 for one task and 1 for the other.
@@ -325,55 +236,6 @@ fn rate_limit(c: &mut Criterion) {
 /// a bound on a lost wake-up.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-struct HardyManager;
-
-impl hardy_pool::Manager for HardyManager {
-    type Object = u64;
-    type Error = std::io::Error;
-
-    async fn create(&self) -> Result<u64, std::io::Error> {
-        Ok(7)
-    }
-}
-
-struct DeadpoolManager;
-
-impl deadpool::managed::Manager for DeadpoolManager {
-    type Type = u64;
-    type Error = Infallible;
-
-    async fn create(&self) -> Result<u64, Infallible> {
-        Ok(7)
-    }
-
-    async fn recycle(
-        &self,
-        _: &mut u64,
-        _: &deadpool::managed::Metrics,
-    ) -> deadpool::managed::RecycleResult<Infallible> {
-        Ok(())
-    }
-}
-
-struct Bb8Manager;
-
-impl bb8::ManageConnection for Bb8Manager {
-    type Connection = u64;
-    type Error = std::io::Error;
-
-    async fn connect(&self) -> Result<u64, std::io::Error> {
-        Ok(7)
-    }
-
-    async fn is_valid(&self, _: &mut u64) -> Result<(), std::io::Error> {
-        Ok(())
-    }
-
-    fn has_broken(&self, _: &mut u64) -> bool {
-        false
-    }
-}
-
 /// Runs `future` to its end from `on_two_tasks`'s `build`, which is synchronous and
 /// runs in a task: how the pools make their objects before timing.
 fn block_on_in_task<F: Future>(future: F) -> F::Output {
@@ -465,35 +327,6 @@ fn pool(c: &mut Criterion) {
     }
 }
 
-// Load shedding, as in `load_shed.rs`: under the limit.
-
-fn hardy_fixed() -> LoadShedder {
-    LoadShedder::builder("bench")
-        .fixed_limit(CONCURRENCY)
-        .build()
-        .expect("valid shedder")
-}
-
-/// The gradient limit, never reached: its bounds are pinned at the limit.
-fn hardy_gradient() -> LoadShedder {
-    LoadShedder::builder("bench")
-        .gradient(GradientConfig {
-            initial_limit: CONCURRENCY,
-            min_limit: CONCURRENCY,
-            max_limit: CONCURRENCY,
-            ..GradientConfig::default()
-        })
-        .build()
-        .expect("valid shedder")
-}
-
-fn tower_load_shed() -> tower::load_shed::LoadShed<tower::limit::ConcurrencyLimit<Echo>> {
-    ServiceBuilder::new()
-        .load_shed()
-        .concurrency_limit(CONCURRENCY as usize)
-        .service(Echo)
-}
-
 fn load_shed(c: &mut Criterion) {
     let rt = two_worker_runtime();
     let mut group = c.benchmark_group("contention/load_shed");
@@ -510,44 +343,6 @@ fn load_shed(c: &mut Criterion) {
         b.iter_custom(|n| time_calls_on_two_tasks(&rt, tower_load_shed, n));
     });
     group.finish();
-}
-
-// Retry with a budget, as in `retry.rs`.
-
-/// A tower retry policy drawing on tower's `TpsBudget`, as tower's docs show (the one
-/// in `retry.rs`); it retries only errors, so on the success path it deposits and
-/// returns.
-#[derive(Clone)]
-struct Budgeted(Arc<TpsBudget>);
-
-impl tower::retry::Policy<u64, u64, BoxError> for Budgeted {
-    type Future = std::future::Ready<()>;
-
-    fn retry(&mut self, _: &mut u64, result: &mut Result<u64, BoxError>) -> Option<Self::Future> {
-        match result {
-            Ok(_) => {
-                self.0.deposit();
-                None
-            }
-            Err(_) => self.0.withdraw().then(|| std::future::ready(())),
-        }
-    }
-
-    fn clone_request(&mut self, request: &u64) -> Option<u64> {
-        Some(*request)
-    }
-}
-
-fn hardy_budgeted() -> Retry {
-    let budget = RetryBudget::new("bench", RetryBudgetConfig::default()).expect("valid budget");
-    Retry::builder("bench")
-        .budget(budget)
-        .build()
-        .expect("valid retry")
-}
-
-fn tower_budgeted() -> Budgeted {
-    Budgeted(Arc::new(TpsBudget::new(Duration::from_secs(10), 10, 0.1)))
 }
 
 fn retry_budget(c: &mut Criterion) {

@@ -3,42 +3,12 @@
 //! adaptive gradient limit, and tower's `LoadShed` over `ConcurrencyLimit`, on one
 //! thread and with two threads sharing one shedder, in one run.
 
+mod fixtures;
+
 use criterion::{Criterion, criterion_group, criterion_main};
+use fixtures::{hardy_fixed, hardy_gradient, tower_load_shed};
 use hardy_benches::{Echo, runtime, time_calls, time_calls_on_two_threads};
-use hardy_load_shed::{GradientConfig, LoadShedder};
-use tower::{Layer, ServiceBuilder};
-
-const LIMIT: u32 = 100;
-
-fn fixed() -> LoadShedder {
-    LoadShedder::builder("bench")
-        .fixed_limit(LIMIT)
-        .build()
-        .expect("valid shedder")
-}
-
-/// The gradient limit, never reached: its bounds are pinned at the limit, so the bench
-/// measures the sampling on every call, not a limit that moves.
-fn gradient() -> LoadShedder {
-    LoadShedder::builder("bench")
-        .gradient(GradientConfig {
-            initial_limit: LIMIT,
-            min_limit: LIMIT,
-            max_limit: LIMIT,
-            ..GradientConfig::default()
-        })
-        .build()
-        .expect("valid shedder")
-}
-
-type TowerLoadShed = tower::load_shed::LoadShed<tower::limit::ConcurrencyLimit<Echo>>;
-
-fn tower_load_shed() -> TowerLoadShed {
-    ServiceBuilder::new()
-        .load_shed()
-        .concurrency_limit(LIMIT as usize)
-        .service(Echo)
-}
+use tower::Layer;
 
 fn load_shed(c: &mut Criterion) {
     let rt = runtime();
@@ -49,11 +19,11 @@ fn load_shed(c: &mut Criterion) {
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
     group.bench_function("hardy_fixed", |b| {
-        let mut service = fixed().layer().layer(Echo);
+        let mut service = hardy_fixed().layer().layer(Echo);
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
     group.bench_function("hardy_gradient", |b| {
-        let mut service = gradient().layer().layer(Echo);
+        let mut service = hardy_gradient().layer().layer(Echo);
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
     group.bench_function("tower_load_shed_concurrency_limit", |b| {
@@ -67,11 +37,11 @@ fn load_shed(c: &mut Criterion) {
         b.iter_custom(|n| time_calls_on_two_threads(&Echo, n));
     });
     group.bench_function("hardy_fixed", |b| {
-        let service = fixed().layer().layer(Echo);
+        let service = hardy_fixed().layer().layer(Echo);
         b.iter_custom(|n| time_calls_on_two_threads(&service, n));
     });
     group.bench_function("hardy_gradient", |b| {
-        let service = gradient().layer().layer(Echo);
+        let service = hardy_gradient().layer().layer(Echo);
         b.iter_custom(|n| time_calls_on_two_threads(&service, n));
     });
     group.bench_function("tower_load_shed_concurrency_limit", |b| {

@@ -1,71 +1,24 @@
-//! Pool, an idle object checked out and returned: Hardy's pool beside deadpool and
+//! Pool, an idle object checked out and returned: HardyManager's pool beside deadpool and
 //! bb8, on one task and with two tasks on two threads sharing one pool, in one run.
 //! Every pool holds 4 objects, all made before timing starts.
 
-use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
+mod fixtures;
+
 use criterion::{Criterion, criterion_group, criterion_main};
+use fixtures::{Bb8Manager, DeadpoolManager, HardyManager};
 use hardy_benches::on_two_threads;
 
 const SIZE: usize = 4;
-
-struct Hardy;
-
-impl hardy_pool::Manager for Hardy {
-    type Object = u64;
-    type Error = std::io::Error;
-
-    async fn create(&self) -> Result<u64, std::io::Error> {
-        Ok(7)
-    }
-}
-
-struct Deadpool;
-
-impl deadpool::managed::Manager for Deadpool {
-    type Type = u64;
-    type Error = Infallible;
-
-    async fn create(&self) -> Result<u64, Infallible> {
-        Ok(7)
-    }
-
-    async fn recycle(
-        &self,
-        _: &mut u64,
-        _: &deadpool::managed::Metrics,
-    ) -> deadpool::managed::RecycleResult<Infallible> {
-        Ok(())
-    }
-}
-
-struct Bb8;
-
-impl bb8::ManageConnection for Bb8 {
-    type Connection = u64;
-    type Error = std::io::Error;
-
-    async fn connect(&self) -> Result<u64, std::io::Error> {
-        Ok(7)
-    }
-
-    async fn is_valid(&self, _: &mut u64) -> Result<(), std::io::Error> {
-        Ok(())
-    }
-
-    fn has_broken(&self, _: &mut u64) -> bool {
-        false
-    }
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     hardy_benches::runtime()
 }
 
-fn hardy_pool(rt: &tokio::runtime::Runtime) -> hardy_pool::Pool<Hardy> {
+fn hardy_pool(rt: &tokio::runtime::Runtime) -> hardy_pool::Pool<HardyManager> {
     rt.block_on(async {
-        let pool = hardy_pool::Pool::builder("bench", Hardy)
+        let pool = hardy_pool::Pool::builder("bench", HardyManager)
             .max_size(SIZE)
             .build()
             .expect("valid pool");
@@ -76,7 +29,9 @@ fn hardy_pool(rt: &tokio::runtime::Runtime) -> hardy_pool::Pool<Hardy> {
     })
 }
 
-async fn futures_all(pool: &hardy_pool::Pool<Hardy>) -> Vec<hardy_pool::Pooled<Hardy>> {
+async fn futures_all(
+    pool: &hardy_pool::Pool<HardyManager>,
+) -> Vec<hardy_pool::Pooled<HardyManager>> {
     let mut held = Vec::new();
     for _ in 0..SIZE {
         held.push(pool.get().await.expect("object"));
@@ -84,9 +39,9 @@ async fn futures_all(pool: &hardy_pool::Pool<Hardy>) -> Vec<hardy_pool::Pooled<H
     held
 }
 
-fn deadpool_pool(rt: &tokio::runtime::Runtime) -> deadpool::managed::Pool<Deadpool> {
+fn deadpool_pool(rt: &tokio::runtime::Runtime) -> deadpool::managed::Pool<DeadpoolManager> {
     rt.block_on(async {
-        let pool = deadpool::managed::Pool::builder(Deadpool)
+        let pool = deadpool::managed::Pool::builder(DeadpoolManager)
             .max_size(SIZE)
             .build()
             .expect("valid pool");
@@ -99,12 +54,12 @@ fn deadpool_pool(rt: &tokio::runtime::Runtime) -> deadpool::managed::Pool<Deadpo
     })
 }
 
-fn bb8_pool(rt: &tokio::runtime::Runtime) -> bb8::Pool<Bb8> {
+fn bb8_pool(rt: &tokio::runtime::Runtime) -> bb8::Pool<Bb8Manager> {
     rt.block_on(async {
         let pool = bb8::Pool::builder()
             .max_size(SIZE as u32)
             .min_idle(Some(SIZE as u32))
-            .build(Bb8)
+            .build(Bb8Manager)
             .await
             .expect("valid pool");
         let mut held = Vec::new();

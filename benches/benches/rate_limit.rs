@@ -3,43 +3,22 @@
 //! `RateLimit`, and the check from two threads sharing one limiter, in one run.
 
 use std::hint::black_box;
-use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
+mod fixtures;
+
 use criterion::{Criterion, criterion_group, criterion_main};
-use governor::Quota;
+use fixtures::{RATE, hardy_keyed_limiter, hardy_limiter, quota};
 use governor::clock::MonotonicClock;
 use hardy_benches::{Echo, on_two_threads, runtime, time_calls};
-use hardy_rate_limit::{Clock, KeyedRateLimiter, RateLimiter};
+use hardy_rate_limit::{Clock, RateLimiter};
 use tower::{Layer, ServiceBuilder};
 
-/// A rate no benchmark reaches: every call is admitted, as on the hot path.
-const RATE: u32 = 1_000_000_000;
 /// Keys the keyed benchmarks cycle through.
 const KEYS: u64 = 1_000;
 
-fn hardy_with(clock: Clock) -> RateLimiter {
-    RateLimiter::builder("bench")
-        .per(RATE, Duration::from_secs(1))
-        .clock(clock)
-        .build()
-        .expect("valid limiter")
-}
-
 fn hardy() -> RateLimiter {
-    hardy_with(Clock::Tokio)
-}
-
-fn hardy_keyed_with(clock: Clock) -> KeyedRateLimiter<u64> {
-    KeyedRateLimiter::builder("bench")
-        .per(RATE, Duration::from_secs(1))
-        .clock(clock)
-        .build_keyed()
-        .expect("valid limiter")
-}
-
-fn quota() -> Quota {
-    Quota::per_second(NonZeroU32::new(RATE).expect("non-zero rate"))
+    hardy_limiter(Clock::Tokio)
 }
 
 /// Times `iterations` runs of `check` one after another.
@@ -71,7 +50,7 @@ fn rate_limit(c: &mut Criterion) {
     // clock reads, hardy's default; governor's `MonotonicClock`).
     let mut group = c.benchmark_group("rate_limit/check");
     group.bench_function("hardy_fast_clock", |b| {
-        let limiter = hardy_with(Clock::Fast);
+        let limiter = hardy_limiter(Clock::Fast);
         b.iter_custom(|n| time_checks(n, |_| limiter.check().is_ok()));
     });
     group.bench_function("governor", |b| {
@@ -79,7 +58,7 @@ fn rate_limit(c: &mut Criterion) {
         b.iter_custom(|n| time_checks(n, |_| limiter.check().is_ok()));
     });
     group.bench_function("hardy_tokio_clock", |b| {
-        let limiter = hardy_with(Clock::Tokio);
+        let limiter = hardy_limiter(Clock::Tokio);
         b.iter_custom(|n| time_checks(n, |_| limiter.check().is_ok()));
     });
     group.bench_function("governor_monotonic_clock", |b| {
@@ -90,7 +69,7 @@ fn rate_limit(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("rate_limit/check_key");
     group.bench_function("hardy_fast_clock", |b| {
-        let limiter = hardy_keyed_with(Clock::Fast);
+        let limiter = hardy_keyed_limiter(Clock::Fast);
         b.iter_custom(|n| time_checks(n, |i| limiter.check_key(&(i % KEYS)).is_ok()));
     });
     group.bench_function("governor", |b| {
@@ -98,7 +77,7 @@ fn rate_limit(c: &mut Criterion) {
         b.iter_custom(|n| time_checks(n, |i| limiter.check_key(&(i % KEYS)).is_ok()));
     });
     group.bench_function("hardy_tokio_clock", |b| {
-        let limiter = hardy_keyed_with(Clock::Tokio);
+        let limiter = hardy_keyed_limiter(Clock::Tokio);
         b.iter_custom(|n| time_checks(n, |i| limiter.check_key(&(i % KEYS)).is_ok()));
     });
     group.bench_function("governor_monotonic_clock", |b| {
@@ -113,7 +92,7 @@ fn rate_limit(c: &mut Criterion) {
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
     group.bench_function("hardy_fast_clock", |b| {
-        let limiter = hardy_with(Clock::Fast);
+        let limiter = hardy_limiter(Clock::Fast);
         let mut service = ServiceBuilder::new().layer(limiter.layer()).service(Echo);
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
@@ -130,7 +109,7 @@ fn rate_limit(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("rate_limit/two_threads");
     group.bench_function("hardy_fast_clock", |b| {
-        let limiter = hardy_with(Clock::Fast);
+        let limiter = hardy_limiter(Clock::Fast);
         b.iter_custom(|n| {
             let limiter = limiter.clone();
             time_checks_on_two_threads(n, move |_| limiter.check().is_ok())
@@ -144,7 +123,7 @@ fn rate_limit(c: &mut Criterion) {
         });
     });
     group.bench_function("hardy_keyed_fast_clock", |b| {
-        let limiter = hardy_keyed_with(Clock::Fast);
+        let limiter = hardy_keyed_limiter(Clock::Fast);
         b.iter_custom(|n| {
             let limiter = limiter.clone();
             time_checks_on_two_threads(n, move |i| limiter.check_key(&(i % KEYS)).is_ok())

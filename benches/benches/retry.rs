@@ -8,59 +8,20 @@
 //! what cloning a client costs. `retry/first_try_zst_error` wraps `ZstEcho`, whose
 //! error type is zero-sized, where `Echo`'s is `BoxError`.
 
-use std::time::Duration;
-
 use backon::Retryable;
+mod fixtures;
+
 use criterion::{Criterion, criterion_group, criterion_main};
+use fixtures::{hardy_budgeted, tower_budgeted};
 use hardy_benches::{
     Echo, NeverRetry, SharedEcho, ZstEcho, runtime, time_calls, time_calls_on_two_threads,
     time_direct_calls,
 };
-use hardy_retry::{Retry, RetryBudget, RetryBudgetConfig};
-use tower::retry::budget::{Budget, TpsBudget};
-use tower::{BoxError, Layer, ServiceBuilder};
-
-/// A tower retry policy drawing on tower's `TpsBudget`, as tower's docs show; it
-/// retries only errors, so on the success path it deposits and returns.
-#[derive(Clone)]
-struct Budgeted(std::sync::Arc<TpsBudget>);
-
-impl tower::retry::Policy<u64, u64, BoxError> for Budgeted {
-    type Future = std::future::Ready<()>;
-
-    fn retry(&mut self, _: &mut u64, result: &mut Result<u64, BoxError>) -> Option<Self::Future> {
-        match result {
-            Ok(_) => {
-                self.0.deposit();
-                None
-            }
-            Err(_) => self.0.withdraw().then(|| std::future::ready(())),
-        }
-    }
-
-    fn clone_request(&mut self, request: &u64) -> Option<u64> {
-        Some(*request)
-    }
-}
+use hardy_retry::Retry;
+use tower::{Layer, ServiceBuilder};
 
 fn hardy() -> Retry {
     Retry::builder("bench").build().expect("valid retry")
-}
-
-fn hardy_budgeted() -> Retry {
-    let budget = RetryBudget::new("bench", RetryBudgetConfig::default()).expect("valid budget");
-    Retry::builder("bench")
-        .budget(budget)
-        .build()
-        .expect("valid retry")
-}
-
-fn tower_budget() -> Budgeted {
-    Budgeted(std::sync::Arc::new(TpsBudget::new(
-        Duration::from_secs(10),
-        10,
-        0.1,
-    )))
 }
 
 fn retry(c: &mut Criterion) {
@@ -86,7 +47,7 @@ fn retry(c: &mut Criterion) {
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
     group.bench_function("tower_budget", |b| {
-        let mut service = tower::retry::RetryLayer::new(tower_budget()).layer(Echo);
+        let mut service = tower::retry::RetryLayer::new(tower_budgeted()).layer(Echo);
         b.iter_custom(|n| time_calls(&rt, &mut service, n));
     });
     group.finish();
@@ -137,7 +98,7 @@ fn retry(c: &mut Criterion) {
         b.iter_custom(|n| time_calls_on_two_threads(&service, n));
     });
     group.bench_function("tower_budget", |b| {
-        let service = tower::retry::RetryLayer::new(tower_budget()).layer(Echo);
+        let service = tower::retry::RetryLayer::new(tower_budgeted()).layer(Echo);
         b.iter_custom(|n| time_calls_on_two_threads(&service, n));
     });
     group.finish();
