@@ -155,9 +155,10 @@ impl<M: Manager> Drop for Shared<M> {
 /// without the lock.
 pub(crate) struct Shard<T> {
     idle: Mutex<VecDeque<Idle<T>>>,
-    /// The length at the last unlock: a look that only hopes to find an object skips a
-    /// shard that looks empty instead of taking its lock. A hint, not a promise: a
-    /// caller that must not miss an object (one counted as waiting) locks every shard.
+    /// The length at the last unlock: a look skips a shard that looks empty instead of
+    /// taking its lock. A hint, not a promise, except to a caller just counted as
+    /// waiting, which returns and waiters meet on (see `Shared::give_back`); a caller
+    /// serving waiters locks every shard.
     len: AtomicUsize,
 }
 
@@ -404,10 +405,10 @@ impl<M: Manager> Pool<M> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Look {
     /// Skips them: a look that only hopes to find an object (a miss goes on to make
-    /// one or to wait, and the waiter looks again).
+    /// one or to wait), and the look of a caller just counted as waiting, which a
+    /// return that makes a shard non-empty cannot miss (see `Shared::give_back`).
     Hopeful,
-    /// Locks every shard: a caller counted as waiting, or serving waiters, must not
-    /// miss an object.
+    /// Locks every shard: a caller serving waiters must not miss an object.
     Every,
 }
 

@@ -295,3 +295,71 @@ async fn the_reaper_ends_with_the_pool() {
     tokio::time::sleep(2 * SEC).await;
     assert_eq!(metrics.num_alive_tasks(), 0, "no task outlives the pool");
 }
+
+#[test]
+fn a_reaper_dropped_before_it_ran_lets_the_next_waiter_start_another() {
+    let manager = Counter::default();
+    let paused = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("runtime")
+    };
+    let first = paused();
+    let (pool, held) = first.block_on(async {
+        let pool = pool(&manager, config(1));
+        let held = pool.get().await.expect("held");
+        // Queued once, which spawns the reaper, then given up before the runtime ever
+        // ran the reaper's task.
+        let mut get = task::spawn(pool.get());
+        assert_pending!(get.poll());
+        drop(get);
+        (pool, held)
+    });
+    drop(first);
+    let second = paused();
+    second.block_on(async {
+        let start = Instant::now();
+        let waited = tokio::time::timeout(60 * SEC, pool.get()).await;
+        let Ok(Err(Rejection::PoolTimeout { .. })) = waited else {
+            panic!("the waiter must time out at acquire_timeout, not hang");
+        };
+        assert_eq!(start.elapsed(), 5 * SEC);
+    });
+    drop(held);
+}
+
+#[test]
+fn a_wait_outside_a_runtime_panics_and_leaves_the_pool_as_it_was() {
+    let manager = Counter::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("runtime");
+    let (pool, held) = runtime.block_on(async {
+        let pool = pool(&manager, config(1));
+        let held = pool.get().await.expect("held");
+        (pool, held)
+    });
+    // Outside the runtime: waiting needs Tokio's time for its deadline.
+    let mut get = task::spawn(pool.get());
+    let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| get.poll()));
+    assert!(polled.is_err(), "no runtime: a panic, as a timer would");
+    drop(get);
+    assert_eq!(pool.status().waiting, 0, "the waiter left the queue");
+    runtime.block_on(async {
+        let start = Instant::now();
+        let waited = tokio::time::timeout(60 * SEC, pool.get()).await;
+        assert!(
+            matches!(waited, Ok(Err(Rejection::PoolTimeout { .. }))),
+            "a later wait still times out, and does not hang"
+        );
+        assert_eq!(start.elapsed(), 5 * SEC);
+        drop(held);
+        let again = pool.get().await.expect("the object, returned");
+        assert_eq!(*again, 1);
+        assert_eq!((pool.status().size, pool.status().created), (1, 1));
+    });
+}

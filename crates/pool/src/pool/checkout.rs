@@ -34,12 +34,14 @@ impl<M: Manager> Pool<M> {
                 }
                 Step::Wait(waiter, rearm) => {
                     let deadline = waiter.deadline;
-                    self.arm_reaper(rearm);
+                    // The guard first: if arming the reaper panics (no runtime), the
+                    // waiter leaves the queue as it unwinds.
                     let queued = Queued {
                         shared,
                         waiter,
                         home,
                     };
+                    self.arm_reaper(rearm);
                     // An object may have come back to a shard just before this caller
                     // was counted as waiting: look once more (leaving the queue passes
                     // on anything granted meanwhile).
@@ -303,9 +305,8 @@ impl<M: Manager> Shared<M> {
 
     /// An idle object, a place to make one, or a place in the queue. `looked`: the
     /// caller has just looked for an idle object and found none, so this does not look
-    /// again before deciding.
+    /// again before deciding. A waiter gives up at `deadline()`, read only if it waits.
     #[inline]
-    /// A waiter gives up at `deadline()`, read only if it waits.
     pub(super) fn checkout(
         &self,
         home: usize,

@@ -122,12 +122,24 @@ impl<M: Manager> Pool<M> {
     }
 
     /// Starts the reaper if none runs; `true` if it did.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime, as a timer would: a deadline needs Tokio's time.
     fn start_reaper(&self) -> bool {
         let shared = &*self.shared;
         if shared.reaping.load(Ordering::Acquire) || shared.reaping.swap(true, Ordering::AcqRel) {
             return false;
         }
-        tokio::spawn(reap(Arc::downgrade(&self.shared), shared.reaper.clone()));
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            shared.reaping.store(false, Ordering::Release);
+            panic!("waiting for a pool object needs a Tokio runtime, for its acquire_timeout");
+        };
+        // The guard is made here and moved into the task: dropped with the task, even
+        // one dropped before it first runs (its runtime shut down), it lets the waiters
+        // start another.
+        let reaping = Reaping(Arc::downgrade(&self.shared));
+        runtime.spawn(reap(reaping, shared.reaper.clone()));
         true
     }
 }
@@ -197,11 +209,12 @@ impl<M: Manager> Drop for Reaping<M> {
     }
 }
 
-/// The reaper of `pool`: times waiters out at their deadlines, sleeping until the
-/// earliest or until `signal` says an earlier one joined. Holds no strong reference
-/// while it sleeps, and ends once the pool is dropped (which signals it).
-async fn reap<M: Manager>(pool: Weak<Shared<M>>, signal: Arc<Notify>) {
-    let _reaping = Reaping(pool.clone());
+/// The reaper of a pool (the one `reaping` tells of): times waiters out at their
+/// deadlines, sleeping until the earliest or until `signal` says an earlier one joined.
+/// Holds no strong reference while it sleeps, and ends once the pool is dropped (which
+/// signals it).
+async fn reap<M: Manager>(reaping: Reaping<M>, signal: Arc<Notify>) {
+    let pool = reaping.0.clone();
     loop {
         let next = match pool.upgrade() {
             Some(shared) => shared.expire(Instant::now()),
