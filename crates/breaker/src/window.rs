@@ -522,9 +522,9 @@ mod tests {
                 if bits.is_empty() {
                     continue;
                 }
-                assert_eq!(bits.as_ptr() as usize % 128, 0, "size {size}: aligned");
+                assert_eq!(bits.as_ptr() as usize % line, 0, "size {size}: aligned");
                 assert_eq!(
-                    std::mem::size_of_val(&**bits) % 128,
+                    std::mem::size_of_val(&**bits) % line,
                     0,
                     "size {size}: whole lines"
                 );

@@ -246,17 +246,19 @@ async fn waiters_time_out_each_at_its_own_deadline() {
     assert_eq!((pool.status().waiting, pool.status().timeouts), (0, 2));
 }
 
+/// A current-thread runtime on paused time, for the tests that outlive one runtime.
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("runtime")
+}
+
 #[test]
 fn waiters_still_time_out_after_the_runtime_that_timed_out_the_first_is_gone() {
     let manager = Counter::default();
-    let paused = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .expect("runtime")
-    };
-    let first = paused();
+    let first = paused_runtime();
     let (pool, held) = first.block_on(async {
         let pool = pool(&manager, config(1));
         let held = pool.get().await.expect("held");
@@ -265,7 +267,7 @@ fn waiters_still_time_out_after_the_runtime_that_timed_out_the_first_is_gone() {
     });
     // The task that timed the first waiter out ends with its runtime.
     drop(first);
-    let second = paused();
+    let second = paused_runtime();
     second.block_on(async {
         let start = Instant::now();
         let waited = tokio::time::timeout(60 * SEC, pool.get()).await;
@@ -299,14 +301,7 @@ async fn the_reaper_ends_with_the_pool() {
 #[test]
 fn a_reaper_dropped_before_it_ran_lets_the_next_waiter_start_another() {
     let manager = Counter::default();
-    let paused = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .expect("runtime")
-    };
-    let first = paused();
+    let first = paused_runtime();
     let (pool, held) = first.block_on(async {
         let pool = pool(&manager, config(1));
         let held = pool.get().await.expect("held");
@@ -318,7 +313,7 @@ fn a_reaper_dropped_before_it_ran_lets_the_next_waiter_start_another() {
         (pool, held)
     });
     drop(first);
-    let second = paused();
+    let second = paused_runtime();
     second.block_on(async {
         let start = Instant::now();
         let waited = tokio::time::timeout(60 * SEC, pool.get()).await;
@@ -333,11 +328,7 @@ fn a_reaper_dropped_before_it_ran_lets_the_next_waiter_start_another() {
 #[test]
 fn a_wait_outside_a_runtime_panics_and_leaves_the_pool_as_it_was() {
     let manager = Counter::default();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .expect("runtime");
+    let runtime = paused_runtime();
     let (pool, held) = runtime.block_on(async {
         let pool = pool(&manager, config(1));
         let held = pool.get().await.expect("held");

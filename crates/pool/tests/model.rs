@@ -142,13 +142,18 @@ impl Manager for Plain {
     }
 }
 
-#[test]
-fn two_threads_never_hold_more_than_the_pool() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// A multi-thread runtime with two workers: tasks on it run on two threads at once.
+fn two_workers() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_time()
         .build()
-        .expect("runtime");
+        .expect("runtime")
+}
+
+#[test]
+fn two_threads_never_hold_more_than_the_pool() {
+    let runtime = two_workers();
     runtime.block_on(async {
         let pool = Pool::builder("stress", Plain)
             .config(PoolConfig {
@@ -196,11 +201,7 @@ fn one_object_handed_between_tasks_on_two_threads_is_never_lost() {
     // lost anywhere would leave a waiter beside an idle object until its acquire
     // timeout, which fails the test instead of hanging it. (The narrowest race, a
     // return against a waiter being counted, is checked exactly by the loom model.)
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()
-        .expect("runtime");
+    let runtime = two_workers();
     runtime.block_on(async {
         let pool = Pool::builder("hand-off", Plain)
             .config(PoolConfig {

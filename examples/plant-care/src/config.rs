@@ -373,7 +373,8 @@ impl Config {
     }
 }
 
-/// Whether the largest dose (in warm air) fits the pump's run and daily budget.
+/// Why `plant`'s dose can never be given by its pump, if it cannot: a run at the
+/// warmest scale would pass `max_run`, or one dose would pass the daily budget.
 fn dose_problem(plant: &Plant) -> Option<Problem> {
     let warmest = (f64::from(plant.dose_ml) * WARMEST_DOSE_FACTOR).round();
     let seconds = warmest / plant.pump.flow_ml_per_s;

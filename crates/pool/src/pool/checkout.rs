@@ -11,16 +11,16 @@ impl<M: Manager> Pool<M> {
         // The clock is read only when needed: not for an idle object handed out at once.
         let mut start: Option<Instant> = None;
         let mut began = || *start.get_or_insert_with(|| shared.now());
+        let acquire_timeout = shared.config.acquire_timeout;
         let mut looked = looked;
         loop {
             let home = self.lane.shard;
-            let acquire_timeout = shared.config.acquire_timeout;
             let step = shared.checkout(home, looked, &mut || began() + acquire_timeout)?;
             looked = false;
             let (idle, fresh) = match step {
                 Step::Idle(idle) => (idle, false),
                 Step::Create => {
-                    let deadline = began() + shared.config.acquire_timeout;
+                    let deadline = began() + acquire_timeout;
                     match self.create(deadline).await {
                         Some(idle) => (idle, true),
                         None => {
@@ -71,7 +71,7 @@ impl<M: Manager> Pool<M> {
                 return Ok(pooled);
             }
             let now = shared.now();
-            if now >= began() + shared.config.acquire_timeout {
+            if now >= began() + acquire_timeout {
                 return Err(shared.timed_out(began(), now));
             }
         }
