@@ -236,11 +236,19 @@ async fn waiters_time_out_each_at_its_own_deadline() {
     });
     tokio::time::sleep(SEC).await;
     assert_eq!(pool.status().waiting, 2);
-    let (first_failed, first_at) = first.await.expect("first");
+    // Bounded: a waiter that no reaper times out would otherwise wait for ever.
+    let in_time = |task| tokio::time::timeout(60 * SEC, task);
+    let (first_failed, first_at) = in_time(first)
+        .await
+        .expect("timed out at its deadline, not never")
+        .expect("first");
     assert!(first_failed);
     assert_eq!(first_at - start, 5 * SEC, "acquire_timeout after it began");
     assert_eq!(pool.status().waiting, 1, "the second still waits");
-    let (second_failed, second_at) = second.await.expect("second");
+    let (second_failed, second_at) = in_time(second)
+        .await
+        .expect("timed out at its deadline, not never")
+        .expect("second");
     assert!(second_failed);
     assert_eq!(second_at - start, 7 * SEC, "acquire_timeout after it began");
     assert_eq!((pool.status().waiting, pool.status().timeouts), (0, 2));
