@@ -1,10 +1,12 @@
 //! [`RateLimitConfig`] and the builders.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hardy_core::{ConfigError, Listener, Name, Validate};
 
-use crate::{Clock, KeyedRateLimiter, RateLimitEvent, RateLimiter};
+use crate::{Clock, Degrade, KeyedRateLimiter, RateLimitEvent, RateLimiter, RateStore};
 
 /// Calls admitted per period unless set: 10.
 pub const DEFAULT_LIMIT: u32 = 10;
@@ -84,6 +86,28 @@ pub struct RateLimitConfig {
     ///
     /// Default: [`Clock::Tokio`].
     pub clock: Clock,
+    /// For a limiter shared through a store: turns taken from the store in one round
+    /// trip, the first for the call that asks and the rest for the next calls of this
+    /// instance (which spend them without a round trip), at least 1 and at most
+    /// `burst`. 1 leases nothing. Leased turns are dropped one `period` after they are
+    /// taken. Leasing cuts round trips up to `lease`-fold; in exchange, the fleet may
+    /// admit up to `lease - 1` calls per instance more than the limit in any window
+    /// (turns taken before the window and spent in it). Ignored by a limiter kept in
+    /// the process.
+    ///
+    /// Default: 1.
+    pub lease: u32,
+    /// For a limiter shared through a store: what it does while the store fails.
+    /// Ignored by a limiter kept in the process.
+    ///
+    /// Default: [`Degrade::Local`].
+    pub degrade: Degrade,
+    /// For a limiter shared through a store: how many instances share the rate, at
+    /// least 1; with [`Degrade::Local`], each instance keeps `limit / fleet_size` of it
+    /// while the store fails. Ignored by a limiter kept in the process.
+    ///
+    /// Default: 1.
+    pub fleet_size: u32,
 }
 
 impl Default for RateLimitConfig {
@@ -95,6 +119,9 @@ impl Default for RateLimitConfig {
             max_wait: DEFAULT_MAX_WAIT,
             max_keys: DEFAULT_MAX_KEYS,
             clock: Clock::Tokio,
+            lease: 1,
+            degrade: Degrade::Local,
+            fleet_size: 1,
         }
     }
 }
@@ -133,6 +160,25 @@ impl RateLimitConfig {
             ));
         }
         check.non_zero("max_keys", self.max_keys)?;
+        check.non_zero("lease", self.lease)?;
+        if self.lease > self.burst() {
+            return Err(check.error(
+                "lease",
+                self.lease,
+                format!(
+                    "must be at most burst ({}): a lease is taken at once",
+                    self.burst()
+                ),
+            ));
+        }
+        check.non_zero("fleet_size", self.fleet_size)?;
+        if self.period.checked_mul(self.fleet_size).is_none() {
+            return Err(check.error(
+                "fleet_size",
+                self.fleet_size,
+                "must keep period × fleet_size within a duration's range",
+            ));
+        }
         Ok(())
     }
 
@@ -224,6 +270,27 @@ impl RateLimitBuilder {
         self
     }
 
+    /// For a limiter shared through a store: turns taken in one round trip (see
+    /// [`RateLimitConfig::lease`]). Default: 1 (no lease).
+    pub fn lease(mut self, lease: u32) -> Self {
+        self.config.lease = lease;
+        self
+    }
+
+    /// For a limiter shared through a store: what it does while the store fails.
+    /// Default: [`Degrade::Local`].
+    pub fn degrade(mut self, degrade: Degrade) -> Self {
+        self.config.degrade = degrade;
+        self
+    }
+
+    /// For a limiter shared through a store: how many instances share the rate.
+    /// Default: 1.
+    pub fn fleet_size(mut self, fleet_size: u32) -> Self {
+        self.config.fleet_size = fleet_size;
+        self
+    }
+
     /// Validates the settings and builds a direct limiter.
     ///
     /// # Errors
@@ -235,6 +302,48 @@ impl RateLimitBuilder {
             self.name,
             self.config,
             self.listener,
+            None,
+        ))
+    }
+
+    /// Validates the settings and builds a direct limiter shared by a fleet through
+    /// `store`: every instance built on the same store with the same name shares one
+    /// rate. A call is decided by the store in one round trip (or from a leased turn);
+    /// while the store fails, per the [`degrade`](Self::degrade) setting.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first bad setting.
+    pub fn build_shared(self, store: Arc<dyn RateStore>) -> Result<RateLimiter, ConfigError> {
+        self.config.validate(&self.name)?;
+        Ok(RateLimiter::from_parts(
+            self.name,
+            self.config,
+            self.listener,
+            Some(store),
+        ))
+    }
+
+    /// Validates the settings and builds a keyed limiter shared by a fleet through
+    /// `store`: each key's rate is shared by every instance, the key named in the
+    /// store by its text (`Display`).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first bad setting.
+    pub fn build_keyed_shared<K>(
+        self,
+        store: Arc<dyn RateStore>,
+    ) -> Result<KeyedRateLimiter<K>, ConfigError>
+    where
+        K: std::hash::Hash + Eq + Clone + fmt::Display + Send + Sync + 'static,
+    {
+        self.config.validate(&self.name)?;
+        Ok(KeyedRateLimiter::from_parts(
+            self.name,
+            self.config,
+            self.listener,
+            Some((store, K::to_string as fn(&K) -> String)),
         ))
     }
 
@@ -252,6 +361,7 @@ impl RateLimitBuilder {
             self.name,
             self.config,
             self.listener,
+            None,
         ))
     }
 }

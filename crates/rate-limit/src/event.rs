@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use hardy_core::Name;
 
+use crate::Degrade;
+
 /// What a rate limiter tells its listener. Calls admitted at once are not reported
 /// (they are the hot path; the metrics count them).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,5 +24,20 @@ pub enum RateLimitEvent {
         name: Name,
         /// How long.
         wait: Duration,
+    },
+    /// The store of a shared limiter failed: the limiter decides per `degrade` until
+    /// the store answers again. Reported once per failure, not per call.
+    StoreFailed {
+        /// The limiter's name.
+        name: Name,
+        /// What the limiter does meanwhile.
+        degrade: Degrade,
+        /// Why the store failed.
+        error: String,
+    },
+    /// The store of a shared limiter answers again: the limiter is shared again.
+    StoreRecovered {
+        /// The limiter's name.
+        name: Name,
     },
 }

@@ -167,7 +167,10 @@ where
                     this.state.set(next);
                 }
                 CallProj::Waiting { wait, operation } => {
-                    ready!(Pin::new(wait).poll(cx));
+                    if let Err(rejection) = ready!(Pin::new(wait).poll(cx)) {
+                        this.state.set(CallState::Done);
+                        return Poll::Ready(Err(Error::Rejected(rejection)));
+                    }
                     let operation = operation
                         .take()
                         .expect("the operation is kept until the call is admitted");

@@ -13,8 +13,10 @@ use metrics::Gauge;
 use crate::future::CallFuture;
 use crate::gcra::{Gcra, Verdict};
 
+use crate::fleet::OwnsCore;
 use crate::limit::{Decision, wait_for};
 use crate::limiter::{Core, METRIC_KEYS};
+use crate::store::RateStore;
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering, RwLock};
 use crate::{ByKey, ForKey, RateLimitBuilder, RateLimitConfig, RateLimitEvent, RateLimitLayer};
 
@@ -72,6 +74,9 @@ impl<K> Clone for KeyedRateLimiter<K> {
 
 struct Keyed<K> {
     core: Core,
+    /// A key as the store of a shared limiter names it; `None` for a limiter kept in
+    /// the process.
+    key_text: Option<fn(&K) -> String>,
     hasher: Hasher,
     /// Each shard on its own cache line, so callers of different shards never share one.
     shards: Box<[CachePadded<RwLock<Table<K>>>]>,
@@ -97,6 +102,9 @@ type Hasher = std::hash::BuildHasherDefault<std::hash::DefaultHasher>;
 /// Each key with its state (the GCRA timestamp) and the generation of its entry (so
 /// that a refund never reaches an entry made after the turn it gives back).
 type Table<K> = HashTable<(K, AtomicU64, u64)>;
+
+/// The store of a shared keyed limiter, and how it names a key.
+pub(crate) type KeyedStore<K> = (std::sync::Arc<dyn RateStore>, fn(&K) -> String);
 
 /// Keys sampled when every key is busy and one must go for a new one.
 const EVICTION_SAMPLE: usize = 32;
@@ -131,7 +139,9 @@ where
         name: Name,
         config: RateLimitConfig,
         listener: Listener<RateLimitEvent>,
+        store: Option<KeyedStore<K>>,
     ) -> Self {
+        let (store, key_text) = store.unzip();
         metrics::describe_gauge!(METRIC_KEYS, "Keys a keyed rate limiter tracks");
         let keys = metrics::gauge!(METRIC_KEYS, "name" => name.to_string());
         let shards = (0..SHARDS)
@@ -139,7 +149,8 @@ where
             .collect();
         KeyedRateLimiter {
             shared: Arc::new(Keyed {
-                core: Core::new(name, config, listener),
+                core: Core::new(name, config, listener, store),
+                key_text,
                 hasher: Hasher::default(),
                 shards,
                 count: AtomicUsize::new(0),
@@ -163,7 +174,17 @@ where
         &self.shared.core.config
     }
 
+    /// Whether the limiter is shared through a store and decides without it now (its
+    /// last round trip to the store failed); `None` for a limiter kept in the process.
+    #[must_use]
+    pub fn is_degraded(&self) -> Option<bool> {
+        self.shared.core.is_degraded()
+    }
+
     /// Admits a call for `key` now, or refuses it; never waits.
+    ///
+    /// A limiter shared through a store decides `check_key` in the process, at this
+    /// instance's share of the rate, as [`RateLimiter::check`](crate::RateLimiter::check).
     ///
     /// # Errors
     ///
@@ -299,6 +320,19 @@ where
 
     /// Decides for a call for `key` that may wait up to `max_wait`.
     pub(crate) fn admit(&self, key: &K) -> Decision {
+        if let Some(key_text) = self.shared.key_text {
+            let here = key.clone();
+            return self.shared.core.shared_admission(
+                self.clone(),
+                Some(key_text(key)),
+                move |limiter: &Self| limiter.admit_here(&here),
+            );
+        }
+        self.admit_here(key)
+    }
+
+    /// Decides for `key` in the process.
+    fn admit_here(&self, key: &K) -> Decision {
         let core = &self.shared.core;
         let now = core.now();
         let (verdict, next, generation) = self.decide(key, core.gcra, now);
@@ -453,6 +487,15 @@ where
 fn shard_of(hash: u64, count: usize) -> usize {
     // Multiply-shift maps 32 middle bits onto 0..count without a division.
     ((((hash >> 20) & 0xffff_ffff) * count as u64) >> 32) as usize
+}
+
+impl<K> OwnsCore for KeyedRateLimiter<K>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+{
+    fn core(&self) -> &Core {
+        &self.shared.core
+    }
 }
 
 impl<K> fmt::Debug for KeyedRateLimiter<K> {

@@ -75,6 +75,7 @@ mod by_key;
 mod clock;
 mod config;
 mod event;
+mod fleet;
 pub mod future;
 mod gcra;
 #[doc(hidden)]
@@ -84,6 +85,7 @@ mod layer;
 mod limit;
 mod limiter;
 mod service;
+mod store;
 mod sync;
 mod wait;
 
@@ -99,3 +101,7 @@ pub use layer::RateLimitLayer;
 pub use limit::Limit;
 pub use limiter::{METRIC_CALLS, METRIC_KEYS, RateLimiter};
 pub use service::RateLimitService;
+pub use store::{
+    Degrade, METRIC_DEGRADED, METRIC_STORE_REQUESTS, RateStore, StoreError, TakeFuture,
+    TakeRequest, Taken,
+};

@@ -31,10 +31,7 @@ pub(crate) type Decision = Admission<(), Turn>;
 pub(crate) async fn wait_for(decision: Decision) -> Result<(), Rejection> {
     match decision {
         Admission::Now(()) => Ok(()),
-        Admission::Later(turn) => {
-            turn.await;
-            Ok(())
-        }
+        Admission::Later(turn) => turn.await,
         Admission::Refused(rejection) => Err(rejection),
     }
 }

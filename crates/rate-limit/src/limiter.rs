@@ -9,9 +9,11 @@ use hardy_core::{ConfigError, Listener, Name, Rejection};
 use metrics::Counter;
 
 use crate::clock::TimeSource;
+use crate::fleet::OwnsCore;
 use crate::future::CallFuture;
 use crate::gcra::{Gcra, Verdict};
 use crate::limit::{Decision, Limit, sealed, wait_for};
+use crate::store::{Degrade, RateStore, Shared, StoreError, fleet_share};
 use crate::sync::{Arc, AtomicU64};
 use crate::wait::{Refund, Turn};
 use crate::{RateLimitBuilder, RateLimitConfig, RateLimitEvent, RateLimitLayer};
@@ -22,11 +24,16 @@ pub const METRIC_CALLS: &str = "hardy_rate_limit_calls_total";
 /// `hardy_rate_limit_keys{name}`: keys a keyed limiter tracks.
 pub const METRIC_KEYS: &str = "hardy_rate_limit_keys";
 
-/// Everything both limiters share: the name, the rate, the clock, telemetry.
+/// Everything both limiters share: the name, the rate, the clock, telemetry, and the
+/// store of a shared limiter.
 pub(crate) struct Core {
     pub(crate) name: Name,
     pub(crate) config: RateLimitConfig,
+    /// The rate decided in the process: the config's, or for a shared limiter this
+    /// instance's share of it (used while the store fails).
     pub(crate) gcra: Gcra,
+    /// The store a shared limiter's turns are decided by.
+    pub(crate) shared: Option<Shared>,
     time: TimeSource,
     listener: Listener<RateLimitEvent>,
     admitted: Counter,
@@ -39,6 +46,7 @@ impl Core {
         name: Name,
         config: RateLimitConfig,
         listener: Listener<RateLimitEvent>,
+        store: Option<std::sync::Arc<dyn RateStore>>,
     ) -> Self {
         metrics::describe_counter!(
             METRIC_CALLS,
@@ -50,7 +58,11 @@ impl Core {
             admitted: calls("admitted"),
             waited: calls("waited"),
             rejected: calls("rejected"),
-            gcra: Gcra::new(&config),
+            gcra: match store {
+                Some(_) => Gcra::new(&fleet_share(&config)),
+                None => Gcra::new(&config),
+            },
+            shared: store.map(|store| Shared::new(store, &name, &config)),
             time: TimeSource::new(config.clock),
             name,
             config,
@@ -119,16 +131,46 @@ impl Core {
 
     #[cold]
     fn waiting(&self, now: u64, wait: Duration, refund: Refund) -> Turn {
+        self.counts_wait(wait);
+        Turn::new(self.time.instant(now, wait), refund)
+    }
+
+    /// Counts and reports a call that waits `wait` for its turn.
+    #[cold]
+    pub(crate) fn counts_wait(&self, wait: Duration) {
         self.waited.increment(1);
         self.listener.emit_with(|| RateLimitEvent::Waiting {
             name: self.name.clone(),
             wait,
         });
-        Turn::new(self.time.instant(now, wait), refund)
+    }
+
+    /// Reports that the store of a shared limiter failed and the limiter degrades.
+    #[cold]
+    pub(crate) fn store_failed(&self, error: &StoreError, degrade: Degrade) {
+        self.listener.emit_with(|| RateLimitEvent::StoreFailed {
+            name: self.name.clone(),
+            degrade,
+            error: error.to_string(),
+        });
+    }
+
+    /// Reports that the store of a shared limiter decides again.
+    #[cold]
+    pub(crate) fn store_recovered(&self) {
+        self.listener.emit_with(|| RateLimitEvent::StoreRecovered {
+            name: self.name.clone(),
+        });
+    }
+
+    /// Whether a shared limiter decides without its store now (its last round trip to
+    /// the store failed); `None` for a limiter kept in the process.
+    pub(crate) fn is_degraded(&self) -> Option<bool> {
+        self.shared.as_ref().map(Shared::is_degraded)
     }
 
     #[cold]
-    fn refuse(&self, retry_after: Duration) -> Rejection {
+    pub(crate) fn refuse(&self, retry_after: Duration) -> Rejection {
         self.rejected.increment(1);
         self.listener.emit_with(|| RateLimitEvent::Rejected {
             name: self.name.clone(),
@@ -204,11 +246,12 @@ impl RateLimiter {
         name: Name,
         config: RateLimitConfig,
         listener: Listener<RateLimitEvent>,
+        store: Option<std::sync::Arc<dyn RateStore>>,
     ) -> Self {
         RateLimiter {
             shared: Arc::new(Direct {
                 tat: AtomicU64::new(0),
-                core: Core::new(name, config, listener),
+                core: Core::new(name, config, listener, store),
             }),
         }
     }
@@ -225,7 +268,19 @@ impl RateLimiter {
         &self.shared.core.config
     }
 
+    /// Whether the limiter is shared through a store and decides without it now (its
+    /// last round trip to the store failed, so calls are decided per its
+    /// [`Degrade`] setting); `None` for a limiter kept in the process.
+    #[must_use]
+    pub fn is_degraded(&self) -> Option<bool> {
+        self.shared.core.is_degraded()
+    }
+
     /// Admits a call now, or refuses it; never waits, whatever `max_wait` says.
+    ///
+    /// A limiter shared through a store cannot ask it without waiting: `check` decides
+    /// in the process, at this instance's share of the rate (as when the store fails).
+    /// Use [`acquire`](Self::acquire) or [`call`](Self::call) to ask the store.
     ///
     /// # Errors
     ///
@@ -241,7 +296,8 @@ impl RateLimiter {
     }
 
     /// How long until a call would be admitted at once: zero when one would be now.
-    /// Takes no turn.
+    /// Takes no turn. For a limiter shared through a store, this instance's share of the
+    /// rate, as [`check`](Self::check).
     #[must_use]
     pub fn time_to_ready(&self) -> Duration {
         let core = &self.shared.core;
@@ -335,9 +391,21 @@ impl RateLimiter {
     }
 
     /// Admits a call now (`Ok`, counted), or returns the verdict that
-    /// [`admission_later`](Self::admission_later) makes a wait or a refusal of.
+    /// [`admission_later`](Self::admission_later) makes a wait or a refusal of (or, for
+    /// a limiter shared through a store, the store's decision).
     #[inline(always)]
     pub(crate) fn decide(&self) -> Result<(), Undecided> {
+        let shared = &self.shared;
+        let core = &shared.core;
+        if core.shared.is_some() {
+            return Err(Undecided(Later::Shared));
+        }
+        self.decide_here()
+    }
+
+    /// [`decide`](Self::decide) in the process.
+    #[inline(always)]
+    fn decide_here(&self) -> Result<(), Undecided> {
         let shared = &self.shared;
         let core = &shared.core;
         let now = core.now();
@@ -346,7 +414,7 @@ impl RateLimiter {
             core.admitted_now();
             return Ok(());
         }
-        Err(Undecided { verdict, now, next })
+        Err(Undecided(Later::Here { verdict, now, next }))
     }
 
     /// The wait or the refusal of a call that [`decide`](Self::decide) did not admit.
@@ -354,31 +422,62 @@ impl RateLimiter {
     #[inline(never)]
     pub(crate) fn admission_later(&self, later: Undecided) -> Decision {
         let shared = &self.shared;
-        let Undecided { verdict, now, next } = later;
-        shared.core.admission_later(verdict, now, || {
-            let shared = shared.clone();
-            Box::new(move || {
-                shared.core.gcra.refund_atomic(&shared.tat, next);
-            })
-        })
+        match later.0 {
+            Later::Here { verdict, now, next } => shared.core.admission_later(verdict, now, || {
+                let shared = shared.clone();
+                Box::new(move || {
+                    shared.core.gcra.refund_atomic(&shared.tat, next);
+                })
+            }),
+            Later::Shared => {
+                shared
+                    .core
+                    .shared_admission(self.clone(), None, RateLimiter::admit_here)
+            }
+        }
+    }
+
+    /// Decides in the process, at this instance's share of the rate: a shared
+    /// limiter's decision while its store fails.
+    fn admit_here(&self) -> Decision {
+        match self.decide_here() {
+            Ok(()) => Admission::Now(()),
+            Err(later) => self.admission_later(later),
+        }
+    }
+}
+
+impl OwnsCore for RateLimiter {
+    fn core(&self) -> &Core {
+        &self.shared.core
     }
 }
 
 /// A limiter's verdict on a call it did not admit at once, with the clock reading and
-/// the state it was taken at; opaque.
+/// the state it was taken at, or that its store decides; opaque.
 #[doc(hidden)]
 #[derive(Debug)]
-pub struct Undecided {
-    verdict: Verdict,
-    now: u64,
-    next: u64,
+pub struct Undecided(Later);
+
+#[derive(Debug)]
+enum Later {
+    /// Decided in the process.
+    Here {
+        verdict: Verdict,
+        now: u64,
+        next: u64,
+    },
+    /// Decided by the store of a shared limiter.
+    Shared,
 }
 
 impl fmt::Debug for RateLimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let core = &self.shared.core;
         f.debug_struct("RateLimiter")
-            .field("name", &self.shared.core.name)
-            .field("config", &self.shared.core.config)
+            .field("name", &core.name)
+            .field("config", &core.config)
+            .field("store", &core.shared.as_ref().map(Shared::store))
             .finish_non_exhaustive()
     }
 }

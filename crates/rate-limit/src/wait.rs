@@ -1,4 +1,5 @@
-//! [`Turn`]: a call's reserved turn, and the sleep until it comes.
+//! [`Turn`]: a call's reserved turn, and the sleep until it comes; or, for a limiter
+//! whose turns are decided by a shared store, the round trip that decides.
 
 use std::fmt;
 use std::future::Future;
@@ -7,42 +8,72 @@ use std::task::{Context, Poll, ready};
 
 use hardy_core::Rejection;
 use hardy_core::admission::Wait;
+use sync_wrapper::SyncWrapper;
 use tokio::time::{Instant, Sleep};
 
 /// Gives a reserved turn back; run when a waiting call is dropped before its turn.
 pub(crate) type Refund = Box<dyn FnOnce() + Send + Sync>;
 
-/// A call's reserved turn: completes when the turn comes. Dropped before then, it gives
-/// the turn back (unless a later call has reserved one since).
+/// The decision a shared store is making: admitted (after any wait it asked for) or
+/// refused.
+pub(crate) type Deciding = Pin<Box<dyn Future<Output = Result<(), Rejection>> + Send>>;
+
+/// A call's turn: completes when the turn comes. A turn reserved in the process and
+/// dropped before it comes is given back (unless a later call has reserved one since);
+/// a turn a shared store is deciding may end in a refusal.
 #[must_use = "futures do nothing unless polled"]
 pub struct Turn {
-    sleep: Pin<Box<Sleep>>,
-    refund: Option<Refund>,
+    inner: Inner,
+}
+
+enum Inner {
+    /// Reserved here: the sleep until it comes.
+    Reserved {
+        sleep: Pin<Box<Sleep>>,
+        refund: Option<Refund>,
+    },
+    /// Being decided by a shared store.
+    Deciding(SyncWrapper<Deciding>),
 }
 
 impl Turn {
     pub(crate) fn new(until: Instant, refund: Refund) -> Self {
         Turn {
-            sleep: Box::pin(tokio::time::sleep_until(until)),
-            refund: Some(refund),
+            inner: Inner::Reserved {
+                sleep: Box::pin(tokio::time::sleep_until(until)),
+                refund: Some(refund),
+            },
+        }
+    }
+
+    pub(crate) fn deciding(decision: Deciding) -> Self {
+        Turn {
+            inner: Inner::Deciding(SyncWrapper::new(decision)),
         }
     }
 }
 
 impl Future for Turn {
-    type Output = ();
+    type Output = Result<(), Rejection>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        ready!(self.sleep.as_mut().poll(cx));
-        // The turn has come: it is used, whatever happens next.
-        self.refund = None;
-        Poll::Ready(())
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.inner {
+            Inner::Reserved { sleep, refund } => {
+                ready!(sleep.as_mut().poll(cx));
+                // The turn has come: it is used, whatever happens next.
+                *refund = None;
+                Poll::Ready(Ok(()))
+            }
+            Inner::Deciding(decision) => decision.get_mut().as_mut().poll(cx),
+        }
     }
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        if let Some(refund) = self.refund.take() {
+        if let Inner::Reserved { refund, .. } = &mut self.inner
+            && let Some(refund) = refund.take()
+        {
             refund();
         }
     }
@@ -50,10 +81,14 @@ impl Drop for Turn {
 
 impl fmt::Debug for Turn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Turn")
-            .field("until", &self.sleep.deadline())
-            .field("reserved", &self.refund.is_some())
-            .finish()
+        match &self.inner {
+            Inner::Reserved { sleep, refund } => f
+                .debug_struct("Turn")
+                .field("until", &sleep.deadline())
+                .field("reserved", &refund.is_some())
+                .finish(),
+            Inner::Deciding(_) => f.debug_struct("Turn").field("deciding", &true).finish(),
+        }
     }
 }
 
@@ -62,6 +97,6 @@ impl Wait for Turn {
     type Permit = ();
 
     fn poll_admit(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Rejection>> {
-        Pin::new(self).poll(cx).map(Ok)
+        Pin::new(self).poll(cx)
     }
 }

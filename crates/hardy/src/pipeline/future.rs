@@ -228,7 +228,10 @@ where
                     return self.poll_countdown(attempt, cx);
                 }
                 AttemptProj::Turn { turn, call } => {
-                    ready!(Pin::new(turn).poll(cx));
+                    if let Err(rejection) = ready!(Pin::new(turn).poll(cx)) {
+                        attempt.set(Attempt::Done);
+                        return Poll::Ready(Err(S::Error::from(rejection)));
+                    }
                     let call = call.take().expect("the call is kept until its turn");
                     let next = match self.admit_bulkhead() {
                         Decision::Open => {
