@@ -190,14 +190,14 @@ async fn a_call_over_the_rate_waits_for_its_reserved_turn() {
         .max_wait(Duration::from_secs(1))
         .on_event(move |event| {
             if let RateLimitEvent::Waiting { wait, .. } = event {
-                seen.lock().unwrap().push(*wait);
+                seen.lock().expect("events").push(*wait);
             }
         })
         .build_shared(Arc::new(redis(&server)))
         .unwrap();
     limiter.acquire().await.unwrap();
     limiter.acquire().await.unwrap();
-    let waits = waits.lock().unwrap().clone();
+    let waits = waits.lock().expect("events").clone();
     assert_eq!(waits.len(), 1, "the second call waited: {waits:?}");
     assert!(waits[0] > Duration::ZERO && waits[0] <= Duration::from_millis(100));
 }
@@ -218,7 +218,7 @@ async fn the_script_is_loaded_again_after_a_flush() {
         .query(&["SCRIPT", "EXISTS", script.get_hash()])
         .unwrap();
     assert!(
-        known.contains("Int(1)"),
+        known.to_lowercase().contains("int(1)"),
         "the script is loaded again: {known}"
     );
 }
