@@ -14,6 +14,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
+use crate::fleet::Fleet;
 use crate::future::CallFuture;
 use crate::permit::Pass;
 use crate::state::{Mark, Totals, Word};
@@ -82,10 +83,10 @@ const STATES: [BreakerState; 6] = [
 /// ```
 #[derive(Clone)]
 pub struct CircuitBreaker {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
-struct Shared {
+pub(crate) struct Shared {
     name: Name,
     config: BreakerConfig,
     word: AtomicU64,
@@ -102,6 +103,8 @@ struct Shared {
     control: Mutex<Control>,
     listener: Listener<BreakerEvent>,
     metrics: Metrics,
+    /// The store of a breaker shared by a fleet.
+    pub(crate) fleet: Option<Fleet>,
 }
 
 /// The window of the ratio rules, as configured.
@@ -232,6 +235,7 @@ impl CircuitBreaker {
         name: Name,
         config: BreakerConfig,
         listener: Listener<BreakerEvent>,
+        fleet: Option<Fleet>,
     ) -> Self {
         let window = match config.window {
             Window::Off => Ring::Off,
@@ -266,6 +270,7 @@ impl CircuitBreaker {
                     rng,
                 }),
                 listener,
+                fleet,
             }),
         }
     }
@@ -431,7 +436,7 @@ impl CircuitBreaker {
     }
 
     #[inline]
-    fn word(&self) -> Word {
+    pub(crate) fn word(&self) -> Word {
         Word(self.shared.word.load(Ordering::Acquire))
     }
 
@@ -445,6 +450,12 @@ impl CircuitBreaker {
             Ring::Time(time) => time.totals(since_epoch),
             Ring::Off => Totals::default(),
         }
+    }
+
+    /// Keeps an open breaker open at least `remaining` more.
+    pub(crate) fn stay_open_for(&self, remaining: Duration) {
+        let until = nanos(self.since_epoch()).saturating_add(nanos(remaining));
+        self.shared.open_until.fetch_max(until, Ordering::AcqRel);
     }
 
     fn open_remaining(&self) -> Duration {
@@ -473,6 +484,7 @@ impl fmt::Debug for CircuitBreaker {
     }
 }
 
+mod fleet;
 mod transitions;
 
 #[cfg(all(test, hardy_loom))]

@@ -428,6 +428,35 @@ impl BreakerBuilder {
             self.name,
             self.config,
             self.listener,
+            None,
         ))
+    }
+
+    /// Validates the settings and builds a breaker shared by a fleet through `store`:
+    /// a trip here opens the breakers with this name on every instance, and the whole
+    /// fleet sends at most `half_open_calls` probes in half-open. Calls are still
+    /// counted here; only transitions travel. While the store cannot be reached, the
+    /// breaker works on its own.
+    ///
+    /// The store starts following the fleet at once (with `hardy-redis`, a task on
+    /// the current Tokio runtime).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first bad setting.
+    #[cfg(not(hardy_loom))]
+    pub fn build_shared(
+        self,
+        store: std::sync::Arc<dyn crate::BreakerStore>,
+    ) -> Result<CircuitBreaker, ConfigError> {
+        self.config.validate(&self.name)?;
+        let breaker = CircuitBreaker::from_parts(
+            self.name,
+            self.config,
+            self.listener,
+            Some(crate::fleet::Fleet::new(store.clone())),
+        );
+        store.attach(crate::FleetLink::new(&breaker));
+        Ok(breaker)
     }
 }

@@ -43,6 +43,10 @@ pub enum TransitionReason {
     /// [`metrics_only`](crate::CircuitBreaker::metrics_only) or
     /// [`reset`](crate::CircuitBreaker::reset).
     Manual,
+    /// Another instance of the fleet opened the breaker with this name, or closed it
+    /// after its probes succeeded (a breaker shared through a
+    /// [`BreakerStore`](crate::BreakerStore)).
+    Fleet,
 }
 
 /// Something a [`CircuitBreaker`](crate::CircuitBreaker) did, passed to the listener set

@@ -73,6 +73,7 @@
 mod breaker;
 mod config;
 mod event;
+mod fleet;
 pub mod future;
 #[doc(hidden)]
 pub mod hooks;
@@ -95,6 +96,9 @@ pub use config::{
     MAX_TIME_BUCKETS, MAX_WINDOW_SIZE, Window,
 };
 pub use event::{BreakerEvent, TransitionReason};
+#[cfg(not(hardy_loom))]
+pub use fleet::FleetLink;
+pub use fleet::{BreakerStore, FleetChange};
 pub use layer::BreakerLayer;
 pub use registry::{BreakerRegistry, BreakerRegistryBuilder};
 pub use service::BreakerService;

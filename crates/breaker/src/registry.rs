@@ -116,7 +116,12 @@ impl BreakerRegistry {
                     .unwrap_or(&self.shared.default)
                     .clone();
                 // Configs were validated when the registry was built.
-                CircuitBreaker::from_parts(Name::from(name), config, self.shared.listener.clone())
+                CircuitBreaker::from_parts(
+                    Name::from(name),
+                    config,
+                    self.shared.listener.clone(),
+                    None,
+                )
             })
             .clone()
     }

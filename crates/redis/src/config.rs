@@ -16,6 +16,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(5);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// The first part of every key Hardy writes unless set: `hardy`.
 pub const DEFAULT_KEY_PREFIX: &str = "hardy";
+/// How often shared breakers read the fleet's state unless set: 1 s.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a half-open probe slot is held at most unless set: 10 s.
+pub const DEFAULT_PROBE_LEASE: Duration = Duration::from_secs(10);
 
 pub(crate) const COMPONENT: &str = "redis";
 
@@ -78,6 +82,20 @@ pub struct RedisConfig {
     ///
     /// Default: [`DEFAULT_KEY_PREFIX`].
     pub key_prefix: String,
+    /// How often shared breakers read the fleet's state, greater than zero: the
+    /// fallback of the changes Redis pushes, which may be lost (pub/sub keeps nothing
+    /// for a subscriber that is away). On a Redis Cluster, the only way.
+    ///
+    /// Default: [`DEFAULT_POLL_INTERVAL`] (1 s).
+    #[cfg_attr(feature = "serde", serde(with = "hardy_core::duration"))]
+    pub poll_interval: Duration,
+    /// How long a shared breaker's half-open probe slot is held at most, greater than
+    /// zero: an instance that dies holding one loses it after this long. Longer than
+    /// a probe call takes.
+    ///
+    /// Default: [`DEFAULT_PROBE_LEASE`] (10 s).
+    #[cfg_attr(feature = "serde", serde(with = "hardy_core::duration"))]
+    pub probe_lease: Duration,
     /// The breaker guarding every call to Redis.
     ///
     /// Default: [`RedisConfig::default_guard`]: open after 3 failures in a row, for
@@ -93,6 +111,8 @@ impl Default for RedisConfig {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            probe_lease: DEFAULT_PROBE_LEASE,
             guard: RedisConfig::default_guard(),
         }
     }
@@ -128,6 +148,8 @@ impl RedisConfig {
         }
         check.non_zero_duration("timeout", self.timeout)?;
         check.non_zero_duration("connect_timeout", self.connect_timeout)?;
+        check.non_zero_duration("poll_interval", self.poll_interval)?;
+        check.non_zero_duration("probe_lease", self.probe_lease)?;
         if self.key_prefix.is_empty() || self.key_prefix.contains(['{', '}']) {
             return Err(check.error(
                 "key_prefix",
@@ -225,6 +247,18 @@ impl RedisBuilder {
     /// The first part of every key Hardy writes. Default: `hardy`.
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.config.key_prefix = prefix.into();
+        self
+    }
+
+    /// How often shared breakers read the fleet's state. Default: 1 s.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.config.poll_interval = interval;
+        self
+    }
+
+    /// How long a shared breaker's probe slot is held at most. Default: 10 s.
+    pub fn probe_lease(mut self, lease: Duration) -> Self {
+        self.config.probe_lease = lease;
         self
     }
 

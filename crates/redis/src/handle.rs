@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 
 use hardy_breaker::{BreakerState, CircuitBreaker};
 use hardy_core::{ConfigError, Name};
@@ -15,6 +15,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, RedisResult};
 use tokio::sync::OnceCell;
 
+use crate::breaker::Fleet;
 use crate::config::COMPONENT;
 use crate::{Error, RedisBuilder, RedisConfig};
 
@@ -61,7 +62,7 @@ pub struct Redis {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     name: Name,
     config: RedisConfig,
     link: Link,
@@ -70,6 +71,10 @@ struct Inner {
     ok: Counter,
     failed: Counter,
     refused: Counter,
+    /// This instance, as the fleet knows it (probe slots, who opened a breaker).
+    instance: String,
+    /// The breakers shared through this handle.
+    fleet: Fleet,
 }
 
 /// How the handle reaches Redis; the connection is made on first use, in a runtime.
@@ -171,6 +176,8 @@ impl Redis {
                 link,
                 timeout,
                 guard,
+                instance: instance_id(),
+                fleet: Fleet::new(),
             }),
         })
     }
@@ -261,11 +268,43 @@ impl Redis {
         }
     }
 
+    /// This instance, as the fleet knows it: random, per handle.
+    pub(crate) fn instance(&self) -> &str {
+        &self.inner.instance
+    }
+
+    pub(crate) fn fleet(&self) -> &Fleet {
+        &self.inner.fleet
+    }
+
+    pub(crate) fn downgrade(&self) -> Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    pub(crate) fn upgrade(inner: &Weak<Inner>) -> Option<Redis> {
+        inner.upgrade().map(|inner| Redis { inner })
+    }
+
+    /// The client of a single server (for a pub/sub connection); `None` on a cluster.
+    pub(crate) fn server_client(&self) -> Option<&redis::Client> {
+        match &self.inner.link {
+            Link::Server { client, .. } => Some(client),
+            Link::Cluster { .. } => None,
+        }
+    }
+
     /// The full name of a key Hardy keeps for `what` of the handle-independent
     /// `owner` (a limiter, a breaker), hash-tagged by `tag`: `<prefix>:{<tag>}:<what>`.
     pub(crate) fn key(&self, tag: &str, what: &str) -> String {
         format!("{}:{{{tag}}}:{what}", self.inner.config.key_prefix)
     }
+}
+
+/// A random name for this instance.
+fn instance_id() -> String {
+    use rand::{Rng, SeedableRng};
+    let id: u64 = rand::rngs::SmallRng::from_os_rng().random();
+    format!("{id:016x}")
 }
 
 impl fmt::Debug for Redis {

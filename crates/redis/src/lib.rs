@@ -54,14 +54,16 @@
 //! | --- | --- | --- |
 //! | `serde` | no | `Serialize`/`Deserialize` for [`RedisConfig`] |
 
+mod breaker;
 mod config;
 mod error;
 mod handle;
 mod rate;
+mod script;
 
 pub use crate::config::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEY_PREFIX, DEFAULT_TIMEOUT, DEFAULT_URL, RedisBuilder,
-    RedisConfig,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEY_PREFIX, DEFAULT_POLL_INTERVAL, DEFAULT_PROBE_LEASE,
+    DEFAULT_TIMEOUT, DEFAULT_URL, RedisBuilder, RedisConfig,
 };
 pub use crate::error::Error;
 pub use crate::handle::{METRIC_CALLS, Redis};

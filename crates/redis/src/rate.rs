@@ -1,21 +1,15 @@
 //! Fleet-wide rate limits: [`Redis`] as the [`RateStore`] of shared limiters, deciding
 //! each request with one script on the server's clock.
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use hardy_rate_limit::{RateStore, StoreError, TakeFuture, TakeRequest, Taken};
-use redis::{ErrorKind, RedisResult, ServerErrorKind};
 
-use crate::handle::Connection;
+use crate::script::Script;
 use crate::{Error, Redis};
 
 /// The GCRA of `hardy-rate-limit`, decided atomically in Redis.
-const SCRIPT: &str = include_str!("rate_limit.lua");
-
-/// The script's SHA-1, by which Redis knows it once loaded.
-static SCRIPT_SHA: LazyLock<String> =
-    LazyLock::new(|| redis::Script::new(SCRIPT).get_hash().to_owned());
+static GCRA: Script = Script::new(include_str!("lua/rate_limit.lua"));
 
 /// The script's reply: `{verdict, granted, wait, remaining, reset}`, microseconds.
 type Reply = (i64, i64, i64, i64, i64);
@@ -41,26 +35,12 @@ impl Redis {
             micros(request.max_wait),
             u64::from(request.want.max(1)),
         ];
-        let reply: Reply = self.run(|connection| eval(connection, key, args)).await?;
+        let reply: Reply = self
+            .run(
+                |mut connection| async move { GCRA.run(&mut connection, &[&key], &args[..]).await },
+            )
+            .await?;
         read(reply)
-    }
-}
-
-/// Runs the script by its hash, and by its text if Redis does not know it.
-async fn eval(mut connection: Connection, key: String, args: [u64; 4]) -> RedisResult<Reply> {
-    let mut by_hash = redis::cmd("EVALSHA");
-    by_hash
-        .arg(SCRIPT_SHA.as_str())
-        .arg(1)
-        .arg(&key)
-        .arg(&args[..]);
-    match connection.query(&by_hash).await {
-        Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-            let mut by_text = redis::cmd("EVAL");
-            by_text.arg(SCRIPT).arg(1).arg(&key).arg(&args[..]);
-            connection.query(&by_text).await
-        }
-        reply => reply,
     }
 }
 

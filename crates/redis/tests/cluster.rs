@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hardy_breaker::{BreakerState, CircuitBreaker};
 use hardy_rate_limit::{KeyedRateLimiter, RateLimiter};
 use hardy_redis::Redis;
 use support::Cluster;
@@ -15,6 +16,7 @@ fn redis(cluster: &Cluster) -> Redis {
     Redis::builder("cluster")
         .cluster(cluster.urls())
         .timeout(Duration::from_millis(500))
+        .poll_interval(Duration::from_millis(200))
         .build()
         .expect("valid cluster config")
 }
@@ -72,4 +74,31 @@ async fn two_instances_share_limits_on_a_cluster() {
         }
     }
     assert!(holders.len() > 1, "every key on one node: {holders:?}");
+}
+
+/// On a cluster, no pub/sub: the fleet's state is read every poll interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trip_reaches_the_fleet_by_polling_on_a_cluster() {
+    let cluster = Cluster::start();
+    let fleet: Vec<CircuitBreaker> = (0..2)
+        .map(|_| {
+            CircuitBreaker::builder("cluster-breaker")
+                .consecutive_failures(1)
+                .open_for(Duration::from_secs(30))
+                .build_shared(Arc::new(redis(&cluster)))
+                .unwrap()
+        })
+        .collect();
+    let _ = fleet[0]
+        .call(|| async { Err::<(), _>(std::io::Error::other("down")) })
+        .await;
+    assert_eq!(fleet[0].state(), BreakerState::Open);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while fleet[1].state() != BreakerState::Open {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the trip never reached the other instance"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

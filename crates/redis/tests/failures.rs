@@ -98,7 +98,7 @@ async fn a_killed_redis_degrades_then_returns_by_itself() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(store_events(&events), (1, 1));
-    let script = redis::Script::new(include_str!("../src/rate_limit.lua"));
+    let script = redis::Script::new(include_str!("../src/lua/rate_limit.lua"));
     let known = server
         .query(&["SCRIPT", "EXISTS", script.get_hash()])
         .unwrap();

@@ -213,7 +213,7 @@ async fn the_script_is_loaded_again_after_a_flush() {
     assert_eq!(server.query(&["SCRIPT", "FLUSH"]).unwrap(), "OK");
     limiter.acquire().await.unwrap();
     assert_eq!(limiter.is_degraded(), Some(false));
-    let script = redis::Script::new(include_str!("../src/rate_limit.lua"));
+    let script = redis::Script::new(include_str!("../src/lua/rate_limit.lua"));
     let known = server
         .query(&["SCRIPT", "EXISTS", script.get_hash()])
         .unwrap();

@@ -32,7 +32,7 @@ impl CircuitBreaker {
                     }
                 }
                 BreakerState::HalfOpen => {
-                    if word.probes() < self.shared.config.half_open_calls {
+                    if word.probes() < self.probe_limit() {
                         let next = word.with_probes(word.probes() + 1);
                         if self
                             .shared
@@ -370,18 +370,24 @@ impl CircuitBreaker {
     ) {
         let shared = &*self.shared;
         let now = nanos(self.since_epoch());
+        let mut opened_for = None;
         match to {
             BreakerState::Open => {
                 let open_for = open_for.unwrap_or_else(|| self.open_duration(control));
                 shared
                     .open_until
                     .store(now.saturating_add(nanos(open_for)), Ordering::Release);
+                opened_for = Some(open_for);
             }
             BreakerState::HalfOpen => {
                 control.probe_successes = 0;
                 control.probe_failures = 0;
                 control.probe_slow = 0;
                 shared.half_open_since.store(now, Ordering::Release);
+                if let Some(fleet) = &shared.fleet {
+                    // Before the new word: no probe passes until the fleet grants it.
+                    fleet.probes.store(0, Ordering::Release);
+                }
             }
             _ => {}
         }
@@ -400,5 +406,6 @@ impl CircuitBreaker {
             to,
             reason,
         });
+        self.tell_fleet(to, reason, opened_for, next.generation());
     }
 }
