@@ -13,7 +13,9 @@ use metrics::Counter;
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
+use crate::Cause;
 use crate::last_good_service::{LastGoodCall, LastGoodLayer};
+use crate::level::{Level, Settled};
 use crate::state::{ByCause, cause_of};
 use crate::{FallbackEvent, LastKnownGoodConfig};
 
@@ -36,6 +38,8 @@ struct Shared<K, T> {
     misses: Counter,
     served: ByCause,
     none: ByCause,
+    /// The level behind memory a fleet shares, if any.
+    level: Option<Level<K, T>>,
 }
 
 /// The latest good response per key, served in place of a failed call while it is
@@ -188,6 +192,24 @@ impl LastKnownGoodBuilder {
     {
         self.mark_stale(|value: T, _| value).build()
     }
+
+    /// Validates the settings and builds a store with a level a fleet shares behind its
+    /// memory; see [`MarkingBuilder::build_shared`].
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first bad setting.
+    #[cfg(feature = "shared")]
+    pub fn build_shared<K, T>(
+        self,
+        level: Arc<dyn crate::SharedLevel>,
+    ) -> Result<LastKnownGood<K, T>, ConfigError>
+    where
+        K: fmt::Display,
+        T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+    {
+        self.mark_stale(|value: T, _| value).build_shared(level)
+    }
 }
 
 impl<T> MarkingBuilder<T> {
@@ -197,8 +219,40 @@ impl<T> MarkingBuilder<T> {
     ///
     /// A [`ConfigError`] naming the first bad setting.
     pub fn build<K>(self) -> Result<LastKnownGood<K, T>, ConfigError> {
+        self.build_with(|_, _| None)
+    }
+
+    /// Validates the settings and builds a store with a level behind its memory that a
+    /// fleet shares (Redis, with `hardy-redis`): every good response is saved there
+    /// too (as JSON, in the background), and a failed call that memory cannot answer
+    /// is answered from there when a response young enough is found. Keys are named by
+    /// their text (`Display`).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first bad setting.
+    #[cfg(feature = "shared")]
+    pub fn build_shared<K>(
+        self,
+        level: Arc<dyn crate::SharedLevel>,
+    ) -> Result<LastKnownGood<K, T>, ConfigError>
+    where
+        K: fmt::Display,
+        T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+    {
+        self.build_with(|name, config| {
+            let keep = config.max_staleness.max(config.ttl);
+            Some(Level::new(level, name.clone(), keep))
+        })
+    }
+
+    fn build_with<K>(
+        self,
+        level: impl FnOnce(&Name, &LastKnownGoodConfig) -> Option<Level<K, T>>,
+    ) -> Result<LastKnownGood<K, T>, ConfigError> {
         let MarkingBuilder { builder, mark } = self;
         builder.config.validate(&builder.name)?;
+        let level = level(&builder.name, &builder.config);
         metrics::describe_counter!(
             METRIC_CACHE,
             metrics::Unit::Count,
@@ -222,6 +276,7 @@ impl<T> MarkingBuilder<T> {
                 entries: Mutex::new(HashMap::new()),
                 mark,
                 listener: builder.listener,
+                level,
             }),
         })
     }
@@ -258,9 +313,41 @@ where
             .map(|(value, at)| (value.clone(), at.elapsed()))
     }
 
-    /// Remembers `value` as the latest good response for `key`, as of now.
+    /// Remembers `value` as the latest good response for `key`, as of now (and saves
+    /// it to the shared level, if the store has one).
     pub fn put(&self, key: K, value: T) {
+        self.save_shared(&key, &value);
         self.put_at(key, value, Instant::now());
+    }
+
+    /// Forgets the response for `key` (in the shared level too, if the store has one:
+    /// in the background).
+    pub fn invalidate(&self, key: &K) {
+        self.shared.entries.lock().remove(key);
+        if let Some(level) = &self.shared.level {
+            (level.forget)(Some(key));
+        }
+    }
+
+    /// Forgets every response (in the shared level too, if the store has one: in the
+    /// background).
+    pub fn clear(&self) {
+        self.shared.entries.lock().clear();
+        if let Some(level) = &self.shared.level {
+            (level.forget)(None);
+        }
+    }
+
+    /// Whether the store has a level a fleet shares behind its memory.
+    #[must_use]
+    pub fn is_shared(&self) -> bool {
+        self.shared.level.is_some()
+    }
+
+    fn save_shared(&self, key: &K, value: &T) {
+        if let Some(level) = &self.shared.level {
+            (level.save)(key, value);
+        }
     }
 
     /// Remembers `value` for `key` as of `at` (when its call started), unless the store
@@ -380,41 +467,78 @@ where
     }
 
     /// The answer to a result for `key`: remembered if good, replaced by the last
-    /// good response if failed and one is young enough.
+    /// good response if failed and one in memory is young enough. `Err` when it failed
+    /// and memory has nothing young enough but the shared level may: the result, and
+    /// the lookup to finish with [`recalled`](Self::recalled).
     pub(crate) fn settle<E>(
         &self,
         key: K,
         started: Instant,
         result: Result<T, E>,
         outcome: Outcome,
-    ) -> Result<T, E> {
+    ) -> Settled<T, E> {
         let shared = &*self.shared;
         let Some(cause) = cause_of(outcome, result.is_err()) else {
             if let (Outcome::Success, Ok(value)) = (outcome, &result) {
+                self.save_shared(&key, value);
                 self.put_at(key, value.clone(), started);
             }
-            return result;
+            return Ok(result);
         };
-        let last = self.get(&key);
-        match last {
+        match self.get(&key) {
             Some((value, age)) if age <= shared.config.max_staleness => {
-                shared.served.get(cause).increment(1);
-                shared.listener.emit_with(|| FallbackEvent::ServedStale {
-                    name: shared.name.clone(),
-                    cause,
-                    age,
-                });
-                Ok((shared.mark)(value, age))
+                Ok(Ok(self.serve(value, age, cause)))
             }
-            last => {
-                shared.none.get(cause).increment(1);
-                shared.listener.emit_with(|| FallbackEvent::NoneFresh {
-                    name: shared.name.clone(),
-                    cause,
-                    age: last.map(|(_, age)| age),
-                });
-                result
-            }
+            last => match &shared.level {
+                Some(level) => Err((result, cause, (level.recall)(&key))),
+                None => Ok(self.none_fresh(result, cause, last.map(|(_, age)| age))),
+            },
         }
+    }
+
+    /// The answer to a failed call once the shared level was looked up: `found` if it
+    /// is young enough (remembered in memory too), else the failure.
+    pub(crate) fn recalled<E>(
+        &self,
+        key: K,
+        result: Result<T, E>,
+        cause: Cause,
+        found: Option<(T, Duration)>,
+    ) -> Result<T, E> {
+        match found {
+            Some((value, age)) if age <= self.shared.config.max_staleness => {
+                let now = Instant::now();
+                self.put_at(key, value.clone(), now.checked_sub(age).unwrap_or(now));
+                Ok(self.serve(value, age, cause))
+            }
+            found => self.none_fresh(result, cause, found.map(|(_, age)| age)),
+        }
+    }
+
+    fn serve(&self, value: T, age: Duration, cause: Cause) -> T {
+        let shared = &*self.shared;
+        shared.served.get(cause).increment(1);
+        shared.listener.emit_with(|| FallbackEvent::ServedStale {
+            name: shared.name.clone(),
+            cause,
+            age,
+        });
+        (shared.mark)(value, age)
+    }
+
+    fn none_fresh<E>(
+        &self,
+        result: Result<T, E>,
+        cause: Cause,
+        age: Option<Duration>,
+    ) -> Result<T, E> {
+        let shared = &*self.shared;
+        shared.none.get(cause).increment(1);
+        shared.listener.emit_with(|| FallbackEvent::NoneFresh {
+            name: shared.name.clone(),
+            cause,
+            age,
+        });
+        result
     }
 }

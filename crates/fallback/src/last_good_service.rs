@@ -9,14 +9,16 @@ use std::task::{Context, Poll, ready};
 
 use hardy_core::{Classify, Error};
 use pin_project::pin_project;
+use sync_wrapper::SyncWrapper;
 use tokio::time::Instant;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::LastKnownGood;
+use crate::level::Recall;
+use crate::{Cause, LastKnownGood};
 
 #[pin_project(project = StateProj)]
-enum State<K, T, F> {
+enum State<K, T, F: Future> {
     Hit {
         value: Option<T>,
     },
@@ -26,10 +28,16 @@ enum State<K, T, F> {
         key: Option<K>,
         started: Instant,
     },
+    /// The call failed and memory had nothing young enough: looking in the shared
+    /// level.
+    Recalling {
+        lookup: SyncWrapper<Recall<T>>,
+        failed: Option<(K, F::Output, Cause)>,
+    },
 }
 
 #[pin_project]
-struct Remembering<K, T, F, C> {
+struct Remembering<K, T, F: Future, C> {
     #[pin]
     state: State<K, T, F>,
     store: LastKnownGood<K, T>,
@@ -46,22 +54,39 @@ where
     type Output = Result<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        match this.state.project() {
-            StateProj::Hit { value } => Poll::Ready(Ok(value
-                .take()
-                .expect("last-known-good future polled after completion"))),
-            StateProj::Calling {
-                future,
-                key,
-                started,
-            } => {
-                let result = ready!(future.poll(cx));
-                let outcome = this.classifier.classify(&result);
-                let key = key
-                    .take()
-                    .expect("last-known-good future polled after completion");
-                Poll::Ready(this.store.settle(key, *started, result, outcome))
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Hit { value } => {
+                    return Poll::Ready(Ok(value
+                        .take()
+                        .expect("last-known-good future polled after completion")));
+                }
+                StateProj::Calling {
+                    future,
+                    key,
+                    started,
+                } => {
+                    let result = ready!(future.poll(cx));
+                    let outcome = this.classifier.classify(&result);
+                    let key = key
+                        .take()
+                        .expect("last-known-good future polled after completion");
+                    match this.store.settle(key.clone(), *started, result, outcome) {
+                        Ok(answer) => return Poll::Ready(answer),
+                        Err((result, cause, lookup)) => this.state.set(State::Recalling {
+                            lookup: SyncWrapper::new(lookup),
+                            failed: Some((key, result, cause)),
+                        }),
+                    }
+                }
+                StateProj::Recalling { lookup, failed } => {
+                    let found = ready!(lookup.get_mut().as_mut().poll(cx));
+                    let (key, result, cause) = failed
+                        .take()
+                        .expect("last-known-good future polled after completion");
+                    return Poll::Ready(this.store.recalled(key, result, cause, found));
+                }
             }
         }
     }
@@ -74,12 +99,12 @@ where
 /// Dropping it drops the operation; nothing is remembered.
 #[pin_project]
 #[must_use = "futures do nothing unless polled"]
-pub struct LastGoodCall<K, T, F, C> {
+pub struct LastGoodCall<K, T, F: Future, C> {
     #[pin]
     inner: Remembering<K, T, F, C>,
 }
 
-impl<K, T, Fut, C> LastGoodCall<K, T, Fut, C> {
+impl<K, T, Fut: Future, C> LastGoodCall<K, T, Fut, C> {
     /// A direct call for `key`: answered with `fresh` if the store had a fresh
     /// response, else `operation` runs and its result is remembered or served for.
     pub(crate) fn new<F: FnOnce() -> Fut>(
@@ -121,7 +146,7 @@ where
     }
 }
 
-impl<K, T, F, C> fmt::Debug for LastGoodCall<K, T, F, C> {
+impl<K, T, F: Future, C> fmt::Debug for LastGoodCall<K, T, F, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LastGoodCall")
             .field("store", &self.inner.store.name())
@@ -137,7 +162,7 @@ impl<K, T, F, C> fmt::Debug for LastGoodCall<K, T, F, C> {
 /// Dropping it drops the inner call; nothing is remembered.
 #[pin_project]
 #[must_use = "futures do nothing unless polled"]
-pub struct LastGoodFuture<K, T, F, C> {
+pub struct LastGoodFuture<K, T, F: Future, C> {
     #[pin]
     inner: Remembering<K, T, F, C>,
 }
@@ -156,7 +181,7 @@ where
     }
 }
 
-impl<K, T, F, C> fmt::Debug for LastGoodFuture<K, T, F, C> {
+impl<K, T, F: Future, C> fmt::Debug for LastGoodFuture<K, T, F, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LastGoodFuture")
             .field("store", &self.inner.store.name())

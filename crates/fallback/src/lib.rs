@@ -63,6 +63,7 @@ pub mod future;
 mod last_good;
 mod last_good_service;
 mod layer;
+mod level;
 mod state;
 
 pub use action::{Answer, Backup, BackupFuture, MapFailure, OrElse, Recover, Value};
@@ -74,3 +75,4 @@ pub use last_good::{
 };
 pub use last_good_service::{LastGoodCall, LastGoodFuture, LastGoodLayer, LastGoodService};
 pub use layer::{FallbackLayer, FallbackService};
+pub use level::{LevelError, LevelFuture, SharedLevel, Stored};

@@ -305,3 +305,18 @@ async fn a_slow_call_never_overwrites_a_newer_answer() {
     );
     assert_eq!(store.get(&1).expect("kept").0, 20, "the newer answer stays");
 }
+
+#[tokio::test(start_paused = true)]
+async fn invalidate_and_clear_forget_responses() {
+    let store = hardy_fallback::LastKnownGood::builder("forget")
+        .build::<u32, &'static str>()
+        .expect("valid");
+    store.put(1, "one");
+    store.put(2, "two");
+    store.invalidate(&1);
+    assert!(store.get(&1).is_none());
+    assert_eq!(store.get(&2).map(|(value, _)| value), Some("two"));
+    assert!(!store.is_shared());
+    store.clear();
+    assert!(store.is_empty());
+}

@@ -58,6 +58,7 @@ mod breaker;
 mod config;
 mod error;
 mod handle;
+mod last_good;
 mod rate;
 mod script;
 
