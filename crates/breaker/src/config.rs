@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hardy_core::{ConfigError, Listener, Name, Validate};
+use hardy_core::{Backend, ConfigError, Listener, Name, Validate};
 
 use crate::{BreakerEvent, CircuitBreaker};
 
@@ -174,6 +174,13 @@ pub struct BreakerConfig {
     ///
     /// Default: `None`.
     pub seed: Option<u64>,
+    /// Where the breaker's state lives: in the process, or in Redis for a fleet (built
+    /// with [`BreakerBuilder::build_shared`] and a store; a policy file's `[redis]`
+    /// section provides it). [`build`](BreakerBuilder::build) refuses
+    /// [`Backend::Redis`], which would silently keep the breaker to one instance.
+    ///
+    /// Default: [`Backend::Local`].
+    pub backend: Backend,
 }
 
 impl Default for BreakerConfig {
@@ -193,6 +200,7 @@ impl Default for BreakerConfig {
             open_jitter: DEFAULT_OPEN_JITTER,
             honor_retry_after: false,
             seed: None,
+            backend: Backend::Local,
         }
     }
 }
@@ -424,6 +432,13 @@ impl BreakerBuilder {
     /// A [`ConfigError`] naming the first bad setting.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         self.config.validate(&self.name)?;
+        if self.config.backend != Backend::Local {
+            return Err(Validate::new(COMPONENT, &self.name).error(
+                "backend",
+                self.config.backend,
+                "a breaker kept in a shared store is built with build_shared and the store",
+            ));
+        }
         Ok(CircuitBreaker::from_parts(
             self.name,
             self.config,

@@ -58,6 +58,7 @@
 
 #[doc(hidden)]
 pub mod admission;
+mod backend;
 mod classify;
 mod config;
 #[cfg(feature = "serde")]
@@ -76,6 +77,7 @@ mod spare;
 #[doc(hidden)]
 pub mod sync;
 
+pub use backend::Backend;
 pub use classify::{Classify, DefaultClassifier, Outcome, Retryability};
 pub use config::{ConfigError, Validate};
 pub use error::{AsRejection, Error, find_rejection};

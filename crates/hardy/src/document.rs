@@ -53,6 +53,10 @@ pub struct PolicyDocument {
     sections: BTreeMap<&'static str, Box<dyn Entries>>,
     /// Which policies guard each operation.
     pub operations: BTreeMap<String, OperationConfig>,
+    /// Where state a fleet shares lives: `[redis]`, for entries with
+    /// `backend = "redis"`.
+    #[cfg(feature = "redis")]
+    pub redis: Option<crate::redis::RedisConfig>,
 }
 
 impl PolicyDocument {
@@ -99,6 +103,8 @@ impl Default for PolicyDocument {
                 .map(|kind| (kind.section(), kind.empty()))
                 .collect(),
             operations: BTreeMap::new(),
+            #[cfg(feature = "redis")]
+            redis: None,
         }
     }
 }
@@ -113,12 +119,18 @@ impl Clone for PolicyDocument {
                 .map(|(section, entries)| (*section, entries.clone_box()))
                 .collect(),
             operations: self.operations.clone(),
+            #[cfg(feature = "redis")]
+            redis: self.redis.clone(),
         }
     }
 }
 
 impl PartialEq for PolicyDocument {
     fn eq(&self, other: &Self) -> bool {
+        #[cfg(feature = "redis")]
+        if self.redis != other.redis {
+            return false;
+        }
         self.timeout == other.timeout
             && self.operations == other.operations
             && self.sections.len() == other.sections.len()
@@ -140,6 +152,8 @@ impl fmt::Debug for PolicyDocument {
                 debug.field(section, entries.debug());
             }
         }
+        #[cfg(feature = "redis")]
+        debug.field("redis", &self.redis);
         debug.field("operations", &self.operations).finish()
     }
 }
@@ -151,6 +165,10 @@ impl Serialize for PolicyDocument {
         let mut map = serializer.serialize_map(None)?;
         if let Some(timeout) = &self.timeout {
             map.serialize_entry("timeout", timeout)?;
+        }
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.redis {
+            map.serialize_entry("redis", redis)?;
         }
         for kind in &SECTIONS {
             let Some(entries) = self.sections.get(kind.section()) else {
@@ -293,11 +311,13 @@ impl PolicyDocument {
     pub fn validate(&self) -> Result<(), PolicyErrors> {
         let mut problems = Vec::new();
         self.check_timeout(&mut problems);
+        self.check_redis(&mut problems);
         for kind in &SECTIONS {
             if let Some(entries) = self.sections.get(kind.section()) {
                 entries.check(&mut problems);
             }
         }
+        self.check_backends(&mut problems);
         self.check_references(&mut problems);
         collect(problems)
     }
@@ -317,7 +337,8 @@ impl PolicyDocument {
     fn from_table(mut table: Table) -> Result<Self, PolicyErrors> {
         let mut problems = Vec::new();
         let mut document = PolicyDocument::default();
-        let known: Vec<&str> = std::iter::once("timeout")
+        let known: Vec<&str> = ["timeout", "redis"]
+            .into_iter()
             .chain(SECTIONS.iter().map(|kind| kind.section()))
             .chain(std::iter::once("operations"))
             .collect();
@@ -331,6 +352,9 @@ impl PolicyDocument {
         }
         if let Some(value) = table.remove("timeout") {
             document.timeout = read(&mut problems, "timeout", value);
+        }
+        if let Some(value) = table.remove("redis") {
+            document.read_redis(&mut problems, value);
         }
         let mut checks = Vec::new();
         for kind in &SECTIONS {
@@ -347,7 +371,9 @@ impl PolicyDocument {
         // Range problems follow the problems of reading: a value that did not parse is
         // reported once.
         document.check_timeout(&mut problems);
+        document.check_redis(&mut problems);
         problems.extend(checks);
+        document.check_backends(&mut problems);
         document.check_references(&mut problems);
         collect(problems).map(|()| document)
     }
@@ -357,6 +383,63 @@ impl PolicyDocument {
             && let Err(error) = timeout.validate("timeout")
         {
             problems.push(PolicyError::from_config("timeout", &error));
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    fn read_redis(&mut self, problems: &mut Vec<PolicyError>, value: Value) {
+        self.redis = read(problems, "redis", value);
+    }
+
+    #[cfg(not(feature = "redis"))]
+    fn read_redis(&mut self, problems: &mut Vec<PolicyError>, _: Value) {
+        problems.push(PolicyError::new(
+            "redis",
+            "needs hardy's `redis` feature (state shared through Redis)",
+        ));
+    }
+
+    fn check_redis(&self, problems: &mut Vec<PolicyError>) {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.redis
+            && let Err(error) = redis.validate("redis")
+        {
+            problems.push(PolicyError::from_config("redis", &error));
+        }
+        #[cfg(not(feature = "redis"))]
+        let _ = problems;
+    }
+
+    /// Every entry kept in Redis needs `[redis]`.
+    fn check_backends(&self, problems: &mut Vec<PolicyError>) {
+        #[cfg(feature = "redis")]
+        let has_redis = self.redis.is_some();
+        #[cfg(not(feature = "redis"))]
+        let has_redis = false;
+        if has_redis {
+            return;
+        }
+        let shared = self
+            .entries::<crate::rate_limit::RateLimitConfig>()
+            .iter()
+            .filter(|(_, config)| config.backend == hardy_core::Backend::Redis)
+            .map(|(name, _)| format!("rate_limit.{name}.backend"))
+            .chain(
+                self.entries::<crate::breaker::BreakerConfig>()
+                    .iter()
+                    .filter(|(_, config)| config.backend == hardy_core::Backend::Redis)
+                    .map(|(name, _)| format!("breaker.{name}.backend")),
+            );
+        for path in shared {
+            problems.push(PolicyError::with_value(
+                path,
+                "\"redis\"",
+                if cfg!(feature = "redis") {
+                    "needs a [redis] section saying where Redis is"
+                } else {
+                    "needs a [redis] section saying where Redis is, and hardy's `redis` feature"
+                },
+            ));
         }
     }
 

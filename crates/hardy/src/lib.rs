@@ -127,6 +127,10 @@ pub use hardy_pool as pool;
 /// GCRA rate limits, direct and keyed, refusing or waiting: `hardy-rate-limit`.
 #[cfg(feature = "rate-limit")]
 pub use hardy_rate_limit as rate_limit;
+/// State a fleet shares through Redis: fleet-wide rate limits, shared breakers, a
+/// shared last-known-good level: `hardy-redis`.
+#[cfg(feature = "redis")]
+pub use hardy_redis as redis;
 /// Retries with backoff, jitter, deadlines and a shared retry budget: `hardy-retry`.
 #[cfg(feature = "retry")]
 pub use hardy_retry as retry;
@@ -138,7 +142,7 @@ pub use operation::{OperationConfig, PolicyRef};
 #[cfg(feature = "pipeline")]
 pub use pipeline::{Pipeline, PipelineLayer, PipelineService};
 #[cfg(feature = "config")]
-pub use policies::{Policies, TIMEOUT_TABLE};
+pub use policies::{Backends, Policies, TIMEOUT_TABLE};
 #[cfg(feature = "config")]
 pub use section::{DEFAULT_POLICY, PolicyHandle, PolicySection};
 #[cfg(feature = "config")]

@@ -69,6 +69,7 @@ pub const TIMEOUT_TABLE: &str = "timeout";
 /// ```
 pub struct Policies {
     document: PolicyDocument,
+    backends: Backends,
     timeouts: Option<OperationTimeouts>,
     /// The handles built so far, by handle type and name.
     handles: Mutex<HashMap<(TypeId, String), Box<dyn Any + Send + Sync>>>,
@@ -108,7 +109,9 @@ impl Policies {
 
     /// The registry of a document read and checked already.
     pub(crate) fn from_checked(document: PolicyDocument) -> Self {
+        let backends = Backends::new(&document);
         let mut policies = Policies {
+            backends,
             timeouts: None,
             document,
             handles: Mutex::new(HashMap::new()),
@@ -158,6 +161,12 @@ impl Policies {
             .unwrap_or_else(Listener::none)
     }
 
+    /// The stores of state a fleet shares, made from the document's `[redis]`.
+    #[must_use]
+    pub fn backends(&self) -> &Backends {
+        &self.backends
+    }
+
     /// The document the registry was built from, every default filled in.
     #[must_use]
     pub fn document(&self) -> &PolicyDocument {
@@ -178,8 +187,13 @@ impl Policies {
         }
         let config = self.entry::<H::Config>(name)?.clone();
         // Every entry was checked when the document was read.
-        let handle = H::build(Name::from(name), config, self.listener::<H::Event>())
-            .expect("a policy checked at load builds its handle");
+        let handle = H::build_on(
+            Name::from(name),
+            config,
+            self.listener::<H::Event>(),
+            &self.backends,
+        )
+        .expect("a policy checked at load builds its handle");
         built.insert(key, Box::new(handle.clone()));
         Some(handle)
     }
@@ -256,6 +270,40 @@ fn resolve(
         return Some(service.to_string());
     }
     default.then(|| operation.to_string())
+}
+
+/// The stores of state a fleet shares, made once from a document's `[redis]`: what
+/// the handles of entries with `backend = "redis"` are built on, and what a program
+/// builds its own shared handles on (a keyed limiter, a last-known-good store).
+#[derive(Debug, Clone, Default)]
+pub struct Backends {
+    #[cfg(feature = "redis")]
+    redis: Option<crate::redis::Redis>,
+}
+
+impl Backends {
+    fn new(document: &PolicyDocument) -> Self {
+        #[cfg(feature = "redis")]
+        let backends = Backends {
+            redis: document.redis.clone().map(|config| {
+                crate::redis::Redis::from_config("redis", config)
+                    .expect("[redis] was checked at load")
+            }),
+        };
+        #[cfg(not(feature = "redis"))]
+        let backends = {
+            let _ = document;
+            Backends {}
+        };
+        backends
+    }
+
+    /// The Redis handle of `[redis]`, if the document has one.
+    #[cfg(feature = "redis")]
+    #[must_use]
+    pub fn redis(&self) -> Option<&crate::redis::Redis> {
+        self.redis.as_ref()
+    }
 }
 
 impl fmt::Debug for Policies {

@@ -70,6 +70,23 @@ pub trait PolicyHandle: Clone + Send + Sync + 'static {
         config: Self::Config,
         listener: Listener<Self::Event>,
     ) -> Result<Self, ConfigError>;
+
+    /// Builds the handle named `name` on the registry's `backends`: a handle whose
+    /// state a fleet shares is built on its store. By default, as
+    /// [`build`](Self::build).
+    ///
+    /// # Errors
+    ///
+    /// The first bad setting.
+    fn build_on(
+        name: Name,
+        config: Self::Config,
+        listener: Listener<Self::Event>,
+        backends: &crate::Backends,
+    ) -> Result<Self, ConfigError> {
+        let _ = backends;
+        Self::build(name, config, listener)
+    }
 }
 
 macro_rules! section {
@@ -122,6 +139,23 @@ impl PolicyHandle for CircuitBreaker {
             .config(config)
             .listener(listener)
             .build()
+    }
+
+    #[cfg(feature = "redis")]
+    fn build_on(
+        name: Name,
+        config: BreakerConfig,
+        listener: Listener<BreakerEvent>,
+        backends: &crate::Backends,
+    ) -> Result<Self, ConfigError> {
+        let shared = config.backend == hardy_core::Backend::Redis;
+        let builder = CircuitBreaker::builder(name)
+            .config(config)
+            .listener(listener);
+        match backends.redis() {
+            Some(redis) if shared => builder.build_shared(std::sync::Arc::new(redis.clone())),
+            _ => builder.build(),
+        }
     }
 }
 
@@ -186,6 +220,23 @@ impl PolicyHandle for RateLimiter {
             .config(config)
             .on_event(move |event| listener.emit(event))
             .build()
+    }
+
+    #[cfg(feature = "redis")]
+    fn build_on(
+        name: Name,
+        config: RateLimitConfig,
+        listener: Listener<RateLimitEvent>,
+        backends: &crate::Backends,
+    ) -> Result<Self, ConfigError> {
+        let shared = config.backend == hardy_core::Backend::Redis;
+        let builder = RateLimiter::builder(name)
+            .config(config)
+            .on_event(move |event| listener.emit(event));
+        match backends.redis() {
+            Some(redis) if shared => builder.build_shared(std::sync::Arc::new(redis.clone())),
+            _ => builder.build(),
+        }
     }
 }
 

@@ -227,7 +227,7 @@ fn every_loading_rule_has_a_failing_example() {
     let cases: &[(&str, &str)] = &[
         (
             "[breakers.x]\n",
-            "breakers: unknown section; expected one of timeout, breaker, retry, bulkhead, partitions, rate_limit, load_shed, fallback, pool, chaos, operations",
+            "breakers: unknown section; expected one of timeout, redis, breaker, retry, bulkhead, partitions, rate_limit, load_shed, fallback, pool, chaos, operations",
         ),
         (
             "breaker = 3\n",

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hardy_core::{ConfigError, Listener, Name, Validate};
+use hardy_core::{Backend, ConfigError, Listener, Name, Validate};
 
 use crate::{Clock, Degrade, KeyedRateLimiter, RateLimitEvent, RateLimiter, RateStore};
 
@@ -86,6 +86,13 @@ pub struct RateLimitConfig {
     ///
     /// Default: [`Clock::Tokio`].
     pub clock: Clock,
+    /// Where the limiter's state lives: in the process, or in Redis for a fleet (built
+    /// with [`RateLimitBuilder::build_shared`] and a store; a policy file's `[redis]`
+    /// section provides it). [`build`](RateLimitBuilder::build) refuses
+    /// [`Backend::Redis`], which would silently limit one instance only.
+    ///
+    /// Default: [`Backend::Local`].
+    pub backend: Backend,
     /// For a limiter shared through a store: turns taken from the store in one round
     /// trip, the first for the call that asks and the rest for the next calls of this
     /// instance (which spend them without a round trip), at least 1 and at most
@@ -97,11 +104,12 @@ pub struct RateLimitConfig {
     ///
     /// Default: 1.
     pub lease: u32,
-    /// For a limiter shared through a store: what it does while the store fails.
-    /// Ignored by a limiter kept in the process.
+    /// For a limiter shared through a store: what it does while the store fails;
+    /// `None` takes the store's default ([`RateStore::degrade`]: `[redis] degrade` in a
+    /// policy file). Ignored by a limiter kept in the process.
     ///
-    /// Default: [`Degrade::Local`].
-    pub degrade: Degrade,
+    /// Default: `None` ([`Degrade::Local`] unless the store says otherwise).
+    pub degrade: Option<Degrade>,
     /// For a limiter shared through a store: how many instances share the rate, at
     /// least 1; with [`Degrade::Local`], each instance keeps `limit / fleet_size` of it
     /// while the store fails. Ignored by a limiter kept in the process.
@@ -119,8 +127,9 @@ impl Default for RateLimitConfig {
             max_wait: DEFAULT_MAX_WAIT,
             max_keys: DEFAULT_MAX_KEYS,
             clock: Clock::Tokio,
+            backend: Backend::Local,
             lease: 1,
-            degrade: Degrade::Local,
+            degrade: None,
             fleet_size: 1,
         }
     }
@@ -278,9 +287,9 @@ impl RateLimitBuilder {
     }
 
     /// For a limiter shared through a store: what it does while the store fails.
-    /// Default: [`Degrade::Local`].
+    /// Default: the store's ([`Degrade::Local`] unless it says otherwise).
     pub fn degrade(mut self, degrade: Degrade) -> Self {
-        self.config.degrade = degrade;
+        self.config.degrade = Some(degrade);
         self
     }
 
@@ -298,11 +307,24 @@ impl RateLimitBuilder {
     /// A [`ConfigError`] naming the first bad setting.
     pub fn build(self) -> Result<RateLimiter, ConfigError> {
         self.config.validate(&self.name)?;
+        self.kept_here()?;
         Ok(RateLimiter::from_parts(
             self.name,
             self.config,
             self.listener,
             None,
+        ))
+    }
+
+    /// A limiter built without a store must be meant to be kept in the process.
+    fn kept_here(&self) -> Result<(), ConfigError> {
+        if self.config.backend == Backend::Local {
+            return Ok(());
+        }
+        Err(Validate::new(COMPONENT, &self.name).error(
+            "backend",
+            self.config.backend,
+            "a limiter kept in a shared store is built with build_shared and the store",
         ))
     }
 
@@ -357,6 +379,7 @@ impl RateLimitBuilder {
         K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
     {
         self.config.validate(&self.name)?;
+        self.kept_here()?;
         Ok(KeyedRateLimiter::from_parts(
             self.name,
             self.config,

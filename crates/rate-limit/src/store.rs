@@ -40,6 +40,11 @@ pub trait RateStore: fmt::Debug + Send + Sync + 'static {
     /// `max_wait`, or a refusal. The future must be bounded in time: a limiter's
     /// callers wait for it.
     fn take(&self, request: TakeRequest) -> TakeFuture;
+
+    /// What limiters that do not say otherwise do while this store fails.
+    fn degrade(&self) -> Degrade {
+        Degrade::Local
+    }
 }
 
 /// The future of a [`RateStore::take`].
@@ -229,19 +234,19 @@ impl Shared {
         let degraded_gauge = metrics::gauge!(METRIC_DEGRADED, "name" => name.to_string());
         degraded_gauge.set(0.0);
         Shared {
-            store,
             interval: config.period / config.limit,
             burst: config.burst(),
             max_wait: config.max_wait,
             lease: config.lease,
             lease_life: crate::gcra::nanos(config.period),
-            degrade: config.degrade,
+            degrade: config.degrade.unwrap_or_else(|| store.degrade()),
             max_keys: config.max_keys,
             stock: Mutex::new(HashMap::new()),
             degraded: AtomicBool::new(false),
             degraded_gauge,
             ok: requests("ok"),
             failed: requests("failed"),
+            store,
         }
     }
 

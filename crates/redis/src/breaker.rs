@@ -47,34 +47,41 @@ impl Fleet {
 }
 
 impl BreakerStore for Redis {
-    /// Starts following the fleet for `link`'s breaker; the handle's follower task
-    /// starts with its first breaker, on the current Tokio runtime.
-    ///
-    /// # Panics
-    ///
-    /// When called outside a Tokio runtime (a breaker shared through Redis is built
-    /// inside one).
+    /// Starts following the fleet for `link`'s breaker. The handle's follower task
+    /// starts on the Tokio runtime of the first breaker built (or, built outside one,
+    /// of its first transition); until then the breaker works on its own.
     fn attach(&self, link: FleetLink) {
         let Some(breaker) = link.breaker() else {
             return;
         };
-        let fleet = self.fleet();
-        fleet.links().insert(breaker.name().to_string(), link);
-        let receiver = fleet
-            .receiver
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(receiver) = receiver {
-            let runtime = tokio::runtime::Handle::try_current()
-                .expect("a breaker shared through Redis is built inside a Tokio runtime");
-            runtime.spawn(follow(self.downgrade(), receiver));
-        }
+        self.fleet()
+            .links()
+            .insert(breaker.name().to_string(), link);
+        self.start_following();
     }
 
     fn changed(&self, change: FleetChange) {
         // The follower ends only when the handle is gone: then nobody listens.
         let _ = self.fleet().changes.send(change);
+        self.start_following();
+    }
+}
+
+impl Redis {
+    /// Starts the follower task, once, if there is a runtime to run it.
+    fn start_following(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let receiver = self
+            .fleet()
+            .receiver
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(receiver) = receiver {
+            runtime.spawn(follow(self.downgrade(), receiver));
+        }
     }
 }
 

@@ -4,7 +4,8 @@ use std::fmt;
 use std::time::Duration;
 
 use hardy_breaker::BreakerConfig;
-use hardy_core::{ConfigError, Name, Validate};
+use hardy_core::{Backend, ConfigError, Name, Validate};
+use hardy_rate_limit::Degrade;
 
 use crate::Redis;
 
@@ -96,7 +97,12 @@ pub struct RedisConfig {
     /// Default: [`DEFAULT_PROBE_LEASE`] (10 s).
     #[cfg_attr(feature = "serde", serde(with = "hardy_core::duration"))]
     pub probe_lease: Duration,
-    /// The breaker guarding every call to Redis.
+    /// What shared rate limiters that do not say otherwise do while Redis fails.
+    ///
+    /// Default: [`Degrade::Local`]: this instance's share of the fleet's rate.
+    pub degrade: Degrade,
+    /// The breaker guarding every call to Redis (kept in the process: its `backend`
+    /// must be `local`).
     ///
     /// Default: [`RedisConfig::default_guard`]: open after 3 failures in a row, for
     /// 1 s, doubling up to 30 s while Redis stays down; one probe at a time.
@@ -113,6 +119,7 @@ impl Default for RedisConfig {
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
             poll_interval: DEFAULT_POLL_INTERVAL,
             probe_lease: DEFAULT_PROBE_LEASE,
+            degrade: Degrade::Local,
             guard: RedisConfig::default_guard(),
         }
     }
@@ -155,6 +162,13 @@ impl RedisConfig {
                 "key_prefix",
                 &self.key_prefix,
                 "must not be empty nor hold `{` or `}` (they make Redis Cluster hash tags)",
+            ));
+        }
+        if self.guard.backend != Backend::Local {
+            return Err(check.error(
+                "guard.backend",
+                self.guard.backend,
+                "the breaker guarding Redis cannot keep its state in Redis",
             ));
         }
         self.guard.validate(name).map_err(|error| {
@@ -247,6 +261,13 @@ impl RedisBuilder {
     /// The first part of every key Hardy writes. Default: `hardy`.
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.config.key_prefix = prefix.into();
+        self
+    }
+
+    /// What shared rate limiters that do not say otherwise do while Redis fails.
+    /// Default: [`Degrade::Local`].
+    pub fn degrade(mut self, degrade: Degrade) -> Self {
+        self.config.degrade = degrade;
         self
     }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hardy_rate_limit::{RateStore, StoreError, TakeFuture, TakeRequest, Taken};
+use hardy_rate_limit::{Degrade, RateStore, StoreError, TakeFuture, TakeRequest, Taken};
 
 use crate::script::Script;
 use crate::{Error, Redis};
@@ -18,6 +18,10 @@ impl RateStore for Redis {
     fn take(&self, request: TakeRequest) -> TakeFuture {
         let redis = self.clone();
         Box::pin(async move { redis.take_turns(&request).await.map_err(StoreError::new) })
+    }
+
+    fn degrade(&self) -> Degrade {
+        self.config().degrade
     }
 }
 
