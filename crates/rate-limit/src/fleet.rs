@@ -52,25 +52,31 @@ where
     let core = owner.core();
     let shared = core.shared();
     let stock = key.as_deref().unwrap_or("").to_owned();
-    let (want, refill) = match plan {
-        Plan::Leased => unreachable!("a leased turn is admitted at once"),
-        Plan::Ask { want, refill } => (want, refill),
-        Plan::AfterRefill(mut receiver) => {
-            // Another call is fetching a lease for this key: its turns, if any are left
-            // once it comes, save this call a round trip.
-            let came = match receiver.wait_for(Option::is_some).await {
-                Ok(came) => *came == Some(true),
-                Err(_) => false,
-            };
-            if !came {
-                // The store has just failed that call: decide without it.
-                return degrade(core, &owner, here).await;
-            }
-            if shared.take_leased(&stock, core.now()) {
+    let mut plan = plan;
+    let (want, refill) = loop {
+        match plan {
+            Plan::Leased => {
                 core.admitted_now();
                 return Ok(());
             }
-            (1, None)
+            Plan::Ask { want, refill } => break (want, refill),
+            Plan::AfterRefill {
+                mut receiver,
+                round,
+            } => {
+                // Another call is fetching a lease for this key: its turns, if any are
+                // left once it comes, save this call a round trip.
+                let came = match receiver.wait_for(Option::is_some).await {
+                    Ok(came) => *came == Some(true),
+                    Err(_) => false,
+                };
+                if !came {
+                    // The store has just failed that call: decide without it.
+                    shared.gave_up_waiting(&stock);
+                    return degrade(core, &owner, here).await;
+                }
+                plan = shared.after_refill(&stock, core.now(), round);
+            }
         }
     };
     let taken = shared.take(shared.request(&core.name, key, want)).await;

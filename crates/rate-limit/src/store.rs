@@ -182,7 +182,13 @@ struct Stock {
     until: u64,
     /// Tells the calls waiting for the lease in flight whether it came.
     refill: Option<watch::Receiver<Option<bool>>>,
+    /// Calls waiting for the lease in flight: the next lease is sized for those that
+    /// find no turn left in this one.
+    waiting: u32,
 }
+
+/// Rounds a call waits for leases of others before it asks the store by itself.
+const ROUNDS: u8 = 2;
 
 /// How a shared limiter serves a call.
 pub(crate) enum Plan {
@@ -191,8 +197,12 @@ pub(crate) enum Plan {
     /// From the store: ask it for `want` turns; `refill` tells the calls waiting for
     /// this lease whether it came.
     Ask { want: u32, refill: Option<Refill> },
-    /// After the lease in flight: from its turns if some are left then.
-    AfterRefill(watch::Receiver<Option<bool>>),
+    /// After the lease in flight (the `round`th this call waits for): from its turns,
+    /// if some are left then.
+    AfterRefill {
+        receiver: watch::Receiver<Option<bool>>,
+        round: u8,
+    },
 }
 
 /// The lease a call is fetching: tells the calls waiting for it when it ends, however
@@ -253,11 +263,31 @@ impl Shared {
     /// How to serve a call for `key` at `now`: a leased turn (taken), the lease in
     /// flight, or a round trip.
     pub(crate) fn plan(&self, key: &str, now: u64) -> Plan {
+        self.plan_round(key, now, 0)
+    }
+
+    /// How to serve a call that waited for the `round`th lease in flight and woke.
+    pub(crate) fn after_refill(&self, key: &str, now: u64, round: u8) -> Plan {
+        if let Some(entry) = self.stock.lock().get_mut(key) {
+            entry.waiting = entry.waiting.saturating_sub(1);
+        }
+        self.plan_round(key, now, round)
+    }
+
+    /// A call that waited for a lease that did not come: no longer waiting.
+    pub(crate) fn gave_up_waiting(&self, key: &str) {
+        if let Some(entry) = self.stock.lock().get_mut(key) {
+            entry.waiting = entry.waiting.saturating_sub(1);
+        }
+    }
+
+    fn plan_round(&self, key: &str, now: u64, round: u8) -> Plan {
+        let one = Plan::Ask {
+            want: 1,
+            refill: None,
+        };
         if self.lease == 1 {
-            return Plan::Ask {
-                want: 1,
-                refill: None,
-            };
+            return one;
         }
         let mut stock = self.stock.lock();
         if let Some(entry) = stock.get_mut(key) {
@@ -269,34 +299,29 @@ impl Shared {
             if let Some(refill) = &entry.refill
                 && refill.borrow().is_none()
             {
-                return Plan::AfterRefill(refill.clone());
+                if round >= ROUNDS {
+                    return one;
+                }
+                entry.waiting += 1;
+                return Plan::AfterRefill {
+                    receiver: refill.clone(),
+                    round: round + 1,
+                };
             }
         }
         if !stock.contains_key(key) && !self.make_room(&mut stock, now) {
             // No room to keep a lease for another key: one turn at a time.
-            return Plan::Ask {
-                want: 1,
-                refill: None,
-            };
+            return one;
         }
         let (sender, receiver) = watch::channel(None);
         let entry = stock.entry(key.to_owned()).or_default();
         entry.refill = Some(receiver);
+        // Sized for the calls that waited for the last lease and will find no turn
+        // left: they wait for this one.
+        let want = self.lease.saturating_add(entry.waiting).min(self.burst);
         Plan::Ask {
-            want: self.lease,
+            want,
             refill: Some(Refill { sender }),
-        }
-    }
-
-    /// Takes a leased turn for `key`, if one is left.
-    pub(crate) fn take_leased(&self, key: &str, now: u64) -> bool {
-        let mut stock = self.stock.lock();
-        match stock.get_mut(key) {
-            Some(entry) if entry.turns > 0 && now <= entry.until => {
-                entry.turns -= 1;
-                true
-            }
-            _ => false,
         }
     }
 

@@ -270,3 +270,20 @@ fn lease_and_fleet_size_are_checked() {
         .unwrap_err();
     assert_eq!(error.field(), "fleet_size");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_lease_is_sized_for_the_calls_left_waiting() {
+    let store = MemoryStore::with_latency(Duration::from_millis(10));
+    let limiter = shared(&store, 4, Degrade::Local, &Events::default());
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let limiter = limiter.clone();
+            tokio::spawn(async move { limiter.acquire().await })
+        })
+        .collect();
+    for call in calls {
+        call.await.expect("no panic").expect("admitted");
+    }
+    // A lease of 4 for the first four; the next, sized for the four left, serves them.
+    assert_eq!(store.round_trips.load(Ordering::Relaxed), 2);
+}

@@ -12,37 +12,41 @@
 -- would come after `wait` microseconds; `remaining` turns could still be taken now;
 -- the state is fully replenished `reset` microseconds from now.
 --
--- Every number stays an integer below 2^53, exact in Lua's doubles; the state is
--- written with %d, never tostring, which would round it. The key expires when the
--- state is replenished, so idle limiters leave nothing behind.
+-- Every number stays an integer below 2^53, exact in Lua's doubles, and is passed to
+-- Redis as a number, which Redis writes with every digit (tostring would round it).
+-- `x - x % 1` is floor(x) for the non-negative values here, without a call. The key
+-- expires just after the state is replenished, so idle limiters leave nothing behind.
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local max_wait = tonumber(ARGV[3])
 local want = tonumber(ARGV[4])
 
 local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local now = time[1] * 1000000 + time[2]
 local tat = tonumber(redis.call('GET', KEYS[1])) or now
 if tat < now then
     tat = now
 end
 local allowed = now + burst * interval
 
-local verdict, granted, wait
-local free = math.floor((allowed - tat) / interval)
+local free = (allowed - tat) / interval
 if free >= 1 then
-    verdict, granted, wait = 0, math.min(want, free), 0
-    tat = tat + granted * interval
-else
-    wait = tat + interval - allowed
-    if wait > max_wait then
-        return {2, 0, wait, 0, tat - now}
+    local granted = want
+    if free < want then
+        granted = free - free % 1
     end
-    verdict, granted = 1, 1
-    tat = tat + interval
+    tat = tat + granted * interval
+    local ttl = (tat - now) / 1000
+    redis.call('SET', KEYS[1], tat, 'PX', ttl - ttl % 1 + 1)
+    local remaining = (allowed - tat) / interval
+    return {0, granted, 0, remaining - remaining % 1, tat - now}
 end
 
-local ttl = math.max(1, math.ceil((tat - now) / 1000))
-redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', ttl)
-local remaining = math.max(0, math.floor((allowed - tat) / interval))
-return {verdict, granted, wait, remaining, tat - now}
+local wait = tat + interval - allowed
+if wait > max_wait then
+    return {2, 0, wait, 0, tat - now}
+end
+tat = tat + interval
+local ttl = (tat - now) / 1000
+redis.call('SET', KEYS[1], tat, 'PX', ttl - ttl % 1 + 1)
+return {1, 1, wait, 0, tat - now}
