@@ -1,6 +1,6 @@
 //! Fleet-wide rate limits against a real local `redis-server` (started by the bench on
 //! a free loopback port): a decision of Hardy's shared limiter, with and without
-//! leases, beside a bare `PING` on the same kind of connection, a hand-written
+//! leases, beside a bare `PING` on the same kind of connection (the case `bare`), a hand-written
 //! `INCR` + `EXPIRE` fixed window, and throttle-kit's Redis GCRA backend; one caller,
 //! then 64 callers at once on one connection; and, as floors, the same `PING` through
 //! Hardy's guard (timeout and breaker) and Hardy's script sent by hand. Needs
@@ -201,8 +201,8 @@ fn deciders(
             .await
             .expect("connect throttle-kit");
         vec![
-            ("ping", Decider::Ping(connection.clone())),
-            ("ping_guarded", Decider::GuardedPing(redis.clone())),
+            ("bare", Decider::Ping(connection.clone())),
+            ("hardy_guard_ping", Decider::GuardedPing(redis.clone())),
             (
                 "script_by_hand",
                 Decider::ByHand(connection.clone(), load_script(&connection).await),

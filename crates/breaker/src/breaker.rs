@@ -14,7 +14,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
-use crate::fleet::Fleet;
+use crate::fleet::BreakerStore;
 use crate::future::CallFuture;
 use crate::permit::Pass;
 use crate::state::{Mark, Totals, Word};
@@ -105,6 +105,23 @@ pub(crate) struct Shared {
     metrics: Metrics,
     /// The store of a breaker shared by a fleet.
     pub(crate) fleet: Option<Fleet>,
+}
+
+/// What a shared breaker keeps for its store: the store, and the probes the fleet
+/// granted in the current half-open state.
+pub(crate) struct Fleet {
+    pub(crate) store: std::sync::Arc<dyn BreakerStore>,
+    pub(crate) probes: AtomicU32,
+}
+
+impl Fleet {
+    #[cfg_attr(hardy_loom, allow(dead_code))]
+    pub(crate) fn new(store: std::sync::Arc<dyn BreakerStore>) -> Self {
+        Fleet {
+            store,
+            probes: AtomicU32::new(0),
+        }
+    }
 }
 
 /// The window of the ratio rules, as configured.
@@ -484,7 +501,7 @@ impl fmt::Debug for CircuitBreaker {
     }
 }
 
-mod fleet;
+pub(crate) mod fleet;
 mod transitions;
 
 #[cfg(all(test, hardy_loom))]

@@ -465,13 +465,11 @@ impl BreakerBuilder {
         store: std::sync::Arc<dyn crate::BreakerStore>,
     ) -> Result<CircuitBreaker, ConfigError> {
         self.config.validate(&self.name)?;
-        let breaker = CircuitBreaker::from_parts(
+        Ok(CircuitBreaker::shared_from_parts(
             self.name,
             self.config,
             self.listener,
-            Some(crate::fleet::Fleet::new(store.clone())),
-        );
-        store.attach(crate::FleetLink::new(&breaker));
-        Ok(breaker)
+            store,
+        ))
     }
 }

@@ -1,6 +1,6 @@
 //! [`BreakerStore`]: where a breaker shared by a fleet publishes its transitions and
-//! gets its half-open probes; [`FleetLink`], how the store moves the breaker on the
-//! fleet's word.
+//! gets its half-open probes; [`FleetLink`](crate::FleetLink), how the store moves the
+//! breaker on the fleet's word.
 //!
 //! Call counting stays in each instance; only transitions travel. A trip here is sent
 //! to the store, which opens the breakers with the same name on the other instances;
@@ -13,8 +13,7 @@ use std::time::Duration;
 
 use hardy_core::Name;
 
-use crate::sync::{AtomicU32, Ordering};
-use crate::{BreakerState, CircuitBreaker};
+use crate::BreakerState;
 
 /// Where the transitions of a breaker shared by a fleet go, and where its half-open
 /// probes come from: a store every instance reaches (Redis, with `hardy-redis`).
@@ -32,7 +31,7 @@ use crate::{BreakerState, CircuitBreaker};
 pub trait BreakerStore: fmt::Debug + Send + Sync + 'static {
     /// Starts following the fleet for the breaker `link` leads to. Called once, when
     /// the breaker is built.
-    fn attach(&self, link: FleetLink);
+    fn attach(&self, link: crate::FleetLink);
 
     /// The breaker moved by itself: tripped open, half-opened (and now waits for
     /// probes from [`FleetLink::grant_probes`]), or decided by its probes.
@@ -53,98 +52,4 @@ pub struct FleetChange {
     pub generation: u32,
     /// Probes the breaker admits in half-open, at most: what it asks the fleet for.
     pub half_open_calls: u32,
-}
-
-/// What a shared breaker keeps for its store: the store, and the probes the fleet
-/// granted in the current half-open state.
-pub(crate) struct Fleet {
-    pub(crate) store: std::sync::Arc<dyn BreakerStore>,
-    pub(crate) probes: AtomicU32,
-}
-
-impl Fleet {
-    pub(crate) fn new(store: std::sync::Arc<dyn BreakerStore>) -> Self {
-        Fleet {
-            store,
-            probes: AtomicU32::new(0),
-        }
-    }
-}
-
-/// How a [`BreakerStore`] moves a shared breaker on the fleet's word. Holds the
-/// breaker weakly: once every handle of the breaker is dropped, the link is dead and
-/// the store stops following the fleet for it.
-#[cfg(not(hardy_loom))]
-#[derive(Clone)]
-pub struct FleetLink {
-    breaker: std::sync::Weak<crate::breaker::Shared>,
-}
-
-#[cfg(not(hardy_loom))]
-impl FleetLink {
-    pub(crate) fn new(breaker: &CircuitBreaker) -> Self {
-        FleetLink {
-            breaker: crate::sync::Arc::downgrade(&breaker.shared),
-        }
-    }
-
-    /// The breaker, while any handle of it lives.
-    #[must_use]
-    pub fn breaker(&self) -> Option<CircuitBreaker> {
-        self.breaker
-            .upgrade()
-            .map(|shared| CircuitBreaker { shared })
-    }
-
-    /// Whether the breaker still lives.
-    #[must_use]
-    pub fn is_alive(&self) -> bool {
-        self.breaker.strong_count() > 0
-    }
-
-    /// Another instance opened the breaker, which stays open `remaining` more: a
-    /// closed or half-open breaker opens for that long, an open one stays open at
-    /// least that long. A breaker forced open, disabled or in metrics-only mode is
-    /// left as it is.
-    pub fn open(&self, remaining: Duration) {
-        if let Some(breaker) = self.breaker() {
-            breaker.fleet_open(remaining);
-        }
-    }
-
-    /// Another instance's probes succeeded: an open or half-open breaker closes.
-    pub fn close(&self) {
-        if let Some(breaker) = self.breaker() {
-            breaker.fleet_close();
-        }
-    }
-
-    /// Grants `probes` half-open probes to the breaker, if it is still half-open in
-    /// `generation`.
-    pub fn grant_probes(&self, generation: u32, probes: u32) {
-        if let Some(breaker) = self.breaker() {
-            breaker.grant_probes(generation, probes);
-        }
-    }
-
-    /// The generation of the breaker's half-open state, if it is half-open and has no
-    /// probe granted: it waits for the fleet's.
-    #[must_use]
-    pub fn awaiting_probes(&self) -> Option<u32> {
-        let breaker = self.breaker()?;
-        let word = breaker.word();
-        let fleet = breaker.shared.fleet.as_ref()?;
-        (word.state() == BreakerState::HalfOpen && fleet.probes.load(Ordering::Acquire) == 0)
-            .then(|| word.generation())
-    }
-}
-
-#[cfg(not(hardy_loom))]
-impl fmt::Debug for FleetLink {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let breaker = self.breaker();
-        f.debug_struct("FleetLink")
-            .field("breaker", &breaker.as_ref().map(CircuitBreaker::name))
-            .finish()
-    }
 }

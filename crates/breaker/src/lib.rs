@@ -85,6 +85,7 @@ mod state;
 mod sync;
 mod window;
 
+pub use breaker::fleet::FleetLink;
 pub use breaker::{
     BreakerSnapshot, CircuitBreaker, METRIC_CALLS, METRIC_STATE, METRIC_TRANSITIONS,
 };
@@ -96,8 +97,6 @@ pub use config::{
     MAX_TIME_BUCKETS, MAX_WINDOW_SIZE, Window,
 };
 pub use event::{BreakerEvent, TransitionReason};
-#[cfg(not(hardy_loom))]
-pub use fleet::FleetLink;
 pub use fleet::{BreakerStore, FleetChange};
 pub use layer::BreakerLayer;
 pub use registry::{BreakerRegistry, BreakerRegistryBuilder};

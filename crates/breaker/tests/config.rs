@@ -202,3 +202,14 @@ proptest! {
         prop_assert_eq!(config.validate("x").is_ok(), ratio > 0.0 && ratio <= 1.0);
     }
 }
+
+#[test]
+fn a_breaker_meant_for_a_store_is_not_built_without_one() {
+    let config = hardy_breaker::BreakerConfig {
+        backend: hardy_core::Backend::Redis,
+        ..hardy_breaker::BreakerConfig::default()
+    };
+    let error = hardy_breaker::CircuitBreaker::from_config("payments", config).unwrap_err();
+    assert_eq!(error.field(), "backend");
+    assert!(error.to_string().contains("build_shared"), "{error}");
+}

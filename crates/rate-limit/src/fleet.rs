@@ -6,15 +6,9 @@ use hardy_core::Rejection;
 use hardy_core::admission::Admission;
 
 use crate::limit::{Decision, wait_for};
-use crate::limiter::Core;
+use crate::limiter::{Core, OwnsCore};
 use crate::store::{Degrade, Plan, Shared, Taken};
 use crate::wait::Turn;
-
-/// What owns a limiter's core: a clone of the limiter, moved into a decision that
-/// outlives the call that asked for it.
-pub(crate) trait OwnsCore: Send + Sync + 'static {
-    fn core(&self) -> &Core;
-}
 
 impl Core {
     /// The admission of a call on a shared limiter, for `key` (`None`: the limiter's

@@ -13,9 +13,8 @@ use metrics::Gauge;
 use crate::future::CallFuture;
 use crate::gcra::{Gcra, Verdict};
 
-use crate::fleet::OwnsCore;
 use crate::limit::{Decision, wait_for};
-use crate::limiter::{Core, METRIC_KEYS};
+use crate::limiter::{Core, METRIC_KEYS, OwnsCore};
 use crate::store::RateStore;
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering, RwLock};
 use crate::{ByKey, ForKey, RateLimitBuilder, RateLimitConfig, RateLimitEvent, RateLimitLayer};
@@ -543,8 +542,12 @@ mod loom_models {
                 max_keys: 1,
                 ..RateLimitConfig::default()
             };
-            let limiter =
-                KeyedRateLimiter::<u32>::from_parts(Name::from("k"), config, Listener::none());
+            let limiter = KeyedRateLimiter::<u32>::from_parts(
+                Name::from("k"),
+                config,
+                Listener::none(),
+                None,
+            );
             let threads: Vec<_> = (0..2u32)
                 .map(|key| {
                     let limiter = limiter.clone();

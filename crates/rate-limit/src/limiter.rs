@@ -9,7 +9,6 @@ use hardy_core::{ConfigError, Listener, Name, Rejection};
 use metrics::Counter;
 
 use crate::clock::TimeSource;
-use crate::fleet::OwnsCore;
 use crate::future::CallFuture;
 use crate::gcra::{Gcra, Verdict};
 use crate::limit::{Decision, Limit, sealed, wait_for};
@@ -23,6 +22,12 @@ use crate::{RateLimitBuilder, RateLimitConfig, RateLimitEvent, RateLimitLayer};
 pub const METRIC_CALLS: &str = "hardy_rate_limit_calls_total";
 /// `hardy_rate_limit_keys{name}`: keys a keyed limiter tracks.
 pub const METRIC_KEYS: &str = "hardy_rate_limit_keys";
+
+/// What owns a limiter's core: a clone of the limiter, moved into a decision that
+/// outlives the call that asked for it.
+pub(crate) trait OwnsCore: Send + Sync + 'static {
+    fn core(&self) -> &Core;
+}
 
 /// Everything both limiters share: the name, the rate, the clock, telemetry, and the
 /// store of a shared limiter.

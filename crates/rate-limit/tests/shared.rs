@@ -287,3 +287,24 @@ async fn a_lease_is_sized_for_the_calls_left_waiting() {
     // A lease of 4 for the first four; the next, sized for the four left, serves them.
     assert_eq!(store.round_trips.load(Ordering::Relaxed), 2);
 }
+
+#[test]
+fn a_limit_meant_for_a_store_is_not_built_without_one() {
+    let config = hardy_rate_limit::RateLimitConfig {
+        backend: hardy_core::Backend::Redis,
+        ..hardy_rate_limit::RateLimitConfig::default()
+    };
+    let error = RateLimiter::from_config("api", config.clone()).unwrap_err();
+    assert_eq!(error.field(), "backend");
+    assert!(error.to_string().contains("build_shared"), "{error}");
+    let keyed = KeyedRateLimiter::<u32>::from_config("api", config.clone());
+    assert!(keyed.is_err());
+    let store = MemoryStore::with_latency(Duration::ZERO);
+    let shared = RateLimiter::builder("api")
+        .config(config)
+        .build_shared(Arc::new(Handle(store)));
+    assert!(
+        shared.is_ok(),
+        "built on a store, it is what the config meant"
+    );
+}

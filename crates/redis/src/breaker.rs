@@ -6,8 +6,7 @@
 //! and moves the breakers on the fleet's word, pushed by pub/sub (on a single server)
 //! and read every `poll_interval` as the fallback.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError, Weak};
+use std::sync::{PoisonError, Weak};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -21,30 +20,6 @@ use crate::{Error, Redis};
 static SHARE: Script = Script::new(include_str!("lua/breaker_share.lua"));
 static PROBES: Script = Script::new(include_str!("lua/breaker_probes.lua"));
 static POLL: Script = Script::new(include_str!("lua/breaker_poll.lua"));
-
-/// What a handle keeps for the breakers shared through it.
-pub(crate) struct Fleet {
-    /// Every shared breaker built on the handle, by name.
-    links: Mutex<HashMap<String, FleetLink>>,
-    changes: mpsc::UnboundedSender<FleetChange>,
-    /// Taken by the follower task when it starts.
-    receiver: Mutex<Option<mpsc::UnboundedReceiver<FleetChange>>>,
-}
-
-impl Fleet {
-    pub(crate) fn new() -> Self {
-        let (changes, receiver) = mpsc::unbounded_channel();
-        Fleet {
-            links: Mutex::new(HashMap::new()),
-            changes,
-            receiver: Mutex::new(Some(receiver)),
-        }
-    }
-
-    fn links(&self) -> std::sync::MutexGuard<'_, HashMap<String, FleetLink>> {
-        self.links.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
 
 impl BreakerStore for Redis {
     /// Starts following the fleet for `link`'s breaker. The handle's follower task

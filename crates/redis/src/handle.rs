@@ -15,8 +15,9 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, RedisResult};
 use tokio::sync::OnceCell;
 
-use crate::breaker::Fleet;
 use crate::config::COMPONENT;
+use crate::connection::Connection;
+use crate::fleet::Fleet;
 use crate::{Error, RedisBuilder, RedisConfig};
 
 /// `hardy_redis_calls_total{name, outcome}`: calls to Redis by outcome: `ok`, `failed`
@@ -88,24 +89,6 @@ enum Link {
         client: ClusterClient,
         connection: OnceCell<ClusterConnection>,
     },
-}
-
-/// A connection to Redis: to one server, or to a cluster. Cheap to clone: clones share
-/// one multiplexed connection.
-#[derive(Clone)]
-pub(crate) enum Connection {
-    Server(ConnectionManager),
-    Cluster(ClusterConnection),
-}
-
-impl Connection {
-    /// Sends `cmd` and reads its reply as a `T`.
-    pub(crate) async fn query<T: FromRedisValue>(&mut self, cmd: &Cmd) -> RedisResult<T> {
-        match self {
-            Connection::Server(connection) => cmd.query_async(connection).await,
-            Connection::Cluster(connection) => cmd.query_async(connection).await,
-        }
-    }
 }
 
 impl Redis {

@@ -56,7 +56,9 @@
 
 mod breaker;
 mod config;
+mod connection;
 mod error;
+mod fleet;
 mod handle;
 mod last_good;
 mod rate;

@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use redis::{ErrorKind, FromRedisValue, RedisResult, ServerErrorKind, ToRedisArgs};
 
-use crate::handle::Connection;
+use crate::connection::Connection;
 
 /// A Lua script with its SHA-1, by which Redis knows it once loaded.
 pub(crate) struct Script {

@@ -94,3 +94,55 @@ fn loom_cancelled_probe_frees_its_slot() {
         assert_eq!(probes, u32::from(admitted.is_some()));
     });
 }
+
+/// A store that takes note of nothing: the model grants probes itself.
+#[derive(Debug)]
+struct Quiet;
+
+impl BreakerStore for Quiet {
+    fn attach(&self, _: crate::FleetLink) {}
+    fn changed(&self, _: crate::FleetChange) {}
+}
+
+/// A shared breaker half-open, waiting for the fleet's probes: a grant of one races a
+/// caller asking twice. No probe passes before the grant, never more than granted.
+#[test]
+fn loom_a_fleet_grant_races_callers() {
+    loom::model(|| {
+        let config = BreakerConfig {
+            consecutive_failures: 1,
+            window: Window::Off,
+            half_open_calls: 2,
+            max_wait_in_half_open: None,
+            open_for: Duration::from_nanos(1),
+            seed: Some(1),
+            ..BreakerConfig::default()
+        };
+        let fleet = Fleet::new(std::sync::Arc::new(Quiet));
+        let breaker =
+            CircuitBreaker::from_parts(Name::from("loom"), config, Listener::none(), Some(fleet));
+        let admission = breaker.try_acquire().unwrap();
+        Permit::new(breaker.clone(), admission).record(Outcome::RETRYABLE_FAILURE);
+        std::thread::sleep(Duration::from_micros(10));
+        assert!(
+            breaker.try_acquire().is_err(),
+            "half-open, no probe granted yet"
+        );
+        let generation = breaker.word().generation();
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+
+        let granter = {
+            let breaker = breaker.clone();
+            loom::thread::spawn(move || breaker.grant_probes(generation, 1))
+        };
+        let caller = {
+            let breaker = breaker.clone();
+            loom::thread::spawn(move || (0..2).filter(|_| breaker.try_acquire().is_ok()).count())
+        };
+        granter.join().unwrap();
+        let admitted = caller.join().unwrap();
+        assert!(admitted <= 1, "at most the one probe granted: {admitted}");
+        let later = usize::from(breaker.try_acquire().is_ok());
+        assert_eq!(admitted + later, 1, "the granted probe passes once");
+    });
+}

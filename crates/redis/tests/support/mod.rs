@@ -127,6 +127,15 @@ impl Server {
         Ok(text(&value))
     }
 
+    /// Whether the server has Hardy's rate-limit script loaded.
+    pub fn knows_rate_script(&self) -> bool {
+        let script = redis::Script::new(include_str!("../../src/lua/rate_limit.lua"));
+        self.query(&["SCRIPT", "EXISTS", script.get_hash()])
+            .expect("SCRIPT EXISTS")
+            .to_lowercase()
+            .contains("int(1)")
+    }
+
     /// Kills the server at once (`SIGKILL`): no reply to anything in flight.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
