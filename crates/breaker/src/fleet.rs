@@ -22,7 +22,7 @@ use crate::BreakerState;
 /// [`changed`](Self::changed) on every transition it makes by itself (not on those the
 /// fleet or a person made), under its own lock: the store must only take note and do
 /// its work elsewhere (a task of its own). The store moves the breaker on the fleet's
-/// word through the [`FleetLink`] it is given at build.
+/// word through the [`FleetLink`](crate::FleetLink) it is given at build.
 ///
 /// While the store cannot be reached, it should grant every probe asked for, so that
 /// the breaker keeps working on its own.
@@ -34,7 +34,7 @@ pub trait BreakerStore: fmt::Debug + Send + Sync + 'static {
     fn attach(&self, link: crate::FleetLink);
 
     /// The breaker moved by itself: tripped open, half-opened (and now waits for
-    /// probes from [`FleetLink::grant_probes`]), or decided by its probes.
+    /// probes from [`FleetLink::grant_probes`](crate::FleetLink::grant_probes)), or decided by its probes.
     fn changed(&self, change: FleetChange);
 }
 

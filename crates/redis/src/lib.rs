@@ -1,9 +1,10 @@
 //! State a fleet shares through Redis: rate limits enforced across every instance,
+//! breakers whose trips open the whole fleet, a shared level of last known good values,
 //! with Redis itself guarded by Hardy's own timeout and breaker.
 //!
 //! A service that runs as N instances behind a load balancer enforces every limit kept
-//! in the process N times over. With this crate, the instances keep the limit's state
-//! in Redis:
+//! in the process N times over, and each instance discovers an outage by itself. With
+//! this crate, the instances keep that state in Redis:
 //!
 //! - **Fleet-wide rate limits**: a [`Redis`] handle is the
 //!   [`RateStore`](hardy_rate_limit::RateStore) of `hardy-rate-limit`'s limiters
@@ -12,6 +13,16 @@
 //!   decided atomically by one Lua script on the server's clock (`EVALSHA`, `EVAL`
 //!   when Redis does not know it), one round trip per decision, idle keys expiring by
 //!   themselves. Optional leases take several turns per round trip.
+//! - **Shared breaker state**: a [`Redis`] handle is the
+//!   [`BreakerStore`](hardy_breaker::BreakerStore) of breakers built with
+//!   [`BreakerBuilder::build_shared`](hardy_breaker::BreakerBuilder::build_shared): a trip
+//!   on one instance opens the breaker with that name on every instance (the open state
+//!   with its expiry, pushed by pub/sub, polled as the fallback), and the whole fleet
+//!   sends at most `half_open_calls` probes, from slots leased with an expiry. Calls
+//!   are still counted in each instance; only transitions travel.
+//! - **A shared level of last known good values**: a [`Redis`] handle is the
+//!   [`SharedLevel`](hardy_fallback::SharedLevel) of last-known-good stores built with
+//!   `build_shared`: a fresh instance answers a failed call with what another one saw.
 //! - **Redis guarded like any dependency**: every call is bounded by a Hardy timeout
 //!   (5 ms by default) and guarded by a Hardy breaker. While Redis is down or stalled,
 //!   each shared limiter degrades per its own setting (its share of the rate, allow
