@@ -3,8 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use hardy_breaker::BreakerConfig;
-use hardy_core::{Backend, ConfigError, Name, Validate};
+use hardy_breaker::{BreakerConfig, BreakerEvent};
+use hardy_core::{Backend, ConfigError, Listener, Name, Validate};
 use hardy_rate_limit::Degrade;
 
 use crate::Redis;
@@ -220,6 +220,7 @@ fn check_url(
 pub struct RedisBuilder {
     name: Name,
     config: RedisConfig,
+    guard_listener: Listener<BreakerEvent>,
 }
 
 impl RedisBuilder {
@@ -227,6 +228,7 @@ impl RedisBuilder {
         RedisBuilder {
             name,
             config: RedisConfig::default(),
+            guard_listener: Listener::none(),
         }
     }
 
@@ -296,6 +298,17 @@ impl RedisBuilder {
         self
     }
 
+    /// Calls `listener` with every event of the guard breaker: `StateChanged` to
+    /// `Open` when Redis starts failing, back to `Closed` when it answers again, and
+    /// `Rejected` for each call refused meanwhile. Default: no listener.
+    pub fn on_guard_event<F>(mut self, listener: F) -> Self
+    where
+        F: Fn(&BreakerEvent) + Send + Sync + 'static,
+    {
+        self.guard_listener = Listener::new(listener);
+        self
+    }
+
     /// Validates the settings and builds the handle. Nothing connects yet: the first
     /// call connects, and until Redis answers, calls fail within the timeout.
     ///
@@ -304,6 +317,6 @@ impl RedisBuilder {
     /// A [`ConfigError`] naming the first bad setting.
     pub fn build(self) -> Result<Redis, ConfigError> {
         self.config.validate(&self.name)?;
-        Redis::from_parts(self.name, self.config)
+        Redis::from_parts(self.name, self.config, self.guard_listener)
     }
 }

@@ -5,8 +5,8 @@ use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, OnceLock, Weak};
 
-use hardy_breaker::{BreakerState, CircuitBreaker};
-use hardy_core::{ConfigError, Name};
+use hardy_breaker::{BreakerEvent, BreakerState, CircuitBreaker};
+use hardy_core::{ConfigError, Listener, Name};
 use hardy_timeout::Timeout;
 use metrics::Counter;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -107,7 +107,11 @@ impl Redis {
         Redis::builder(name).config(config).build()
     }
 
-    pub(crate) fn from_parts(name: Name, config: RedisConfig) -> Result<Self, ConfigError> {
+    pub(crate) fn from_parts(
+        name: Name,
+        config: RedisConfig,
+        guard_listener: Listener<BreakerEvent>,
+    ) -> Result<Self, ConfigError> {
         let link = if config.cluster.is_empty() {
             let client = redis::Client::open(config.url.as_str()).map_err(|error| {
                 ConfigError::new(COMPONENT, &name, "url", &config.url, error.to_string())
@@ -142,6 +146,7 @@ impl Redis {
         let timeout = Timeout::new(name.clone(), config.timeout)?;
         let guard = CircuitBreaker::builder(name.clone())
             .config(config.guard.clone())
+            .listener(guard_listener)
             .build()?;
         metrics::describe_counter!(
             METRIC_CALLS,

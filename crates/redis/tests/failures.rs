@@ -7,6 +7,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hardy_breaker::{BreakerEvent, BreakerState};
 use hardy_core::Rejection;
 use hardy_rate_limit::{Degrade, METRIC_CALLS, RateLimitEvent, RateLimiter};
 use hardy_redis::Redis;
@@ -176,7 +177,14 @@ async fn the_local_share_counts_each_call_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_redis_opens_the_guard() {
     let server = Server::start();
-    let store = redis(server.url());
+    let guard_events = Arc::new(Mutex::new(Vec::new()));
+    let sink = guard_events.clone();
+    let store = Redis::builder("guarded")
+        .url(server.url())
+        .timeout(TIMEOUT)
+        .on_guard_event(move |event| sink.lock().expect("events").push(event.clone()))
+        .build()
+        .expect("valid redis config");
     let events = Events::default();
     let limiter = limiter(store.clone(), Degrade::Local, &events);
     call(&limiter).await.expect("admitted by Redis");
@@ -190,6 +198,16 @@ async fn a_stalled_redis_opens_the_guard() {
         let _ = call(&limiter).await;
     }
     assert_eq!(limiter.is_degraded(), Some(true));
+    let opened = guard_events.lock().expect("events").iter().any(|event| {
+        matches!(
+            event,
+            BreakerEvent::StateChanged {
+                to: BreakerState::Open,
+                ..
+            }
+        )
+    });
+    assert!(opened, "the guard says so");
     // The guard open, calls do not even try Redis: still answered.
     for _ in 0..10 {
         let _ = call(&limiter).await;
