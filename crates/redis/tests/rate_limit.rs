@@ -162,7 +162,7 @@ async fn leased_turns_stay_within_their_bound() {
 async fn a_refusal_says_when_to_come_back() {
     let server = Server::start();
     let limiter = RateLimiter::builder("refusal")
-        .per(10, Duration::from_secs(1))
+        .per(1, Duration::from_secs(60))
         .burst(2)
         .build_shared(Arc::new(redis(&server)))
         .unwrap();
@@ -171,9 +171,9 @@ async fn a_refusal_says_when_to_come_back() {
     match limiter.acquire().await {
         Err(Rejection::RateLimited { name, retry_after }) => {
             assert_eq!(name.as_str(), "refusal");
-            // The next turn is one interval (100 ms) after the first, less the time
+            // The next turn is one interval (a minute) after the first, less the time
             // the calls took: never more than an interval, never nothing.
-            assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_millis(100));
+            assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_secs(60));
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
@@ -185,9 +185,9 @@ async fn a_call_over_the_rate_waits_for_its_reserved_turn() {
     let waits = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = waits.clone();
     let limiter = RateLimiter::builder("waiting")
-        .per(10, Duration::from_secs(1))
+        .per(1, Duration::from_secs(1))
         .burst(1)
-        .max_wait(Duration::from_secs(1))
+        .max_wait(Duration::from_secs(2))
         .on_event(move |event| {
             if let RateLimitEvent::Waiting { wait, .. } = event {
                 seen.lock().expect("events").push(*wait);
@@ -199,7 +199,7 @@ async fn a_call_over_the_rate_waits_for_its_reserved_turn() {
     limiter.acquire().await.unwrap();
     let waits = waits.lock().expect("events").clone();
     assert_eq!(waits.len(), 1, "the second call waited: {waits:?}");
-    assert!(waits[0] > Duration::ZERO && waits[0] <= Duration::from_millis(100));
+    assert!(waits[0] > Duration::ZERO && waits[0] <= Duration::from_secs(1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,7 +220,7 @@ async fn the_script_is_loaded_again_after_a_flush() {
 async fn idle_state_expires_by_itself() {
     let server = Server::start();
     let limiter = RateLimiter::builder("idle")
-        .per(20, Duration::from_secs(1))
+        .per(1, Duration::from_secs(1))
         .burst(2)
         .build_shared(Arc::new(redis(&server)))
         .unwrap();
@@ -228,7 +228,7 @@ async fn idle_state_expires_by_itself() {
     let key = "hardy:{idle}:rl";
     let ttl: i64 = server.query(&["PTTL", key]).unwrap().parse().unwrap();
     assert!(
-        ttl > 0 && ttl <= 100,
+        ttl > 0 && ttl <= 1_001,
         "the state lives until it is replenished: {ttl} ms"
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
