@@ -11,6 +11,10 @@
 //!   other errors pass through, or, with [`RejectionLayer::answer_all`], are answered
 //!   with 500, so that the service's error type is `Infallible`, as axum wants.
 //! - With the `axum` feature, a rejection is an axum `IntoResponse`.
+//! - The client side: [`ResponseClassifier`] tells Hardy's retry and breaker what a
+//!   response means (5xx, 408 and 429 failures worth retrying, after the server's
+//!   `Retry-After`; other 4xx ignored), and [`retry_after`] reads that header in both
+//!   its forms.
 //!
 //! # Features
 //!
@@ -18,9 +22,11 @@
 //! | --- | --- | --- |
 //! | `axum` | no | `IntoResponse` for [`Answer`] |
 
+mod client;
 mod layer;
 mod problem;
 
+pub use client::{ResponseClassifier, retry_after};
 pub use layer::{
     AnswerAllFuture, AnswerAllLayer, AnswerAllService, RejectionFuture, RejectionLayer,
     RejectionService,
