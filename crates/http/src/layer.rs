@@ -7,13 +7,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use hardy_core::AsRejection;
-use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Response, StatusCode};
 use pin_project::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::{PROBLEM_JSON, Problems};
+use crate::Problems;
 
 /// A tower layer answering every error that holds a [`Rejection`] with the response it
 /// means ([`Problems::response`]): 429, 503 or 504, `Retry-After`, problem details.
@@ -275,27 +274,7 @@ fn answer<E: AsRejection + fmt::Display>(problems: Problems, error: &E) -> Respo
     if let Some(rejection) = error.as_rejection() {
         return problems.response(rejection);
     }
-    let status = StatusCode::INTERNAL_SERVER_ERROR;
-    let body = match problems {
-        Problems::Off => String::new(),
-        Problems::Anonymous | Problems::Named => {
-            let mut problem = serde_json::Map::new();
-            problem.insert("type".into(), "about:blank".into());
-            problem.insert("title".into(), "Internal Server Error".into());
-            problem.insert("status".into(), status.as_u16().into());
-            if problems == Problems::Named {
-                problem.insert("detail".into(), error.to_string().into());
-            }
-            serde_json::Value::Object(problem).to_string()
-        }
-    };
-    let has_body = !body.is_empty();
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    if has_body {
-        response
-            .headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    }
-    response
+    problems.problem(StatusCode::INTERNAL_SERVER_ERROR, None, |problem| {
+        problem.insert("detail".into(), error.to_string().into());
+    })
 }

@@ -59,52 +59,52 @@ impl Problems {
     ///
     /// `Retry-After` is in whole seconds, rounded up (a wait of 1.2 s says 2).
     pub fn response<B: From<String>>(self, rejection: &Rejection) -> Response<B> {
-        let status = status_of(rejection);
-        let retry_after = retry_after_of(rejection);
-        let body = match self {
-            Problems::Off => None,
-            Problems::Named | Problems::Anonymous => {
-                Some(self.body(rejection, status, retry_after))
+        self.problem(status_of(rejection), retry_after_of(rejection), |problem| {
+            problem.insert("detail".into(), rejection.to_string().into());
+            problem.insert("pattern".into(), rejection.kind().as_str().into());
+            problem.insert("handle".into(), rejection.name().as_str().into());
+        })
+    }
+
+    /// A response with `status`, `Retry-After` when `retry_after` is known, and the
+    /// problem details this level allows: type, title, status and `retry_after`, and
+    /// what `named` adds only with [`Problems::Named`].
+    pub(crate) fn problem<B: From<String>>(
+        self,
+        status: StatusCode,
+        retry_after: Option<Duration>,
+        named: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+    ) -> Response<B> {
+        let body = (self != Problems::Off).then(|| {
+            let mut problem = serde_json::Map::new();
+            problem.insert("type".into(), "about:blank".into());
+            problem.insert(
+                "title".into(),
+                status.canonical_reason().unwrap_or("Error").into(),
+            );
+            problem.insert("status".into(), status.as_u16().into());
+            if self == Problems::Named {
+                named(&mut problem);
             }
-        };
-        let mut response = Response::new(B::from(body.clone().unwrap_or_default()));
+            if let Some(wait) = retry_after {
+                problem.insert("retry_after".into(), wait.as_secs_f64().into());
+            }
+            serde_json::Value::Object(problem).to_string()
+        });
+        let has_body = body.is_some();
+        let mut response = Response::new(B::from(body.unwrap_or_default()));
         *response.status_mut() = status;
         if let Some(wait) = retry_after {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(seconds_up(wait)));
         }
-        if body.is_some() {
+        if has_body {
             response
                 .headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         }
         response
-    }
-
-    /// The problem details of `rejection`, as JSON text.
-    fn body(
-        self,
-        rejection: &Rejection,
-        status: StatusCode,
-        retry_after: Option<Duration>,
-    ) -> String {
-        let mut problem = serde_json::Map::new();
-        problem.insert("type".into(), "about:blank".into());
-        problem.insert(
-            "title".into(),
-            status.canonical_reason().unwrap_or("Error").into(),
-        );
-        problem.insert("status".into(), status.as_u16().into());
-        if self == Problems::Named {
-            problem.insert("detail".into(), rejection.to_string().into());
-            problem.insert("pattern".into(), rejection.kind().as_str().into());
-            problem.insert("handle".into(), rejection.name().as_str().into());
-        }
-        if let Some(wait) = retry_after {
-            problem.insert("retry_after".into(), wait.as_secs_f64().into());
-        }
-        serde_json::Value::Object(problem).to_string()
     }
 }
 
