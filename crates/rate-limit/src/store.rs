@@ -187,6 +187,20 @@ struct Stock {
     waiting: u32,
 }
 
+impl Stock {
+    /// Whether turns are left that are still good at `now`.
+    fn has_turns(&self, now: u64) -> bool {
+        self.turns > 0 && now <= self.until
+    }
+
+    /// The lease being fetched, if one is.
+    fn in_flight(&self) -> Option<&watch::Receiver<Option<bool>>> {
+        self.refill
+            .as_ref()
+            .filter(|refill| refill.borrow().is_none())
+    }
+}
+
 /// Rounds a call waits for leases of others before it asks the store by itself.
 const ROUNDS: u8 = 2;
 
@@ -268,13 +282,11 @@ impl Shared {
 
     /// How to serve a call that waited for the `round`th lease in flight and woke.
     pub(crate) fn after_refill(&self, key: &str, now: u64, round: u8) -> Plan {
-        if let Some(entry) = self.stock.lock().get_mut(key) {
-            entry.waiting = entry.waiting.saturating_sub(1);
-        }
+        self.gave_up_waiting(key);
         self.plan_round(key, now, round)
     }
 
-    /// A call that waited for a lease that did not come: no longer waiting.
+    /// A call that waited for a lease and woke: no longer waiting.
     pub(crate) fn gave_up_waiting(&self, key: &str) {
         if let Some(entry) = self.stock.lock().get_mut(key) {
             entry.waiting = entry.waiting.saturating_sub(1);
@@ -291,20 +303,18 @@ impl Shared {
         }
         let mut stock = self.stock.lock();
         if let Some(entry) = stock.get_mut(key) {
-            if entry.turns > 0 && now <= entry.until {
+            if entry.has_turns(now) {
                 entry.turns -= 1;
                 return Plan::Leased;
             }
             entry.turns = 0;
-            if let Some(refill) = &entry.refill
-                && refill.borrow().is_none()
-            {
+            if let Some(receiver) = entry.in_flight().cloned() {
                 if round >= ROUNDS {
                     return one;
                 }
                 entry.waiting += 1;
                 return Plan::AfterRefill {
-                    receiver: refill.clone(),
+                    receiver,
                     round: round + 1,
                 };
             }
@@ -341,13 +351,7 @@ impl Shared {
         if stock.len() < self.max_keys {
             return true;
         }
-        stock.retain(|_, entry| {
-            let fetching = entry
-                .refill
-                .as_ref()
-                .is_some_and(|refill| refill.borrow().is_none());
-            fetching || (entry.turns > 0 && now <= entry.until)
-        });
+        stock.retain(|_, entry| entry.in_flight().is_some() || entry.has_turns(now));
         stock.len() < self.max_keys
     }
 
