@@ -23,6 +23,7 @@
 //! | `axum` | no | `IntoResponse` for [`Answer`] |
 
 mod client;
+pub mod key;
 mod layer;
 mod problem;
 

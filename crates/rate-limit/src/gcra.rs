@@ -104,10 +104,54 @@ impl Gcra {
         }
     }
 
+    /// Where the limit stands on state `tat` at `now`, with the settings of `config`.
+    pub(crate) fn quota(self, config: &RateLimitConfig, tat: u64, now: u64) -> Quota {
+        let used = tat.saturating_sub(now);
+        let free = self.tolerance.saturating_sub(used) / self.interval;
+        Quota {
+            limit: config.limit,
+            period: config.period,
+            remaining: u32::try_from(free).unwrap_or(u32::MAX),
+            reset: Duration::from_nanos(used),
+        }
+    }
+
     /// Whether a state is idle at `now`: fully replenished, the same as no state.
     pub(crate) fn is_idle(tat: u64, now: u64) -> bool {
         tat <= now
     }
+}
+
+/// Where a limit stands for its callers (or one key's) now: what the `RateLimit` fields
+/// of an HTTP response tell a client.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use hardy_rate_limit::RateLimiter;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let api = RateLimiter::builder("api").per(10, Duration::from_secs(1)).build()?;
+/// api.check()?;
+/// let quota = api.quota().expect("kept in the process");
+/// assert_eq!((quota.limit, quota.remaining), (10, 9));
+/// assert_eq!(quota.reset, Duration::from_millis(100)); // one turn back in 100 ms
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Calls allowed per period: the config's `limit`.
+    pub limit: u32,
+    /// The period of the limit.
+    pub period: Duration,
+    /// Calls that would be admitted at once now, without waiting: at most the burst.
+    pub remaining: u32,
+    /// How long until every turn is back (`remaining` equal to the burst); zero when
+    /// all are.
+    pub reset: Duration,
 }
 
 #[inline]
@@ -186,6 +230,40 @@ mod tests {
                 }
                 let bound = u64::from(burst) + (now - start) / interval;
                 prop_assert!(admitted <= bound, "{} admitted, bound {}", admitted, bound);
+            }
+        }
+
+        /// The quota's `remaining` is exactly how many calls would be admitted at once,
+        /// and after `reset` every turn is back.
+        #[test]
+        fn the_quota_tells_what_the_limit_would_do(
+            limit in 1u32..50,
+            burst in 1u32..20,
+            gaps in proptest::collection::vec(0u64..200, 1..100),
+        ) {
+            let config = RateLimitConfig {
+                limit,
+                period: Duration::from_secs(1),
+                burst: Some(burst),
+                ..RateLimitConfig::default()
+            };
+            let g = Gcra::new(&config);
+            let (mut tat, mut now) = (0u64, 1_000 * MS);
+            for gap in gaps {
+                now += gap * MS;
+                let quota = g.quota(&config, tat, now);
+                let mut probe = tat;
+                let mut admitted = 0;
+                while let (Verdict::Now, Some(next)) = g.decide(probe, now) {
+                    probe = next;
+                    admitted += 1;
+                }
+                prop_assert_eq!(quota.remaining, admitted);
+                let later = now + nanos(quota.reset);
+                prop_assert_eq!(g.quota(&config, tat, later).remaining, burst);
+                if let (Verdict::Now, Some(next)) = g.decide(tat, now) {
+                    tat = next;
+                }
             }
         }
     }

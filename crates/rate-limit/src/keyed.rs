@@ -11,7 +11,7 @@ use hashbrown::HashTable;
 use metrics::Gauge;
 
 use crate::future::CallFuture;
-use crate::gcra::{Gcra, Verdict};
+use crate::gcra::{Gcra, Quota, Verdict};
 
 use crate::limit::{Decision, wait_for};
 use crate::limiter::{Core, METRIC_KEYS, OwnsCore};
@@ -207,6 +207,25 @@ where
             .map_or(0, |(_, tat, _)| tat.load(Ordering::Acquire));
         let core = &self.shared.core;
         core.gcra.time_to_ready(tat, core.now())
+    }
+
+    /// Where the limit stands now for `key`: its turns left and how long until all are
+    /// back. Takes no turn; a key not tracked has every turn.
+    ///
+    /// `None` for a limiter shared through a store, as
+    /// [`RateLimiter::quota`](crate::RateLimiter::quota).
+    #[must_use]
+    pub fn quota(&self, key: &K) -> Option<Quota> {
+        let core = &self.shared.core;
+        if core.shared.is_some() {
+            return None;
+        }
+        let (hash, shard) = self.locate(key);
+        let tat = shard
+            .read()
+            .find(hash, |(k, _, _)| k == key)
+            .map_or(0, |(_, tat, _)| tat.load(Ordering::Acquire));
+        Some(core.gcra.quota(&core.config, tat, core.now()))
     }
 
     /// The hash of `key` and the shard that holds it.

@@ -96,6 +96,7 @@ pub use config::{
     RateLimitBuilder, RateLimitConfig,
 };
 pub use event::RateLimitEvent;
+pub use gcra::Quota;
 pub use keyed::KeyedRateLimiter;
 pub use layer::RateLimitLayer;
 pub use limit::Limit;

@@ -10,7 +10,7 @@ use metrics::Counter;
 
 use crate::clock::TimeSource;
 use crate::future::CallFuture;
-use crate::gcra::{Gcra, Verdict};
+use crate::gcra::{Gcra, Quota, Verdict};
 use crate::limit::{Decision, Limit, sealed, wait_for};
 use crate::store::{Degrade, RateStore, Shared, StoreError, fleet_share};
 use crate::sync::{Arc, AtomicU64};
@@ -308,6 +308,21 @@ impl RateLimiter {
         let core = &self.shared.core;
         let tat = self.shared.tat.load(crate::sync::Ordering::Acquire);
         core.gcra.time_to_ready(tat, core.now())
+    }
+
+    /// Where the limit stands now: its turns left and how long until all are back.
+    /// Takes no turn.
+    ///
+    /// `None` for a limiter shared through a store: only the store knows where the
+    /// fleet stands, and asking it would take a round trip.
+    #[must_use]
+    pub fn quota(&self) -> Option<Quota> {
+        let core = &self.shared.core;
+        if core.shared.is_some() {
+            return None;
+        }
+        let tat = self.shared.tat.load(crate::sync::Ordering::Acquire);
+        Some(core.gcra.quota(&core.config, tat, core.now()))
     }
 
     /// Admits a call, waiting for its turn up to `max_wait`.
