@@ -4,7 +4,6 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
 use hardy_http::key::{self, ClientAddr, ClientIp, Forwarding, Global, HeaderKey, PeerAddr};
 use hardy_http::{Problems, RejectionLayer};
 use hardy_rate_limit::KeyedRateLimiter;
@@ -179,8 +178,10 @@ fn a_bad_trusted_proxy_is_refused_by_name() {
     assert!(error.to_string().contains("10.0.0.0/33"), "{error}");
 }
 
+#[cfg(feature = "axum")]
 #[test]
 fn peers_from_axum_connect_info_and_dual_stack_listeners() {
+    use axum::extract::ConnectInfo;
     let mut request = Request::new(());
     let mapped: SocketAddr = "[::ffff:192.0.2.9]:80".parse().expect("an address");
     request.extensions_mut().insert(ConnectInfo(mapped));
@@ -207,6 +208,7 @@ fn header_and_global_keys() {
     assert_eq!(key::global()(&with), Global);
 }
 
+#[cfg(feature = "axum")]
 #[tokio::test]
 async fn routes_are_matched_patterns_after_routing() {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
