@@ -23,11 +23,17 @@
 //! | `axum` | no | `IntoResponse` for [`Answer`] |
 
 mod client;
+mod headers;
 pub mod key;
 mod layer;
 mod problem;
 
 pub use client::{ResponseClassifier, retry_after};
+pub use headers::{
+    Fields, KeyedQuota, LimitQuota, RATELIMIT, RATELIMIT_POLICY, RateLimitHeadersFuture,
+    RateLimitHeadersLayer, RateLimitHeadersService, ReadQuota, X_RATELIMIT_LIMIT,
+    X_RATELIMIT_REMAINING, X_RATELIMIT_RESET,
+};
 pub use layer::{
     AnswerAllFuture, AnswerAllLayer, AnswerAllService, RejectionFuture, RejectionLayer,
     RejectionService,
