@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use hardy_core::{AsRejection, Classify, DefaultClassifier, Outcome, Retryability};
 use http::header::RETRY_AFTER;
-use http::{HeaderMap, Response, StatusCode};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
 
 /// Classifies the results of an HTTP client for Hardy's retry and breaker:
 ///
@@ -89,4 +89,52 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// A copy of `request` for another attempt: method, URI, version, headers, extensions
+/// and body. For a retry's `clone_requests`, when the body can be cloned (a buffered
+/// `Full<Bytes>`, a `String`).
+///
+/// Every method is repeated, POST too: use [`clone_idempotent`] unless the server
+/// makes repeats safe (an idempotency key).
+#[must_use]
+pub fn clone_request<B: Clone>(request: &Request<B>) -> Option<Request<B>> {
+    let mut copy = Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    *copy.extensions_mut() = request.extensions().clone();
+    Some(copy)
+}
+
+/// A copy of `request` for another attempt if its method is idempotent (RFC 9110: GET,
+/// HEAD, OPTIONS, TRACE, PUT, DELETE); `None` for POST, PATCH and others, so that a
+/// retry sends them once.
+///
+/// # Examples
+///
+/// ```
+/// use hardy_http::clone_idempotent;
+///
+/// let read = http::Request::get("/plants").body(String::new()).unwrap();
+/// assert!(clone_idempotent(&read).is_some());
+/// let water = http::Request::post("/water").body(String::from("100 ml")).unwrap();
+/// assert!(clone_idempotent(&water).is_none());
+/// ```
+#[must_use]
+pub fn clone_idempotent<B: Clone>(request: &Request<B>) -> Option<Request<B>> {
+    let idempotent = [
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::PUT,
+        Method::DELETE,
+    ];
+    if idempotent.contains(request.method()) {
+        clone_request(request)
+    } else {
+        None
+    }
 }

@@ -23,12 +23,17 @@
 //! | `axum` | no | `IntoResponse` for [`Answer`] |
 
 mod client;
+mod deadline;
 mod headers;
 pub mod key;
 mod layer;
 mod problem;
 
-pub use client::{ResponseClassifier, retry_after};
+pub use client::{ResponseClassifier, clone_idempotent, clone_request, retry_after};
+pub use deadline::{
+    DeadlineLayer, DeadlineService, PropagateDeadlineLayer, PropagateDeadlineService,
+    REQUEST_TIMEOUT_MS, budget_in,
+};
 pub use headers::{
     Fields, KeyedQuota, LimitQuota, RATELIMIT, RATELIMIT_POLICY, RateLimitHeadersFuture,
     RateLimitHeadersLayer, RateLimitHeadersService, ReadQuota, X_RATELIMIT_LIMIT,
