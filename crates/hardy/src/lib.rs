@@ -72,7 +72,7 @@
 //! | `pipeline` | yes | [`Pipeline`]: the retry, breaker, rate limit, bulkhead and timeout as one layer, one reference per call (brings those five) |
 //! | `config` | no | [`Policies`]: named handles and whole stacks from a TOML or JSON policy file (brings `serde`) |
 //! | `serde` | no | `Serialize`/`Deserialize` for every config |
-//! | `http` | no | deadlines read from `http::Request` extensions; health endpoints and HTTP checks |
+//! | `http` | no | [`http`]: `hardy-http` (rejections as HTTP responses, RateLimit fields, keys, deadlines across hops); deadlines read from `http::Request` extensions; health endpoints and HTTP checks |
 
 #[cfg(feature = "config")]
 mod document;
@@ -117,6 +117,10 @@ pub use hardy_fallback as fallback;
 /// Health checks, liveness/readiness/startup probes and reports: `hardy-health`.
 #[cfg(feature = "health")]
 pub use hardy_health as health;
+/// Hardy at the HTTP edge: rejections as responses, RateLimit fields, keys from
+/// requests, deadlines across hops, a response classifier: `hardy-http`.
+#[cfg(feature = "http")]
+pub use hardy_http as http;
 /// Load shedding: adaptive concurrency limits, priorities, fair shares, CoDel queueing
 /// and adaptive throttling: `hardy-load-shed`.
 #[cfg(feature = "load-shed")]

@@ -132,8 +132,9 @@ where
 
 /// On the way out: writes the time left until the request's [`Deadline`] (in its
 /// extensions) into the header, in whole milliseconds rounded down, so the next hop
-/// gives up when the caller does. A request without a deadline is sent as it is; a
-/// header already there is replaced when the deadline is earlier.
+/// gives up when the caller does. With [`at_most`](Self::at_most) (the attempt's own
+/// timeout), it tells the sooner of the two. A request without either is sent as it
+/// is; a header already there is replaced when the time told is shorter.
 ///
 /// Put it beneath the retry and the timeout, next to the client, so that each attempt
 /// tells the time left when it is sent.
@@ -163,6 +164,7 @@ where
 #[derive(Debug, Clone)]
 pub struct PropagateDeadlineLayer {
     header: HeaderName,
+    at_most: Option<Duration>,
 }
 
 impl PropagateDeadlineLayer {
@@ -171,13 +173,27 @@ impl PropagateDeadlineLayer {
     pub fn new() -> Self {
         PropagateDeadlineLayer {
             header: REQUEST_TIMEOUT_MS,
+            at_most: None,
         }
     }
 
     /// Writes the header `name` instead.
     #[must_use]
     pub fn header(self, name: HeaderName) -> Self {
-        PropagateDeadlineLayer { header: name }
+        PropagateDeadlineLayer {
+            header: name,
+            ..self
+        }
+    }
+
+    /// Tells at most `limit`: the per-attempt timeout above this layer, which gives up
+    /// on the attempt after that long whatever the caller's deadline.
+    #[must_use]
+    pub fn at_most(self, limit: Duration) -> Self {
+        PropagateDeadlineLayer {
+            at_most: Some(limit),
+            ..self
+        }
     }
 }
 
@@ -193,7 +209,7 @@ impl<S> Layer<S> for PropagateDeadlineLayer {
     fn layer(&self, inner: S) -> Self::Service {
         PropagateDeadlineService {
             inner,
-            header: self.header.clone(),
+            layer: self.clone(),
         }
     }
 }
@@ -202,7 +218,7 @@ impl<S> Layer<S> for PropagateDeadlineLayer {
 #[derive(Debug, Clone)]
 pub struct PropagateDeadlineService<S> {
     inner: S,
-    header: HeaderName,
+    layer: PropagateDeadlineLayer,
 }
 
 impl<S, B> Service<Request<B>> for PropagateDeadlineService<S>
@@ -218,14 +234,22 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        if let Some(deadline) = request.extensions().get::<Deadline>().copied() {
-            let left = deadline.remaining();
-            let sooner = budget_in(&request, &self.header).is_none_or(|told| left < told);
+        let header = &self.layer.header;
+        let deadline = request
+            .extensions()
+            .get::<Deadline>()
+            .map(|d| d.remaining());
+        let left = match (deadline, self.layer.at_most) {
+            (Some(left), Some(limit)) => Some(left.min(limit)),
+            (left, limit) => left.or(limit),
+        };
+        if let Some(left) = left {
+            let sooner = budget_in(&request, header).is_none_or(|told| left < told);
             if sooner {
                 let millis = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
                 request
                     .headers_mut()
-                    .insert(self.header.clone(), HeaderValue::from(millis));
+                    .insert(header.clone(), HeaderValue::from(millis));
             }
         }
         self.inner.call(request)

@@ -11,16 +11,24 @@
 //!   other errors pass through, or, with [`RejectionLayer::answer_all`], are answered
 //!   with 500, so that the service's error type is `Infallible`, as axum wants.
 //! - With the `axum` feature, a rejection is an axum `IntoResponse`.
+//! - [`RateLimitHeadersLayer`]: the IETF `RateLimit-Policy` and `RateLimit` fields and
+//!   the `X-RateLimit-*` trio, from the limiter's own state.
+//! - [`key`]: keys for keyed rate limits and fair shedding — the peer's address, the
+//!   client's behind trusted proxies only ([`key::ClientIp`]), a header, the route, one
+//!   for all.
+//! - Deadlines across hops: [`DeadlineLayer`] reads the caller's time left from a
+//!   header, [`PropagateDeadlineLayer`] tells it to the next hop.
 //! - The client side: [`ResponseClassifier`] tells Hardy's retry and breaker what a
 //!   response means (5xx, 408 and 429 failures worth retrying, after the server's
-//!   `Retry-After`; other 4xx ignored), and [`retry_after`] reads that header in both
-//!   its forms.
+//!   `Retry-After`; other 4xx ignored), [`retry_after`] reads that header in both its
+//!   forms, and [`clone_idempotent`] copies requests for retries that must never repeat
+//!   a POST.
 //!
 //! # Features
 //!
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
-//! | `axum` | no | `IntoResponse` for [`Answer`] |
+//! | `axum` | no | `IntoResponse` for [`Answer`]; peer addresses from `ConnectInfo`, routes from `MatchedPath` |
 
 mod client;
 mod deadline;

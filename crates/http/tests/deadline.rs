@@ -172,3 +172,25 @@ async fn a_shorter_header_already_there_is_kept() {
     let value = sent.oneshot(Request::new(())).await.expect("ran");
     assert!(value.is_none(), "no deadline, no header");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_attempts_own_limit_caps_what_is_told() {
+    let sent = ServiceBuilder::new()
+        .layer(PropagateDeadlineLayer::new().at_most(Duration::from_millis(300)))
+        .service_fn(|request: Request<()>| async move {
+            Ok::<_, BoxError>(request.headers().get("request-timeout-ms").cloned())
+        });
+    let told = |deadline: Option<Duration>| {
+        let sent = sent.clone();
+        async move {
+            let mut request = Request::new(());
+            if let Some(budget) = deadline {
+                request.extensions_mut().insert(Deadline::after(budget));
+            }
+            sent.oneshot(request).await.expect("ran").expect("told")
+        }
+    };
+    assert_eq!(told(Some(Duration::from_secs(5))).await, "300");
+    assert_eq!(told(Some(Duration::from_millis(120))).await, "120");
+    assert_eq!(told(None).await, "300");
+}
