@@ -169,14 +169,17 @@ impl AimdConfig {
 
 /// Settings of [`LimitConfig::Gradient`].
 ///
-/// Every `window` the limit moves towards `limit × gradient + √limit`, where the
-/// gradient is `tolerance × min_rtt / rtt` kept within `0.5..=1`: `rtt` is the mean
-/// latency of the window's calls and `min_rtt` the mean latency measured while at most
-/// `min_limit` calls ran. At steady overload the limit settles where calls take about
-/// `tolerance` × their unloaded latency. The minimum is measured at start and again every
-/// `probe_interval` (± `probe_jitter`), by holding the limit at `min_limit` until
-/// `probe_samples` calls admitted meanwhile have completed, so that a service that got
-/// slower for good is not squeezed forever.
+/// Every `window`, from the calls that completed in it (`rtt` their mean latency,
+/// `min_rtt` the minimum measured): while they stay well below the limit (more than
+/// `√limit` below), it does not move; when they queue (`rtt > tolerance × min_rtt`) it
+/// moves at least half the way towards `limit × tolerance × min_rtt / rtt`; when
+/// latency holds and the limit was reached, it grows towards `limit + √limit`, less as
+/// latency nears the tolerance. At steady overload the limit settles where calls take
+/// about `tolerance` × their unloaded latency. The minimum is measured at start (at
+/// `initial_limit`, unless the load fills it) and again every `probe_interval`
+/// (± `probe_jitter`), by holding the limit at `min_limit` until `probe_samples` calls
+/// admitted meanwhile have completed, so that a service that got slower for good is not
+/// squeezed forever.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -184,10 +187,11 @@ impl AimdConfig {
     serde(default, deny_unknown_fields)
 )]
 pub struct GradientConfig {
-    /// The limit at start (after the first probe), within `min_limit..=max_limit`.
-    /// Default: 20.
+    /// The limit at start, while the first minimum is measured, within
+    /// `min_limit..=max_limit`. Default: 20.
     pub initial_limit: u32,
-    /// The limit never goes below this, `1..`; also the limit while probing. Default: 3.
+    /// The limit never goes below this, `1..`; also the limit while a probe holds it.
+    /// Default: 3.
     pub min_limit: u32,
     /// The limit never goes above this, `min_limit..=MAX_LIMIT`. Default: 1000.
     pub max_limit: u32,

@@ -67,6 +67,10 @@ struct Probe {
     started: u64,
     samples: u32,
     sum_nanos: u64,
+    /// Whether the limit is held at its minimum meanwhile. The first probe, at start,
+    /// is not while the load leaves the initial limit room: it measures the calls that
+    /// come, so that a cold start sheds nothing a warm one would not.
+    pinned: bool,
 }
 
 /// A limit and the algorithm that moves it.
@@ -79,7 +83,8 @@ pub(crate) struct Algorithm {
 }
 
 impl Algorithm {
-    /// Starts at `now` (nanoseconds); a gradient limit starts by probing.
+    /// Starts at `now` (nanoseconds); a gradient limit starts by measuring the minimum
+    /// latency at its initial limit.
     pub(crate) fn new(config: &LimitConfig, now: u64, seed: u64) -> Self {
         let (min, max) = config.bounds();
         let kind = match config {
@@ -99,6 +104,7 @@ impl Algorithm {
                     started: now,
                     samples: 0,
                     sum_nanos: 0,
+                    pinned: false,
                 }),
                 next_probe: u64::MAX,
                 probes: 0,
@@ -115,7 +121,11 @@ impl Algorithm {
 
     /// The limit calls are admitted against now.
     pub(crate) fn published(&self) -> u32 {
-        if self.probing_since().is_some() {
+        if let Kind::Gradient(Gradient {
+            probe: Some(Probe { pinned: true, .. }),
+            ..
+        }) = &self.kind
+        {
             return self.min as u32;
         }
         self.estimate.floor().clamp(self.min, self.max) as u32
@@ -129,6 +139,18 @@ impl Algorithm {
             }) => Some(probe.started),
             _ => None,
         }
+    }
+
+    /// Whether a probe holds the limit at its minimum now.
+    #[cfg(test)]
+    fn is_pinned(&self) -> bool {
+        matches!(
+            &self.kind,
+            Kind::Gradient(Gradient {
+                probe: Some(Probe { pinned: true, .. }),
+                ..
+            })
+        )
     }
 
     /// The minimum latency measured, in nanoseconds.
@@ -149,7 +171,10 @@ impl Algorithm {
         if stats.samples == 0 {
             return Step::Unchanged;
         }
-        let app_limited = f64::from(stats.max_in_flight) < self.estimate / 2.0;
+        // The calls never came near the limit: it says nothing about the capacity, so it
+        // does not grow (at a load the server takes in its stride, it would grow without
+        // end). Near means within the limit's square root, the step it grows by.
+        let app_limited = f64::from(stats.max_in_flight) + self.estimate.sqrt() < self.estimate;
         let (min, max) = (self.min, self.max);
         match &mut self.kind {
             Kind::Fixed => Step::Unchanged,
@@ -168,6 +193,17 @@ impl Algorithm {
             }
             Kind::Gradient(gradient) => {
                 if let Some(probe) = &mut gradient.probe {
+                    if !probe.pinned && f64::from(stats.max_in_flight) >= self.estimate.floor() {
+                        // The load fills the initial limit: the latency it shows is not
+                        // the minimum. Measure with the limit held, as later probes do.
+                        *probe = Probe {
+                            started: now,
+                            samples: 0,
+                            sum_nanos: 0,
+                            pinned: true,
+                        };
+                        return Step::ProbeStarted;
+                    }
                     probe.samples += stats.samples;
                     probe.sum_nanos += stats.sum_nanos;
                     if probe.samples < gradient.probe_samples {
@@ -181,8 +217,13 @@ impl Algorithm {
                     return Step::ProbeFinished(min_rtt);
                 }
                 let rtt = stats.mean();
+                // A window whose calls kept well below the limit did not queue behind
+                // each other: its latency is the service's own, and a lower one is the
+                // new minimum. A window near the limit may have queued: its mean is
+                // no measure of the minimum (the smallest of many such means would
+                // be biased low by their noise).
                 let min_rtt = match gradient.min_rtt {
-                    Some(known) if known <= rtt => known,
+                    Some(known) if known <= rtt || !app_limited => known,
                     _ => rtt,
                 };
                 gradient.min_rtt = Some(min_rtt);
@@ -191,9 +232,28 @@ impl Algorithm {
                 } else {
                     1.0
                 };
-                let slope = ratio.clamp(0.5, 1.0);
-                if !(app_limited && slope >= 1.0) {
-                    let target = self.estimate * slope + self.estimate.sqrt();
+                if app_limited {
+                    // The calls kept well below the limit: their latency is not the
+                    // limit's doing, and says nothing of where it should be.
+                } else if ratio < 1.0 {
+                    // Calls queue beyond the tolerance: shrink towards the limit at which
+                    // they would not, faster than the limit grows, so that a step in
+                    // load is absorbed within a few windows.
+                    let target = self.estimate * ratio.max(0.5);
+                    let smoothing = (2.0 * gradient.smoothing).clamp(0.5, 1.0);
+                    self.estimate =
+                        ((1.0 - smoothing) * self.estimate + smoothing * target).clamp(min, max);
+                } else {
+                    // Latency holds and the limit was (nearly) reached: grow to find the
+                    // capacity, by up to the square root of the limit: all of it at the
+                    // minimum latency, less as latency nears the tolerance, so that the
+                    // limit comes to rest below it instead of overshooting.
+                    let headroom = if gradient.tolerance > 1.0 {
+                        ((ratio - 1.0) / (gradient.tolerance - 1.0)).min(1.0)
+                    } else {
+                        1.0
+                    };
+                    let target = self.estimate + headroom * self.estimate.sqrt();
                     self.estimate = ((1.0 - gradient.smoothing) * self.estimate
                         + gradient.smoothing * target)
                         .clamp(min, max);
@@ -203,6 +263,7 @@ impl Algorithm {
                         started: now,
                         samples: 0,
                         sum_nanos: 0,
+                        pinned: true,
                     });
                     return Step::ProbeStarted;
                 }
@@ -257,7 +318,8 @@ mod tests {
 
     fn probed(config: &GradientConfig, rtt: u64) -> Algorithm {
         let mut algorithm = Algorithm::new(&LimitConfig::Gradient(config.clone()), 0, 7);
-        assert_eq!(algorithm.published(), config.min_limit);
+        // The first probe measures at the initial limit.
+        assert_eq!(algorithm.published(), config.initial_limit);
         assert_eq!(algorithm.probing_since(), Some(0));
         let step = algorithm.on_window(100 * MS, &window(config.probe_samples, rtt, 3));
         assert_eq!(step, Step::ProbeFinished(rtt as f64));
@@ -273,12 +335,29 @@ mod tests {
             algorithm.on_window(MS, &window(4, 10 * MS, 3)),
             Step::Unchanged
         );
-        assert_eq!(algorithm.published(), 3);
+        assert_eq!(algorithm.published(), 20, "not pinned at start");
         assert_eq!(
             algorithm.on_window(2 * MS, &window(6, 20 * MS, 3)),
             Step::ProbeFinished(16.0 * MS as f64)
         );
         assert_eq!(algorithm.min_rtt(), Some(16.0 * MS as f64));
+        assert_eq!(algorithm.published(), 20);
+    }
+
+    #[test]
+    fn a_start_under_load_that_fills_the_limit_probes_held_at_the_minimum() {
+        let config = gradient();
+        let mut algorithm = Algorithm::new(&LimitConfig::Gradient(config.clone()), 0, 7);
+        assert_eq!(
+            algorithm.on_window(100 * MS, &window(6, 25 * MS, 20)),
+            Step::ProbeStarted
+        );
+        assert_eq!(algorithm.published(), 3);
+        assert_eq!(algorithm.probing_since(), Some(100 * MS));
+        assert_eq!(
+            algorithm.on_window(200 * MS, &window(10, 10 * MS, 3)),
+            Step::ProbeFinished(10.0 * MS as f64)
+        );
         assert_eq!(algorithm.published(), 20);
     }
 
@@ -309,14 +388,43 @@ mod tests {
         // A server with 10 workers: latency grows with the calls beyond 10.
         let config = gradient();
         let mut algorithm = probed(&config, 10 * MS);
+        let mut limits = Vec::new();
         for i in 0..500 {
             let limit = algorithm.published();
             let rtt = 10 * MS * u64::from(limit.max(10)) / 10;
             algorithm.on_window((200 + i) * MS, &window(20, rtt, limit));
+            limits.push(algorithm.published());
+        }
+        // tolerance × 10 = 12.5: below it the limit grows, above it shrinks.
+        let settled = &limits[100..];
+        assert!(settled.iter().all(|l| (11..=14).contains(l)), "{settled:?}");
+    }
+
+    #[test]
+    fn gradient_does_not_drift_when_the_load_is_within_capacity() {
+        // 12 calls in flight at most, at the unloaded latency: the limit rises to just
+        // above them and stays there, however long it runs.
+        let mut algorithm = probed(&gradient(), 10 * MS);
+        for i in 0..2_000 {
+            algorithm.on_window((200 + i) * MS, &window(20, 10 * MS, 12));
         }
         let limit = algorithm.published();
-        // tolerance × 10 + √limit ≈ 12.5 + 4.
-        assert!((14..=19).contains(&limit), "{limit}");
+        assert!((12..=20).contains(&limit), "{limit}");
+    }
+
+    #[test]
+    fn a_step_in_load_is_absorbed_within_a_few_windows() {
+        // 10 workers; the limit at 20 when the load doubles past it.
+        let mut algorithm = probed(&gradient(), 10 * MS);
+        let mut windows = 0;
+        while algorithm.published() > 14 {
+            let limit = algorithm.published();
+            let rtt = 10 * MS * u64::from(limit.max(10)) / 10;
+            algorithm.on_window((200 + windows) * MS, &window(20, rtt, limit));
+            windows += 1;
+            assert!(windows < 100, "never shrank");
+        }
+        assert!(windows <= 3, "{windows} windows");
     }
 
     #[test]
@@ -458,7 +566,7 @@ mod tests {
                 let step = algorithm.on_window(now, &stats);
                 let limit = algorithm.published();
                 prop_assert!((min..=max).contains(&limit), "{limit} outside {min}..={max}");
-                if algorithm.probing_since().is_some() {
+                if algorithm.is_pinned() {
                     prop_assert_eq!(limit, min);
                 }
                 if let Step::ProbeFinished(min_rtt) = step {
