@@ -421,7 +421,7 @@ impl LoadShedConfig {
 ///     .fairness(0.8)
 ///     .queue(32, Duration::from_millis(5), Duration::from_millis(100))
 ///     .build()?;
-/// assert_eq!(api.stats().limit, 3); // probing the minimum latency first
+/// assert_eq!(api.stats().limit, 20); // measuring the minimum latency at the initial limit
 /// # Ok::<(), hardy_core::ConfigError>(())
 /// ```
 #[derive(Debug, Clone)]
