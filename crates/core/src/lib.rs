@@ -70,6 +70,7 @@ mod listener;
 mod local;
 mod name;
 mod policy;
+mod readable;
 mod rejection;
 #[doc(hidden)]
 pub mod rng;
@@ -86,6 +87,7 @@ pub use listener::Listener;
 pub use local::{LocalArc, thread_index};
 pub use name::Name;
 pub use policy::{PolicyError, PolicyErrors};
+pub use readable::Readable;
 pub use rejection::{Rejection, RejectionKind, SharedError, ShedReason};
 #[doc(hidden)]
 pub use spare::{SpareService, Spared};

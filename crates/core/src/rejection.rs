@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::Name;
+use crate::{Name, Readable};
 
 /// A shared, cloneable error, as carried by [`Rejection::PoolTimeout`].
 pub type SharedError = Arc<dyn StdError + Send + Sync + 'static>;
@@ -291,7 +291,7 @@ impl fmt::Display for Rejection {
             Rejection::CircuitOpen { name, retry_after } => {
                 write!(f, "circuit breaker \"{name}\" open")?;
                 if let Some(after) = retry_after {
-                    write!(f, ": retry after {after:?}")?;
+                    write!(f, ": retry after {}", Readable(*after))?;
                 }
                 Ok(())
             }
@@ -312,11 +312,14 @@ impl fmt::Display for Rejection {
                 limit,
             } => write!(
                 f,
-                "timeout \"{name}\" expired: no result after {elapsed:?} (limit {limit:?})"
+                "timeout \"{name}\" expired: no result after {} (limit {})",
+                Readable(*elapsed),
+                Readable(*limit)
             ),
             Rejection::RateLimited { name, retry_after } => write!(
                 f,
-                "rate limiter \"{name}\" refused the call: retry after {retry_after:?}"
+                "rate limiter \"{name}\" refused the call: retry after {}",
+                Readable(*retry_after)
             ),
             Rejection::Shed {
                 name,
@@ -325,7 +328,7 @@ impl fmt::Display for Rejection {
             } => {
                 write!(f, "load shedder \"{name}\" shed the call: {reason}")?;
                 if let Some(after) = retry_after {
-                    write!(f, ", retry after {after:?}")?;
+                    write!(f, ", retry after {}", Readable(*after))?;
                 }
                 Ok(())
             }
@@ -334,9 +337,13 @@ impl fmt::Display for Rejection {
                 waited,
                 last_error,
             } => {
-                write!(f, "pool \"{name}\" gave no object within {waited:?}")?;
-                if last_error.is_some() {
-                    f.write_str(" (object creation is failing)")?;
+                write!(
+                    f,
+                    "pool \"{name}\" gave no object within {}",
+                    Readable(*waited)
+                )?;
+                if let Some(error) = last_error {
+                    write!(f, " (object creation is failing: {error})")?;
                 }
                 Ok(())
             }
@@ -439,137 +446,4 @@ impl From<Rejection> for std::io::Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_optional_rejection_is_no_larger_than_a_rejection() {
-        assert_eq!(
-            std::mem::size_of::<Option<Rejection>>(),
-            std::mem::size_of::<Rejection>()
-        );
-        assert!(std::mem::size_of::<Rejection>() <= 7 * std::mem::size_of::<usize>());
-    }
-
-    fn name() -> Name {
-        Name::from("pump-1")
-    }
-
-    fn every_rejection() -> Vec<Rejection> {
-        vec![
-            Rejection::CircuitOpen {
-                name: name(),
-                retry_after: None,
-            },
-            Rejection::BulkheadFull {
-                name: name(),
-                in_flight: 1,
-                max_concurrent: 1,
-                waiting: 0,
-                max_waiting: 0,
-            },
-            Rejection::Timeout {
-                name: name(),
-                elapsed: Duration::from_secs(5),
-                limit: Duration::from_secs(5),
-            },
-            Rejection::RateLimited {
-                name: name(),
-                retry_after: Duration::from_millis(250),
-            },
-            Rejection::Shed {
-                name: name(),
-                reason: ShedReason::Priority,
-                retry_after: Some(Duration::from_secs(1)),
-            },
-            Rejection::PoolTimeout {
-                name: name(),
-                waited: Duration::from_secs(2),
-                last_error: Some(Arc::new(std::io::Error::other("connection refused"))),
-            },
-            Rejection::RetryBudgetExhausted { name: name() },
-        ]
-    }
-
-    #[test]
-    fn display_names_the_handle_and_the_facts() {
-        let texts: Vec<String> = every_rejection().iter().map(ToString::to_string).collect();
-        assert_eq!(
-            texts,
-            [
-                "circuit breaker \"pump-1\" open",
-                "bulkhead \"pump-1\" full: 1/1 in flight, 0/0 waiting",
-                "timeout \"pump-1\" expired: no result after 5s (limit 5s)",
-                "rate limiter \"pump-1\" refused the call: retry after 250ms",
-                "load shedder \"pump-1\" shed the call: priority too low for the load, retry after 1s",
-                "pool \"pump-1\" gave no object within 2s (object creation is failing)",
-                "retry budget \"pump-1\" exhausted",
-            ]
-        );
-    }
-
-    #[test]
-    fn each_predicate_matches_exactly_one_kind() {
-        for rejection in every_rejection() {
-            let hits = [
-                rejection.is_circuit_open(),
-                rejection.is_bulkhead_full(),
-                rejection.is_timeout(),
-                rejection.is_rate_limited(),
-                rejection.is_shed(),
-                rejection.is_pool_timeout(),
-                rejection.is_retry_budget_exhausted(),
-            ];
-            assert_eq!(hits.iter().filter(|hit| **hit).count(), 1, "{rejection:?}");
-            assert_eq!(rejection.name(), "pump-1");
-        }
-    }
-
-    #[test]
-    fn kinds_are_distinct_and_labelled() {
-        let mut labels: Vec<&str> = every_rejection()
-            .iter()
-            .map(|r| r.kind().as_str())
-            .collect();
-        labels.sort_unstable();
-        labels.dedup();
-        assert_eq!(labels.len(), 7);
-    }
-
-    #[test]
-    fn retry_after_comes_from_the_variants_that_know_it() {
-        let hints: Vec<Option<Duration>> = every_rejection()
-            .iter()
-            .map(Rejection::retry_after)
-            .collect();
-        assert_eq!(
-            hints,
-            [
-                None,
-                None,
-                None,
-                Some(Duration::from_millis(250)),
-                Some(Duration::from_secs(1)),
-                None,
-                None
-            ]
-        );
-    }
-
-    #[test]
-    fn pool_timeout_source_is_the_creation_error() {
-        let rejections = every_rejection();
-        let pool = &rejections[5];
-        let source = pool.source().map(ToString::to_string);
-        assert_eq!(source.as_deref(), Some("connection refused"));
-        assert!(rejections[0].source().is_none());
-    }
-
-    #[test]
-    fn io_error_keeps_the_rejection() {
-        let io: std::io::Error = every_rejection().swap_remove(2).into();
-        assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
-        let inner = io.get_ref().and_then(|e| e.downcast_ref::<Rejection>());
-        assert!(inner.is_some_and(Rejection::is_timeout));
-    }
-}
+mod tests;
