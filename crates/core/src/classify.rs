@@ -117,6 +117,12 @@ impl Outcome {
 /// assert_eq!(by_status.classify(&Ok(404)), Outcome::IGNORE);
 /// assert!(by_status.classify(&Ok(200)).is_success());
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot classify a `Result<{T}, {E}>`",
+    label = "not a classifier of `Result<{T}, {E}>`",
+    note = "a classifier is a closure `Fn(&Result<T, E>) -> Outcome`, or a type implementing `Classify<T, E>`",
+    note = "the default classifier needs the error to implement `AsRejection`"
+)]
 pub trait Classify<T, E> {
     /// Classifies one result.
     fn classify(&self, result: &Result<T, E>) -> Outcome;

@@ -192,6 +192,12 @@ impl<E: StdError + 'static> StdError for Error<E> {
 /// assert!(boxed.as_rejection().is_some());
 /// assert!(SensorError::Unplugged.as_rejection().is_none());
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not say whether it holds a Hardy `Rejection`",
+    label = "`{Self}` does not implement `AsRejection`",
+    note = "implement it, empty when the error never holds a rejection: `impl hardy_core::AsRejection for {Self} {{}}`",
+    note = "or use an error type that finds one inside: `hardy_core::Error<E>`, `tower::BoxError`, `std::io::Error`"
+)]
 pub trait AsRejection {
     /// The rejection inside this error, if there is one.
     fn as_rejection(&self) -> Option<&Rejection> {

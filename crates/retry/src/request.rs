@@ -18,6 +18,11 @@
 /// assert!(buffered_only.clone_request(&Upload { bytes: None }).is_none());
 /// assert!(buffered_only.clone_request(&Upload { bytes: Some(vec![1]) }).is_some());
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "a retry cannot copy a `{Req}` for another attempt",
+    label = "requests must be Clone, or use `clone_requests(SendOnce)`",
+    note = "requests must be Clone, or use `clone_requests(SendOnce)` (each request sent once, never retried), or a closure `Fn(&Req) -> Option<Req>` copying what can be sent again"
+)]
 pub trait CloneRequest<Req> {
     /// A copy of `request` for another attempt, or `None` when it cannot be sent again.
     fn clone_request(&self, request: &Req) -> Option<Req>;
