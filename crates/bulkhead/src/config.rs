@@ -25,8 +25,9 @@ pub(crate) const COMPONENT: &str = "bulkhead";
 /// At most `max_concurrent` calls run at once. A call that finds them all busy waits
 /// in a FIFO queue, if fewer than `max_waiting` wait already, for at most `max_wait`;
 /// otherwise, or when its wait expires, it is refused with
-/// [`Rejection::BulkheadFull`](hardy_core::Rejection::BulkheadFull). With
-/// `max_waiting` or `max_wait` zero a full bulkhead refuses at once.
+/// [`Rejection::BulkheadFull`](hardy_core::Rejection::BulkheadFull). With both
+/// `max_waiting` and `max_wait` zero (the default) a full bulkhead refuses at once; one
+/// without the other is refused at build, since it would do nothing.
 ///
 /// # Examples
 ///
@@ -91,6 +92,21 @@ impl BulkheadConfig {
             MAX_CONCURRENT,
         )?;
         limit(check, field("max_waiting"), self.max_waiting, MAX_WAITING)?;
+        // A queue needs both: room to wait and time to wait. Either alone does nothing.
+        if self.max_waiting > 0 && self.max_wait.is_zero() {
+            return Err(check.error(
+                field("max_waiting"),
+                self.max_waiting,
+                "does nothing while max_wait is 0 (no call may wait): set max_wait too, or max_waiting = 0",
+            ));
+        }
+        if self.max_waiting == 0 && !self.max_wait.is_zero() {
+            return Err(check.error(
+                field("max_wait"),
+                self.max_wait,
+                "does nothing while max_waiting is 0 (no call may wait): set max_waiting too, or max_wait = 0",
+            ));
+        }
         Ok(())
     }
 }
@@ -358,6 +374,21 @@ mod tests {
                 "bulkhead \"b\": max_waiting = {}: must be at most {MAX_WAITING}",
                 MAX_WAITING + 1
             )
+        );
+        // A queue with room but no time to wait, or time but no room, does nothing.
+        assert_eq!(
+            error(BulkheadConfig {
+                max_waiting: 4,
+                ..BulkheadConfig::default()
+            }),
+            "bulkhead \"b\": max_waiting = 4: does nothing while max_wait is 0 (no call may wait): set max_wait too, or max_waiting = 0"
+        );
+        assert_eq!(
+            error(BulkheadConfig {
+                max_wait: Duration::from_secs(1),
+                ..BulkheadConfig::default()
+            }),
+            "bulkhead \"b\": max_wait = 1s: does nothing while max_waiting is 0 (no call may wait): set max_waiting too, or max_wait = 0"
         );
         let spare = PartitionsConfig {
             spare: MAX_CONCURRENT + 1,
