@@ -141,6 +141,7 @@ impl Backoff {
 /// | `None` | `cap` |
 /// | `Full` | uniform in `[0, cap]` |
 /// | `Equal` | `cap / 2` plus uniform in `[0, cap / 2]` |
+/// | `Proportional` | `cap` plus uniform in `[0, cap / 10]` (capped at `max_delay`) |
 /// | `Decorrelated` | uniform in `[initial, 3 × previous delay]` |
 /// | `SmoothDecorrelated` | grows about twofold per retry around a median of `initial`, without the clumps and long flat runs of `Decorrelated` |
 ///
@@ -161,6 +162,9 @@ pub enum Jitter {
     /// Half the delay, plus uniform up to the other half: never much shorter than the
     /// backoff.
     Equal,
+    /// The delay plus up to a tenth of it, uniform: the backoff's delays, never shorter,
+    /// spread just enough that clients do not retry in step.
+    Proportional,
     /// Uniform between `initial` and three times the previous delay (AWS).
     Decorrelated,
     /// Exponential growth with a smooth random spread (Polly's decorrelated jitter,
@@ -205,6 +209,10 @@ impl Plan {
             Jitter::Equal => {
                 let half = nanos(cap) / 2.0;
                 from_nanos(half + half * rng.random::<f64>())
+            }
+            Jitter::Proportional => {
+                let cap = nanos(cap);
+                from_nanos(cap + cap / 10.0 * rng.random::<f64>())
             }
             Jitter::Decorrelated => {
                 let low = nanos(self.backoff.initial());
@@ -467,6 +475,7 @@ mod tests {
         for jitter in [
             Jitter::Full,
             Jitter::Equal,
+            Jitter::Proportional,
             Jitter::Decorrelated,
             Jitter::SmoothDecorrelated,
         ] {
@@ -526,6 +535,7 @@ mod tests {
             Just(Jitter::None),
             Just(Jitter::Full),
             Just(Jitter::Equal),
+            Just(Jitter::Proportional),
             Just(Jitter::Decorrelated),
             Just(Jitter::SmoothDecorrelated),
         ]
@@ -548,6 +558,13 @@ mod tests {
                     Jitter::None => prop_assert_eq!(delay, base),
                     Jitter::Full => prop_assert!(delay <= base),
                     Jitter::Equal => prop_assert!(delay >= base / 2 && delay <= base),
+                    Jitter::Proportional => {
+                        // The delay plus at most a tenth, within the cap (nanosecond rounding
+                        // aside).
+                        let most = (base + base / 10 + Duration::from_nanos(1)).min(cap);
+                        prop_assert!(delay >= base.min(cap) - Duration::from_nanos(1).min(base));
+                        prop_assert!(delay <= most, "{:?} > {:?}", delay, most);
+                    }
                     Jitter::Decorrelated => {
                         prop_assert!(delay >= backoff.initial().min(cap));
                     }
