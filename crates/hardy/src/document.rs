@@ -1,7 +1,7 @@
 //! [`PolicyDocument`]: the typed contents of a policy file, read from TOML or JSON (or
 //! several laid over each other) with every problem reported at once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use hardy_core::{PolicyError, PolicyErrors};
@@ -24,6 +24,11 @@ use crate::timeout::OperationTimeoutsConfig;
 /// by key (a key is replaced whole, so a `backoff` table of a named entry replaces the
 /// default's). `[timeout]` is one table of limits by operation; `[operations.<name>]`
 /// says which policies guard an operation.
+///
+/// `enabled = false` in an entry (other than a chaos entry, whose `enabled` is its own
+/// setting) switches it off without deleting its settings: no operation's stack uses
+/// it. Set in `default`, it switches off every entry of the section that does not say
+/// `enabled = true`.
 ///
 /// Read one with [`Policies::from_toml`](crate::Policies::from_toml) or
 /// [`Policies::from_json`](crate::Policies::from_json); [`PolicyDocument::from_toml`]
@@ -53,6 +58,8 @@ pub struct PolicyDocument {
     sections: BTreeMap<&'static str, Box<dyn Entries>>,
     /// Which policies guard each operation.
     pub operations: BTreeMap<String, OperationConfig>,
+    /// The entries switched off (`enabled = false`), by section.
+    disabled: BTreeMap<&'static str, BTreeSet<String>>,
     /// Where state a fleet shares lives: `[redis]`, for entries with
     /// `backend = "redis"`.
     #[cfg(feature = "redis")]
@@ -85,6 +92,32 @@ impl PolicyDocument {
             .unwrap_or_else(|| panic!("no section of policy documents holds {}", C::SECTION))
     }
 
+    /// Whether the entry `name` of the section of `C` is switched on: not set
+    /// `enabled = false`. An entry that is off keeps its settings, but no operation's
+    /// stack uses it.
+    #[must_use]
+    pub fn is_enabled<C: PolicySection>(&self, name: &str) -> bool {
+        !self.is_off(C::SECTION, name)
+    }
+
+    /// Switches the entry `name` of the section of `C` on or off, as `enabled = true`
+    /// or `false` in a file would.
+    pub fn set_enabled<C: PolicySection>(&mut self, name: &str, enabled: bool) {
+        let off = self.disabled.entry(C::SECTION).or_default();
+        if enabled {
+            off.remove(name);
+        } else {
+            off.insert(name.to_owned());
+        }
+    }
+
+    /// Whether the entry `name` of the section named `section` is switched off.
+    pub(crate) fn is_off(&self, section: &str, name: &str) -> bool {
+        self.disabled
+            .get(section)
+            .is_some_and(|off| off.contains(name))
+    }
+
     /// Whether the section named `section` has an entry named `name`.
     pub(crate) fn has(&self, section: &str, name: &str) -> bool {
         self.sections
@@ -103,6 +136,7 @@ impl Default for PolicyDocument {
                 .map(|kind| (kind.section(), kind.empty()))
                 .collect(),
             operations: BTreeMap::new(),
+            disabled: BTreeMap::new(),
             #[cfg(feature = "redis")]
             redis: None,
         }
@@ -119,6 +153,7 @@ impl Clone for PolicyDocument {
                 .map(|(section, entries)| (*section, entries.clone_box()))
                 .collect(),
             operations: self.operations.clone(),
+            disabled: self.disabled.clone(),
             #[cfg(feature = "redis")]
             redis: self.redis.clone(),
         }
@@ -131,8 +166,17 @@ impl PartialEq for PolicyDocument {
         if self.redis != other.redis {
             return false;
         }
+        let off = |document: &PolicyDocument| {
+            document
+                .disabled
+                .iter()
+                .filter(|(_, names)| !names.is_empty())
+                .map(|(section, names)| (*section, names.clone()))
+                .collect::<BTreeMap<_, _>>()
+        };
         self.timeout == other.timeout
             && self.operations == other.operations
+            && off(self) == off(other)
             && self.sections.len() == other.sections.len()
             && self.sections.iter().all(|(section, entries)| {
                 other
@@ -154,6 +198,9 @@ impl fmt::Debug for PolicyDocument {
         }
         #[cfg(feature = "redis")]
         debug.field("redis", &self.redis);
+        if self.disabled.values().any(|names| !names.is_empty()) {
+            debug.field("disabled", &self.disabled);
+        }
         debug.field("operations", &self.operations).finish()
     }
 }
@@ -177,7 +224,22 @@ impl Serialize for PolicyDocument {
             if entries.is_empty() {
                 continue;
             }
-            let json = entries.to_json().map_err(serde::ser::Error::custom)?;
+            let mut json = entries.to_json().map_err(serde::ser::Error::custom)?;
+            if let (Some(off), serde_json::Value::Object(entries)) =
+                (self.disabled.get(kind.section()), &mut json)
+            {
+                // Every entry says whether it is on when the default, which entries
+                // inherit from, is off; otherwise only those that are off.
+                let default_off = off.contains(DEFAULT_POLICY);
+                for (name, settings) in entries.iter_mut() {
+                    let enabled = !off.contains(name);
+                    if let serde_json::Value::Object(settings) = settings
+                        && (!enabled || default_off)
+                    {
+                        settings.insert("enabled".into(), enabled.into());
+                    }
+                }
+            }
             map.serialize_entry(kind.section(), &without_nulls(json))?;
         }
         if !self.operations.is_empty() {
@@ -362,7 +424,18 @@ impl PolicyDocument {
                 table.remove(kind.section()),
                 document.sections.get_mut(kind.section()),
             ) {
-                read_section(*kind, &mut problems, &mut checks, value, entries.as_mut());
+                let mut off = BTreeSet::new();
+                read_section(
+                    *kind,
+                    &mut problems,
+                    &mut checks,
+                    value,
+                    entries.as_mut(),
+                    &mut off,
+                );
+                if !off.is_empty() {
+                    document.disabled.insert(kind.section(), off);
+                }
             }
         }
         if let Some(value) = table.remove("operations") {

@@ -245,6 +245,16 @@ impl Policies {
             config.and_then(OperationConfig::policy::<C>),
             &|name| entries.contains_key(name),
         )
+        .filter(|name| {
+            // A handle without an entry of its own is made from the default, and is off
+            // when the default is.
+            let entry = if entries.contains_key(name) {
+                name.as_str()
+            } else {
+                DEFAULT_POLICY
+            };
+            self.document.is_enabled::<C>(entry)
+        })
     }
 }
 

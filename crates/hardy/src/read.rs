@@ -2,7 +2,7 @@
 //! a section's entries over its default, an operation's table, each problem at its
 //! path.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use hardy_core::{PolicyError, PolicyErrors};
 use toml::{Table, Value};
@@ -36,14 +36,40 @@ pub(crate) fn overlay(base: &mut Table, over: Table, depth: usize) {
     }
 }
 
+/// Takes an entry's `enabled` switch out of its settings (a chaos entry keeps it: it is
+/// its own setting). `None` when it has none.
+fn take_enabled(
+    kind: &dyn Kind,
+    problems: &mut Vec<PolicyError>,
+    at: &str,
+    settings: &mut Table,
+) -> Option<bool> {
+    if kind.section() == "chaos" {
+        return None;
+    }
+    match settings.remove("enabled")? {
+        Value::Boolean(enabled) => Some(enabled),
+        other => {
+            problems.push(PolicyError::new(
+                format!("{at}.enabled"),
+                format!("must be true or false, not {other}"),
+            ));
+            None
+        }
+    }
+}
+
 /// Reads the named entries of a section, each over the section's default, and checks
-/// each once (its problems into `checks`, reported after every problem of reading).
+/// each once (its problems into `checks`, reported after every problem of reading);
+/// the names of entries switched off (`enabled = false`, or in the default and not
+/// switched on) go into `off`.
 pub(crate) fn read_section(
     kind: &dyn Kind,
     problems: &mut Vec<PolicyError>,
     checks: &mut Vec<PolicyError>,
     value: Value,
     entries: &mut dyn Entries,
+    off: &mut BTreeSet<String>,
 ) {
     let section = kind.section();
     let Value::Table(table) = value else {
@@ -56,9 +82,17 @@ pub(crate) fn read_section(
     // The default is read first; if it is broken, the other entries start from the
     // built-in defaults so its problem is reported once, not once per entry.
     let mut template = Table::new();
+    let mut default_enabled = true;
     if let Some(default) = table.get(DEFAULT_POLICY) {
         let at = format!("{section}.{DEFAULT_POLICY}");
         if let Value::Table(default) = default {
+            let mut default = default.clone();
+            if let Some(enabled) = take_enabled(kind, problems, &at, &mut default) {
+                default_enabled = enabled;
+            }
+            if !default_enabled {
+                off.insert(DEFAULT_POLICY.to_string());
+            }
             if let Some(config) = kind.read(problems, &at, Value::Table(default.clone())) {
                 match kind.check(config.as_ref(), DEFAULT_POLICY) {
                     None => template = default.clone(),
@@ -75,10 +109,14 @@ pub(crate) fn read_section(
             continue;
         }
         let at = format!("{section}.{name}");
-        let Value::Table(own) = value else {
+        let Value::Table(mut own) = value else {
             problems.push(PolicyError::new(at, "must be a table of settings"));
             continue;
         };
+        let enabled = take_enabled(kind, problems, &at, &mut own).unwrap_or(default_enabled);
+        if !enabled {
+            off.insert(name.clone());
+        }
         let mut merged = template.clone();
         merged.extend(own);
         if let Some(config) = kind.read(problems, &at, Value::Table(merged)) {
