@@ -90,8 +90,8 @@ fn an_entry_switched_on_again_in_code_is_used() {
 
 #[test]
 fn a_switch_that_is_not_a_boolean_is_refused_at_its_path() {
-    let errors = Policies::from_toml("[breaker.aws_ec2]\nenabled = \"no\"\n")
-        .expect_err("not a boolean");
+    let errors =
+        Policies::from_toml("[breaker.aws_ec2]\nenabled = \"no\"\n").expect_err("not a boolean");
     let text = errors.to_string();
     assert!(
         text.contains("breaker.aws_ec2.enabled: must be true or false"),
