@@ -259,6 +259,16 @@ impl BreakerConfig {
         }
         check.ratio("slow_call_ratio", self.slow_call_ratio)?;
         check.non_zero("slow_call_ratio", self.slow_call_ratio)?;
+        // Without a threshold no call is slow, so a ratio of slow calls does nothing.
+        if self.slow_call_threshold.is_none()
+            && (self.slow_call_ratio - DEFAULT_SLOW_CALL_RATIO).abs() > f64::EPSILON
+        {
+            return Err(check.error(
+                "slow_call_ratio",
+                self.slow_call_ratio,
+                "does nothing without slow_call_threshold (no call counts as slow): set it too",
+            ));
+        }
         check.non_zero("half_open_calls", self.half_open_calls)?;
         if self.half_open_calls > MAX_HALF_OPEN_CALLS {
             return Err(check.error(

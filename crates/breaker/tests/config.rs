@@ -58,6 +58,11 @@ fn every_rule_names_its_field_and_value() {
             "breaker \"soil-1\": slow_call_ratio = 0.0: must be greater than zero",
         ),
         (
+            // Without a threshold no call is slow: the ratio would do nothing.
+            error_of(|c| c.slow_call_ratio = 0.5),
+            "breaker \"soil-1\": slow_call_ratio = 0.5: does nothing without slow_call_threshold (no call counts as slow): set it too",
+        ),
+        (
             error_of(|c| c.minimum_calls = 0),
             "breaker \"soil-1\": minimum_calls = 0: must be greater than zero",
         ),
