@@ -6,12 +6,13 @@ use std::hash::Hash;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use hardy_rate_limit::{KeyedRateLimiter, Quota, RateLimitConfig, RateLimiter};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response};
 use pin_project::pin_project;
+
+use crate::problem::seconds_up;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -282,14 +283,14 @@ fn write_fields<Q: LimitQuota>(
     let config = layer.quota.config();
     let name = structured_string(&layer.policy);
     if layer.fields != Fields::XRateLimit {
-        let window = whole_seconds(config.period).max(1);
+        let window = seconds_up(config.period).max(1);
         append(
             headers,
             RATELIMIT_POLICY,
             format!("{name};q={};w={window}", config.limit),
         );
         if let Some(quota) = quota {
-            let reset = whole_seconds(quota.reset);
+            let reset = seconds_up(quota.reset);
             append(
                 headers,
                 RATELIMIT,
@@ -312,7 +313,7 @@ fn write_fields<Q: LimitQuota>(
             headers.insert(X_RATELIMIT_REMAINING, HeaderValue::from(quota.remaining));
             headers.insert(
                 X_RATELIMIT_RESET,
-                HeaderValue::from(whole_seconds(quota.reset)),
+                HeaderValue::from(seconds_up(quota.reset)),
             );
         }
         Some(_) => {}
@@ -328,11 +329,6 @@ fn append(headers: &mut HeaderMap, name: HeaderName, value: String) {
     if let Ok(value) = HeaderValue::try_from(value) {
         headers.append(name, value);
     }
-}
-
-/// Seconds, rounded up: a client waiting that long finds the turns back.
-fn whole_seconds(duration: Duration) -> u64 {
-    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
 /// `name` as a structured-field string (RFC 8941): quoted, `"` and `\` escaped,
@@ -363,13 +359,5 @@ mod tests {
         assert_eq!(structured_string("api"), r#""api""#);
         assert_eq!(structured_string(r#"a"b\c"#), r#""a\"b\\c""#);
         assert_eq!(structured_string("plänt"), r#""pl_nt""#);
-    }
-
-    #[test]
-    fn seconds_round_up() {
-        assert_eq!(whole_seconds(Duration::ZERO), 0);
-        assert_eq!(whole_seconds(Duration::from_millis(1)), 1);
-        assert_eq!(whole_seconds(Duration::from_secs(2)), 2);
-        assert_eq!(whole_seconds(Duration::from_millis(2001)), 3);
     }
 }

@@ -89,10 +89,8 @@ pub fn global<B>() -> impl Fn(&Request<B>) -> Global + Clone + Send + Sync + 'st
 /// headers say. Behind a proxy, every client has the proxy's address: use
 /// [`ClientIp`] there.
 pub fn peer_ip<B>() -> impl Fn(&Request<B>) -> ClientAddr + Clone + Send + Sync + 'static {
-    |request: &Request<B>| match peer_addr(request) {
-        Some(addr) => ClientAddr::Ip(addr.ip()),
-        None => ClientAddr::Unknown,
-    }
+    // With no proxy trusted, the client is the peer.
+    ClientIp::new().key()
 }
 
 /// A header's value as a key, such as an API key.

@@ -131,7 +131,7 @@ fn retry_after_of(rejection: &Rejection) -> Option<Duration> {
 }
 
 /// Whole seconds, rounded up: a client that waits that long finds the wait over.
-fn seconds_up(wait: Duration) -> u64 {
+pub(crate) fn seconds_up(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 

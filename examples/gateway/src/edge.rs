@@ -378,10 +378,7 @@ async fn read_plant(
             )
         })
         .await
-        .map_err(|error| match error {
-            hardy::Error::Rejected(rejection) => BoxError::from(rejection),
-            hardy::Error::Inner(error) => error,
-        });
+        .map_err(hardy::Error::into_error::<BoxError>);
     answer(result, Some(asked))
 }
 
