@@ -56,8 +56,8 @@ fn the_documented_example_loads_with_its_overrides_over_its_defaults() {
 
     let run = policies.get::<Retry>("ec2_run_instances").expect("listed");
     assert_eq!(run.config().max_attempts, 5);
-    assert_eq!(run.config().total_budget, Some(secs(60)), "inherited");
-    assert!(run.config().budget.is_some());
+    assert_eq!(run.config().max_duration, Some(secs(60)), "inherited");
+    assert!(run.config().retry_budget.is_some());
 
     assert_eq!(
         policies.timeout("ec2_run_instances").map(|t| t.duration()),
@@ -210,7 +210,7 @@ fn every_problem_is_reported_at_once_with_its_path() {
         [
             "timeout.default: invalid value: string \"soon\", expected a duration",
             "breaker.aws_ec2.consecutive_failures: invalid type: string \"three\", expected u32",
-            "retry.ec2_run_instances.max_attempt: unknown field `max_attempt`, expected one of `max_attempts`, `backoff`, `jitter`, `max_delay`, `first_retry_immediately`, `total_budget`, `wait_for_retry_after`, `budget`, `seed`",
+            "retry.ec2_run_instances.max_attempt: unknown field `max_attempt`, expected one of `max_attempts`, `backoff`, `jitter`, `max_delay`, `first_retry_immediately`, `max_duration`, `total_budget`, `wait_for_retry_after`, `budget`, `retry_budget`, `seed`",
             "operations.ec2_run_instances.breaker = \"aws_ec3\": no [breaker.aws_ec3] policy",
         ]
     );

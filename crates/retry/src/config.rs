@@ -35,7 +35,7 @@ pub(crate) const BUDGET_COMPONENT: &str = "retry budget";
 /// A call is tried up to `max_attempts` times. After a result its classifier marks
 /// retryable, the next attempt waits the schedule's delay (`backoff` spread by `jitter`,
 /// capped at `max_delay`), or the result's retry-after hint (capped too). No retry is
-/// made when the delay would end past the call's deadline (`total_budget`, or a
+/// made when the delay would end past the call's deadline (`max_duration`, or a
 /// deadline the caller passes), or when the retry budget refuses: the caller then gets
 /// the last real result.
 ///
@@ -85,23 +85,31 @@ pub struct RetryConfig {
     /// Default: `false`.
     pub first_retry_immediately: bool,
     /// Time a whole call may take, its attempts and delays together, counted from its
-    /// start: no retry is made whose delay would end later. Combined with a deadline the
-    /// caller passes, the earlier wins. `None`: no limit but `max_attempts`.
+    /// start: no retry is made whose delay would end later (a running attempt is not
+    /// cut; a time limit does that). Combined with a deadline the caller passes, the
+    /// earlier wins. `None`: no limit but `max_attempts`. Policy files also read it as
+    /// `total_budget`.
     ///
     /// Default: `None`.
-    #[cfg_attr(feature = "serde", serde(with = "hardy_core::duration"))]
-    pub total_budget: Option<Duration>,
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "hardy_core::duration", alias = "total_budget")
+    )]
+    pub max_duration: Option<Duration>,
     /// When an inner layer refuses a call and says when to come back (an open breaker's
     /// or a rate limit's retry-after), wait that long, capped at `max_delay`, and retry.
     /// Otherwise such a refusal ends the call.
     ///
     /// Default: `false`.
     pub wait_for_retry_after: bool,
-    /// A retry budget of this handle's own. A budget shared with other handles is set on
-    /// the builder ([`RetryBuilder::budget`]) instead. `None`: no budget.
+    /// A retry budget of this handle's own: how many retries it may make for its calls.
+    /// A budget shared with other handles is set on the builder
+    /// ([`RetryBuilder::shared_budget`]) instead. `None`: no budget. Policy files also
+    /// read it as `budget`.
     ///
     /// Default: `None`.
-    pub budget: Option<RetryBudgetConfig>,
+    #[cfg_attr(feature = "serde", serde(alias = "budget"))]
+    pub retry_budget: Option<RetryBudgetConfig>,
     /// Seed of the jitter's random numbers, for reproducible runs; `None` seeds from the
     /// operating system.
     ///
@@ -117,9 +125,9 @@ impl Default for RetryConfig {
             jitter: Jitter::default(),
             max_delay: DEFAULT_MAX_DELAY,
             first_retry_immediately: false,
-            total_budget: None,
+            max_duration: None,
             wait_for_retry_after: false,
-            budget: None,
+            retry_budget: None,
             seed: None,
         }
     }
@@ -135,11 +143,11 @@ impl RetryConfig {
         let check = Validate::new(COMPONENT, name);
         check.non_zero("max_attempts", self.max_attempts)?;
         self.backoff.validate(&check)?;
-        if let Some(total) = self.total_budget {
-            check.non_zero_duration("total_budget", total)?;
+        if let Some(total) = self.max_duration {
+            check.non_zero_duration("max_duration", total)?;
         }
-        if let Some(budget) = &self.budget {
-            budget.check(&check, "budget.")?;
+        if let Some(budget) = &self.retry_budget {
+            budget.check(&check, "retry_budget.")?;
         }
         Ok(())
     }
@@ -255,8 +263,8 @@ impl RetryBudgetConfig {
 ///     .backoff(Backoff::Exponential { initial: Duration::from_millis(200), multiplier: 2.0 })
 ///     .jitter(Jitter::Decorrelated)
 ///     .max_delay(Duration::from_secs(5))
-///     .total_budget(Duration::from_secs(20))
-///     .budget(budget)
+///     .max_duration(Duration::from_secs(20))
+///     .shared_budget(budget)
 ///     .build()?;
 /// assert_eq!(retry.name(), "ec2_run_instances");
 /// # Ok::<(), hardy_core::ConfigError>(())
@@ -312,8 +320,8 @@ impl RetryBuilder {
 
     /// Time a whole call may take; no retry is made whose delay would end later.
     /// Default: no limit.
-    pub fn total_budget(mut self, total: Duration) -> Self {
-        self.config.total_budget = Some(total);
+    pub fn max_duration(mut self, total: Duration) -> Self {
+        self.config.max_duration = Some(total);
         self
     }
 
@@ -324,9 +332,15 @@ impl RetryBuilder {
         self
     }
 
+    /// Gives the handle a retry budget of its own, made at build. Default: no budget.
+    pub fn retry_budget(mut self, budget: RetryBudgetConfig) -> Self {
+        self.config.retry_budget = Some(budget);
+        self
+    }
+
     /// Draws retries from `budget`, which other handles may share. It takes precedence
-    /// over a budget in the config. Default: no budget.
-    pub fn budget(mut self, budget: RetryBudget) -> Self {
+    /// over a budget of the handle's own. Default: no budget.
+    pub fn shared_budget(mut self, budget: RetryBudget) -> Self {
         self.budget = Some(budget);
         self
     }
@@ -368,7 +382,7 @@ impl RetryBuilder {
     /// A [`ConfigError`] naming the first bad setting.
     pub fn build(self) -> Result<Retry, ConfigError> {
         self.config.validate(&self.name)?;
-        let budget = match (self.budget, &self.config.budget) {
+        let budget = match (self.budget, &self.config.retry_budget) {
             (Some(shared), _) => Some(shared),
             (None, Some(own)) => Some(RetryBudget::new(self.name.clone(), own.clone())?),
             (None, None) => None,
@@ -414,14 +428,14 @@ mod tests {
         }
         assert_eq!(
             error(RetryConfig {
-                total_budget: Some(Duration::ZERO),
+                max_duration: Some(Duration::ZERO),
                 ..RetryConfig::default()
             }),
-            "retry \"r\": total_budget = 0ns: must be greater than zero"
+            "retry \"r\": max_duration = 0ns: must be greater than zero"
         );
         let budget = |budget| {
             error(RetryConfig {
-                budget: Some(budget),
+                retry_budget: Some(budget),
                 ..RetryConfig::default()
             })
         };
@@ -430,35 +444,35 @@ mod tests {
                 retry_ratio: f64::NAN,
                 ..RetryBudgetConfig::default()
             }),
-            "retry \"r\": budget.retry_ratio = NaN: must be a finite number within 0..=1000"
+            "retry \"r\": retry_budget.retry_ratio = NaN: must be a finite number within 0..=1000"
         );
         assert_eq!(
             budget(RetryBudgetConfig {
                 retry_ratio: 1_000.5,
                 ..RetryBudgetConfig::default()
             }),
-            "retry \"r\": budget.retry_ratio = 1000.5: must be a finite number within 0..=1000"
+            "retry \"r\": retry_budget.retry_ratio = 1000.5: must be a finite number within 0..=1000"
         );
         assert_eq!(
             budget(RetryBudgetConfig {
                 min_retries_per_second: -1.0,
                 ..RetryBudgetConfig::default()
             }),
-            "retry \"r\": budget.min_retries_per_second = -1.0: must be a finite number within 0..=1000000"
+            "retry \"r\": retry_budget.min_retries_per_second = -1.0: must be a finite number within 0..=1000000"
         );
         assert_eq!(
             budget(RetryBudgetConfig {
                 max_balance: 0,
                 ..RetryBudgetConfig::default()
             }),
-            "retry \"r\": budget.max_balance = 0: must be greater than zero"
+            "retry \"r\": retry_budget.max_balance = 0: must be greater than zero"
         );
         assert_eq!(
             budget(RetryBudgetConfig {
                 max_balance: MAX_BUDGET_BALANCE + 1,
                 ..RetryBudgetConfig::default()
             }),
-            "retry \"r\": budget.max_balance = 1000001: must be at most 1000000"
+            "retry \"r\": retry_budget.max_balance = 1000001: must be at most 1000000"
         );
     }
 
@@ -476,7 +490,7 @@ mod tests {
                 max_delay: Duration::ZERO,
                 first_retry_immediately: true,
                 wait_for_retry_after: true,
-                budget: Some(RetryBudgetConfig {
+                retry_budget: Some(RetryBudgetConfig {
                     retry_ratio: 0.0,
                     min_retries_per_second: 0.0,
                     max_balance: 1,
@@ -507,9 +521,9 @@ mod tests {
             backoff = { kind = "exponential", initial = "200ms", multiplier = 3.0 }
             jitter = "decorrelated"
             max_delay = "5s"
-            total_budget = "20s"
+            max_duration = "20s"
             wait_for_retry_after = true
-            budget = { retry_ratio = 0.2, min_retries_per_second = 5.0 }
+            retry_budget = { retry_ratio = 0.2, min_retries_per_second = 5.0 }
             "#,
         )
         .expect("a valid policy");
@@ -523,9 +537,9 @@ mod tests {
                 },
                 jitter: Jitter::Decorrelated,
                 max_delay: Duration::from_secs(5),
-                total_budget: Some(Duration::from_secs(20)),
+                max_duration: Some(Duration::from_secs(20)),
                 wait_for_retry_after: true,
-                budget: Some(RetryBudgetConfig {
+                retry_budget: Some(RetryBudgetConfig {
                     retry_ratio: 0.2,
                     min_retries_per_second: 5.0,
                     ..RetryBudgetConfig::default()
@@ -536,9 +550,22 @@ mod tests {
         let back: RetryConfig =
             toml::from_str(&toml::to_string(&config).expect("serializes")).expect("reads back");
         assert_eq!(back, config);
+        let older: RetryConfig = toml::from_str(
+            r#"
+            max_attempts = 5
+            backoff = { kind = "exponential", initial = "200ms", multiplier = 3.0 }
+            jitter = "decorrelated"
+            max_delay = "5s"
+            total_budget = "20s"
+            wait_for_retry_after = true
+            budget = { retry_ratio = 0.2, min_retries_per_second = 5.0 }
+            "#,
+        )
+        .expect("the older names are still read");
+        assert_eq!(older, config);
         for bad in [
             "max_atempts = 5",
-            "budget = { ratio = 0.2 }",
+            "retry_budget = { ratio = 0.2 }",
             "backoff = { kind = \"constant\", delay = \"1s\", step = \"1s\" }",
             "jitter = \"sometimes\"",
         ] {

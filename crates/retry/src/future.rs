@@ -194,7 +194,7 @@ impl<'r, F, Fut, C> CallFuture<'r, F, Fut, C> {
     }
 
     /// Makes no retry whose delay would end past `deadline` (nor past the retry's
-    /// `total_budget`, whichever is earlier).
+    /// `max_duration`, whichever is earlier).
     ///
     /// Set more than once, the earliest deadline counts. Only effective before the first
     /// poll.

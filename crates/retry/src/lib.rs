@@ -6,7 +6,7 @@
 //!   [`Jitter`] (none, full, equal, decorrelated, smooth decorrelated) and capped by
 //!   `max_delay`, which no jitter exceeds; the first retry may be immediate. A
 //!   [`Schedule`] is an iterator of delays usable on its own.
-//! - **Limits**: `max_attempts`; a `total_budget` and caller [`Deadline`]s (no retry
+//! - **Limits**: `max_attempts`; a `max_duration` and caller [`Deadline`]s (no retry
 //!   whose delay would end too late); a [`RetryBudget`] shared across calls that keeps
 //!   retries a fraction of the traffic.
 //! - **Classification**: only what the [`Classify`](hardy_core::Classify) marks

@@ -204,9 +204,9 @@ impl Retry {
         &self.shared.config
     }
 
-    /// The retry budget it draws on, if any.
+    /// The retry budget it draws on, its own or a shared one, if any.
     #[must_use]
-    pub fn budget(&self) -> Option<&RetryBudget> {
+    pub fn retry_budget(&self) -> Option<&RetryBudget> {
         self.shared.budget.as_ref()
     }
 
@@ -311,7 +311,7 @@ impl Retry {
     }
 
     /// As [`call`](Self::call), making no retry whose delay would end past `deadline`
-    /// (nor past the `total_budget`, whichever is earlier). A running attempt is not cut
+    /// (nor past the `max_duration`, whichever is earlier). A running attempt is not cut
     /// short: put a timeout inside for that, such as hardy-timeout's
     /// `Timeout::call_until` with the same deadline.
     ///
@@ -372,7 +372,7 @@ impl Retry {
         // A budget too large to add to the clock is no limit.
         let total = shared
             .config
-            .total_budget
+            .max_duration
             .and_then(|total| Instant::now().checked_add(total));
         let deadline = match (deadline.map(Deadline::instant), total) {
             (Some(a), Some(b)) => Some(a.min(b)),

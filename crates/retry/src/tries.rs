@@ -51,7 +51,7 @@ pub struct Tries {
 
 impl Tries {
     /// A call starts: it deposits in the retry's budget, if it has one, and its deadline
-    /// is the earlier of `deadline` and the retry's `total_budget`.
+    /// is the earlier of `deadline` and the retry's `max_duration`.
     #[inline]
     pub fn start(retry: &Retry, deadline: Option<Deadline>) -> Tries {
         Tries {

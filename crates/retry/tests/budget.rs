@@ -31,7 +31,7 @@ fn retry(budget: &RetryBudget) -> Retry {
             delay: Duration::from_millis(10),
         })
         .jitter(Jitter::None)
-        .budget(budget.clone())
+        .shared_budget(budget.clone())
         .build()
         .expect("valid retry")
 }
@@ -87,7 +87,7 @@ async fn an_empty_budget_returns_the_real_error_and_says_why() {
     let retry = Retry::builder("calls")
         .max_attempts(5)
         .jitter(Jitter::None)
-        .budget(budget.clone())
+        .shared_budget(budget.clone())
         .on_event(move |event| sink.lock().expect("events").push(event.clone()))
         .build()
         .expect("valid retry");
@@ -138,7 +138,7 @@ async fn handles_sharing_a_budget_share_its_tokens() {
 async fn a_budget_in_the_config_is_the_handles_own() {
     let config = hardy_retry::RetryConfig {
         max_attempts: 3,
-        budget: Some(RetryBudgetConfig {
+        retry_budget: Some(RetryBudgetConfig {
             retry_ratio: 0.0,
             min_retries_per_second: 0.0,
             max_balance: 1,
@@ -146,18 +146,18 @@ async fn a_budget_in_the_config_is_the_handles_own() {
         ..hardy_retry::RetryConfig::default()
     };
     let retry = Retry::from_config("own", config).expect("valid");
-    assert_eq!(retry.budget().expect("a budget").balance(), 1.0);
+    assert_eq!(retry.retry_budget().expect("a budget").balance(), 1.0);
     let _ = retry
         .call(|| async { Err::<(), _>(Io::other("down")) })
         .await;
-    assert_eq!(retry.budget().expect("a budget").balance(), 0.0);
+    assert_eq!(retry.retry_budget().expect("a budget").balance(), 0.0);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_shared_budget_on_the_builder_wins_over_one_in_the_config() {
     let shared = budget(0.0, 0.0, 7);
     let config = hardy_retry::RetryConfig {
-        budget: Some(RetryBudgetConfig {
+        retry_budget: Some(RetryBudgetConfig {
             max_balance: 1,
             ..RetryBudgetConfig::default()
         }),
@@ -165,10 +165,10 @@ async fn a_shared_budget_on_the_builder_wins_over_one_in_the_config() {
     };
     let retry = Retry::builder("both")
         .config(config)
-        .budget(shared.clone())
+        .shared_budget(shared.clone())
         .build()
         .expect("valid");
-    assert_eq!(retry.budget().expect("a budget").balance(), 7.0);
-    assert!(retry.budget().expect("a budget").try_withdraw());
+    assert_eq!(retry.retry_budget().expect("a budget").balance(), 7.0);
+    assert!(retry.retry_budget().expect("a budget").try_withdraw());
     assert_eq!(shared.balance(), 6.0, "the very budget passed in");
 }

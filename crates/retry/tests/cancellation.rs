@@ -27,7 +27,7 @@ async fn dropping_during_the_backoff_sleep_stops_the_retries() {
             delay: Duration::from_secs(1),
         })
         .jitter(Jitter::None)
-        .budget(budget.clone())
+        .shared_budget(budget.clone())
         .build()
         .expect("valid");
     let attempts = Arc::new(AtomicU32::new(0));

@@ -1,4 +1,4 @@
-//! The total budget and caller deadlines: no retry whose delay would end too late.
+//! `max_duration` and caller deadlines: no retry whose delay would end too late.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -24,9 +24,9 @@ async fn failing_attempts(
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_total_budget_counts_attempts_and_delays() {
+async fn the_max_duration_counts_attempts_and_delays() {
     let retry = every_second(100)
-        .total_budget(Duration::from_millis(3_500))
+        .max_duration(Duration::from_millis(3_500))
         .build()
         .expect("valid");
     let tries = AtomicU32::new(0);
@@ -59,9 +59,9 @@ async fn a_delay_ending_exactly_at_the_deadline_is_not_taken() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_earlier_of_deadline_and_total_budget_wins() {
+async fn the_earlier_of_deadline_and_max_duration_wins() {
     let retry = every_second(100)
-        .total_budget(10 * SECOND)
+        .max_duration(10 * SECOND)
         .build()
         .expect("valid");
     let tries = AtomicU32::new(0);
@@ -78,7 +78,7 @@ async fn the_earlier_of_deadline_and_total_budget_wins() {
 
     let tries = AtomicU32::new(0);
     let retry = every_second(100)
-        .total_budget(Duration::from_millis(1_500))
+        .max_duration(Duration::from_millis(1_500))
         .build()
         .expect("valid");
     failing_attempts(retry.call_until(Deadline::after(10 * SECOND), || {
@@ -137,7 +137,7 @@ async fn delays_and_budgets_too_large_for_the_clock_do_not_panic() {
         })
         .jitter(Jitter::None)
         .max_delay(Duration::MAX)
-        .total_budget(Duration::MAX)
+        .max_duration(Duration::MAX)
         .build()
         .expect("valid");
     let mut call =

@@ -85,7 +85,7 @@ async fn metrics_count_calls_attempts_retries_and_refusals() {
         Retry::builder("soil-1")
             .max_attempts(3)
             .backoff(Backoff::Constant { delay: DELAY })
-            .budget(budget)
+            .shared_budget(budget)
             .build()
             .expect("valid")
     });

@@ -26,7 +26,7 @@ pub(crate) struct Setup {
     pub(crate) bulkhead: BulkheadConfig,
     pub(crate) timeout: Duration,
     pub(crate) retry: Option<RetryConfig>,
-    /// A retry budget given to the retry's builder (`Retry::builder(..).budget(..)`).
+    /// A retry budget given to the retry's builder (`Retry::builder(..).shared_budget(..)`).
     pub(crate) budget: Option<RetryBudgetConfig>,
     pub(crate) rate_limit: Option<RateLimitConfig>,
 }
@@ -131,8 +131,9 @@ impl Setup {
                     .config(config.clone())
                     .on_event(move |event| to_retry(event));
                 if let Some(budget) = &self.budget {
-                    builder = builder
-                        .budget(RetryBudget::new("dep", budget.clone()).expect("valid budget"));
+                    builder = builder.shared_budget(
+                        RetryBudget::new("dep", budget.clone()).expect("valid budget"),
+                    );
                 }
                 builder.build().expect("valid retry")
             }),
@@ -348,7 +349,7 @@ impl Guards {
     pub(crate) fn budget_balance(&self) -> Option<f64> {
         self.retry
             .as_ref()
-            .and_then(Retry::budget)
+            .and_then(Retry::retry_budget)
             .map(RetryBudget::balance)
     }
 
