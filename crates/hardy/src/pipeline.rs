@@ -94,6 +94,7 @@ pub struct Pipeline {
     rate_limit: Option<RateLimiter>,
     bulkhead: Option<Bulkhead>,
     timeout: Option<Timeout>,
+    overall: Option<Timeout>,
 }
 
 impl Pipeline {
@@ -141,6 +142,21 @@ impl Pipeline {
         self
     }
 
+    /// Limits each call as a whole with `overall`, outermost: its attempts, the delays
+    /// between them and their waits for admission together, counted from the call
+    /// (replacing any limit set before).
+    ///
+    /// The retry knows the limit: it makes no retry whose delay would end past it, and
+    /// the call ends with the last attempt's result instead. An attempt still running
+    /// when the limit comes is abandoned and the call ends with [`Rejection::Timeout`],
+    /// named after `overall`. A deadline the request carries
+    /// ([`PipelineLayer::deadline_from`]) still counts, the earlier of the two winning.
+    #[must_use]
+    pub fn overall(mut self, overall: &Timeout) -> Self {
+        self.overall = Some(overall.clone());
+        self
+    }
+
     /// Whether no pattern is set: the pipeline would pass calls through unguarded.
     #[must_use]
     pub fn is_empty(&self) -> bool {
@@ -149,6 +165,7 @@ impl Pipeline {
             && self.rate_limit.is_none()
             && self.bulkhead.is_none()
             && self.timeout.is_none()
+            && self.overall.is_none()
     }
 
     /// A pipeline of the patterns given, each left out where `None`.
@@ -159,6 +176,7 @@ impl Pipeline {
         rate_limit: Option<RateLimiter>,
         bulkhead: Option<Bulkhead>,
         timeout: Option<Timeout>,
+        overall: Option<Timeout>,
     ) -> Self {
         Pipeline {
             retry,
@@ -166,6 +184,7 @@ impl Pipeline {
             rate_limit,
             bulkhead,
             timeout,
+            overall,
         }
     }
 
@@ -194,6 +213,11 @@ impl Pipeline {
         self.timeout.as_ref()
     }
 
+    /// The limit of each call as a whole, if one is set.
+    pub fn get_overall(&self) -> Option<&Timeout> {
+        self.overall.as_ref()
+    }
+
     /// A layer guarding services with this pipeline: results are classified with
     /// [`DefaultClassifier`] and requests copied for retries with `Clone`.
     pub fn layer(&self) -> PipelineLayer {
@@ -217,6 +241,7 @@ impl fmt::Debug for Pipeline {
             )
             .field("bulkhead", &self.bulkhead.as_ref().map(Bulkhead::name))
             .field("timeout", &self.timeout.as_ref().map(Timeout::name))
+            .field("overall", &self.overall.as_ref().map(Timeout::name))
             .finish()
     }
 }
@@ -371,13 +396,13 @@ where
     #[inline(always)]
     fn call(&mut self, request: Req) -> Self::Future {
         let (shared, inner) = self.inner.call();
-        let (tries, steps, attempt) = Steps::first(
+        let (tries, steps, attempt, overall) = Steps::first(
             Arc::clone(shared),
             inner,
             request,
             self.policy.clone(),
             self.deadline.clone(),
         );
-        ResponseFuture::new(attempt, steps, self.classifier.clone(), tries)
+        ResponseFuture::new(attempt, steps, self.classifier.clone(), tries, overall)
     }
 }

@@ -217,6 +217,15 @@ impl Policies {
             .map(|table| table.get(operation).clone())
     }
 
+    /// The limit of `operation` as a whole, all its attempts together, from
+    /// `[timeout.overall]`; `None` when the document sets none for it.
+    #[must_use]
+    pub fn overall_timeout(&self, operation: &str) -> Option<Timeout> {
+        self.timeouts
+            .as_ref()
+            .and_then(|table| table.overall(operation).cloned())
+    }
+
     /// The table of timeouts by operation built from `[timeout]`.
     #[must_use]
     pub fn operation_timeouts(&self) -> Option<&OperationTimeouts> {

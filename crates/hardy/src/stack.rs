@@ -35,6 +35,9 @@ pub struct StackPlan {
     pub bulkhead: Option<String>,
     /// The per-attempt timeout.
     pub timeout: Option<Duration>,
+    /// The limit of the whole operation, all its attempts together
+    /// (`[timeout.overall]`).
+    pub overall: Option<Duration>,
     /// The fault injection.
     pub chaos: Option<String>,
 }
@@ -56,17 +59,20 @@ impl Policies {
                 (_, Some(table)) => Some(table.get(operation).duration()),
                 (_, None) => None,
             },
+            overall: self.overall_timeout(operation).map(|t| t.duration()),
             chaos: self.pick::<ChaosConfig>(operation),
         }
     }
 
     /// The whole stack of `operation` as one tower layer, outermost first: load
-    /// shedding, retries (each attempt through everything below), the circuit breaker,
-    /// the rate limit, the bulkhead, the per-attempt timeout, fault injection. Patterns
-    /// the document leaves out are left out of the stack.
+    /// shedding, the limit of the whole operation, retries (each attempt through
+    /// everything below), the circuit breaker, the rate limit, the bulkhead, the
+    /// per-attempt timeout, fault injection. Patterns the document leaves out are left
+    /// out of the stack.
     ///
-    /// The retry, the breaker, the rate limit, the bulkhead and the timeout are one
-    /// [`Pipeline`], which decides as those layers stacked in that order do and whose
+    /// The overall limit, the retry, the breaker, the rate limit, the bulkhead and the
+    /// timeout are one [`Pipeline`] (see [`Pipeline::overall`]), which decides as those
+    /// layers stacked in that order do and whose
     /// calls hold one reference for all of them. It classifies with the default
     /// classifier and copies requests for retries with `Clone`, so the request type must
     /// be `Clone` when any of the five is in the stack. Fault injection
@@ -81,6 +87,7 @@ impl Policies {
             plan.rate_limit.and_then(|n| self.get::<RateLimiter>(&n)),
             plan.bulkhead.and_then(|n| self.get::<Bulkhead>(&n)),
             plan.timeout.and_then(|_| self.timeout(operation)),
+            self.overall_timeout(operation),
         );
         let layers = ServiceBuilder::new()
             .layer(Optional::new(

@@ -145,7 +145,9 @@ impl TimeoutBuilder {
 }
 
 /// The settings of an [`OperationTimeouts`] table: a limit per named operation and a
-/// default for the rest.
+/// default for the rest, each the limit of one attempt; and, for the operations that
+/// need one, a limit of the whole operation, all its attempts and the waits between
+/// them together.
 ///
 /// # Examples
 ///
@@ -179,6 +181,20 @@ pub struct OperationTimeoutsConfig {
     /// Default: empty.
     #[cfg_attr(feature = "serde", serde(with = "hardy_core::duration::map"))]
     pub operations: BTreeMap<String, Duration>,
+    /// The limit of each named operation as a whole: its attempts, the delays between
+    /// them and the waits for admission together, counted from its call
+    /// (`ec2_run_instances` 3 minutes, each attempt 2). Each must be greater than zero.
+    /// An operation not listed has no such limit.
+    ///
+    /// Default: empty.
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            with = "hardy_core::duration::map",
+            skip_serializing_if = "BTreeMap::is_empty"
+        )
+    )]
+    pub overall: BTreeMap<String, Duration>,
 }
 
 impl Default for OperationTimeoutsConfig {
@@ -186,13 +202,14 @@ impl Default for OperationTimeoutsConfig {
         OperationTimeoutsConfig {
             default: DEFAULT_OPERATION_TIMEOUT,
             operations: BTreeMap::new(),
+            overall: BTreeMap::new(),
         }
     }
 }
 
 impl OperationTimeoutsConfig {
     /// Checks every setting; the error names the table `name`, the field
-    /// (`default` or `operations.<operation>`) and the value.
+    /// (`default`, `operations.<operation>` or `overall.<operation>`) and the value.
     ///
     /// # Errors
     ///
@@ -202,6 +219,9 @@ impl OperationTimeoutsConfig {
         check.non_zero_duration("default", self.default)?;
         for (operation, limit) in &self.operations {
             check.non_zero_duration(format!("operations.{operation}"), *limit)?;
+        }
+        for (operation, limit) in &self.overall {
+            check.non_zero_duration(format!("overall.{operation}"), *limit)?;
         }
         Ok(())
     }
@@ -238,6 +258,13 @@ impl OperationTimeoutsBuilder {
         self
     }
 
+    /// The limit of `operation` as a whole, all its attempts together, replacing any
+    /// earlier one. Default: none.
+    pub fn overall(mut self, operation: impl Into<String>, limit: Duration) -> Self {
+        self.config.overall.insert(operation.into(), limit);
+        self
+    }
+
     /// Replaces every setting with `config`.
     pub fn config(mut self, config: OperationTimeoutsConfig) -> Self {
         self.config = config;
@@ -260,7 +287,8 @@ impl OperationTimeoutsBuilder {
     }
 
     /// Validates the settings and builds the table, one [`Timeout`] per operation (named
-    /// after it) plus the default one (named after the table).
+    /// after it) plus the default one (named after the table), and one per whole-operation
+    /// limit (named after the operation with `.overall` added).
     ///
     /// # Errors
     ///

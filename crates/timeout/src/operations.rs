@@ -19,7 +19,10 @@ use crate::{
 ///
 /// Every listed operation has its own [`Timeout`], named after the operation, so its
 /// metrics and rejections say which operation timed out; unlisted operations share the
-/// default timeout, named after the table. Built once from config; cheap to clone.
+/// default timeout, named after the table. These limit one attempt each. An operation
+/// may also have a limit as a whole ([`overall`](Self::overall)), all its attempts
+/// together, named after it with `.overall` added (`ec2_run_instances.overall`). Built
+/// once from config; cheap to clone.
 ///
 /// # Examples
 ///
@@ -33,9 +36,14 @@ use crate::{
 ///     .default_timeout(Duration::from_secs(30))
 ///     .operation("ec2_run_instances", Duration::from_secs(180))
 ///     .operation("ec2_terminate_instances", Duration::from_secs(60))
+///     .overall("ec2_run_instances", Duration::from_secs(600))
 ///     .build()?;
 ///
 /// assert_eq!(timeouts.get("ec2_run_instances").duration(), Duration::from_secs(180));
+/// let overall = timeouts.overall("ec2_run_instances").expect("listed");
+/// assert_eq!(overall.duration(), Duration::from_secs(600));
+/// assert_eq!(overall.name(), "ec2_run_instances.overall");
+/// assert!(timeouts.overall("s3_put_object").is_none());
 /// assert_eq!(timeouts.get("s3_put_object").duration(), Duration::from_secs(30));
 /// assert_eq!(timeouts.get("s3_put_object").name(), "aws");
 ///
@@ -55,6 +63,7 @@ struct Table {
     name: Name,
     default: Timeout,
     operations: HashMap<Name, Timeout>,
+    overall: HashMap<Name, Timeout>,
 }
 
 impl OperationTimeouts {
@@ -91,11 +100,20 @@ impl OperationTimeouts {
                 (operation.clone(), timeout(operation, *limit))
             })
             .collect();
+        let overall = config
+            .overall
+            .iter()
+            .map(|(operation, limit)| {
+                let name = Name::from(format!("{operation}.overall"));
+                (Name::from(operation.as_str()), timeout(name, *limit))
+            })
+            .collect();
         OperationTimeouts {
             shared: Arc::new(Table {
                 default: timeout(name.clone(), config.default),
                 name,
                 operations,
+                overall,
             }),
         }
     }
@@ -113,6 +131,13 @@ impl OperationTimeouts {
             .operations
             .get(operation)
             .unwrap_or(&self.shared.default)
+    }
+
+    /// The limit of `operation` as a whole, all its attempts together, if the table sets
+    /// one.
+    #[must_use]
+    pub fn overall(&self, operation: &str) -> Option<&Timeout> {
+        self.shared.overall.get(operation)
     }
 
     /// The timeout of operations the table does not list.
@@ -155,10 +180,18 @@ impl fmt::Debug for OperationTimeouts {
             .map(|(operation, timeout)| (operation, timeout.duration()))
             .collect();
         operations.sort_unstable();
+        let mut overall: Vec<(&str, Duration)> = self
+            .shared
+            .overall
+            .iter()
+            .map(|(operation, timeout)| (operation.as_str(), timeout.duration()))
+            .collect();
+        overall.sort_unstable();
         f.debug_struct("OperationTimeouts")
             .field("name", &self.shared.name)
             .field("default", &self.shared.default.duration())
             .field("operations", &operations)
+            .field("overall", &overall)
             .finish()
     }
 }

@@ -16,7 +16,7 @@ use hardy_rate_limit::hooks::Turn;
 use hardy_retry::hooks::{Attempts, Retrying, Tries};
 use hardy_retry::{CloneRequest, Retry};
 use hardy_timeout::hooks::Countdown;
-use hardy_timeout::{ExtractDeadline, NoDeadline};
+use hardy_timeout::{Deadline, ExtractDeadline, NoDeadline};
 use pin_project::pin_project;
 use tower_service::Service;
 
@@ -92,7 +92,8 @@ where
     X: ExtractDeadline<Req>,
 {
     /// A call's first attempt, with `service` readied by the caller: its tries, its
-    /// attempts and the attempt.
+    /// attempts, the attempt, and the countdown of the whole call (idle when the
+    /// pipeline has no overall limit).
     #[inline(always)]
     pub(super) fn first(
         shared: Arc<Shared<S>>,
@@ -100,14 +101,28 @@ where
         request: Req,
         policy: P,
         deadline: X,
-    ) -> (Tries, Self, Attempt<S, Req>) {
+    ) -> (Tries, Self, Attempt<S, Req>, Countdown) {
         let pipeline = shared.handle();
-        let (tries, copy) = match &pipeline.retry {
-            None => (Tries::default(), None),
-            Some(retry) => (
-                Tries::start(retry, deadline.deadline(&request)),
-                policy.clone_request(&request),
-            ),
+        let (tries, copy, overall) = match (&pipeline.retry, &pipeline.overall) {
+            (None, None) => (Tries::default(), None, Countdown::new(None)),
+            (retry, overall) => {
+                let caller = deadline.deadline(&request);
+                // The retry stops at the earlier of the caller's deadline and the end of
+                // the overall limit; the overall countdown ends at its limit, or at the
+                // caller's deadline if that is earlier.
+                let until = match overall {
+                    None => caller,
+                    Some(overall) => {
+                        let end = Deadline::after(overall.duration());
+                        Some(caller.map_or(end, |caller| caller.earliest(end)))
+                    }
+                };
+                let tries = retry
+                    .as_ref()
+                    .map_or_else(Tries::default, |retry| Tries::start(retry, until));
+                let copy = retry.as_ref().and_then(|_| policy.clone_request(&request));
+                (tries, copy, Countdown::new(caller.map(Deadline::instant)))
+            }
         };
         let mut steps = Steps {
             shared,
@@ -119,7 +134,7 @@ where
             deadline,
         };
         let attempt = steps.attempt(service, request);
-        (tries, steps, attempt)
+        (tries, steps, attempt, overall)
     }
 
     /// Admits an attempt and calls `service`, or makes it wait, or refuses it.
@@ -421,12 +436,16 @@ impl<S, Req, P, X> Steps<S, Req, P, X> {
 /// turn or a slot, or being readied for a retry), which gives back a reserved turn not
 /// yet come and leaves the bulkhead's queue; then frees the slot and lets go of the
 /// breaker's ticket unrecorded (a half-open probe's slot is freed): the same as
-/// dropping the layers' futures.
+/// dropping the layers' futures. A call ended by the pipeline's overall limit keeps
+/// what it held until it is dropped, as a timeout layer's future keeps its inner one.
 #[pin_project]
 #[must_use = "futures do nothing unless polled"]
 pub struct ResponseFuture<S: Service<Req>, Req, C, P, X = NoDeadline> {
     #[pin]
     retrying: PipelineRetrying<S, Req, C, P, X>,
+    /// The countdown of the whole call, polled only when the pipeline has an overall
+    /// limit.
+    overall: Countdown,
 }
 
 /// The retry's loop over a pipeline call's attempts.
@@ -442,9 +461,11 @@ where
         steps: Steps<S, Req, P, X>,
         classifier: C,
         tries: Tries,
+        overall: Countdown,
     ) -> Self {
         ResponseFuture {
             retrying: Retrying::running(attempt, steps, classifier, tries),
+            overall,
         }
     }
 }
@@ -461,7 +482,18 @@ where
 
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().retrying.poll(cx)
+        let mut this = self.project();
+        let result = this.retrying.as_mut().poll(cx);
+        if result.is_ready() {
+            return result;
+        }
+        match &this.retrying.attempts().shared.handle().overall {
+            None => Poll::Pending,
+            Some(overall) => this
+                .overall
+                .poll_expired(overall, cx)
+                .map(|rejection| Err(S::Error::from(rejection))),
+        }
     }
 }
 
