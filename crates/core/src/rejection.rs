@@ -128,6 +128,9 @@ pub enum ShedReason {
     QueueDelay,
     /// The call was dropped at random to bring the load down (adaptive throttling).
     Probabilistic,
+    /// The service behind the shedder was not ready to take a call, and the shedder
+    /// was set to shed then rather than wait (tower's `LoadShed` rule).
+    NotReady,
 }
 
 impl ShedReason {
@@ -140,6 +143,7 @@ impl ShedReason {
             ShedReason::Fairness => "fairness",
             ShedReason::QueueDelay => "queue_delay",
             ShedReason::Probabilistic => "probabilistic",
+            ShedReason::NotReady => "not_ready",
         }
     }
 }
@@ -152,6 +156,7 @@ impl fmt::Display for ShedReason {
             ShedReason::Fairness => "caller over its fair share",
             ShedReason::QueueDelay => "queue delay above target",
             ShedReason::Probabilistic => "adaptive throttling",
+            ShedReason::NotReady => "service not ready",
         })
     }
 }

@@ -12,7 +12,9 @@ use crate::{LoadShedService, LoadShedder};
 ///
 /// Requests have priority 0 and no client unless [`priority`](Self::priority) and
 /// [`client`](Self::client) read them from each request; results are classified with
-/// [`DefaultClassifier`] unless [`classify`](Self::classify) sets another.
+/// [`DefaultClassifier`] unless [`classify`](Self::classify) sets another. The
+/// wrapped service's readiness is waited for, as any tower layer does, unless
+/// [`shed_when_not_ready`](Self::shed_when_not_ready) sheds instead.
 ///
 /// # Examples
 ///
@@ -43,6 +45,7 @@ pub struct LoadShedLayer<P = SamePriority, K = NoClient, C = DefaultClassifier> 
     priority: P,
     client: K,
     classifier: C,
+    shed_not_ready: bool,
 }
 
 impl LoadShedLayer {
@@ -53,6 +56,7 @@ impl LoadShedLayer {
             priority: SamePriority,
             client: NoClient,
             classifier: DefaultClassifier,
+            shed_not_ready: false,
         }
     }
 }
@@ -65,6 +69,7 @@ impl<P, K, C> LoadShedLayer<P, K, C> {
             priority,
             client: self.client,
             classifier: self.classifier,
+            shed_not_ready: self.shed_not_ready,
         }
     }
 
@@ -76,6 +81,7 @@ impl<P, K, C> LoadShedLayer<P, K, C> {
             priority: self.priority,
             client,
             classifier: self.classifier,
+            shed_not_ready: self.shed_not_ready,
         }
     }
 
@@ -86,7 +92,27 @@ impl<P, K, C> LoadShedLayer<P, K, C> {
             priority: self.priority,
             client: self.client,
             classifier,
+            shed_not_ready: self.shed_not_ready,
         }
+    }
+
+    /// Sheds a call when the wrapped service is not ready for it, as tower's
+    /// `LoadShed` does, instead of waiting for its readiness.
+    ///
+    /// By default the shedder's service is ready when the wrapped one is: a caller
+    /// (a server's connection, a `Buffer`) waits in `poll_ready` while the service
+    /// behind is busy, and the shedder decides only once a call is made. Set, the
+    /// service is always ready; a call made while the wrapped service was not ready
+    /// at the last `poll_ready` is shed at once with [`ShedReason::NotReady`]
+    /// (counted and reported like every shed call), and one made while it was ready
+    /// is admitted or shed by the shedder as usual. Use it where the service behind
+    /// has its own bound that shows as readiness (a `ConcurrencyLimit`, a `Buffer`
+    /// that is full) and waiting for it would queue callers without limit.
+    ///
+    /// [`ShedReason::NotReady`]: hardy_core::ShedReason::NotReady
+    pub fn shed_when_not_ready(mut self) -> Self {
+        self.shed_not_ready = true;
+        self
     }
 
     /// The shedder this layer applies.
@@ -99,12 +125,17 @@ impl<S, P: Clone, K: Clone, C: Clone> Layer<S> for LoadShedLayer<P, K, C> {
     type Service = LoadShedService<S, P, K, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        LoadShedService::new(
+        let service = LoadShedService::new(
             inner,
             self.shedder.clone(),
             self.priority.clone(),
             self.client.clone(),
             self.classifier.clone(),
-        )
+        );
+        if self.shed_not_ready {
+            service.shed_when_not_ready()
+        } else {
+            service
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::task::{Context, Poll};
 
-use hardy_core::{Classify, LocalArc, Rejection};
+use hardy_core::{Classify, LocalArc, Rejection, ShedReason};
 use tower_service::Service;
 
 use crate::LoadShedder;
@@ -13,13 +13,15 @@ use crate::future::ResponseFuture;
 use hardy_core::admission::Admission;
 
 use crate::permit::CallPermit;
+use crate::state::Shared;
 
 /// A tower service whose calls are admitted or shed by a [`LoadShedder`]; made by a
 /// [`LoadShedLayer`](crate::LoadShedLayer).
 ///
-/// `poll_ready` is the inner service's; the shedder decides in `call`, so a shed call
-/// returns at once instead of waiting for capacity. A call admitted at once calls the
-/// inner service at once; one that waits in the queue takes the readied inner service
+/// `poll_ready` is the inner service's (unless it sheds when the inner service is not
+/// ready: see [`shed_when_not_ready`](Self::shed_when_not_ready)); the shedder decides
+/// in `call`, so a shed call returns at once instead of waiting for capacity. A call
+/// admitted at once calls the inner service at once; one that waits in the queue takes the readied inner service
 /// with it (leaving a clone for the next call); a shed call never reaches it and ends
 /// with its error type made from [`Rejection::Shed`].
 ///
@@ -34,6 +36,10 @@ pub struct LoadShedService<S, P, K, C> {
     priority: P,
     client: K,
     classifier: C,
+    /// Shed calls made while `inner` was not ready, instead of waiting for it.
+    shed_not_ready: bool,
+    /// Whether `inner` was ready at the last `poll_ready` (and no call took it since).
+    inner_ready: bool,
 }
 
 impl<S, P, K, C> LoadShedService<S, P, K, C> {
@@ -47,7 +53,18 @@ impl<S, P, K, C> LoadShedService<S, P, K, C> {
             priority,
             client,
             classifier,
+            shed_not_ready: false,
+            inner_ready: false,
         }
+    }
+
+    /// The same service, shedding calls made while `inner` is not ready instead of
+    /// waiting for it (see
+    /// [`LoadShedLayer::shed_when_not_ready`](crate::LoadShedLayer::shed_when_not_ready)).
+    #[must_use]
+    pub fn shed_when_not_ready(mut self) -> Self {
+        self.shed_not_ready = true;
+        self
     }
 
     /// The shedder admitting the calls.
@@ -85,7 +102,16 @@ where
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+        if !self.shed_not_ready {
+            return self.inner.poll_ready(cx);
+        }
+        // Always ready: whether the inner service is decides the next call.
+        self.inner_ready = match self.inner.poll_ready(cx) {
+            Poll::Ready(Ok(())) => true,
+            Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+            Poll::Pending => false,
+        };
+        Poll::Ready(Ok(()))
     }
 
     #[inline(always)]
@@ -96,6 +122,9 @@ where
             info = info.client_hash(client);
         }
         let shedder = self.shedder.get();
+        if self.shed_not_ready && !std::mem::take(&mut self.inner_ready) {
+            return ResponseFuture::shed(shed_not_ready(&shedder.shared, priority));
+        }
         if admit::admit_fast(&shedder.shared, &info) {
             return ResponseFuture::running(
                 self.inner.call(request),
@@ -137,4 +166,12 @@ impl<S, P, K, C> LoadShedService<S, P, K, C> {
             Admission::Refused(rejection) => ResponseFuture::shed(rejection),
         }
     }
+}
+
+/// The rejection of a call made while the service behind the shedder was not ready.
+#[cold]
+#[inline(never)]
+fn shed_not_ready(shared: &Shared, priority: Priority) -> Rejection {
+    let level = priority.level().min(shared.gate.levels() - 1);
+    shared.shed(ShedReason::NotReady, level)
 }

@@ -97,13 +97,21 @@ pub struct ShedCounts {
     pub queue_delay: u64,
     /// Shed at random or by adaptive throttling.
     pub probabilistic: u64,
+    /// Shed because the service behind was not ready (only with
+    /// [`LoadShedLayer::shed_when_not_ready`](crate::LoadShedLayer::shed_when_not_ready)).
+    pub not_ready: u64,
 }
 
 impl ShedCounts {
     /// Every shed call.
     #[must_use]
     pub fn total(&self) -> u64 {
-        self.overload + self.priority + self.fairness + self.queue_delay + self.probabilistic
+        self.overload
+            + self.priority
+            + self.fairness
+            + self.queue_delay
+            + self.probabilistic
+            + self.not_ready
     }
 
     /// The count for one reason (zero for a reason this shedder never gives).
@@ -115,6 +123,7 @@ impl ShedCounts {
             ShedReason::Fairness => self.fairness,
             ShedReason::QueueDelay => self.queue_delay,
             ShedReason::Probabilistic => self.probabilistic,
+            ShedReason::NotReady => self.not_ready,
             _ => 0,
         }
     }
@@ -309,6 +318,7 @@ impl LoadShedder {
                 fairness: counts(ShedReason::Fairness),
                 queue_delay: counts(ShedReason::QueueDelay),
                 probabilistic: counts(ShedReason::Probabilistic),
+                not_ready: counts(ShedReason::NotReady),
             },
             rtt: duration(shared.sampler.as_ref().and_then(Sampler::rtt)),
             min_rtt: duration(shared.sampler.as_ref().and_then(Sampler::min_rtt)),

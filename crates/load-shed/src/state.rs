@@ -18,12 +18,13 @@ use crate::{
     METRIC_CALLS, METRIC_IN_FLIGHT, METRIC_LIMIT, METRIC_MIN_RTT, METRIC_RTT, METRIC_SHED,
 };
 
-pub(crate) const REASONS: [ShedReason; 5] = [
+pub(crate) const REASONS: [ShedReason; 6] = [
     ShedReason::Overload,
     ShedReason::Priority,
     ShedReason::Fairness,
     ShedReason::QueueDelay,
     ShedReason::Probabilistic,
+    ShedReason::NotReady,
 ];
 
 pub(crate) fn reason_index(reason: ShedReason) -> usize {

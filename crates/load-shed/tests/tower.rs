@@ -154,3 +154,66 @@ async fn a_response_frees_its_slot_once_as_it_answers_and_panics_if_polled_again
     drop(held);
     assert_eq!(shedder.stats().in_flight, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn set_to_shed_when_the_inner_service_is_not_ready_it_sheds_instead_of_waiting() {
+    let shedder = fixed(4).priorities(2).build().unwrap();
+    let (mut service, mut handle) = tower_test::mock::spawn_layer::<u32, u32, _>(
+        shedder
+            .layer()
+            .priority(|n: &u32| Priority(u8::from(*n >= 100)))
+            .shed_when_not_ready(),
+    );
+    handle.allow(0);
+    assert!(
+        service.poll_ready().is_ready(),
+        "ready although the inner service is not"
+    );
+    let shed = service.call(100).await.unwrap_err();
+    assert!(matches!(
+        hardy_core::find_rejection(shed.as_ref()),
+        Some(Rejection::Shed {
+            reason: ShedReason::NotReady,
+            ..
+        })
+    ));
+    assert_eq!(
+        shed.to_string(),
+        "load shedder \"test\" shed the call: service not ready"
+    );
+    let stats = shedder.stats();
+    assert_eq!(stats.shed.not_ready, 1);
+    assert_eq!(stats.shed.total(), 1);
+    assert_eq!(stats.in_flight, 0, "a shed call holds no slot");
+
+    // Ready again: a call goes through, and takes the readiness with it.
+    handle.allow(1);
+    assert!(service.poll_ready().is_ready());
+    let answered = service.call(1);
+    let (request, respond) = handle.next_request().await.unwrap();
+    assert_eq!(request, 1);
+    respond.send_response(10);
+    assert_eq!(answered.await.unwrap(), 10);
+    assert!(service.poll_ready().is_ready());
+    let again = service.call(2).await.unwrap_err();
+    assert!(
+        format!("{again}").contains("service not ready"),
+        "the mock allowed one call only: {again}"
+    );
+    assert_eq!(shedder.stats().shed.not_ready, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn by_default_a_call_waits_for_the_inner_service_and_is_never_shed_as_not_ready() {
+    let shedder = fixed(4).build().unwrap();
+    let (mut service, mut handle) = tower_test::mock::spawn_layer::<u32, u32, _>(shedder.layer());
+    handle.allow(0);
+    assert!(service.poll_ready().is_pending());
+    handle.allow(1);
+    assert!(service.poll_ready().is_ready());
+    let answered = service.call(3);
+    let (_, respond) = handle.next_request().await.unwrap();
+    respond.send_response(30);
+    assert_eq!(answered.await.unwrap(), 30);
+    assert_eq!(shedder.stats().shed.total(), 0);
+}
