@@ -269,6 +269,9 @@ impl BreakerConfig {
                 "does nothing without slow_call_threshold (no call counts as slow): set it too",
             ));
         }
+        if self.window == Window::Off {
+            self.check_windowless(&check)?;
+        }
         check.non_zero("half_open_calls", self.half_open_calls)?;
         if self.half_open_calls > MAX_HALF_OPEN_CALLS {
             return Err(check.error(
@@ -290,6 +293,35 @@ impl BreakerConfig {
         }
         check.at_least("max_open_for", self.max_open_for, "open_for", self.open_for)?;
         check.ratio("open_jitter", self.open_jitter)?;
+        // With a fixed, unjittered open duration nothing can reach the cap.
+        if self.max_open_for != DEFAULT_MAX_OPEN_FOR
+            && self.open_backoff == DEFAULT_OPEN_BACKOFF
+            && self.open_jitter == 0.0
+        {
+            return Err(check.error(
+                "max_open_for",
+                self.max_open_for,
+                "does nothing while open_backoff is 1 and open_jitter 0 (the open duration \
+                 never grows): set open_backoff or open_jitter too",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Without a window only `consecutive_failures` opens the breaker: a ratio, a
+    /// minimum or a slow-call threshold set for the window would do nothing.
+    fn check_windowless(&self, check: &Validate<'_>) -> Result<(), ConfigError> {
+        const REASON: &str = "does nothing with window = off (only consecutive_failures \
+                              opens the breaker): set a window or remove it";
+        if let Some(threshold) = self.slow_call_threshold {
+            return Err(check.error("slow_call_threshold", threshold, REASON));
+        }
+        if (self.failure_ratio - DEFAULT_FAILURE_RATIO).abs() > f64::EPSILON {
+            return Err(check.error("failure_ratio", self.failure_ratio, REASON));
+        }
+        if self.minimum_calls != DEFAULT_MINIMUM_CALLS {
+            return Err(check.error("minimum_calls", self.minimum_calls, REASON));
+        }
         Ok(())
     }
 }

@@ -63,6 +63,33 @@ fn every_rule_names_its_field_and_value() {
             "breaker \"soil-1\": slow_call_ratio = 0.5: does nothing without slow_call_threshold (no call counts as slow): set it too",
         ),
         (
+            // Without a window only consecutive failures open the breaker.
+            error_of(|c| {
+                c.window = Window::Off;
+                c.slow_call_threshold = Some(Duration::from_secs(2));
+            }),
+            "breaker \"soil-1\": slow_call_threshold = 2s: does nothing with window = off (only consecutive_failures opens the breaker): set a window or remove it",
+        ),
+        (
+            error_of(|c| {
+                c.window = Window::Off;
+                c.failure_ratio = 0.3;
+            }),
+            "breaker \"soil-1\": failure_ratio = 0.3: does nothing with window = off (only consecutive_failures opens the breaker): set a window or remove it",
+        ),
+        (
+            error_of(|c| {
+                c.window = Window::Off;
+                c.minimum_calls = 20;
+            }),
+            "breaker \"soil-1\": minimum_calls = 20: does nothing with window = off (only consecutive_failures opens the breaker): set a window or remove it",
+        ),
+        (
+            // A fixed, unjittered open duration never reaches its cap.
+            error_of(|c| c.max_open_for = Duration::from_secs(600)),
+            "breaker \"soil-1\": max_open_for = 600s: does nothing while open_backoff is 1 and open_jitter 0 (the open duration never grows): set open_backoff or open_jitter too",
+        ),
+        (
             error_of(|c| c.minimum_calls = 0),
             "breaker \"soil-1\": minimum_calls = 0: must be greater than zero",
         ),

@@ -13,6 +13,8 @@ pub const MAX_LIMIT: u32 = 1 << 24;
 pub const MAX_PRIORITIES: u8 = 16;
 /// Largest wait queue.
 pub const MAX_WAITING: u32 = 1 << 20;
+/// The share each priority level leaves to the levels above it, unless set: 0.2.
+pub const DEFAULT_RESERVE: f64 = 0.2;
 
 pub(crate) const COMPONENT: &str = "load_shed";
 
@@ -326,7 +328,8 @@ pub struct LoadShedConfig {
     /// call's priority beyond the last level counts as the last. Default: 1.
     pub priorities: u8,
     /// The share of its threshold each priority level leaves to the levels above it,
-    /// within `0..1`. Default: 0.2.
+    /// within `0..1`; meaningful with two priority levels or more. Default:
+    /// [`DEFAULT_RESERVE`] (0.2).
     pub reserve: f64,
     /// Per-client fair shares. Default: none.
     pub fairness: Option<FairnessConfig>,
@@ -344,7 +347,7 @@ impl Default for LoadShedConfig {
         LoadShedConfig {
             limit: LimitConfig::default(),
             priorities: 1,
-            reserve: 0.2,
+            reserve: DEFAULT_RESERVE,
             fairness: None,
             queue: None,
             throttle: None,
@@ -372,6 +375,15 @@ impl LoadShedConfig {
         }
         if !(0.0..1.0).contains(&self.reserve) {
             return Err(check.error("reserve", self.reserve, "must be within 0..1"));
+        }
+        // One level has no level above it to reserve for.
+        if self.priorities == 1 && (self.reserve - DEFAULT_RESERVE).abs() > f64::EPSILON {
+            return Err(check.error(
+                "reserve",
+                self.reserve,
+                "does nothing with one priority level (nothing above it to reserve for): \
+                 set priorities too",
+            ));
         }
         if let Some(fairness) = &self.fairness {
             check.ratio("fairness.engage_at", fairness.engage_at)?;

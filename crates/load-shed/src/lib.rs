@@ -91,8 +91,8 @@ mod sync;
 mod wait;
 
 pub use config::{
-    AimdConfig, DEFAULT_WINDOW, FixedConfig, GradientConfig, LimitConfig, LoadShedBuilder,
-    LoadShedConfig, MAX_LIMIT, MAX_PRIORITIES, MAX_WAITING,
+    AimdConfig, DEFAULT_RESERVE, DEFAULT_WINDOW, FixedConfig, GradientConfig, LimitConfig,
+    LoadShedBuilder, LoadShedConfig, MAX_LIMIT, MAX_PRIORITIES, MAX_WAITING,
 };
 pub use event::LoadShedEvent;
 pub use extract::{CallInfo, ClientOf, NoClient, Priority, PriorityOf, SamePriority};

@@ -236,6 +236,15 @@ fn every_config_rule_names_the_field_and_value() {
             "reserve = 1.0: must be within 0..1",
         ),
         (
+            // One level: nothing above it to reserve for.
+            LoadShedConfig {
+                priorities: 1,
+                reserve: 0.5,
+                ..base.clone()
+            },
+            "reserve = 0.5: does nothing with one priority level (nothing above it to reserve for): set priorities too",
+        ),
+        (
             LoadShedConfig {
                 fairness: Some(hardy_load_shed::FairnessConfig { engage_at: -0.1 }),
                 ..base.clone()

@@ -101,6 +101,7 @@ prop_compose! {
     ) -> String {
         format!(
             "[policies.breaker.default]\nopen_for = {open_for}\nmax_open_for = {max_open_for}\n\
+             open_backoff = 2.0\n\
              [policies.retry.default]\nmax_attempts = {attempts}\n\
              backoff = {{ kind = \"constant\", delay = {retry_delay} }}\n\
              [policies.rate_limit.default]\nlimit = {limit}\nperiod = {period}\n\
