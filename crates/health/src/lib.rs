@@ -3,7 +3,8 @@
 //! - [`HealthCheck`]: an async check returning a [`CheckResult`] (a [`Status`] and a
 //!   message); closures with [`check_fn`]; built in: [`TcpCheck`], `BreakerCheck`
 //!   (feature `breaker`), `PoolCheck` (feature `pool`), `HttpCheck` (feature
-//!   `http-check`).
+//!   `http-check`); with the feature `system`, `DiskSpaceCheck` (Unix), `MemoryCheck`,
+//!   `LoadCheck` and `TemperatureCheck`.
 //! - [`HealthRegistry`]: the checks of a program, each with a [`CheckConfig`]: a
 //!   timeout, an interval (with jitter), failure and success thresholds, and the
 //!   [`Probes`] it takes part in — liveness, readiness, startup — so that a dependency
@@ -51,6 +52,7 @@
 //! | `pool` | no | `PoolCheck`: a `hardy-pool` pool exhausted or timing out is degraded |
 //! | `http-check` | no | `HttpCheck`: GET a URL, expect a status |
 //! | `http` | no | `http::router`: the axum endpoints |
+//! | `system` | no | `DiskSpaceCheck` (Unix), `MemoryCheck`, `LoadCheck`, `TemperatureCheck`: free disk space, available memory, load average and SoC temperature against thresholds |
 
 mod check;
 mod config;
@@ -62,6 +64,8 @@ mod http_check;
 mod judge;
 mod registry;
 mod status;
+#[cfg(feature = "system")]
+mod system;
 mod task;
 
 #[cfg(feature = "breaker")]
@@ -80,4 +84,17 @@ pub use registry::{
     CheckReport, HealthBuilder, HealthRegistry, HealthReport, METRIC_RUNS, METRIC_STATUS,
 };
 pub use status::{Probe, Probes, Status};
+#[cfg(all(feature = "system", unix))]
+pub use system::{
+    DEFAULT_DISK_FAIL_BELOW_PERCENT, DEFAULT_DISK_WARN_BELOW_PERCENT, DiskSpaceBuilder,
+    DiskSpaceCheck, DiskSpaceConfig,
+};
+#[cfg(feature = "system")]
+pub use system::{
+    DEFAULT_LOAD_FAIL_ABOVE_PER_CPU, DEFAULT_LOAD_WARN_ABOVE_PER_CPU,
+    DEFAULT_MEMORY_FAIL_BELOW_PERCENT, DEFAULT_MEMORY_WARN_BELOW_PERCENT,
+    DEFAULT_TEMPERATURE_FAIL_ABOVE_CELSIUS, DEFAULT_TEMPERATURE_WARN_ABOVE_CELSIUS, LoadAverage,
+    LoadBuilder, LoadCheck, LoadConfig, MemoryBuilder, MemoryCheck, MemoryConfig,
+    TemperatureBuilder, TemperatureCheck, TemperatureConfig, ThermalZone,
+};
 pub use task::HealthTask;

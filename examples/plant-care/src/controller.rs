@@ -229,7 +229,8 @@ pub const UNTRUSTED_FOR: Duration = Duration::from_secs(12 * 3600);
 const SOAK: Duration = Duration::from_secs(30 * 60);
 
 impl Controller {
-    /// The health registry (breakers per device, the controller itself).
+    /// The health registry (breakers per device, the controller itself, its disk and,
+    /// on a Raspberry Pi, its SoC's temperature).
     pub fn health(&self) -> &HealthRegistry {
         &self.health
     }
@@ -509,4 +510,5 @@ impl Controller {
 }
 
 mod build;
+mod system;
 mod totals;

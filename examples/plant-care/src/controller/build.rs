@@ -1,5 +1,7 @@
 //! [`Controller::new`]: each plant's stacks, built from the policies over the hardware.
 
+use std::path::Path;
+
 use super::*;
 
 impl Controller {
@@ -163,7 +165,7 @@ impl Controller {
         }
         let pulse = Arc::new(Pulse::new(config.read_every));
         let beat = pulse.clone();
-        let health = health
+        let health = system::checks(health, Path::new("/"), &system::working_dir())?
             .check(
                 "care-loop",
                 check_fn(move || {
