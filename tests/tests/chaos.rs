@@ -309,17 +309,17 @@ async fn a_saturated_pool_times_out_on_time_and_refills_when_its_database_return
     let error = pool.get().await.expect_err("nothing can be made");
     assert_eq!(started.elapsed(), Duration::from_secs(1));
     assert!(error.to_string().contains("db"), "{error}");
-    assert_eq!(pool.status().size, 0);
+    assert_eq!(pool.stats().size, 0);
 
     // It comes back: maintenance refills the pool to min_idle without any caller.
     database.down.store(false, Ordering::SeqCst);
     let back = Instant::now();
-    while pool.status().idle < 2 {
+    while pool.stats().idle < 2 {
         tokio::time::advance(Duration::from_millis(100)).await;
         assert!(
             back.elapsed() < Duration::from_secs(60),
             "refilled: {:?}",
-            pool.status()
+            pool.stats()
         );
     }
     let refilled_in = back.elapsed();
@@ -331,7 +331,7 @@ async fn a_saturated_pool_times_out_on_time_and_refills_when_its_database_return
     // Saturated: both objects held; the next caller times out after exactly 1 s.
     let first = pool.get().await.expect("idle");
     let second = pool.get().await.expect("idle");
-    assert_eq!(pool.status().in_use, 2);
+    assert_eq!(pool.stats().in_use, 2);
     let started = Instant::now();
     assert!(pool.get().await.is_err());
     assert_eq!(started.elapsed(), Duration::from_secs(1));
@@ -340,7 +340,7 @@ async fn a_saturated_pool_times_out_on_time_and_refills_when_its_database_return
     let third = pool.get().await.expect("one came back");
     assert_eq!(started.elapsed(), Duration::ZERO, "handed over at once");
     drop((second, third));
-    assert_eq!(pool.status().in_use, 0);
+    assert_eq!(pool.stats().in_use, 0);
     assert_eq!(
         database.made.load(Ordering::SeqCst),
         2,

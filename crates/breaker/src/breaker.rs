@@ -18,6 +18,7 @@ use crate::fleet::BreakerStore;
 use crate::future::CallFuture;
 use crate::permit::Pass;
 use crate::state::{Mark, Totals, Word};
+use crate::stats::{BreakerStats, Counts};
 use crate::sync::{Arc, AtomicU32, AtomicU64, Mutex, Ordering};
 use crate::window::{CountWindow, TimeWindow};
 use crate::{
@@ -103,6 +104,7 @@ pub(crate) struct Shared {
     control: Mutex<Control>,
     listener: Listener<BreakerEvent>,
     metrics: Metrics,
+    pub(crate) tally: Counts,
     /// The store of a breaker shared by a fleet.
     pub(crate) fleet: Option<Fleet>,
 }
@@ -287,6 +289,7 @@ impl CircuitBreaker {
                     rng,
                 }),
                 listener,
+                tally: Counts::new(),
                 fleet,
             }),
         }
@@ -326,6 +329,13 @@ impl CircuitBreaker {
             consecutive_failures: shared.consecutive.load(Ordering::Relaxed),
             retry_after: (state == BreakerState::Open).then(|| self.open_remaining()),
         }
+    }
+
+    /// Its running totals since it was built: failures, slow and ignored calls,
+    /// rejections and state changes, without a `metrics` recorder.
+    #[must_use]
+    pub fn stats(&self) -> BreakerStats {
+        self.shared.tally.stats(&self.shared.name, self.state())
     }
 
     /// A tower layer guarding a service with this breaker and the default classifier.

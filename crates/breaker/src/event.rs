@@ -89,3 +89,53 @@ pub enum BreakerEvent {
         reason: TransitionReason,
     },
 }
+
+/// The `tracing` target of this crate's events.
+#[cfg(feature = "tracing")]
+pub(crate) const TARGET: &str = "hardy::breaker";
+
+/// With the `tracing` feature, each event is recorded under the target
+/// `hardy::breaker`, with the handle's name and the event's facts as fields.
+impl hardy_core::Traced for BreakerEvent {
+    #[cfg(feature = "tracing")]
+    #[inline]
+    fn wanted() -> bool {
+        tracing::level_enabled!(tracing::Level::INFO)
+    }
+
+    #[cfg(feature = "tracing")]
+    fn trace(&self) {
+        match self {
+            BreakerEvent::StateChanged {
+                name,
+                from,
+                to,
+                reason,
+            } => match to {
+                crate::BreakerState::Open | crate::BreakerState::ForcedOpen => tracing::warn!(
+                    target: TARGET, name = %name, from = from.as_str(), to = to.as_str(),
+                    reason = ?reason, "circuit breaker opened"
+                ),
+                _ => tracing::info!(
+                    target: TARGET, name = %name, from = from.as_str(), to = to.as_str(),
+                    reason = ?reason, "circuit breaker changed state"
+                ),
+            },
+            BreakerEvent::Rejected {
+                name,
+                state,
+                retry_after,
+            } => tracing::debug!(
+                target: TARGET, name = %name, state = state.as_str(), retry_after = ?retry_after,
+                "call rejected by the circuit breaker"
+            ),
+            BreakerEvent::ProbeResult { name, outcome } => tracing::debug!(
+                target: TARGET, name = %name, outcome = ?outcome, "half-open probe finished"
+            ),
+            BreakerEvent::ThresholdExceeded { name, reason } => tracing::info!(
+                target: TARGET, name = %name, reason = ?reason,
+                "a rule tripped (metrics only: the breaker stays closed)"
+            ),
+        }
+    }
+}

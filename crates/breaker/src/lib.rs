@@ -82,6 +82,7 @@ mod permit;
 mod registry;
 mod service;
 mod state;
+mod stats;
 mod sync;
 mod window;
 
@@ -102,3 +103,4 @@ pub use layer::BreakerLayer;
 pub use registry::{BreakerRegistry, BreakerRegistryBuilder};
 pub use service::BreakerService;
 pub use state::BreakerState;
+pub use stats::BreakerStats;

@@ -122,3 +122,40 @@ async fn calls_states_and_transitions_are_counted() {
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn stats_total_what_the_breaker_decided_without_a_recorder() {
+    let breaker = CircuitBreaker::builder("valve")
+        .consecutive_failures(2)
+        .window(Window::Off)
+        .half_open_calls(1)
+        .open_for(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let fail = || async { Err::<(), _>(Io::other("x")) };
+    let ok = || async { Ok::<(), Io>(()) };
+    let _ = breaker.call(ok).await;
+    let _ = breaker.call(fail).await;
+    let _ = breaker.call(fail).await;
+    let _ = breaker.call(ok).await;
+    let _ = breaker.call(ok).await;
+    let stats = breaker.stats();
+    assert_eq!(stats.name, "valve");
+    assert_eq!(stats.state, BreakerState::Open);
+    assert_eq!(
+        (stats.failures, stats.rejected, stats.opened),
+        (2, 2, 1),
+        "{stats:?}"
+    );
+    assert_eq!((stats.half_opened, stats.closed), (0, 0));
+    assert_eq!(stats.successes, 1, "the rejected calls never ran");
+
+    advance(Duration::from_secs(5)).await;
+    let _ = breaker.call(ok).await;
+    let stats = breaker.stats();
+    assert_eq!(stats.state, BreakerState::Closed);
+    assert_eq!((stats.opened, stats.half_opened, stats.closed), (1, 1, 1));
+    assert_eq!((stats.failures, stats.rejected, stats.ignored), (2, 2, 0));
+    assert_eq!(stats.slow_calls, 0);
+    assert_eq!(stats.successes, 2, "and the probe");
+}

@@ -78,6 +78,8 @@ struct Shared {
     /// Calls admitted, counted per thread.
     admitted: Tally,
     rejected: AtomicU64,
+    /// Calls admitted after a wait.
+    waited: AtomicU64,
     /// Spare slots this bulkhead holds now.
     borrowed: AtomicU32,
     listener: Listener<BulkheadEvent>,
@@ -124,7 +126,8 @@ impl Metrics {
     }
 }
 
-/// A snapshot of a bulkhead's use and limits.
+/// A snapshot of a bulkhead's use and limits now, and its running totals since it was
+/// built (admitted, waited, rejected); made by [`Bulkhead::stats`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BulkheadStats {
@@ -139,6 +142,8 @@ pub struct BulkheadStats {
     pub admitted: u64,
     /// Calls refused so far.
     pub rejected: u64,
+    /// Calls admitted after waiting for a slot, so far (counted in `admitted` too).
+    pub waited: u64,
     /// Spare slots (shared between partitions) this bulkhead holds now.
     pub borrowed: usize,
     /// The concurrency limit now.
@@ -183,6 +188,7 @@ impl Bulkhead {
                 resize: Mutex::new(()),
                 admitted: Tally::new(),
                 rejected: AtomicU64::new(0),
+                waited: AtomicU64::new(0),
                 borrowed: AtomicU32::new(0),
                 listener,
             }),
@@ -322,6 +328,7 @@ impl Bulkhead {
             waiting: shared.gate.waiting() as usize,
             admitted: shared.admitted.sum(),
             rejected: shared.rejected.load(Ordering::Relaxed),
+            waited: shared.waited.load(Ordering::Relaxed),
             borrowed: borrowed as usize,
             max_concurrent: max_concurrent as usize,
             max_waiting: shared.max_waiting.load(Ordering::Acquire) as usize,
@@ -439,7 +446,7 @@ impl Bulkhead {
         }
         match shared.gate.enqueue(0, max_waiting, 0) {
             Enqueued::Admitted => {
-                self.admitted_after(Duration::ZERO);
+                self.admitted_at_once();
                 Admission::Now(Source::Own)
             }
             Enqueued::Full => Admission::Refused(self.refuse(Duration::ZERO)),
@@ -465,21 +472,27 @@ impl Bulkhead {
         self.shared.metrics.waiting.decrement(1.0);
     }
 
-    pub(crate) fn admitted_after(&self, waited: Duration) {
+    /// A call admitted on the slow path without queueing.
+    fn admitted_at_once(&self) {
         let shared = &*self.shared;
         shared.admitted.add(1);
         shared.metrics.admitted.increment(1);
         shared.metrics.in_flight.increment(1.0);
-        if !waited.is_zero() {
-            shared.metrics.waiting.decrement(1.0);
-            shared.metrics.wait.record(waited.as_secs_f64());
-            shared
-                .listener
-                .emit_with(|| BulkheadEvent::AdmittedAfterWait {
-                    name: shared.name.clone(),
-                    waited,
-                });
-        }
+    }
+
+    /// A queued call got its slot after `waited` (which may be zero on a paused clock).
+    pub(crate) fn admitted_after(&self, waited: Duration) {
+        self.admitted_at_once();
+        let shared = &*self.shared;
+        shared.waited.fetch_add(1, Ordering::Relaxed);
+        shared.metrics.waiting.decrement(1.0);
+        shared.metrics.wait.record(waited.as_secs_f64());
+        shared
+            .listener
+            .emit_with(|| BulkheadEvent::AdmittedAfterWait {
+                name: shared.name.clone(),
+                waited,
+            });
     }
 
     #[cold]

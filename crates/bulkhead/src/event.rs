@@ -48,3 +48,42 @@ impl BulkheadEvent {
         }
     }
 }
+
+/// The `tracing` target of this crate's events.
+#[cfg(feature = "tracing")]
+pub(crate) const TARGET: &str = "hardy::bulkhead";
+
+/// With the `tracing` feature, each event is recorded under the target
+/// `hardy::bulkhead`, with the handle's name and the event's facts as fields.
+impl hardy_core::Traced for BulkheadEvent {
+    #[cfg(feature = "tracing")]
+    #[inline]
+    fn wanted() -> bool {
+        tracing::level_enabled!(tracing::Level::INFO)
+    }
+
+    #[cfg(feature = "tracing")]
+    fn trace(&self) {
+        match self {
+            BulkheadEvent::Rejected {
+                name,
+                in_flight,
+                waiting,
+                waited,
+            } => tracing::debug!(
+                target: TARGET, name = %name, in_flight, waiting, waited = ?waited,
+                "call rejected by the bulkhead"
+            ),
+            BulkheadEvent::AdmittedAfterWait { name, waited } => tracing::trace!(
+                target: TARGET, name = %name, waited = ?waited, "call admitted after a wait"
+            ),
+            BulkheadEvent::Resized {
+                name,
+                max_concurrent,
+                max_waiting,
+            } => tracing::info!(
+                target: TARGET, name = %name, max_concurrent, max_waiting, "bulkhead resized"
+            ),
+        }
+    }
+}

@@ -76,6 +76,8 @@ async fn waiters_are_admitted_first_come_first_served() {
         call.await.expect("task").expect("admitted");
     }
     assert_eq!(*order.lock().await, [0, 1, 2, 3, 4]);
+    let stats = bulkhead.stats();
+    assert_eq!((stats.admitted, stats.waited), (6, 5), "{stats:?}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -94,6 +96,7 @@ async fn a_full_queue_refuses_and_an_expired_wait_refuses() {
     assert!(matches!(expired, Err(Rejection::BulkheadFull { .. })));
     assert_eq!(bulkhead.stats().waiting, 0);
     assert_eq!(bulkhead.stats().rejected, 2);
+    assert_eq!(bulkhead.stats().waited, 0, "no wait ended in a slot");
 }
 
 #[tokio::test(start_paused = true)]

@@ -18,10 +18,13 @@ use crate::{
     Latency,
 };
 
-/// What a [`Chaos`] handle has injected since it was built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What a [`Chaos`] handle has injected since it was built: running totals kept in the
+/// process whether or not a `metrics` recorder is installed; made by [`Chaos::stats`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ChaosStats {
+    /// The handle's name.
+    pub name: Name,
     /// Calls that drew a fault (every call while enabled).
     pub calls: u64,
     /// Calls delayed.
@@ -336,6 +339,7 @@ impl Chaos {
     pub fn stats(&self) -> ChaosStats {
         let counts = &self.shared.stats;
         ChaosStats {
+            name: self.shared.name.clone(),
             calls: counts.calls.load(Ordering::Relaxed),
             delayed: counts.delayed.load(Ordering::Relaxed),
             total_delay: Duration::from_nanos(counts.delay_nanos.load(Ordering::Relaxed)),

@@ -43,3 +43,38 @@ pub enum ChaosEvent {
         enabled: bool,
     },
 }
+
+/// The `tracing` target of this crate's events.
+#[cfg(feature = "tracing")]
+pub(crate) const TARGET: &str = "hardy::chaos";
+
+/// With the `tracing` feature, each event is recorded under the target
+/// `hardy::chaos`, with the handle's name and the event's facts as fields.
+impl hardy_core::Traced for ChaosEvent {
+    #[cfg(feature = "tracing")]
+    #[inline]
+    fn wanted() -> bool {
+        tracing::level_enabled!(tracing::Level::INFO)
+    }
+
+    #[cfg(feature = "tracing")]
+    fn trace(&self) {
+        match self {
+            ChaosEvent::Delayed { name, delay } => tracing::debug!(
+                target: TARGET, name = %name, delay = ?delay, "latency injected"
+            ),
+            ChaosEvent::ErrorInjected { name } => tracing::debug!(
+                target: TARGET, name = %name, "error injected"
+            ),
+            ChaosEvent::Rejected { name, rejection } => tracing::debug!(
+                target: TARGET, name = %name, rejection = ?rejection, "rejection injected"
+            ),
+            ChaosEvent::Corrupted { name } => tracing::debug!(
+                target: TARGET, name = %name, "response corrupted"
+            ),
+            ChaosEvent::Reconfigured { name, enabled } => tracing::info!(
+                target: TARGET, name = %name, enabled, "fault injection reconfigured"
+            ),
+        }
+    }
+}

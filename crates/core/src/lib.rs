@@ -82,7 +82,7 @@ pub use backend::Backend;
 pub use classify::{Classify, DefaultClassifier, Outcome, Retryability};
 pub use config::{ConfigError, Validate};
 pub use error::{AsRejection, Error, find_rejection};
-pub use listener::Listener;
+pub use listener::{Listener, Traced};
 #[doc(hidden)]
 pub use local::{LocalArc, thread_index};
 pub use name::Name;

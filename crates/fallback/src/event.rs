@@ -63,3 +63,34 @@ pub enum FallbackEvent {
         age: Option<Duration>,
     },
 }
+
+/// The `tracing` target of this crate's events.
+#[cfg(feature = "tracing")]
+pub(crate) const TARGET: &str = "hardy::fallback";
+
+/// With the `tracing` feature, each event is recorded under the target
+/// `hardy::fallback`, with the handle's name and the event's facts as fields.
+impl hardy_core::Traced for FallbackEvent {
+    #[cfg(feature = "tracing")]
+    #[inline]
+    fn wanted() -> bool {
+        tracing::level_enabled!(tracing::Level::WARN)
+    }
+
+    #[cfg(feature = "tracing")]
+    fn trace(&self) {
+        match self {
+            FallbackEvent::Used { name, cause } => tracing::debug!(
+                target: TARGET, name = %name, cause = cause.as_str(), "fallback answered"
+            ),
+            FallbackEvent::ServedStale { name, cause, age } => tracing::debug!(
+                target: TARGET, name = %name, cause = cause.as_str(), age = ?age,
+                "last good value served"
+            ),
+            FallbackEvent::NoneFresh { name, cause, age } => tracing::warn!(
+                target: TARGET, name = %name, cause = cause.as_str(), age = ?age,
+                "no last good value fresh enough"
+            ),
+        }
+    }
+}

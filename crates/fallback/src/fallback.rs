@@ -173,6 +173,16 @@ impl<A: crate::action::Answer, C> FallbackBuilder<A, C> {
 }
 
 impl<A, C> Fallback<A, C> {
+    /// Its running totals since it was built: calls it answered, by cause, without a
+    /// `metrics` recorder.
+    #[must_use]
+    pub fn stats(&self) -> crate::FallbackStats {
+        crate::FallbackStats {
+            name: self.shared.name.clone(),
+            used: self.shared.used.counts(),
+        }
+    }
+
     /// The fallback's name.
     #[must_use]
     pub fn name(&self) -> &Name {

@@ -382,6 +382,20 @@ where
         self.len() == 0
     }
 
+    /// Its running totals since it was built: calls answered with a stored value and
+    /// calls that found none fresh enough, by cause, and the values stored now, without
+    /// a `metrics` recorder.
+    #[must_use]
+    pub fn stats(&self) -> crate::LastKnownGoodStats {
+        let shared = &*self.shared;
+        crate::LastKnownGoodStats {
+            name: shared.name.clone(),
+            served_stale: shared.served.counts(),
+            none_fresh: shared.none.counts(),
+            entries: self.len(),
+        }
+    }
+
     /// Runs `operation` for `key` (unless a response younger than the TTL answers),
     /// remembering a good result and answering a failed one with the last good
     /// response while it is younger than `max_staleness`; the default classifier
@@ -517,7 +531,7 @@ where
 
     fn serve(&self, value: T, age: Duration, cause: Cause) -> T {
         let shared = &*self.shared;
-        shared.served.get(cause).increment(1);
+        shared.served.add(cause);
         shared.listener.emit_with(|| FallbackEvent::ServedStale {
             name: shared.name.clone(),
             cause,
@@ -533,7 +547,7 @@ where
         age: Option<Duration>,
     ) -> Result<T, E> {
         let shared = &*self.shared;
-        shared.none.get(cause).increment(1);
+        shared.none.add(cause);
         shared.listener.emit_with(|| FallbackEvent::NoneFresh {
             name: shared.name.clone(),
             cause,

@@ -65,6 +65,7 @@ mod last_good_service;
 mod layer;
 mod level;
 mod state;
+mod stats;
 
 pub use action::{Answer, Backup, BackupFuture, MapFailure, OrElse, Recover, Value};
 pub use config::{DEFAULT_MAX_KEYS, DEFAULT_MAX_STALENESS, DEFAULT_TTL, LastKnownGoodConfig};
@@ -76,3 +77,4 @@ pub use last_good::{
 pub use last_good_service::{LastGoodCall, LastGoodFuture, LastGoodLayer, LastGoodService};
 pub use layer::{FallbackLayer, FallbackService};
 pub use level::{LevelError, LevelFuture, SharedLevel, Stored};
+pub use stats::{ByCauseCounts, FallbackStats, LastKnownGoodStats};

@@ -1,10 +1,12 @@
 //! What a fallback's handles and calls share: the answer, the classifier, counters
 //! per cause and the listener.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use hardy_core::{Listener, Name, Outcome};
 use metrics::Counter;
 
-use crate::{Cause, FallbackEvent};
+use crate::{ByCauseCounts, Cause, FallbackEvent};
 
 /// When a result calls for a fallback: a classified failure, or an error the
 /// classifier ignores (a rejection, for the default classifier).
@@ -16,11 +18,12 @@ pub(crate) fn cause_of(outcome: Outcome, is_err: bool) -> Option<Cause> {
     }
 }
 
-/// Counters per cause.
-#[derive(Debug, Clone)]
+/// Counters per cause: the metrics, and the totals kept in the process.
+#[derive(Debug)]
 pub(crate) struct ByCause {
     failure: Counter,
     refused: Counter,
+    totals: [AtomicU64; 2],
 }
 
 impl ByCause {
@@ -37,13 +40,25 @@ impl ByCause {
         ByCause {
             failure: counter("failure"),
             refused: counter("refused"),
+            totals: [AtomicU64::new(0), AtomicU64::new(0)],
         }
     }
 
-    pub(crate) fn get(&self, cause: Cause) -> &Counter {
-        match cause {
-            Cause::Failure => &self.failure,
-            Cause::Refused => &self.refused,
+    /// Counts one for `cause`.
+    pub(crate) fn add(&self, cause: Cause) {
+        let (counter, total) = match cause {
+            Cause::Failure => (&self.failure, &self.totals[0]),
+            Cause::Refused => (&self.refused, &self.totals[1]),
+        };
+        counter.increment(1);
+        total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The totals so far.
+    pub(crate) fn counts(&self) -> ByCauseCounts {
+        ByCauseCounts {
+            failure: self.totals[0].load(Ordering::Relaxed),
+            refused: self.totals[1].load(Ordering::Relaxed),
         }
     }
 }
@@ -59,7 +74,7 @@ pub(crate) struct Shared<A, C> {
 impl<A, C> Shared<A, C> {
     /// Counts and reports a fallback used for `cause`.
     pub(crate) fn used(&self, cause: Cause) {
-        self.used.get(cause).increment(1);
+        self.used.add(cause);
         self.listener.emit_with(|| FallbackEvent::Used {
             name: self.name.clone(),
             cause,

@@ -218,3 +218,27 @@ async fn dropping_the_call_while_the_answer_runs_drops_the_answer() {
     drop(call);
     assert_eq!(dropped.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn stats_total_the_answers_by_cause_without_a_recorder() {
+    let fallback = Fallback::builder("soil-1").value(1u8).build();
+    let _ = fallback.call(|| async { Ok::<u8, Io>(3) }).await;
+    let _ = fallback
+        .call(|| async { Err::<u8, _>(Io::other("x")) })
+        .await;
+    let _ = fallback
+        .call(|| async { Err::<u8, _>(Io::other("y")) })
+        .await;
+    let refused = || Rejection::RateLimited {
+        name: Name::from("api"),
+        retry_after: Duration::from_secs(1),
+    };
+    let _ = fallback
+        .call(|| async move { Err::<u8, Error<Io>>(Error::Rejected(refused())) })
+        .await;
+    let stats = fallback.stats();
+    assert_eq!(stats.name, "soil-1");
+    assert_eq!((stats.used.failure, stats.used.refused), (2, 1));
+    assert_eq!(stats.used.total(), 3);
+    assert_eq!(stats.used.get(Cause::Refused), 1);
+}

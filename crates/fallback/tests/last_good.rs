@@ -320,3 +320,23 @@ async fn invalidate_and_clear_forget_responses() {
     store.clear();
     assert!(store.is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn stats_total_stale_answers_and_misses_without_a_recorder() {
+    let store = store();
+    ok(&store, 1, 0.41).await;
+    ok(&store, 2, 0.30).await;
+    assert!(failing(&store, 1).await.is_ok());
+    assert!(failing(&store, 3).await.is_err(), "nothing for key 3");
+    advance(11 * MIN).await;
+    assert!(failing(&store, 2).await.is_err(), "too old");
+    let stats = store.stats();
+    assert_eq!(stats.name, "soil");
+    assert_eq!(stats.served_stale.failure, 1);
+    assert_eq!(stats.none_fresh.failure, 2);
+    assert_eq!(
+        (stats.served_stale.refused, stats.none_fresh.refused),
+        (0, 0)
+    );
+    assert_eq!(stats.entries, 2);
+}

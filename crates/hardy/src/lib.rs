@@ -73,6 +73,10 @@
 //! | `config` | no | [`Policies`]: named handles and whole stacks from a TOML or JSON policy file (brings `serde`) |
 //! | `serde` | no | `Serialize`/`Deserialize` for every config |
 //! | `http` | no | [`http`]: `hardy-http` (rejections as HTTP responses, RateLimit fields, keys, deadlines across hops); deadlines read from `http::Request` extensions; health endpoints and HTTP checks |
+//! | `health-system` | no | `hardy-health`'s system checks: free disk space, available memory, load, SoC temperature |
+//! | `redis` | no | [`redis`]: `hardy-redis` (state a fleet shares through Redis) |
+//! | `tracing` | no | every pattern's events recorded with `tracing` (targets `hardy::breaker`, `hardy::retry`, …) |
+//! | `full` | no | all of the above |
 
 #[cfg(feature = "config")]
 mod document;

@@ -235,7 +235,7 @@ pub struct PoolCheck<M: hardy_pool::Manager> {
 impl<M: hardy_pool::Manager> PoolCheck<M> {
     /// Reports the health of `pool`.
     pub fn new(pool: hardy_pool::Pool<M>) -> Self {
-        let timeouts = pool.status().timeouts;
+        let timeouts = pool.stats().timeouts;
         PoolCheck {
             pool,
             timeouts: std::sync::atomic::AtomicU64::new(timeouts),
@@ -256,7 +256,7 @@ impl<M: hardy_pool::Manager> fmt::Debug for PoolCheck<M> {
 impl<M: hardy_pool::Manager> HealthCheck for PoolCheck<M> {
     async fn check(&self) -> CheckResult {
         use std::sync::atomic::Ordering;
-        let status = self.pool.status();
+        let status = self.pool.stats();
         let before = self.timeouts.swap(status.timeouts, Ordering::AcqRel);
         if status.closed {
             return CheckResult::unhealthy(format!("pool \"{}\" is closed", self.pool.name()));

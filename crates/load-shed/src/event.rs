@@ -61,3 +61,47 @@ impl LoadShedEvent {
         }
     }
 }
+
+/// The `tracing` target of this crate's events.
+#[cfg(feature = "tracing")]
+pub(crate) const TARGET: &str = "hardy::load_shed";
+
+/// With the `tracing` feature, each event is recorded under the target
+/// `hardy::load_shed`, with the handle's name and the event's facts as fields.
+impl hardy_core::Traced for LoadShedEvent {
+    #[cfg(feature = "tracing")]
+    #[inline]
+    fn wanted() -> bool {
+        tracing::level_enabled!(tracing::Level::INFO)
+    }
+
+    #[cfg(feature = "tracing")]
+    fn trace(&self) {
+        match self {
+            LoadShedEvent::Shed {
+                name,
+                reason,
+                priority,
+                in_flight,
+                limit,
+            } => tracing::debug!(
+                target: TARGET, name = %name, reason = reason.as_str(), priority = priority.level(),
+                in_flight, limit, "call shed"
+            ),
+            LoadShedEvent::LimitChanged {
+                name,
+                from,
+                to,
+                rtt,
+            } => tracing::info!(
+                target: TARGET, name = %name, from, to, rtt = ?rtt, "concurrency limit changed"
+            ),
+            LoadShedEvent::ProbeStarted { name } => tracing::debug!(
+                target: TARGET, name = %name, "minimum latency probe started"
+            ),
+            LoadShedEvent::ProbeFinished { name, min_rtt } => tracing::debug!(
+                target: TARGET, name = %name, min_rtt = ?min_rtt, "minimum latency probe finished"
+            ),
+        }
+    }
+}

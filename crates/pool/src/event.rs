@@ -80,3 +80,38 @@ pub enum PoolEvent {
         held: Duration,
     },
 }
+
+/// The `tracing` target of this crate's events.
+#[cfg(feature = "tracing")]
+pub(crate) const TARGET: &str = "hardy::pool";
+
+/// With the `tracing` feature, each event is recorded under the target
+/// `hardy::pool`, with the handle's name and the event's facts as fields.
+impl hardy_core::Traced for PoolEvent {
+    #[cfg(feature = "tracing")]
+    #[inline]
+    fn wanted() -> bool {
+        tracing::level_enabled!(tracing::Level::WARN)
+    }
+
+    #[cfg(feature = "tracing")]
+    fn trace(&self) {
+        match self {
+            PoolEvent::Created { name } => tracing::debug!(
+                target: TARGET, name = %name, "object created"
+            ),
+            PoolEvent::CreateFailed { name, error } => tracing::warn!(
+                target: TARGET, name = %name, error = %error, "object creation failed"
+            ),
+            PoolEvent::Destroyed { name, reason } => tracing::debug!(
+                target: TARGET, name = %name, reason = reason.as_str(), "object destroyed"
+            ),
+            PoolEvent::Timeout { name, waited } => tracing::debug!(
+                target: TARGET, name = %name, waited = ?waited, "no object within the acquire timeout"
+            ),
+            PoolEvent::LeakSuspected { name, object, held } => tracing::warn!(
+                target: TARGET, name = %name, object, held = ?held, "object held suspiciously long"
+            ),
+        }
+    }
+}

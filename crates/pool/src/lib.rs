@@ -12,7 +12,7 @@
 //! - **Fair and cancellation-safe**: FIFO waiters; a cancelled waiter never loses an
 //!   object handed to it, a cancelled create never leaks its place, a panic while
 //!   holding an object closes it.
-//! - [`Pool::status`], [`Pool::close`], metrics and events.
+//! - [`Pool::stats`], [`Pool::close`], metrics and events.
 //!
 //! # Example
 //!
@@ -43,9 +43,9 @@
 //!     .build()?;
 //! let connection = pool.get().await?;
 //! assert_eq!(connection.as_str(), "connection");
-//! assert_eq!(pool.status().in_use, 1);
+//! assert_eq!(pool.stats().in_use, 1);
 //! drop(connection);
-//! assert_eq!(pool.status().idle, 1);
+//! assert_eq!(pool.stats().idle, 1);
 //! # Ok(())
 //! # }
 //! ```
@@ -73,6 +73,6 @@ pub use event::{DestroyReason, PoolEvent};
 pub use manager::Manager;
 pub use pool::{
     METRIC_CREATED, METRIC_DESTROYED, METRIC_IDLE, METRIC_SIZE, METRIC_TIMEOUTS, METRIC_WAITING,
-    Pool, PoolClosed, PoolStatus,
+    Pool, PoolClosed, PoolStats,
 };
 pub use pooled::Pooled;

@@ -103,6 +103,7 @@ struct State<T> {
     created: u64,
     destroyed: u64,
     timeouts: u64,
+    create_failures: u64,
 }
 
 pub(crate) struct Metrics {
@@ -227,9 +228,13 @@ pub(crate) const SHARDS: usize = 8;
 pub(crate) const SHARDS: usize = 2;
 const _: () = assert!(SHARDS.is_power_of_two());
 
-/// A snapshot of a pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PoolStatus {
+/// A snapshot of a pool and its running totals since it was built; made by
+/// [`Pool::stats`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// The pool's name.
+    pub name: Name,
     /// Objects alive (idle or in use) or being made.
     pub size: usize,
     /// Idle objects.
@@ -244,6 +249,8 @@ pub struct PoolStatus {
     pub destroyed: u64,
     /// `get`s that gave up so far.
     pub timeouts: u64,
+    /// Creations that failed so far.
+    pub create_failures: u64,
     /// The size limit.
     pub max_size: usize,
     /// Objects allowed beyond it.
@@ -293,7 +300,7 @@ pub struct PoolStatus {
 /// *n += 1;
 /// drop(n); // back to the pool
 /// assert_eq!(*pool.get().await?, 8, "the same object, reused");
-/// assert_eq!(pool.status().created, 1);
+/// assert_eq!(pool.stats().created, 1);
 /// # Ok(())
 /// # }
 /// ```
@@ -334,7 +341,7 @@ impl<M: Manager> fmt::Debug for Pool<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
             .field("name", &self.shared.name)
-            .field("status", &self.status())
+            .field("stats", &self.stats())
             .finish()
     }
 }
@@ -381,6 +388,7 @@ impl<M: Manager> Pool<M> {
                 created: 0,
                 destroyed: 0,
                 timeouts: 0,
+                create_failures: 0,
             }),
             listener,
             metrics,

@@ -31,7 +31,7 @@ async fn a_closed_pool_refuses_and_closes_everything() {
         2,
         "closed on return"
     );
-    let status = pool.status();
+    let status = pool.stats();
     assert!(status.closed);
     assert_eq!(status.size, 0);
 }
@@ -53,7 +53,7 @@ async fn a_taken_object_leaves_the_pool() {
     let pool = pool(&manager, config(1));
     let object = Pooled::take(pool.get().await.expect("object"));
     assert_eq!(object, 1);
-    assert_eq!(pool.status().size, 0);
+    assert_eq!(pool.stats().size, 0);
     assert_eq!(*pool.get().await.expect("another"), 2);
 }
 
@@ -68,7 +68,7 @@ async fn a_panic_while_holding_an_object_closes_it() {
     })
     .await;
     assert!(joined.expect_err("panicked").is_panic());
-    assert_eq!(pool.status().size, 0);
+    assert_eq!(pool.stats().size, 0);
     assert_eq!(manager.destroyed.load(Ordering::SeqCst), 1);
     assert_eq!(*pool.get().await.expect("a fresh one"), 2);
 }
@@ -85,7 +85,7 @@ async fn a_cancelled_waiter_passes_on_what_it_was_given() {
     drop(held); // handed to the first waiter...
     drop(first); // ...which goes away before it looks
     assert_eq!(*assert_ready!(second.poll()).expect("passed on"), 1);
-    assert_eq!(pool.status().size, 1);
+    assert_eq!(pool.stats().size, 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -102,9 +102,9 @@ async fn a_cancelled_creation_gives_its_place_back() {
     );
     let mut creating = task::spawn(pool.get());
     assert_pending!(creating.poll());
-    assert_eq!(pool.status().size, 1, "a place reserved for it");
+    assert_eq!(pool.stats().size, 1, "a place reserved for it");
     drop(creating);
-    assert_eq!(pool.status().size, 0, "given back");
+    assert_eq!(pool.stats().size, 0, "given back");
     *manager.create_takes.lock().expect("takes") = Duration::ZERO;
     assert!(pool.get().await.is_ok());
 }
@@ -124,7 +124,7 @@ async fn a_get_cancelled_while_recycling_closes_the_object_and_frees_its_place()
     let mut recycling = task::spawn(pool.get());
     assert_pending!(recycling.poll(), "recycling takes 10 s");
     drop(recycling);
-    assert_eq!(pool.status().size, 0, "the place is free again");
+    assert_eq!(pool.stats().size, 0, "the place is free again");
     assert_eq!(manager.destroyed.load(Ordering::SeqCst), 1);
     *manager.recycle_takes.lock().expect("takes") = Duration::ZERO;
     assert_eq!(*pool.get().await.expect("a new one"), 2);
@@ -149,5 +149,5 @@ async fn a_closed_pool_makes_no_more_objects_for_min_idle() {
         2,
         "maintenance stopped"
     );
-    assert_eq!(pool.status().size, 0);
+    assert_eq!(pool.stats().size, 0);
 }

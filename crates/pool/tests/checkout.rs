@@ -20,7 +20,7 @@ async fn objects_are_reused_and_counted() {
     let a = pool.get().await.expect("a");
     let b = pool.get().await.expect("b");
     assert_eq!((*a, *b), (1, 2));
-    let status = pool.status();
+    let status = pool.stats();
     assert_eq!((status.size, status.in_use, status.idle), (2, 2, 0));
     drop(a);
     let again = pool.get().await.expect("again");
@@ -30,7 +30,7 @@ async fn objects_are_reused_and_counted() {
         1,
         "recycled before reuse"
     );
-    assert_eq!(pool.status().created, 2);
+    assert_eq!(pool.stats().created, 2);
 }
 
 #[tokio::test(start_paused = true)]
@@ -42,7 +42,7 @@ async fn waiters_are_served_in_order_when_objects_come_back() {
     let mut second = task::spawn(pool.get());
     assert_pending!(first.poll());
     assert_pending!(second.poll());
-    assert_eq!(pool.status().waiting, 2);
+    assert_eq!(pool.stats().waiting, 2);
     drop(held);
     assert!(first.is_woken());
     let object = assert_ready!(first.poll()).expect("first in line");
@@ -78,8 +78,16 @@ async fn a_timeout_carries_the_last_creation_error() {
         std::error::Error::source(&rejection).map(ToString::to_string),
         Some("database is starting".to_string())
     );
-    assert_eq!(pool.status().size, 0, "failed creations hold no place");
-    assert_eq!(pool.status().timeouts, 1);
+    let stats = pool.stats();
+    assert_eq!(stats.size, 0, "failed creations hold no place");
+    assert_eq!(stats.timeouts, 1);
+    assert_eq!(stats.created, 0);
+    let tried = u64::from(u32::MAX - manager.fail_creates.load(Ordering::SeqCst));
+    assert!(tried > 1, "creation was tried again within the timeout");
+    assert_eq!(
+        stats.create_failures, tried,
+        "every failed creation counted"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -89,7 +97,7 @@ async fn creation_that_fails_a_few_times_then_recovers_is_retried_within_the_tim
     let pool = pool(&manager, config(1));
     let object = pool.get().await.expect("recovered");
     assert_eq!(*object, 1);
-    assert_eq!(pool.status().size, 1);
+    assert_eq!(pool.stats().size, 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -103,7 +111,7 @@ async fn a_full_pool_times_out_waiting() {
     };
     assert_eq!(start.elapsed(), 5 * SEC);
     assert!(last_error.is_none(), "creation never failed");
-    assert_eq!(pool.status().waiting, 0, "the waiter left the queue");
+    assert_eq!(pool.stats().waiting, 0, "the waiter left the queue");
 }
 
 #[tokio::test(start_paused = true)]
@@ -118,15 +126,15 @@ async fn overflow_objects_serve_bursts_and_close_on_return() {
     );
     let a = pool.get().await.expect("a");
     let b = pool.get().await.expect("b, overflow");
-    assert_eq!(pool.status().size, 2);
+    assert_eq!(pool.stats().size, 2);
     let mut c = task::spawn(pool.get());
     assert_pending!(c.poll(), "max_size + max_overflow reached");
     drop(c);
     drop(b);
-    assert_eq!(pool.status().size, 1, "an overflow object closes on return");
+    assert_eq!(pool.stats().size, 1, "an overflow object closes on return");
     assert_eq!(manager.destroyed.load(Ordering::SeqCst), 1);
     drop(a);
-    assert_eq!(pool.status().idle, 1, "a regular one goes back");
+    assert_eq!(pool.stats().idle, 1, "a regular one goes back");
 }
 
 #[test]
@@ -235,7 +243,7 @@ async fn waiters_time_out_each_at_its_own_deadline() {
         async move { (pool.get().await.is_err(), Instant::now()) }
     });
     tokio::time::sleep(SEC).await;
-    assert_eq!(pool.status().waiting, 2);
+    assert_eq!(pool.stats().waiting, 2);
     // Bounded: a waiter that no reaper times out would otherwise wait for ever.
     let in_time = |task| tokio::time::timeout(60 * SEC, task);
     let (first_failed, first_at) = in_time(first)
@@ -244,14 +252,14 @@ async fn waiters_time_out_each_at_its_own_deadline() {
         .expect("first");
     assert!(first_failed);
     assert_eq!(first_at - start, 5 * SEC, "acquire_timeout after it began");
-    assert_eq!(pool.status().waiting, 1, "the second still waits");
+    assert_eq!(pool.stats().waiting, 1, "the second still waits");
     let (second_failed, second_at) = in_time(second)
         .await
         .expect("timed out at its deadline, not never")
         .expect("second");
     assert!(second_failed);
     assert_eq!(second_at - start, 7 * SEC, "acquire_timeout after it began");
-    assert_eq!((pool.status().waiting, pool.status().timeouts), (0, 2));
+    assert_eq!((pool.stats().waiting, pool.stats().timeouts), (0, 2));
 }
 
 /// A current-thread runtime on paused time, for the tests that outlive one runtime.
@@ -283,7 +291,7 @@ fn waiters_still_time_out_after_the_runtime_that_timed_out_the_first_is_gone() {
             panic!("the waiter must time out at acquire_timeout, not hang");
         };
         assert_eq!(start.elapsed(), 5 * SEC);
-        assert_eq!(pool.status().waiting, 0);
+        assert_eq!(pool.stats().waiting, 0);
     });
     drop(held);
 }
@@ -347,7 +355,7 @@ fn a_wait_outside_a_runtime_panics_and_leaves_the_pool_as_it_was() {
     let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| get.poll()));
     assert!(polled.is_err(), "no runtime: a panic, as a timer would");
     drop(get);
-    assert_eq!(pool.status().waiting, 0, "the waiter left the queue");
+    assert_eq!(pool.stats().waiting, 0, "the waiter left the queue");
     runtime.block_on(async {
         let start = Instant::now();
         let waited = tokio::time::timeout(60 * SEC, pool.get()).await;
@@ -359,6 +367,6 @@ fn a_wait_outside_a_runtime_panics_and_leaves_the_pool_as_it_was() {
         drop(held);
         let again = pool.get().await.expect("the object, returned");
         assert_eq!(*again, 1);
-        assert_eq!((pool.status().size, pool.status().created), (1, 1));
+        assert_eq!((pool.stats().size, pool.stats().created), (1, 1));
     });
 }

@@ -20,7 +20,7 @@ async fn a_failed_recycle_closes_the_object_and_another_is_made() {
     let object = pool.get().await.expect("a new one");
     assert_eq!(*object, 2);
     assert_eq!(manager.destroyed.load(Ordering::SeqCst), 1);
-    assert_eq!(pool.status().size, 1);
+    assert_eq!(pool.stats().size, 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -52,7 +52,7 @@ async fn a_recycle_past_its_timeout_closes_the_object_and_another_is_made() {
     let object = pool.get().await.expect("a new one");
     assert_eq!((*object, started.elapsed()), (2, SEC));
     assert_eq!(manager.destroyed.load(Ordering::SeqCst), 1);
-    assert_eq!(pool.status().size, 1);
+    assert_eq!(pool.stats().size, 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -92,10 +92,10 @@ async fn objects_close_at_their_lifetime_but_never_while_in_use() {
     let held = pool.get().await.expect("held");
     drop(pool.get().await.expect("idle one"));
     sleep(12 * SEC).await; // maintenance runs every second
-    assert_eq!(pool.status().size, 1, "the idle one expired and closed");
+    assert_eq!(pool.stats().size, 1, "the idle one expired and closed");
     assert_eq!(*held, 1, "the one in use is still there");
     drop(held);
-    assert_eq!(pool.status().size, 0, "expired, it closes on return");
+    assert_eq!(pool.stats().size, 0, "expired, it closes on return");
     assert_eq!(manager.destroyed.load(Ordering::SeqCst), 2);
 }
 
@@ -111,7 +111,7 @@ async fn maintenance_keeps_min_idle_and_closes_idle_extras() {
         },
     );
     sleep(SEC / 2).await;
-    assert_eq!(pool.status().idle, 2, "min_idle made at start");
+    assert_eq!(pool.stats().idle, 2, "min_idle made at start");
     let held: Vec<Pooled<Counter>> = {
         let mut held = Vec::new();
         for _ in 0..4 {
@@ -120,9 +120,9 @@ async fn maintenance_keeps_min_idle_and_closes_idle_extras() {
         held
     };
     drop(held);
-    assert_eq!(pool.status().idle, 4);
+    assert_eq!(pool.stats().idle, 4);
     sleep(15 * SEC).await;
-    assert_eq!(pool.status().idle, 2, "idle extras closed, min_idle kept");
+    assert_eq!(pool.stats().idle, 2, "idle extras closed, min_idle kept");
 }
 
 #[tokio::test(start_paused = true)]
@@ -138,7 +138,7 @@ async fn keepalive_closes_idle_objects_that_went_bad() {
     drop(pool.get().await.expect("first"));
     manager.invalid.store(1, Ordering::SeqCst);
     sleep(7 * SEC).await;
-    assert_eq!(pool.status().size, 0, "found invalid while idle, closed");
+    assert_eq!(pool.stats().size, 0, "found invalid while idle, closed");
     assert!(manager.validated.load(Ordering::SeqCst) >= 1);
 }
 

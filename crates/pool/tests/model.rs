@@ -109,7 +109,7 @@ proptest! {
                     Op::FailCreates(n) => manager.fail.store(n, Ordering::SeqCst),
                     Op::Advance(secs) => sleep(Duration::from_secs(secs)).await,
                 }
-                let status = pool.status();
+                let status = pool.stats();
                 prop_assert!(status.size <= max_size + overflow, "{:?}", status);
                 prop_assert_eq!(status.size, status.idle + status.in_use);
                 prop_assert!(status.in_use >= held.len(), "{:?} with {} held", status, held.len());
@@ -117,7 +117,7 @@ proptest! {
             manager.fail.store(0, Ordering::SeqCst);
             held.clear();
             sleep(MAINTENANCE * 2).await;
-            let status = pool.status();
+            let status = pool.stats();
             prop_assert!(status.idle >= min_idle, "{:?}", status);
             prop_assert_eq!(status.in_use, 0);
             prop_assert_eq!(
@@ -184,7 +184,7 @@ fn two_threads_never_hold_more_than_the_pool() {
         for task in tasks {
             task.await.expect("task");
         }
-        let status = pool.status();
+        let status = pool.stats();
         assert_eq!(status.size, 2);
         assert_eq!(status.in_use, 0);
         assert_eq!(status.created, 2, "never more than two made");
@@ -225,7 +225,7 @@ fn one_object_handed_between_tasks_on_two_threads_is_never_lost() {
         for task in tasks {
             task.await.expect("task");
         }
-        let status = pool.status();
+        let status = pool.stats();
         assert_eq!((status.size, status.in_use, status.waiting), (1, 0, 0));
         assert_eq!((status.created, status.timeouts), (1, 0));
         assert_eq!(

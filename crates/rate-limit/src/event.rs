@@ -41,3 +41,40 @@ pub enum RateLimitEvent {
         name: Name,
     },
 }
+
+/// The `tracing` target of this crate's events.
+#[cfg(feature = "tracing")]
+pub(crate) const TARGET: &str = "hardy::rate_limit";
+
+/// With the `tracing` feature, each event is recorded under the target
+/// `hardy::rate_limit`, with the handle's name and the event's facts as fields.
+impl hardy_core::Traced for RateLimitEvent {
+    #[cfg(feature = "tracing")]
+    #[inline]
+    fn wanted() -> bool {
+        tracing::level_enabled!(tracing::Level::INFO)
+    }
+
+    #[cfg(feature = "tracing")]
+    fn trace(&self) {
+        match self {
+            RateLimitEvent::Rejected { name, retry_after } => tracing::debug!(
+                target: TARGET, name = %name, retry_after = ?retry_after, "call rate limited"
+            ),
+            RateLimitEvent::Waiting { name, wait } => tracing::trace!(
+                target: TARGET, name = %name, wait = ?wait, "call waits for its turn"
+            ),
+            RateLimitEvent::StoreFailed {
+                name,
+                degrade,
+                error,
+            } => tracing::warn!(
+                target: TARGET, name = %name, degrade = ?degrade, error = %error,
+                "shared rate limit store failed"
+            ),
+            RateLimitEvent::StoreRecovered { name } => tracing::info!(
+                target: TARGET, name = %name, "shared rate limit store recovered"
+            ),
+        }
+    }
+}

@@ -12,6 +12,7 @@ use metrics::Gauge;
 
 use crate::future::CallFuture;
 use crate::gcra::{Gcra, Quota, Verdict};
+use crate::stats::RateLimitStats;
 
 use crate::limit::{Decision, wait_for};
 use crate::limiter::{Core, METRIC_KEYS, OwnsCore};
@@ -171,6 +172,13 @@ where
     #[must_use]
     pub fn config(&self) -> &RateLimitConfig {
         &self.shared.core.config
+    }
+
+    /// Its running totals since it was built, over every key: calls that waited for a
+    /// turn, calls refused and failed store round trips, without a `metrics` recorder.
+    #[must_use]
+    pub fn stats(&self) -> RateLimitStats {
+        self.shared.core.tally.stats(&self.shared.core.name)
     }
 
     /// Whether the limiter is shared through a store and decides without it now (its

@@ -85,6 +85,7 @@ mod layer;
 mod limit;
 mod limiter;
 mod service;
+mod stats;
 mod store;
 mod sync;
 mod wait;
@@ -102,6 +103,7 @@ pub use layer::RateLimitLayer;
 pub use limit::Limit;
 pub use limiter::{METRIC_CALLS, METRIC_KEYS, RateLimiter};
 pub use service::RateLimitService;
+pub use stats::RateLimitStats;
 pub use store::{
     Degrade, METRIC_DEGRADED, METRIC_STORE_REQUESTS, RateStore, StoreError, TakeFuture,
     TakeRequest, Taken,

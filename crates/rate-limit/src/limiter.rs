@@ -12,6 +12,7 @@ use crate::clock::TimeSource;
 use crate::future::CallFuture;
 use crate::gcra::{Gcra, Quota, Verdict};
 use crate::limit::{Decision, Limit, sealed, wait_for};
+use crate::stats::{Counts, RateLimitStats};
 use crate::store::{Degrade, RateStore, Shared, StoreError, fleet_share};
 use crate::sync::{Arc, AtomicU64};
 use crate::wait::{Refund, Turn};
@@ -44,6 +45,7 @@ pub(crate) struct Core {
     admitted: Counter,
     waited: Counter,
     rejected: Counter,
+    pub(crate) tally: Counts,
 }
 
 impl Core {
@@ -63,6 +65,7 @@ impl Core {
             admitted: calls("admitted"),
             waited: calls("waited"),
             rejected: calls("rejected"),
+            tally: Counts::new(),
             gcra: match store {
                 Some(_) => Gcra::new(&fleet_share(&config)),
                 None => Gcra::new(&config),
@@ -101,6 +104,7 @@ impl Core {
     #[inline(always)]
     pub(crate) fn admitted_now(&self) {
         self.admitted.increment(1);
+        self.tally.admitted.add(1);
     }
 
     /// [`admission`](Self::admission) of a call that waits or is refused: out of line,
@@ -144,6 +148,7 @@ impl Core {
     #[cold]
     pub(crate) fn counts_wait(&self, wait: Duration) {
         self.waited.increment(1);
+        Counts::add(&self.tally.waited);
         self.listener.emit_with(|| RateLimitEvent::Waiting {
             name: self.name.clone(),
             wait,
@@ -153,6 +158,7 @@ impl Core {
     /// Reports that the store of a shared limiter failed and the limiter degrades.
     #[cold]
     pub(crate) fn store_failed(&self, error: &StoreError, degrade: Degrade) {
+        Counts::add(&self.tally.store_failures);
         self.listener.emit_with(|| RateLimitEvent::StoreFailed {
             name: self.name.clone(),
             degrade,
@@ -177,6 +183,7 @@ impl Core {
     #[cold]
     pub(crate) fn refuse(&self, retry_after: Duration) -> Rejection {
         self.rejected.increment(1);
+        Counts::add(&self.tally.rejected);
         self.listener.emit_with(|| RateLimitEvent::Rejected {
             name: self.name.clone(),
             retry_after,
@@ -271,6 +278,13 @@ impl RateLimiter {
     #[must_use]
     pub fn config(&self) -> &RateLimitConfig {
         &self.shared.core.config
+    }
+
+    /// Its running totals since it was built: calls that waited for a turn, calls
+    /// refused and failed store round trips, without a `metrics` recorder.
+    #[must_use]
+    pub fn stats(&self) -> RateLimitStats {
+        self.shared.core.tally.stats(&self.shared.core.name)
     }
 
     /// Whether the limiter is shared through a store and decides without it now (its

@@ -131,3 +131,40 @@ async fn the_keys_gauge_follows_the_table() {
     assert_eq!(limiter.retain_recent(), 1);
     assert_eq!(keys().as_deref(), Some("0"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn stats_total_waits_and_refusals_without_a_recorder() {
+    let limiter = RateLimiter::builder("api")
+        .per(1, Duration::from_secs(1))
+        .max_wait(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    assert!(limiter.check().is_ok());
+    assert!(limiter.check().is_err(), "over the rate");
+    let waited = limiter.call(|| async { Ok::<_, std::io::Error>(()) }).await;
+    assert!(waited.is_ok(), "its turn came within max_wait");
+    let stats = limiter.stats();
+    assert_eq!(stats.name, "api");
+    assert_eq!(
+        (stats.waited, stats.rejected, stats.store_failures),
+        (1, 1, 0)
+    );
+    assert_eq!(
+        stats.admitted, 1,
+        "the first check; the wait is counted apart"
+    );
+
+    let keyed: KeyedRateLimiter<&str> = RateLimiter::builder("per-user")
+        .per(1, Duration::from_secs(60))
+        .build_keyed()
+        .unwrap();
+    assert!(keyed.check_key(&"ana").is_ok());
+    assert!(keyed.check_key(&"bo").is_ok());
+    assert!(keyed.check_key(&"ana").is_err());
+    let stats = keyed.stats();
+    assert_eq!(
+        (stats.admitted, stats.waited, stats.rejected),
+        (2, 0, 1),
+        "{stats:?}"
+    );
+}

@@ -83,3 +83,47 @@ impl RetryEvent {
         }
     }
 }
+
+/// The `tracing` target of this crate's events.
+#[cfg(feature = "tracing")]
+pub(crate) const TARGET: &str = "hardy::retry";
+
+/// With the `tracing` feature, each event is recorded under the target
+/// `hardy::retry`, with the handle's name and the event's facts as fields.
+impl hardy_core::Traced for RetryEvent {
+    #[cfg(feature = "tracing")]
+    #[inline]
+    fn wanted() -> bool {
+        tracing::level_enabled!(tracing::Level::DEBUG)
+    }
+
+    #[cfg(feature = "tracing")]
+    fn trace(&self) {
+        match self {
+            RetryEvent::Retrying {
+                name,
+                attempt,
+                outcome,
+                delay,
+            } => tracing::debug!(
+                target: TARGET, name = %name, attempt, outcome = ?outcome, delay = ?delay,
+                "retrying after a failed attempt"
+            ),
+            RetryEvent::Succeeded { name, attempt: 1 } => tracing::trace!(
+                target: TARGET, name = %name, attempt = 1, "call succeeded at once"
+            ),
+            RetryEvent::Succeeded { name, attempt } => tracing::debug!(
+                target: TARGET, name = %name, attempt, "call succeeded after retries"
+            ),
+            RetryEvent::GaveUp {
+                name,
+                attempt,
+                outcome,
+                reason,
+            } => tracing::debug!(
+                target: TARGET, name = %name, attempt, outcome = ?outcome,
+                reason = reason.as_str(), "gave up retrying"
+            ),
+        }
+    }
+}

@@ -80,6 +80,7 @@ mod retry;
 mod retrying;
 mod schedule;
 mod service;
+mod stats;
 mod sync;
 mod tries;
 
@@ -99,3 +100,4 @@ pub use retry::{
 };
 pub use schedule::{Backoff, Jitter, Schedule};
 pub use service::RetryService;
+pub use stats::{GaveUpCounts, RetryStats};

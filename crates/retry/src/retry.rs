@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use crate::future::{CallFuture, Operation};
 use crate::retrying::Retrying;
 use crate::schedule::Plan;
+use crate::stats::{Counts, RetryStats};
 use crate::sync::{Arc, Mutex};
 use crate::tries::{CallState, Next};
 use crate::{
@@ -96,6 +97,7 @@ struct Shared {
     rng: Mutex<SmallRng>,
     listener: Listener<RetryEvent>,
     metrics: Metrics,
+    tally: Counts,
 }
 
 struct Metrics {
@@ -187,6 +189,7 @@ impl Retry {
                 config,
                 budget,
                 rng: Mutex::new(rng),
+                tally: Counts::new(),
                 listener,
             }),
         }
@@ -202,6 +205,13 @@ impl Retry {
     #[must_use]
     pub fn config(&self) -> &RetryConfig {
         &self.shared.config
+    }
+
+    /// Its running totals since it was built: retries, calls that succeeded after
+    /// retrying, and calls given up on by reason, without a `metrics` recorder.
+    #[must_use]
+    pub fn stats(&self) -> RetryStats {
+        self.shared.tally.stats(&self.shared.name)
     }
 
     /// The retry budget it draws on, its own or a shared one, if any.
@@ -391,6 +401,10 @@ impl Retry {
         let attempts = call.attempts.saturating_add(1);
         shared.metrics.success.increment(1);
         shared.metrics.attempts_per_call.record(f64::from(attempts));
+        shared.tally.succeeded.add(1);
+        if attempts > 1 {
+            Counts::add(&shared.tally.succeeded_after_retry);
+        }
         shared.listener.emit_with(|| RetryEvent::Succeeded {
             name: shared.name.clone(),
             attempt: attempts,
@@ -444,6 +458,7 @@ impl Retry {
         // Counted when scheduled: a call dropped during the delay took its token and is
         // counted as retried.
         shared.metrics.retries.increment(1);
+        Counts::add(&shared.tally.retries);
         shared.listener.emit_with(|| RetryEvent::Retrying {
             name: shared.name.clone(),
             attempt: call.attempts,
@@ -465,6 +480,7 @@ impl Retry {
         let shared = &*self.shared;
         shared.metrics.failure.increment(1);
         shared.metrics.gave_up[reason as usize].increment(1);
+        Counts::add(&shared.tally.gave_up[reason as usize]);
         shared
             .metrics
             .attempts_per_call

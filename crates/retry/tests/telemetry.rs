@@ -135,3 +135,40 @@ async fn metrics_count_calls_attempts_retries_and_refusals() {
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn stats_total_retries_and_why_calls_were_given_up_without_a_recorder() {
+    let retry = hardy_retry::Retry::builder("stats")
+        .max_attempts(3)
+        .backoff(hardy_retry::Backoff::Constant {
+            delay: std::time::Duration::from_millis(10),
+        })
+        .build()
+        .expect("valid");
+    let mut failures_left = 1;
+    let _ = retry
+        .call(|| {
+            let fail = failures_left > 0;
+            failures_left -= 1;
+            async move {
+                if fail {
+                    Err(std::io::Error::other("once"))
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .await;
+    let _ = retry
+        .call(|| async { Err::<(), _>(std::io::Error::other("always")) })
+        .await;
+    let _ = retry.call(|| async { Ok::<_, std::io::Error>(()) }).await;
+    let stats = retry.stats();
+    assert_eq!(stats.name, "stats");
+    assert_eq!(stats.retries, 1 + 2, "{stats:?}");
+    assert_eq!(stats.succeeded_after_retry, 1);
+    assert_eq!(stats.succeeded, 2);
+    assert_eq!(stats.gave_up.max_attempts, 1);
+    assert_eq!(stats.gave_up.total(), 1);
+    assert_eq!(stats.gave_up.get(hardy_retry::GiveUpReason::MaxAttempts), 1);
+}

@@ -26,3 +26,35 @@ pub enum TimeoutEvent {
         name: Name,
     },
 }
+
+/// The `tracing` target of this crate's events.
+#[cfg(feature = "tracing")]
+pub(crate) const TARGET: &str = "hardy::timeout";
+
+/// With the `tracing` feature, each event is recorded under the target
+/// `hardy::timeout`, with the handle's name and the event's facts as fields.
+impl hardy_core::Traced for TimeoutEvent {
+    #[cfg(feature = "tracing")]
+    #[inline]
+    fn wanted() -> bool {
+        tracing::level_enabled!(tracing::Level::DEBUG)
+    }
+
+    #[cfg(feature = "tracing")]
+    fn trace(&self) {
+        match self {
+            TimeoutEvent::TimedOut {
+                name,
+                elapsed,
+                limit,
+                by_deadline,
+            } => tracing::debug!(
+                target: TARGET, name = %name, elapsed = ?elapsed, limit = ?limit, by_deadline,
+                "call timed out"
+            ),
+            TimeoutEvent::DeadlineExpired { name } => tracing::debug!(
+                target: TARGET, name = %name, "call refused: its deadline had passed"
+            ),
+        }
+    }
+}

@@ -101,6 +101,7 @@ pub mod hooks;
 mod layer;
 mod operations;
 mod service;
+mod stats;
 mod timeout;
 
 pub use config::{
@@ -114,4 +115,5 @@ pub use event::TimeoutEvent;
 pub use layer::TimeoutLayer;
 pub use operations::OperationTimeouts;
 pub use service::TimeoutService;
+pub use stats::TimeoutStats;
 pub use timeout::{METRIC_TIMEOUTS, Timeout};

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use crate::countdown::Countdown;
 use crate::future::{CallFuture, ResponseFuture, Timed};
+use crate::stats::{Counts, TimeoutStats};
 use crate::{Deadline, TimeoutBuilder, TimeoutConfig, TimeoutEvent, TimeoutLayer};
 
 /// Limits how long a call may take: a handle shared by every caller and service it
@@ -61,6 +62,7 @@ struct Shared {
     listener: Listener<TimeoutEvent>,
     by_limit: Counter,
     by_deadline: Counter,
+    tally: Counts,
 }
 
 /// The counter of abandoned calls, labelled `name` and `cause` (`limit` or `deadline`).
@@ -106,6 +108,7 @@ impl Timeout {
             shared: Arc::new(Shared {
                 by_limit: counter("limit"),
                 by_deadline: counter("deadline"),
+                tally: Counts::default(),
                 name,
                 config,
                 listener,
@@ -123,6 +126,14 @@ impl Timeout {
     #[must_use]
     pub fn duration(&self) -> Duration {
         self.shared.config.timeout
+    }
+
+    /// Its running totals since it was built: calls abandoned at its limit or at the
+    /// caller's deadline, and calls refused past their deadline, without a `metrics`
+    /// recorder.
+    #[must_use]
+    pub fn stats(&self) -> TimeoutStats {
+        self.shared.tally.stats(&self.shared.name)
     }
 
     /// The settings the timeout was built with.
@@ -278,6 +289,7 @@ impl Timeout {
     pub(crate) fn refuse_expired(&self) -> Rejection {
         let shared = &*self.shared;
         shared.by_deadline.increment(1);
+        Counts::add(&shared.tally.refused_expired);
         shared.listener.emit_with(|| TimeoutEvent::DeadlineExpired {
             name: shared.name.clone(),
         });
@@ -300,8 +312,10 @@ impl Timeout {
         let limit = expiry.saturating_duration_since(started);
         if by_deadline {
             shared.by_deadline.increment(1);
+            Counts::add(&shared.tally.timed_out_by_deadline);
         } else {
             shared.by_limit.increment(1);
+            Counts::add(&shared.tally.timed_out);
         }
         shared.listener.emit_with(|| TimeoutEvent::TimedOut {
             name: shared.name.clone(),

@@ -92,3 +92,33 @@ async fn timeouts_are_counted_by_cause() {
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn stats_total_abandoned_and_refused_calls_without_a_recorder() {
+    let timeout = Timeout::new("read", Duration::from_secs(1)).unwrap();
+    let in_time = timeout.call(|| async { Ok::<_, std::io::Error>(1) }).await;
+    assert!(in_time.is_ok());
+    let hung = timeout.call(pending::<Result<(), std::io::Error>>).await;
+    assert!(hung.is_err());
+    let tight = Deadline::after(Duration::from_millis(300));
+    let cut = timeout
+        .call_until(tight, pending::<Result<(), std::io::Error>>)
+        .await;
+    assert!(cut.is_err());
+    advance(Duration::from_secs(1)).await;
+    let late = timeout
+        .call_until(tight, || async { Ok::<_, std::io::Error>(2) })
+        .await;
+    assert!(late.is_err());
+    let stats = timeout.stats();
+    assert_eq!(stats.name, "read");
+    assert_eq!(
+        (
+            stats.timed_out,
+            stats.timed_out_by_deadline,
+            stats.refused_expired
+        ),
+        (1, 1, 1),
+        "{stats:?}"
+    );
+}

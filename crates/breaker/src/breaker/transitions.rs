@@ -72,6 +72,7 @@ impl CircuitBreaker {
     fn reject(&self, state: BreakerState, retry_after: Option<Duration>) -> Rejection {
         let shared = &*self.shared;
         shared.metrics.rejected.increment(1);
+        Counts::add(&shared.tally.rejected);
         shared.listener.emit_with(|| BreakerEvent::Rejected {
             name: shared.name.clone(),
             state,
@@ -102,6 +103,13 @@ impl CircuitBreaker {
     /// Records a finished call.
     #[inline(always)]
     pub(crate) fn record(&self, admission: Pass, started: u64, outcome: Outcome) {
+        #[cfg(feature = "tracing")]
+        tracing::trace!(
+            target: crate::event::TARGET,
+            name = %self.shared.name,
+            outcome = ?outcome,
+            "call recorded"
+        );
         if let Outcome::Success = outcome
             && !admission.probe()
             && started == NOT_TIMED
@@ -123,6 +131,7 @@ impl CircuitBreaker {
         };
         let shared = &*self.shared;
         shared.metrics.success.increment(1);
+        shared.tally.successes.add(1);
         if let Ring::Count(count) = &shared.window {
             // The count window's generation answers for the state word's: it is cleared
             // for every new cycle but half-open, whose probes are not recorded here, and
@@ -175,6 +184,7 @@ impl CircuitBreaker {
             Outcome::Failure(retry) => (true, Some(retry)),
             Outcome::Ignore(_) => {
                 shared.metrics.ignored.increment(1);
+                Counts::add(&shared.tally.ignored);
                 if probe {
                     self.release_probe(generation);
                 }
@@ -183,8 +193,10 @@ impl CircuitBreaker {
         };
         if failure {
             shared.metrics.failure.increment(1);
+            Counts::add(&shared.tally.failures);
         } else {
             shared.metrics.success.increment(1);
+            shared.tally.successes.add(1);
         }
         let word = self.word();
         if word.generation() != generation {
@@ -198,6 +210,9 @@ impl CircuitBreaker {
             }
             _ => false,
         };
+        if slow {
+            Counts::add(&shared.tally.slow_calls);
+        }
         let mark = Mark { failure, slow };
         if let (true, Some(Retryability::RetryAfter(wait))) =
             (shared.config.honor_retry_after, retry)
@@ -400,6 +415,7 @@ impl CircuitBreaker {
         shared.word.store(next.0, Ordering::Release);
         shared.metrics.state.set(to.code() as f64);
         shared.metrics.transitions[to.code() as usize].increment(1);
+        shared.tally.entered(to);
         shared.listener.emit_with(|| BreakerEvent::StateChanged {
             name: shared.name.clone(),
             from: from.state(),

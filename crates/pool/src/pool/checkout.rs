@@ -170,10 +170,12 @@ impl<M: Manager> Pool<M> {
         Pooled::new(self.lane.clone(), idle)
     }
 
-    /// A snapshot of the pool.
+    /// A snapshot of the pool now (size, idle, in use, waiting) and its running totals
+    /// since it was built (objects created and destroyed, creations that failed, gets
+    /// that timed out), without a `metrics` recorder.
     #[must_use]
-    pub fn status(&self) -> PoolStatus {
-        self.shared.status()
+    pub fn stats(&self) -> PoolStats {
+        self.shared.stats()
     }
 
     /// Closes the pool: idle objects close now, objects in use when returned; waiters
@@ -384,6 +386,7 @@ impl<M: Manager> Shared<M> {
     }
 
     pub(crate) fn create_failed(&self, error: SharedError) {
+        self.state.lock().create_failures += 1;
         self.listener.emit_with(|| PoolEvent::CreateFailed {
             name: self.name.clone(),
             error: error.to_string(),

@@ -4,10 +4,11 @@
 use super::*;
 
 impl<M: Manager> Shared<M> {
-    pub(crate) fn status(&self) -> PoolStatus {
+    pub(crate) fn stats(&self) -> PoolStats {
         let state = self.state.lock();
         let idle = self.idle_count();
-        PoolStatus {
+        PoolStats {
+            name: self.name.clone(),
             size: state.size,
             idle,
             in_use: state.size.saturating_sub(idle),
@@ -15,6 +16,7 @@ impl<M: Manager> Shared<M> {
             created: state.created,
             destroyed: state.destroyed,
             timeouts: state.timeouts,
+            create_failures: state.create_failures,
             max_size: self.config.max_size,
             max_overflow: self.config.max_overflow,
             closed: self.closed.load(Ordering::Acquire),
