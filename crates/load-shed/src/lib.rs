@@ -62,7 +62,7 @@
 //!
 //! # Metrics and events
 //!
-//! [`METRIC_CALLS`] (admitted), [`METRIC_SHED`] (by reason and priority), the
+//! [`METRIC_CALLS`] (admitted, shed), [`METRIC_SHED`] (by reason and priority), the
 //! [`METRIC_LIMIT`], [`METRIC_IN_FLIGHT`] and [`METRIC_MIN_RTT`] gauges and the
 //! [`METRIC_RTT`] histogram, registered when the shedder is built. A listener receives
 //! every [`LoadShedEvent`].
