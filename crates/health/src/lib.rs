@@ -63,6 +63,7 @@ pub mod http;
 mod http_check;
 mod judge;
 mod registry;
+mod stats;
 mod status;
 #[cfg(feature = "system")]
 mod system;
@@ -83,6 +84,7 @@ pub use http_check::{HttpCheck, InvalidUri};
 pub use registry::{
     CheckReport, HealthBuilder, HealthRegistry, HealthReport, METRIC_RUNS, METRIC_STATUS,
 };
+pub use stats::HealthStats;
 pub use status::{Probe, Probes, Status};
 #[cfg(all(feature = "system", unix))]
 pub use system::{

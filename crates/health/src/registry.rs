@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::check::DynCheck;
 use crate::judge::Judge;
+use crate::stats::{Counts, HealthStats};
 use crate::{CheckConfig, CheckResult, HealthCheck, HealthEvent, HealthTask, Probe, Status};
 
 /// `hardy_health_status{name, check}`: each check's status as a number: 0 healthy,
@@ -75,6 +76,7 @@ struct Shared {
     entries: RwLock<Vec<Arc<Entry>>>,
     listener: Listener<HealthEvent>,
     rng: Mutex<SmallRng>,
+    counts: Counts,
 }
 
 struct Entry {
@@ -216,6 +218,7 @@ impl HealthBuilder {
                     Some(seed) => SmallRng::seed_from_u64(seed),
                     None => SmallRng::from_os_rng(),
                 }),
+                counts: Counts::default(),
             }),
         };
         for (name, check, config) in self.checks {
@@ -240,6 +243,13 @@ impl HealthRegistry {
     #[must_use]
     pub fn name(&self) -> &Name {
         &self.shared.name
+    }
+
+    /// Its running totals since it was built, over all its checks, without a `metrics`
+    /// recorder.
+    #[must_use]
+    pub fn stats(&self) -> HealthStats {
+        self.shared.counts.stats(&self.shared.name)
     }
 
     /// Adds a check named `name` after the registry was built. A background checker
@@ -515,6 +525,10 @@ async fn refresh(shared: &Arc<Shared>, entry: &Arc<Entry>, fresh_since: Option<I
         ),
     };
     entry.runs[kind].increment(1);
+    Counts::add(&shared.counts.runs);
+    if kind == 3 {
+        Counts::add(&shared.counts.timed_out);
+    }
     let ended = Instant::now();
     let (before, after, failures) = {
         let mut state = entry.state.lock();
@@ -534,6 +548,9 @@ async fn refresh(shared: &Arc<Shared>, entry: &Arc<Entry>, fresh_since: Option<I
         state.duration = ended.saturating_duration_since(started);
         (before, state.judge.status, state.judge.failures)
     };
+    if kind != 0 {
+        Counts::add(&shared.counts.failed_runs);
+    }
     if !result.status.is_serving() {
         shared.listener.emit_with(|| HealthEvent::CheckFailed {
             check: entry.name.clone(),
@@ -542,6 +559,7 @@ async fn refresh(shared: &Arc<Shared>, entry: &Arc<Entry>, fresh_since: Option<I
         });
     }
     if before != after {
+        Counts::add(&shared.counts.status_changes);
         entry.status.set(after.level());
         shared.listener.emit_with(|| HealthEvent::StatusChanged {
             check: entry.name.clone(),

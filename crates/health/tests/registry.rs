@@ -409,3 +409,36 @@ async fn bad_configs_and_duplicate_names_are_refused() {
     assert_eq!(health.check_health().await.checks.len(), 2);
     assert!(health.run_now("nope").await.is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn stats_total_runs_failures_timeouts_and_changes_without_a_recorder() {
+    let check = Scripted::new(&[Unhealthy, Unhealthy, Healthy, Healthy, Degraded]);
+    let health = registry(check.clone(), config(SEC));
+    for _ in 0..5 {
+        health.run_now("db").await.expect("a check");
+    }
+    let slow = HealthRegistry::builder("slow")
+        .check(
+            "hangs",
+            Scripted::new(&[]).taking(60 * SEC),
+            CheckConfig {
+                timeout: SEC,
+                ..config(SEC)
+            },
+        )
+        .build()
+        .expect("valid registry");
+    slow.run_now("hangs").await.expect("a check");
+    let stats = health.stats();
+    assert_eq!(stats.name, "app");
+    assert_eq!(
+        (stats.runs, stats.failed_runs, stats.timed_out),
+        (5, 3, 0),
+        "{stats:?}"
+    );
+    // Unknown → Unhealthy after two failures, → Healthy after two successes, →
+    // Degraded at once (a degraded check still serves).
+    assert_eq!(stats.status_changes, 3, "{stats:?}");
+    let slow = slow.stats();
+    assert_eq!((slow.runs, slow.failed_runs, slow.timed_out), (1, 1, 1));
+}

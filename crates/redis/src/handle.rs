@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use hardy_breaker::{BreakerEvent, BreakerState, CircuitBreaker};
@@ -63,6 +64,22 @@ pub struct Redis {
     inner: Arc<Inner>,
 }
 
+/// Running totals of a [`Redis`] handle since it was built, kept in the process whether
+/// or not a `metrics` recorder is installed; made by [`Redis::stats`]. Each total only
+/// grows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedisStats {
+    /// The handle's name.
+    pub name: Name,
+    /// Calls Redis answered.
+    pub ok: u64,
+    /// Calls that failed (a Redis error, a lost connection).
+    pub failed: u64,
+    /// Calls refused without reaching Redis (the guard open, or its timeout).
+    pub refused: u64,
+}
+
 pub(crate) struct Inner {
     name: Name,
     config: RedisConfig,
@@ -72,6 +89,8 @@ pub(crate) struct Inner {
     ok: Counter,
     failed: Counter,
     refused: Counter,
+    /// The calls counted in the process: `ok`, `failed`, `refused`.
+    totals: [AtomicU64; 3],
     /// This instance, as the fleet knows it (probe slots, who opened a breaker).
     instance: String,
     /// The breakers shared through this handle.
@@ -159,6 +178,7 @@ impl Redis {
                 ok: calls("ok"),
                 failed: calls("failed"),
                 refused: calls("refused"),
+                totals: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
                 name,
                 config,
                 link,
@@ -174,6 +194,19 @@ impl Redis {
     #[must_use]
     pub fn name(&self) -> &Name {
         &self.inner.name
+    }
+
+    /// Its running totals since it was built: calls to Redis answered, failed and
+    /// refused by the guard, without a `metrics` recorder.
+    #[must_use]
+    pub fn stats(&self) -> RedisStats {
+        let read = |index: usize| self.inner.totals[index].load(Ordering::Relaxed);
+        RedisStats {
+            name: self.inner.name.clone(),
+            ok: read(0),
+            failed: read(1),
+            refused: read(2),
+        }
     }
 
     /// The handle's settings.
@@ -226,11 +259,13 @@ impl Redis {
             })
             .await
             .map_err(Error::from);
-        match &result {
-            Ok(_) => inner.ok.increment(1),
-            Err(Error::Rejected(_)) => inner.refused.increment(1),
-            Err(_) => inner.failed.increment(1),
-        }
+        let (counter, total) = match &result {
+            Ok(_) => (&inner.ok, 0),
+            Err(Error::Rejected(_)) => (&inner.refused, 2),
+            Err(_) => (&inner.failed, 1),
+        };
+        counter.increment(1);
+        inner.totals[total].fetch_add(1, Ordering::Relaxed);
         result
     }
 

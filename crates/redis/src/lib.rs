@@ -80,4 +80,4 @@ pub use crate::config::{
     DEFAULT_TIMEOUT, DEFAULT_URL, RedisBuilder, RedisConfig,
 };
 pub use crate::error::Error;
-pub use crate::handle::{METRIC_CALLS, Redis};
+pub use crate::handle::{METRIC_CALLS, Redis, RedisStats};

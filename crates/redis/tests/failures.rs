@@ -208,10 +208,23 @@ async fn a_stalled_redis_opens_the_guard() {
         )
     });
     assert!(opened, "the guard says so");
+    let before = store.stats();
+    assert_eq!(before.name, "guarded");
+    assert!(before.ok >= 1, "the first call: {before:?}");
+    assert!(
+        before.refused >= 1,
+        "the stalled calls, cut by the guard's timeout: {before:?}"
+    );
     // The guard open, calls do not even try Redis: still answered.
     for _ in 0..10 {
         let _ = call(&limiter).await;
     }
+    let after = store.stats();
+    assert!(
+        after.refused >= before.refused + 10,
+        "refused by the open guard: {after:?}"
+    );
+    assert_eq!(after.ok, before.ok, "none reached Redis");
     let deadline = tokio::time::Instant::now() + RECOVERY;
     while limiter.is_degraded() != Some(false) {
         assert!(
