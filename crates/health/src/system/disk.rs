@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use hardy_core::{ConfigError, Validate};
 
-use super::{Rules, below, human_bytes, percent, verdict};
+use super::{Floors, human_bytes};
 use crate::{CheckResult, HealthCheck};
 
 /// The free share of a file system below which a [`DiskSpaceCheck`] is degraded,
@@ -92,22 +92,16 @@ impl DiskSpaceConfig {
     /// A [`ConfigError`] for a share outside `0..=100` (or NaN), or a warning threshold
     /// below its failure threshold.
     pub fn validate(&self, name: &str) -> Result<(), ConfigError> {
-        let check = Validate::new(COMPONENT, name);
-        check.percentage("warn_below_percent", self.warn_below_percent)?;
-        check.percentage("fail_below_percent", self.fail_below_percent)?;
-        check.ordered(
-            "warn_below_percent",
-            self.warn_below_percent,
-            "fail_below_percent",
-            self.fail_below_percent,
-        )?;
-        check.ordered(
-            "warn_below_bytes",
-            self.warn_below_bytes,
-            "fail_below_bytes",
-            self.fail_below_bytes,
-        )?;
-        Ok(())
+        self.floors().check(&Validate::new(COMPONENT, name))
+    }
+
+    fn floors(&self) -> Floors {
+        Floors {
+            warn_below_percent: self.warn_below_percent,
+            fail_below_percent: self.fail_below_percent,
+            warn_below_bytes: self.warn_below_bytes,
+            fail_below_bytes: self.fail_below_bytes,
+        }
     }
 }
 
@@ -178,30 +172,16 @@ impl DiskSpaceCheck {
     }
 
     fn judge(&self, space: Space) -> CheckResult {
-        let share = percent(space.free, space.total);
-        let config = &self.config;
-        verdict(
-            format!(
-                "{} free of {} ({share:.1} %) on {}",
-                human_bytes(space.free),
-                human_bytes(space.total),
-                self.path.display()
-            ),
-            [
-                below(
-                    share,
-                    config.warn_below_percent,
-                    config.fail_below_percent,
-                    |limit| format!("{limit} %"),
-                ),
-                below(
-                    space.free,
-                    config.warn_below_bytes,
-                    config.fail_below_bytes,
-                    human_bytes,
-                ),
-            ],
-        )
+        self.config
+            .floors()
+            .judge(space.free, space.total, |share| {
+                format!(
+                    "{} free of {} ({share:.1} %) on {}",
+                    human_bytes(space.free),
+                    human_bytes(space.total),
+                    self.path.display()
+                )
+            })
     }
 }
 

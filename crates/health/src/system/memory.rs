@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use hardy_core::{ConfigError, Validate};
 
-use super::{Rules, below, human_bytes, percent, read, under, verdict};
+use super::{Floors, human_bytes, read, under};
 use crate::{CheckResult, HealthCheck};
 
 /// The available share of memory below which a [`MemoryCheck`] is degraded, unless
@@ -85,22 +85,16 @@ impl MemoryConfig {
     /// A [`ConfigError`] for a share outside `0..=100` (or NaN), or a warning threshold
     /// below its failure threshold.
     pub fn validate(&self, name: &str) -> Result<(), ConfigError> {
-        let check = Validate::new(COMPONENT, name);
-        check.percentage("warn_below_percent", self.warn_below_percent)?;
-        check.percentage("fail_below_percent", self.fail_below_percent)?;
-        check.ordered(
-            "warn_below_percent",
-            self.warn_below_percent,
-            "fail_below_percent",
-            self.fail_below_percent,
-        )?;
-        check.ordered(
-            "warn_below_bytes",
-            self.warn_below_bytes,
-            "fail_below_bytes",
-            self.fail_below_bytes,
-        )?;
-        Ok(())
+        self.floors().check(&Validate::new(COMPONENT, name))
+    }
+
+    fn floors(&self) -> Floors {
+        Floors {
+            warn_below_percent: self.warn_below_percent,
+            fail_below_percent: self.fail_below_percent,
+            warn_below_bytes: self.warn_below_bytes,
+            fail_below_bytes: self.fail_below_bytes,
+        }
     }
 }
 
@@ -167,29 +161,15 @@ impl MemoryCheck {
     }
 
     fn judge(&self, memory: Memory) -> CheckResult {
-        let share = percent(memory.available, memory.total);
-        let config = &self.config;
-        verdict(
-            format!(
-                "{} available of {} ({share:.1} %)",
-                human_bytes(memory.available),
-                human_bytes(memory.total)
-            ),
-            [
-                below(
-                    share,
-                    config.warn_below_percent,
-                    config.fail_below_percent,
-                    |limit| format!("{limit} %"),
-                ),
-                below(
-                    memory.available,
-                    config.warn_below_bytes,
-                    config.fail_below_bytes,
-                    human_bytes,
-                ),
-            ],
-        )
+        self.config
+            .floors()
+            .judge(memory.available, memory.total, |share| {
+                format!(
+                    "{} available of {} ({share:.1} %)",
+                    human_bytes(memory.available),
+                    human_bytes(memory.total)
+                )
+            })
     }
 }
 

@@ -138,6 +138,60 @@ fn verdict(reading: String, crossed: impl IntoIterator<Item = Option<Crossed>>) 
     }
 }
 
+/// The floors of an amount left (free disk space, available memory): below a warning
+/// share or amount degraded, below a failure share or amount unhealthy. The disk and
+/// memory checks' configs each lend theirs.
+struct Floors {
+    warn_below_percent: Option<f64>,
+    fail_below_percent: Option<f64>,
+    warn_below_bytes: Option<u64>,
+    fail_below_bytes: Option<u64>,
+}
+
+impl Floors {
+    /// Checks the shares are percentages and each warning floor at least its failure
+    /// floor; the errors name the config's fields.
+    fn check(&self, check: &Validate<'_>) -> Result<(), ConfigError> {
+        check.percentage("warn_below_percent", self.warn_below_percent)?;
+        check.percentage("fail_below_percent", self.fail_below_percent)?;
+        check.ordered(
+            "warn_below_percent",
+            self.warn_below_percent,
+            "fail_below_percent",
+            self.fail_below_percent,
+        )?;
+        check.ordered(
+            "warn_below_bytes",
+            self.warn_below_bytes,
+            "fail_below_bytes",
+            self.fail_below_bytes,
+        )
+    }
+
+    /// The result of `left` bytes of `total`, described by `describe` given the share
+    /// left (percent).
+    fn judge(&self, left: u64, total: u64, describe: impl FnOnce(f64) -> String) -> CheckResult {
+        let share = percent(left, total);
+        verdict(
+            describe(share),
+            [
+                below(
+                    share,
+                    self.warn_below_percent,
+                    self.fail_below_percent,
+                    |limit| format!("{limit} %"),
+                ),
+                below(
+                    left,
+                    self.warn_below_bytes,
+                    self.fail_below_bytes,
+                    human_bytes,
+                ),
+            ],
+        )
+    }
+}
+
 /// `bytes` for people, in binary units: `512 B`, `1.5 KiB`, `412 MiB`, `14.6 GiB`.
 fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
