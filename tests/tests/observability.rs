@@ -20,6 +20,7 @@ use hardy::bulkhead::{Bulkhead, Partitions};
 use hardy::chaos::{Chaos, InjectedRejection, Latency};
 use hardy::fallback::{Fallback, LastKnownGood};
 use hardy::health::{CheckConfig, HealthRegistry, Status, check_fn};
+use hardy::hedge::Hedge;
 use hardy::load_shed::{CallInfo, LoadShedder};
 use hardy::pool::{Manager, Pool, Pooled};
 use hardy::rate_limit::{
@@ -39,7 +40,7 @@ const ALERTS: &str = include_str!("../../deploy/prometheus/hardy-alerts.yml");
 
 /// The metrics Hardy declared when the page was written. Fewer found means the scan of
 /// the sources or the exercise below stopped seeing them, not that the page is right.
-const AT_LEAST: usize = 38;
+const AT_LEAST: usize = 41;
 
 /// Labels whose values depend on the program (handle and check names, a shedder's
 /// number of priorities) rather than forming a closed set the page can list.
@@ -128,6 +129,37 @@ async fn exercise() {
     );
     let gave_up = retry.call(|| async { Err::<(), _>(failure()) }).await;
     assert!(gave_up.is_err());
+
+    // Hedge: a slow call hedged and won by the extra attempt, and one whose extra
+    // attempt the budget refuses.
+    let hedge = Hedge::builder("obs-hedge")
+        .fixed_delay(Duration::from_millis(10))
+        .budget(RetryBudgetConfig {
+            retry_ratio: 0.0,
+            min_retries_per_second: 0.0,
+            max_balance: 1,
+        })
+        .build()
+        .expect("valid");
+    for _ in 0..2 {
+        let mut attempt = 0;
+        let answered = hedge
+            .call(|| {
+                attempt += 1;
+                let takes = if attempt == 1 {
+                    10 * SEC
+                } else {
+                    Duration::ZERO
+                };
+                async move {
+                    tokio::time::sleep(takes).await;
+                    Ok::<_, io::Error>(())
+                }
+            })
+            .await;
+        assert!(answered.is_ok());
+    }
+    assert_eq!(hedge.stats().skipped_budget, 1);
 
     // Breaker: a success, a failure that opens it, a rejection.
     let breaker = CircuitBreaker::builder("obs-breaker")

@@ -68,6 +68,7 @@
 //! | `health` | yes | [`health`]: `hardy-health` (health checks, probes, reports) |
 //! | `load-shed` | yes | [`load_shed`]: `hardy-load-shed` (adaptive concurrency limits, priorities, fairness) |
 //! | `rate-limit` | yes | [`rate_limit`]: `hardy-rate-limit` (GCRA rate limits, keyed limits) |
+//! | `hedge` | no | [`hedge`]: `hardy-hedge` (hedged requests: a second copy of a slow call, within a budget) |
 //! | `chaos` | yes | [`chaos`]: `hardy-chaos` (seeded fault and latency injection) |
 //! | `pipeline` | yes | [`Pipeline`]: the retry, breaker, rate limit, bulkhead and timeout as one layer, one reference per call (brings those five) |
 //! | `config` | no | [`Policies`]: named handles and whole stacks from a TOML or JSON policy file (brings `serde`) |
@@ -121,6 +122,9 @@ pub use hardy_fallback as fallback;
 /// Health checks, liveness/readiness/startup probes and reports: `hardy-health`.
 #[cfg(feature = "health")]
 pub use hardy_health as health;
+/// Hedged requests: `hardy-hedge`.
+#[cfg(feature = "hedge")]
+pub use hardy_hedge as hedge;
 /// Hardy at the HTTP edge: rejections as responses, RateLimit fields, keys from
 /// requests, deadlines across hops, a response classifier: `hardy-http`.
 #[cfg(feature = "http")]
