@@ -21,6 +21,7 @@ use crate::breaker::{BreakerConfig, BreakerEvent, CircuitBreaker};
 use crate::bulkhead::{Bulkhead, BulkheadConfig, BulkheadEvent, Partitions, PartitionsConfig};
 use crate::chaos::{Chaos, ChaosConfig, ChaosEvent};
 use crate::fallback::LastKnownGoodConfig;
+use crate::hedge::{Hedge, HedgeConfig, HedgeEvent};
 use crate::load_shed::{LoadShedConfig, LoadShedEvent, LoadShedder};
 use crate::pool::PoolConfig;
 use crate::rate_limit::{RateLimitConfig, RateLimitEvent, RateLimiter};
@@ -104,6 +105,7 @@ macro_rules! section {
 
 section!(BreakerConfig, "breaker", true);
 section!(RetryConfig, "retry", true);
+section!(HedgeConfig, "hedge", true);
 section!(BulkheadConfig, "bulkhead", true);
 section!(PartitionsConfig, "partitions", false);
 section!(RateLimitConfig, "rate_limit", true);
@@ -114,9 +116,10 @@ section!(ChaosConfig, "chaos", true);
 
 /// Every section of a document with named entries, in the order problems are reported
 /// and documents written: the one list of the patterns in policy files.
-pub(crate) static SECTIONS: [&(dyn Kind + Sync); 9] = [
+pub(crate) static SECTIONS: [&(dyn Kind + Sync); 10] = [
     &Of::<BreakerConfig>::KIND,
     &Of::<RetryConfig>::KIND,
+    &Of::<HedgeConfig>::KIND,
     &Of::<BulkheadConfig>::KIND,
     &Of::<PartitionsConfig>::KIND,
     &Of::<RateLimitConfig>::KIND,
@@ -171,6 +174,22 @@ impl PolicyHandle for Retry {
         Retry::builder(name)
             .config(config)
             .on_event(move |event| listener.emit(event))
+            .build()
+    }
+}
+
+impl PolicyHandle for Hedge {
+    type Config = HedgeConfig;
+    type Event = HedgeEvent;
+
+    fn build(
+        name: Name,
+        config: HedgeConfig,
+        listener: Listener<HedgeEvent>,
+    ) -> Result<Self, ConfigError> {
+        Hedge::builder(name)
+            .config(config)
+            .listener(listener)
             .build()
     }
 }

@@ -12,6 +12,7 @@ use tower_layer::Layer;
 use crate::breaker::{BreakerConfig, CircuitBreaker};
 use crate::bulkhead::{Bulkhead, BulkheadConfig};
 use crate::chaos::{Chaos, ChaosConfig, ChaosLayer};
+use crate::hedge::{Hedge, HedgeConfig, HedgeLayer};
 use crate::load_shed::{LoadShedConfig, LoadShedLayer, LoadShedder};
 use crate::optional::Optional;
 use crate::rate_limit::{RateLimitConfig, RateLimiter};
@@ -27,6 +28,8 @@ pub struct StackPlan {
     pub load_shed: Option<String>,
     /// The retry policy.
     pub retry: Option<String>,
+    /// The hedge: extra copies of a slow attempt.
+    pub hedge: Option<String>,
     /// The circuit breaker.
     pub breaker: Option<String>,
     /// The rate limit.
@@ -51,6 +54,7 @@ impl Policies {
         StackPlan {
             load_shed: self.pick::<LoadShedConfig>(operation),
             retry: self.pick::<RetryConfig>(operation),
+            hedge: self.pick::<HedgeConfig>(operation),
             breaker: self.pick::<BreakerConfig>(operation),
             rate_limit: self.pick::<RateLimitConfig>(operation),
             bulkhead: self.pick::<BulkheadConfig>(operation),
@@ -66,28 +70,48 @@ impl Policies {
 
     /// The whole stack of `operation` as one tower layer, outermost first: load
     /// shedding, the limit of the whole operation, retries (each attempt through
-    /// everything below), the circuit breaker, the rate limit, the bulkhead, the
-    /// per-attempt timeout, fault injection. Patterns the document leaves out are left
-    /// out of the stack.
+    /// everything below), hedging (extra copies of a slow attempt), the circuit
+    /// breaker, the rate limit, the bulkhead, the per-attempt timeout, fault injection.
+    /// Patterns the document leaves out are left out of the stack.
     ///
     /// The overall limit, the retry, the breaker, the rate limit, the bulkhead and the
     /// timeout are one [`Pipeline`] (see [`Pipeline::overall`]), which decides as those
-    /// layers stacked in that order do and whose
-    /// calls hold one reference for all of them. It classifies with the default
-    /// classifier and copies requests for retries with `Clone`, so the request type must
-    /// be `Clone` when any of the five is in the stack. Fault injection
+    /// layers stacked in that order do; with a hedge, two, the hedge's layer between the
+    /// retry and the breaker (and no extra attempt while that breaker is not closed).
+    /// A pipeline's calls hold one reference for all of its handles. The stack
+    /// classifies with the default classifier and copies requests for retries and
+    /// hedges with `Clone`, so the request type must be `Clone` when any of them is in
+    /// the stack. Fault injection
     /// injects latency and rejections; build its layer from
     /// [`get`](Self::get) with an error maker to inject errors.
     #[must_use]
     pub fn stack(&self, operation: &str) -> OperationLayer {
         let plan = self.plan(operation);
+        let retry = plan.retry.and_then(|n| self.get::<Retry>(&n));
+        let breaker = plan.breaker.and_then(|n| self.get::<CircuitBreaker>(&n));
+        let overall = self.overall_timeout(operation);
+        let hedge = plan.hedge.and_then(|n| self.get::<Hedge>(&n)).map(|hedge| {
+            let layer = hedge.layer();
+            match &breaker {
+                Some(breaker) => layer.breaker(breaker),
+                None => layer,
+            }
+        });
+        // With a hedge, the retry and the overall limit go outside it, the rest inside.
+        let (outer, (retry, overall)) = match hedge {
+            Some(_) => (
+                Pipeline::from_parts(retry, None, None, None, None, overall),
+                (None, None),
+            ),
+            None => (Pipeline::new(), (retry, overall)),
+        };
         let pipeline = Pipeline::from_parts(
-            plan.retry.and_then(|n| self.get::<Retry>(&n)),
-            plan.breaker.and_then(|n| self.get::<CircuitBreaker>(&n)),
+            retry,
+            breaker,
             plan.rate_limit.and_then(|n| self.get::<RateLimiter>(&n)),
             plan.bulkhead.and_then(|n| self.get::<Bulkhead>(&n)),
             plan.timeout.and_then(|_| self.timeout(operation)),
-            self.overall_timeout(operation),
+            overall,
         );
         let layers = ServiceBuilder::new()
             .layer(Optional::new(
@@ -95,6 +119,8 @@ impl Policies {
                     .and_then(|n| self.get::<LoadShedder>(&n))
                     .map(|h| h.layer()),
             ))
+            .layer(Optional::new((!outer.is_empty()).then(|| outer.layer())))
+            .layer(Optional::new(hedge))
             .layer(Optional::new(
                 (!pipeline.is_empty()).then(|| pipeline.layer()),
             ))
@@ -113,7 +139,13 @@ impl Policies {
 
 type Layers = Stack<
     Optional<ChaosLayer>,
-    Stack<Optional<PipelineLayer>, Stack<Optional<LoadShedLayer>, Identity>>,
+    Stack<
+        Optional<PipelineLayer>,
+        Stack<
+            Optional<HedgeLayer>,
+            Stack<Optional<PipelineLayer>, Stack<Optional<LoadShedLayer>, Identity>>,
+        >,
+    >,
 >;
 
 /// The service an [`OperationLayer`] makes of `S`: each pattern's service, or `S`

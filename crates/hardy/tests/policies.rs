@@ -227,7 +227,7 @@ fn every_loading_rule_has_a_failing_example() {
     let cases: &[(&str, &str)] = &[
         (
             "[breakers.x]\n",
-            "breakers: unknown section; expected one of timeout, redis, breaker, retry, bulkhead, partitions, rate_limit, load_shed, fallback, pool, chaos, operations",
+            "breakers: unknown section; expected one of timeout, redis, breaker, retry, hedge, bulkhead, partitions, rate_limit, load_shed, fallback, pool, chaos, operations",
         ),
         (
             "breaker = 3\n",
@@ -251,7 +251,7 @@ fn every_loading_rule_has_a_failing_example() {
         ),
         (
             "[operations.x]\nretries = \"r\"\n",
-            "operations.x.retries: unknown field `retries`, expected one of `service`, `timeout`, `breaker`, `retry`, `bulkhead`, `rate_limit`, `load_shed`, `chaos`",
+            "operations.x.retries: unknown field `retries`, expected one of `service`, `timeout`, `breaker`, `retry`, `hedge`, `bulkhead`, `rate_limit`, `load_shed`, `chaos`",
         ),
         (
             "[operations.x]\nretry = true\n",

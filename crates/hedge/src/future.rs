@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use hardy_breaker::CircuitBreaker;
 use hardy_core::{Classify, Outcome, Spared};
 use hardy_retry::CloneRequest;
 use pin_project::{pin_project, pinned_drop};
@@ -34,6 +35,12 @@ pub trait Attempts: sealed::Sealed {
 
     /// The hedge the call belongs to.
     fn hedge(&self) -> &Hedge;
+
+    /// The breaker on the attempts' path, if the layer was given one: no extra attempt
+    /// while it is not closed.
+    fn breaker(&self) -> Option<&CircuitBreaker> {
+        None
+    }
 
     /// Starts an extra attempt once it can be (a service made ready), or tells why it
     /// cannot be made.
@@ -78,6 +85,7 @@ impl<F> fmt::Debug for Operation<'_, F> {
 /// of a clone of the service, made ready first, with a copy of the request.
 pub struct ServiceAttempts<S, Req, P> {
     shared: Arc<Spared<Hedge, S>>,
+    breaker: Option<CircuitBreaker>,
     /// The service being made ready for the next attempt.
     service: Option<S>,
     /// The request extra attempts are copied from; `None` when it could not be copied.
@@ -86,9 +94,15 @@ pub struct ServiceAttempts<S, Req, P> {
 }
 
 impl<S, Req, P> ServiceAttempts<S, Req, P> {
-    pub(crate) fn new(shared: Arc<Spared<Hedge, S>>, template: Option<Req>, policy: P) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Spared<Hedge, S>>,
+        breaker: Option<CircuitBreaker>,
+        template: Option<Req>,
+        policy: P,
+    ) -> Self {
         ServiceAttempts {
             shared,
+            breaker,
             service: None,
             template,
             policy,
@@ -109,6 +123,10 @@ where
 
     fn hedge(&self) -> &Hedge {
         self.shared.handle()
+    }
+
+    fn breaker(&self) -> Option<&CircuitBreaker> {
+        self.breaker.as_ref()
     }
 
     fn poll_attempt(&mut self, cx: &mut Context<'_>) -> Poll<Result<S::Future, SkipReason>> {
@@ -280,7 +298,7 @@ where
                 return Poll::Pending;
             }
             *this.timer = None;
-            match this.attempts.hedge().may_hedge() {
+            match this.attempts.hedge().may_hedge(this.attempts.breaker()) {
                 Ok(()) => *this.starting = true,
                 Err(reason) => {
                     this.attempts.hedge().skipped(reason);

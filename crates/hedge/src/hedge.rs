@@ -277,13 +277,15 @@ impl Hedge {
         }
     }
 
-    /// An extra attempt is due: whether it may be made, taking a budget token.
-    pub(crate) fn may_hedge(&self) -> Result<(), SkipReason> {
+    /// An extra attempt is due: whether it may be made (the handle's breaker and the
+    /// path's, `path`, both closed), taking a budget token.
+    pub(crate) fn may_hedge(&self, path: Option<&CircuitBreaker>) -> Result<(), SkipReason> {
         let shared = &*self.shared;
         if shared
             .breaker
-            .as_ref()
-            .is_some_and(|breaker| breaker.state() != BreakerState::Closed)
+            .iter()
+            .chain(path)
+            .any(|breaker| breaker.state() != BreakerState::Closed)
         {
             return Err(SkipReason::Breaker);
         }

@@ -1,5 +1,6 @@
 //! [`HedgeLayer`]: hedges a tower service's calls.
 
+use hardy_breaker::CircuitBreaker;
 use hardy_core::{DefaultClassifier, SpareService};
 use hardy_retry::Cloned;
 use tower_layer::Layer;
@@ -35,6 +36,7 @@ use crate::{Hedge, HedgeService};
 #[derive(Debug, Clone)]
 pub struct HedgeLayer<C = DefaultClassifier, P = Cloned> {
     hedge: Hedge,
+    breaker: Option<CircuitBreaker>,
     classifier: C,
     policy: P,
 }
@@ -44,6 +46,7 @@ impl HedgeLayer {
     pub fn new(hedge: Hedge) -> Self {
         HedgeLayer {
             hedge,
+            breaker: None,
             classifier: DefaultClassifier,
             policy: Cloned,
         }
@@ -56,6 +59,7 @@ impl<C, P> HedgeLayer<C, P> {
     pub fn classifier<D>(self, classifier: D) -> HedgeLayer<D, P> {
         HedgeLayer {
             hedge: self.hedge,
+            breaker: self.breaker,
             classifier,
             policy: self.policy,
         }
@@ -66,9 +70,19 @@ impl<C, P> HedgeLayer<C, P> {
     pub fn clone_requests<Q>(self, policy: Q) -> HedgeLayer<C, Q> {
         HedgeLayer {
             hedge: self.hedge,
+            breaker: self.breaker,
             classifier: self.classifier,
             policy,
         }
+    }
+
+    /// The same layer, making no extra attempt while `breaker`, the breaker on the
+    /// path below it, is not closed (as [`HedgeBuilder::breaker`](crate::HedgeBuilder::breaker)
+    /// does for every call of the hedge).
+    #[must_use]
+    pub fn breaker(mut self, breaker: &CircuitBreaker) -> Self {
+        self.breaker = Some(breaker.clone());
+        self
     }
 
     /// The hedge.
@@ -83,6 +97,7 @@ impl<S: Clone, C: Clone, P: Clone> Layer<S> for HedgeLayer<C, P> {
     fn layer(&self, inner: S) -> Self::Service {
         HedgeService::new(
             SpareService::new(self.hedge.clone(), inner),
+            self.breaker.clone(),
             self.classifier.clone(),
             self.policy.clone(),
         )

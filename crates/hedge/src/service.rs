@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use hardy_breaker::CircuitBreaker;
 use hardy_core::{Classify, SpareService};
 use hardy_retry::CloneRequest;
 use tower_service::Service;
@@ -19,14 +20,21 @@ use crate::future::{Hedging, ServiceAttempts};
 /// cloned when the service is built and again after [`get_mut`](Self::get_mut)).
 pub struct HedgeService<S, C, P> {
     inner: SpareService<Hedge, S>,
+    breaker: Option<CircuitBreaker>,
     classifier: C,
     policy: P,
 }
 
 impl<S, C, P> HedgeService<S, C, P> {
-    pub(crate) fn new(inner: SpareService<Hedge, S>, classifier: C, policy: P) -> Self {
+    pub(crate) fn new(
+        inner: SpareService<Hedge, S>,
+        breaker: Option<CircuitBreaker>,
+        classifier: C,
+        policy: P,
+    ) -> Self {
         HedgeService {
             inner,
+            breaker,
             classifier,
             policy,
         }
@@ -58,6 +66,7 @@ impl<S: Clone, C: Clone, P: Clone> Clone for HedgeService<S, C, P> {
     fn clone(&self) -> Self {
         HedgeService {
             inner: self.inner.clone(),
+            breaker: self.breaker.clone(),
             classifier: self.classifier.clone(),
             policy: self.policy.clone(),
         }
@@ -95,7 +104,12 @@ where
         let first = inner.call(request);
         Hedging::new(
             first,
-            ServiceAttempts::new(Arc::clone(shared), template, self.policy.clone()),
+            ServiceAttempts::new(
+                Arc::clone(shared),
+                self.breaker.clone(),
+                template,
+                self.policy.clone(),
+            ),
             self.classifier.clone(),
         )
     }
