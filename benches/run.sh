@@ -18,7 +18,7 @@ if [ "${1:-}" = "--quick" ]; then
 fi
 benches=("$@")
 if [ ${#benches[@]} -eq 0 ]; then
-    benches=(floor timeout retry breaker bulkhead rate_limit load_shed pool fallback chaos stack contention redis)
+    benches=(floor timeout retry breaker bulkhead rate_limit load_shed pool fallback chaos hedge stack contention redis)
     if ! command -v redis-server >/dev/null; then
         echo "redis-server is not installed (bash .ci/setup installs it): skipping the redis bench" >&2
         benches=("${benches[@]/redis/}")

@@ -235,7 +235,7 @@ where
             this.first.set(None);
             let hedge = this.attempts.hedge();
             if hedge.records_latency() {
-                hedge.record(this.since.map_or(Duration::ZERO, |since| since.elapsed()));
+                hedge.record(this.since.map(|since| since.elapsed()));
             }
             if let Some(result) = settle(&mut this, result, 1) {
                 return Poll::Ready(result);
@@ -360,7 +360,7 @@ where
     let cancelled = running(this);
     if this.first.is_some() && hedge.records_latency() {
         // The first attempt lost: it ran at least this long.
-        hedge.record(this.since.map_or(Duration::ZERO, |since| since.elapsed()));
+        hedge.record(this.since.map(|since| since.elapsed()));
     }
     this.first.set(None);
     this.hedges.clear();

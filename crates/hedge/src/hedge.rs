@@ -270,10 +270,15 @@ impl Hedge {
     }
 
     /// Records a first attempt's latency (or, for one cancelled, how long it ran: a
-    /// lower bound).
-    pub(crate) fn record(&self, latency: Duration) {
+    /// lower bound); `None` for one answered at its first poll, recorded without
+    /// reading the clock.
+    pub(crate) fn record(&self, latency: Option<Duration>) {
         if let Some(latencies) = &self.shared.latencies {
-            latencies.lock().record(latency);
+            let mut latencies = latencies.lock();
+            match latency {
+                Some(latency) => latencies.record(latency),
+                None => latencies.record_at_once(),
+            }
         }
     }
 

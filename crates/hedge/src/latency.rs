@@ -72,6 +72,13 @@ impl Latencies {
         self.filling.saturating_record(micros(latency).max(1));
     }
 
+    /// Records a latency too short to measure (a call answered at its first poll),
+    /// without reading the clock: the rotation waits for the next record that reads it
+    /// or the next percentile read.
+    pub fn record_at_once(&mut self) {
+        self.filling.saturating_record(1);
+    }
+
     /// The `percentile` (`0 < p < 100`) of recent latencies, once at least
     /// `min_samples` are known; `None` before.
     pub fn percentile(&mut self, percentile: f64, min_samples: u64) -> Option<Duration> {
