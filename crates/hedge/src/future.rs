@@ -15,8 +15,15 @@ use pin_project::{pin_project, pinned_drop};
 use tokio::time::{Instant, Sleep, sleep_until};
 use tower_service::Service;
 
-use crate::hedge::Ended;
 use crate::{Hedge, SkipReason};
+
+/// How a hedged call ended, as its future tells the handle.
+pub(crate) enum Ended {
+    /// Attempt `attempt` (1 for the first) succeeded; `cancelled` others were running.
+    Won { attempt: u32, cancelled: u32 },
+    /// The call ended with a failure; `cancelled` others were running.
+    Failed { cancelled: u32 },
+}
 
 mod sealed {
     pub trait Sealed {}

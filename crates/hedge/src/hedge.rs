@@ -12,7 +12,7 @@ use hardy_retry::RetryBudget;
 use metrics::Counter;
 use parking_lot::Mutex;
 
-use crate::future::{Hedging, Operation};
+use crate::future::{Ended, Hedging, Operation};
 use crate::stats::{Counts, HedgeStats, index};
 use crate::{HedgeBuilder, HedgeConfig, HedgeDelay, HedgeEvent, HedgeLayer, Latencies, SkipReason};
 
@@ -133,14 +133,6 @@ impl Metrics {
             skipped: SKIP_REASONS.map(|reason| metrics::counter!(METRIC_SKIPPED, "name" => name.to_string(), "reason" => reason.as_str())),
         }
     }
-}
-
-/// How a hedged call ended, as its future tells the handle.
-pub(crate) enum Ended {
-    /// Attempt `attempt` (1 for the first) succeeded; `cancelled` others were running.
-    Won { attempt: u32, cancelled: u32 },
-    /// The call ended with a failure; `cancelled` others were running.
-    Failed { cancelled: u32 },
 }
 
 impl Hedge {
