@@ -178,14 +178,7 @@ impl HedgeConfig {
             ));
         }
         if let Some(budget) = &self.budget {
-            // The budget's own rules, its errors naming this hedge.
-            RetryBudget::new(name, budget.clone()).map_err(|error| {
-                check.error(
-                    format!("budget.{}", error.field()),
-                    format_args!("{}", error.value()),
-                    error.reason().to_string(),
-                )
-            })?;
+            budget.validate_within(&check, "budget.")?;
         }
         Ok(())
     }
@@ -331,5 +324,25 @@ impl HedgeBuilder {
             self.breaker,
             self.listener,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_budget_out_of_range_is_named_under_the_hedge() {
+        let config = HedgeConfig {
+            budget: Some(RetryBudgetConfig {
+                retry_ratio: f64::NAN,
+                ..RetryBudgetConfig::default()
+            }),
+            ..HedgeConfig::default()
+        };
+        assert_eq!(
+            config.validate("replicas").unwrap_err().to_string(),
+            "hedge \"replicas\": budget.retry_ratio = NaN: must be a finite number within 0..=1000"
+        );
     }
 }

@@ -192,8 +192,6 @@ pub struct Hedging<A: Attempts, C> {
     slots: u32,
     /// An extra attempt is due and waits for its service to be ready.
     starting: bool,
-    /// The latest failure, kept while other attempts run.
-    failure: Option<Result<A::Ok, A::Error>>,
     done: bool,
 }
 
@@ -220,7 +218,6 @@ impl<A: Attempts, C> Hedging<A, C> {
             timer: None,
             slots: 0,
             starting: false,
-            failure: None,
             done: false,
         }
     }
@@ -252,17 +249,10 @@ where
             return Poll::Ready(result);
         }
         this.since.get_or_insert_with(Instant::now);
+        // A call that has not ended has an attempt running: the last attempt to end
+        // ends it (`settle`).
+        debug_assert!(running(&this) > 0);
         loop {
-            if !*this.starting && running(&this) == 0 {
-                // Only a failure ends a call with nothing running.
-                let failure = this
-                    .failure
-                    .take()
-                    .expect("a call ends at its last failure");
-                *this.done = true;
-                this.attempts.hedge().ended(Ended::Failed { cancelled: 0 });
-                return Poll::Ready(failure);
-            }
             let hedge = this.attempts.hedge();
             if *this.slots >= hedge.config().max_hedges {
                 return Poll::Pending;
@@ -348,7 +338,8 @@ where
 
 /// Judges attempt `number`'s result: the call's result if it ends the call (a success,
 /// or a failure with nothing else running or `first_failure_ends`), the other attempts
-/// then dropped; otherwise the failure is kept and `None`.
+/// then dropped; otherwise `None`, the failure dropped (a later one, or a success,
+/// ends the call).
 fn settle<A, C>(
     this: &mut Projection<'_, A, C>,
     result: Result<A::Ok, A::Error>,
@@ -361,7 +352,6 @@ where
     let success = matches!(this.classifier.classify(&result), Outcome::Success);
     let hedge = this.attempts.hedge();
     if !success && !hedge.config().first_failure_ends && running(this) > 0 {
-        *this.failure = Some(result);
         return None;
     }
     let cancelled = running(this);
@@ -390,9 +380,7 @@ impl<A: Attempts, C> PinnedDrop for Hedging<A, C> {
     fn drop(self: Pin<&mut Self>) {
         let this = self.project();
         if !*this.done {
-            let running =
-                u32::from(this.first.is_some()) + u32::try_from(this.hedges.len()).unwrap_or(0);
-            this.attempts.hedge().cancelled(running);
+            this.attempts.hedge().cancelled(running(&this));
         }
     }
 }

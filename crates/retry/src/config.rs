@@ -147,7 +147,7 @@ impl RetryConfig {
             check.non_zero_duration("max_duration", total)?;
         }
         if let Some(budget) = &self.retry_budget {
-            budget.check(&check, "retry_budget.")?;
+            budget.validate_within(&check, "retry_budget.")?;
         }
         Ok(())
     }
@@ -214,10 +214,17 @@ impl RetryBudgetConfig {
     ///
     /// A [`ConfigError`] for the first setting out of range.
     pub fn validate(&self, name: &str) -> Result<(), ConfigError> {
-        self.check(&Validate::new(BUDGET_COMPONENT, name), "")
+        self.validate_within(&Validate::new(BUDGET_COMPONENT, name), "")
     }
 
-    fn check(&self, check: &Validate<'_>, prefix: &str) -> Result<(), ConfigError> {
+    /// Checks every setting as part of another handle's settings (a retry's, a
+    /// hedge's): the error names `check`'s handle, and each field under `prefix`
+    /// (`"retry_budget."`).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for the first setting out of range.
+    pub fn validate_within(&self, check: &Validate<'_>, prefix: &str) -> Result<(), ConfigError> {
         let field = |name: &str| format!("{prefix}{name}");
         if !(self.retry_ratio.is_finite()
             && (0.0..=MAX_BUDGET_RETRY_RATIO).contains(&self.retry_ratio))
