@@ -32,13 +32,13 @@ pub(crate) fn admit_fast(shared: &Shared, info: &CallInfo) -> bool {
     {
         return false;
     }
-    let level = info.get_priority().level().min(shared.gate.levels() - 1);
+    let level = shared.level(info.get_priority());
     shared.gate.try_admit(level)
 }
 
 #[inline(always)]
 pub(crate) fn admit_with(shared: &Arc<Shared>, info: CallInfo, may_wait: bool) -> ShedAdmission {
-    let level = info.get_priority().level().min(shared.gate.levels() - 1);
+    let level = shared.level(info.get_priority());
     let client = info.client_id();
     if shared.probabilistic.load(Ordering::Relaxed)
         && !(level == 0 && shared.gate.levels() > 1)

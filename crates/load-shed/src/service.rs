@@ -172,6 +172,5 @@ impl<S, P, K, C> LoadShedService<S, P, K, C> {
 #[cold]
 #[inline(never)]
 fn shed_not_ready(shared: &Shared, priority: Priority) -> Rejection {
-    let level = priority.level().min(shared.gate.levels() - 1);
-    shared.shed(ShedReason::NotReady, level)
+    shared.shed(ShedReason::NotReady, shared.level(priority))
 }

@@ -142,6 +142,13 @@ impl Metrics {
 }
 
 impl Shared {
+    /// The level a call of `priority` is admitted at: its own, or the last level for a
+    /// priority beyond it.
+    #[inline(always)]
+    pub(crate) fn level(&self, priority: Priority) -> u8 {
+        priority.level().min(self.gate.levels() - 1)
+    }
+
     /// The limit now: priority 0's threshold.
     pub(crate) fn limit(&self) -> u32 {
         self.gate.threshold(0)
