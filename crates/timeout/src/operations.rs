@@ -173,25 +173,23 @@ impl OperationTimeouts {
     }
 }
 
+/// A table's limits by operation, sorted for reading.
+fn sorted(limits: &HashMap<Name, Timeout>) -> Vec<(&str, Duration)> {
+    let mut limits: Vec<(&str, Duration)> = limits
+        .iter()
+        .map(|(operation, timeout)| (operation.as_str(), timeout.duration()))
+        .collect();
+    limits.sort_unstable();
+    limits
+}
+
 impl fmt::Debug for OperationTimeouts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut operations: Vec<(&str, Duration)> = self
-            .operations()
-            .map(|(operation, timeout)| (operation, timeout.duration()))
-            .collect();
-        operations.sort_unstable();
-        let mut overall: Vec<(&str, Duration)> = self
-            .shared
-            .overall
-            .iter()
-            .map(|(operation, timeout)| (operation.as_str(), timeout.duration()))
-            .collect();
-        overall.sort_unstable();
         f.debug_struct("OperationTimeouts")
             .field("name", &self.shared.name)
             .field("default", &self.shared.default.duration())
-            .field("operations", &operations)
-            .field("overall", &overall)
+            .field("operations", &sorted(&self.shared.operations))
+            .field("overall", &sorted(&self.shared.overall))
             .finish()
     }
 }
